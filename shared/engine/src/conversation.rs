@@ -1,0 +1,96 @@
+//! The state of one user's conversation, persisted between messages (DynamoDB `conv#<key>`).
+
+use crate::ports::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+
+/// The PHP connectors' `externalId` (`twilio-<company>-<user>`...), kept so that HyperChat
+/// users they created stay addressable.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConversationKey(String);
+
+impl ConversationKey {
+    pub fn new(key: impl Into<String>) -> Self {
+        Self(key.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConversationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Everything the engine remembers about one user.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The Inbenta conversation this user is in, if one was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bot_session: Option<BotSession>,
+    /// Options shown to the user and not yet answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending: Option<PendingPrompt>,
+    /// Consecutive bot answers flagged `no-results`.
+    #[serde(default)]
+    pub no_results_count: u32,
+    /// Consecutive negative content ratings.
+    #[serde(default)]
+    pub negative_ratings_count: u32,
+    /// User messages handled in this conversation (one per processed inbound message).
+    #[serde(default)]
+    pub messages_handled: u64,
+    /// When the user last wrote (WhatsApp's 24 h window and idle expiry are measured from it).
+    #[serde(default)]
+    pub last_inbound_at: Timestamp,
+}
+
+/// An Inbenta bot session. The token only lets one continue this user's bot conversation.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotSession {
+    pub token: String,
+    pub started_at: Timestamp,
+    pub last_used_at: Timestamp,
+}
+
+impl fmt::Debug for BotSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BotSession")
+            .field("token", &"[redacted]")
+            .field("started_at", &self.started_at)
+            .field("last_used_at", &self.last_used_at)
+            .finish()
+    }
+}
+
+/// Numbered options waiting for the user's pick.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PendingPrompt {
+    pub options: Vec<PendingOption>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOption {
+    /// The label as shown.
+    pub label: String,
+    /// Other texts that also select it (the raw bot label, list-value synonyms).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    pub action: OptionAction,
+}
+
+/// What picking an option does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum OptionAction {
+    /// Send `{"option": value}` (multiple choice and polar questions).
+    BotOption(Value),
+    /// Send `{"message": text}` (related contents, form list values).
+    BotMessage(String),
+    /// Show this text without asking the bot (a federated sub-answer), tracking its click.
+    Show { text: String, click_code: Option<String> },
+}

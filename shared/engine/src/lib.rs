@@ -1,0 +1,27 @@
+//! The connector's conversation engine: every decision, no I/O.
+//!
+//! Layout:
+//! - [`config`]: typed settings, loaded once (`conf/default` < `conf/custom` < environment).
+//! - [`labels`]: user-facing texts from `lang/<lang>.toml`.
+//! - [`answer`]: the Inbenta Chatbot API response model, read leniently.
+//! - [`conversation`]: the per-user state persisted between messages.
+//! - [`ports`]: the narrow traits the engine talks through (chatbot, store, reply sink, clock).
+//! - [`step`]: one user message -> new state + channel-neutral replies.
+//! - [`pipeline`]: dedupe, per-conversation lease, step, delivery and commit, in that order.
+#![forbid(unsafe_code)]
+
+pub mod answer;
+pub mod config;
+pub mod conversation;
+pub mod labels;
+pub mod matching;
+pub mod pipeline;
+pub mod ports;
+pub mod reply;
+pub mod step;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
+
+pub use conversation::{Conversation, ConversationKey};
+pub use ports::{Chatbot, Clock, ReplySink, StateStore, SystemClock, Timestamp};
+pub use reply::Reply;

@@ -1,0 +1,94 @@
+//! In-memory doubles of the ports, so engine decisions are tested without I/O.
+
+use crate::answer::BotResponse;
+use crate::conversation::BotSession;
+use crate::ports::{BotInput, Chatbot, ChatbotError, Clock, Timestamp, TrackingEvent};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// A chatbot answering from a script: exact inputs to responses, else a no-results answer.
+#[derive(Default)]
+pub struct ScriptedChatbot {
+    script: Mutex<Vec<(BotInput, Value)>>,
+    failures: Mutex<VecDeque<ChatbotError>>,
+    sessions_started: Mutex<Vec<String>>,
+    pub inputs: Mutex<Vec<(String, BotInput)>>,
+    pub events: Mutex<Vec<TrackingEvent>>,
+}
+
+impl ScriptedChatbot {
+    pub fn on(&self, input: BotInput, response: Value) -> &Self {
+        self.script.lock().unwrap().push((input, response));
+        self
+    }
+
+    /// The next calls (start or send) fail with these errors, in order.
+    pub fn fail_next(&self, error: ChatbotError) -> &Self {
+        self.failures.lock().unwrap().push_back(error);
+        self
+    }
+
+    pub fn sessions_started(&self) -> usize {
+        self.sessions_started.lock().unwrap().len()
+    }
+
+    /// The inputs sent to the bot, in order.
+    pub fn sent(&self) -> Vec<BotInput> {
+        self.inputs.lock().unwrap().iter().map(|(_, i)| i.clone()).collect()
+    }
+
+    fn next_failure(&self) -> Option<ChatbotError> {
+        self.failures.lock().unwrap().pop_front()
+    }
+}
+
+#[async_trait]
+impl Chatbot for ScriptedChatbot {
+    async fn start_conversation(&self) -> Result<String, ChatbotError> {
+        if let Some(error) = self.next_failure() {
+            return Err(error);
+        }
+        let mut started = self.sessions_started.lock().unwrap();
+        let token = format!("session-{}", started.len() + 1);
+        started.push(token.clone());
+        Ok(token)
+    }
+
+    async fn send(&self, session: &BotSession, input: &BotInput) -> Result<BotResponse, ChatbotError> {
+        if let Some(error) = self.next_failure() {
+            return Err(error);
+        }
+        self.inputs.lock().unwrap().push((session.token.clone(), input.clone()));
+        let scripted = self.script.lock().unwrap().iter().find(|(i, _)| i == input).map(|(_, r)| r.clone());
+        let body = scripted.unwrap_or_else(|| json!({"answers":[{"type":"answer","message":"Sorry, no results.","flags":["no-results"]}]}));
+        BotResponse::from_json(body).map_err(|e| ChatbotError::Protocol(e.to_string()))
+    }
+
+    async fn track(&self, _session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError> {
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+}
+
+/// A clock tests move by hand.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(secs: i64) -> Self {
+        Self(AtomicI64::new(secs))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
