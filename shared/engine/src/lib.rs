@@ -25,3 +25,10 @@ pub mod testing;
 pub use conversation::{Conversation, ConversationKey};
 pub use ports::{Chatbot, Clock, ReplySink, StateStore, SystemClock, Timestamp};
 pub use reply::Reply;
+
+/// A stable, non-reversible name for an identifier that must not appear in clear (conversation
+/// keys hold phone numbers; cache keys would hold API keys).
+pub fn fingerprint(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
+}

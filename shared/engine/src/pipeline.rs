@@ -72,7 +72,7 @@ struct Failure {
 }
 
 impl Pipeline {
-    #[tracing::instrument(skip_all, fields(conversation = %fingerprint(&inbound.key)))]
+    #[tracing::instrument(skip_all, fields(conversation = %crate::fingerprint(inbound.key.as_str())))]
     pub async fn handle(&self, inbound: &Inbound, sink: &dyn ReplySink) -> Result<Outcome, PipelineError> {
         let now = self.clock.now();
         if self.store.claim_message(&inbound.message_id, now.plus(self.timing.dedupe_ttl)).await? == Claim::Duplicate {
@@ -150,8 +150,3 @@ fn lease_owner() -> String {
     format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// Logs name conversations by a hash: keys contain phone numbers.
-pub fn fingerprint(key: &ConversationKey) -> String {
-    let hash = key.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    format!("{hash:016x}")
-}

@@ -1,0 +1,246 @@
+//! Inbenta Chatbot API client: authentication with a shared access token, conversations,
+//! messages and tracking events. Implements the engine's [`Chatbot`] port.
+#![forbid(unsafe_code)]
+
+mod token;
+
+use async_trait::async_trait;
+use connector_engine::answer::BotResponse;
+use connector_engine::config::{Environment, Settings};
+use connector_engine::conversation::BotSession;
+use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, StateStore, TrackingEvent};
+use reqwest::{RequestBuilder, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+pub use token::AccessToken;
+use token::TokenKeeper;
+
+/// What the client needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct InbentaConfig {
+    pub api_key: String,
+    pub api_secret: SecretString,
+    pub auth_url: String,
+    pub timeout: Duration,
+    /// Body of `POST /v1/conversation` (answers, forms, lang).
+    pub conversation: Value,
+    pub user_type: i64,
+    pub environment: Environment,
+    /// `x-inbenta-source`; not sent when empty.
+    pub source: String,
+}
+
+impl InbentaConfig {
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            api_key: settings.api.key.clone(),
+            api_secret: settings.api.secret.clone(),
+            auth_url: settings.api.auth_url.trim_end_matches('/').to_owned(),
+            timeout: Duration::from_millis(settings.api.timeout_ms),
+            conversation: serde_json::to_value(&settings.conversation.default).unwrap_or(Value::Null),
+            user_type: settings.conversation.user_type,
+            environment: settings.environments.current,
+            source: settings.conversation.source.clone(),
+        }
+    }
+}
+
+pub struct InbentaClient {
+    http: reqwest::Client,
+    config: InbentaConfig,
+    tokens: TokenKeeper,
+}
+
+impl InbentaClient {
+    /// `cache` keeps the access token across cold starts (the DynamoDB cache item).
+    pub fn new(config: InbentaConfig, cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(3)))
+            .build()
+            .map_err(|e| ChatbotError::Transport(Box::new(e)))?;
+        let tokens = TokenKeeper::new(cache, clock, &config.api_key);
+        Ok(Self { http, config, tokens })
+    }
+
+    /// Calls a Chatbot API route with a valid access token; an access token the gateway refuses
+    /// (401/403) is dropped and the call made once more with a new one.
+    async fn call(&self, build: impl Fn(&reqwest::Client, &AccessToken) -> RequestBuilder) -> Result<Value, ChatbotError> {
+        let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
+        match self.execute(build(&self.http, &token)).await {
+            Err(Unauthorized) => {
+                self.tokens.forget(&token).await;
+                let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
+                self.execute(build(&self.http, &token)).await.map_err(|Unauthorized| ChatbotError::Rejected {
+                    code: 401,
+                    message: "access token refused".into(),
+                })?
+            }
+            Ok(result) => result,
+        }
+    }
+
+    async fn execute(&self, request: RequestBuilder) -> Result<Result<Value, ChatbotError>, Unauthorized> {
+        let request = request.header("x-inbenta-key", &self.config.api_key);
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(transport_error(e))),
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(Unauthorized);
+        }
+        let body: Value = match response.bytes().await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            Err(e) => return Ok(Err(transport_error(e))),
+        };
+        Ok(interpret(status, body))
+    }
+
+    async fn authenticate(&self) -> Result<AccessToken, ChatbotError> {
+        let url = format!("{}/auth", self.config.auth_url);
+        let request = self
+            .http
+            .post(url)
+            .header("x-inbenta-key", &self.config.api_key)
+            .json(&json!({ "secret": self.config.api_secret.expose_secret() }));
+        let body = self.auth_call(request).await?;
+        AccessToken::from_auth(&body, None)
+    }
+
+    async fn refresh(&self, current: AccessToken) -> Result<AccessToken, ChatbotError> {
+        let url = format!("{}/refreshToken", self.config.auth_url);
+        let request = self
+            .http
+            .post(url)
+            .header("x-inbenta-key", &self.config.api_key)
+            .bearer_auth(current.token.expose_secret());
+        let body = self.auth_call(request).await?;
+        AccessToken::from_auth(&body, Some(&current.chatbot_url))
+    }
+
+    async fn auth_call(&self, request: RequestBuilder) -> Result<Value, ChatbotError> {
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(ChatbotError::Rejected { code: i64::from(status.as_u16()), message: "Invalid Inbenta key or secret".into() });
+        }
+        interpret(status, body)
+    }
+}
+
+/// The gateway refused the access token.
+struct Unauthorized;
+
+/// Maps an HTTP status and JSON body onto the engine's error vocabulary.
+fn interpret(status: StatusCode, body: Value) -> Result<Value, ChatbotError> {
+    if body.get("message").and_then(Value::as_str) == Some("Endpoint request timed out") {
+        return Err(ChatbotError::Timeout);
+    }
+    if let Some(first) = body.get("errors").and_then(|e| e.get(0)) {
+        let message = first.get("message").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if message == "Session expired" {
+            return Err(ChatbotError::SessionExpired);
+        }
+        if !status.is_server_error() {
+            let code = first.get("code").and_then(Value::as_i64).unwrap_or(i64::from(status.as_u16()));
+            return Err(ChatbotError::Rejected { code, message });
+        }
+    }
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(ChatbotError::Unavailable { status: status.as_u16() });
+    }
+    if !status.is_success() {
+        let message = body.get("message").and_then(Value::as_str).unwrap_or("request refused").to_owned();
+        return Err(ChatbotError::Rejected { code: i64::from(status.as_u16()), message });
+    }
+    Ok(body)
+}
+
+fn transport_error(e: reqwest::Error) -> ChatbotError {
+    if e.is_timeout() { ChatbotError::Timeout } else { ChatbotError::Transport(Box::new(e)) }
+}
+
+#[async_trait]
+impl Chatbot for InbentaClient {
+    async fn start_conversation(&self) -> Result<String, ChatbotError> {
+        let config = &self.config;
+        let body = self
+            .call(|http, token| {
+                let mut request = http
+                    .post(format!("{}/v1/conversation", token.chatbot_url))
+                    .bearer_auth(token.token.expose_secret())
+                    .header("x-inbenta-user-type", config.user_type.to_string())
+                    .header("x-inbenta-env", config.environment.as_str())
+                    .json(&config.conversation);
+                if !config.source.is_empty() {
+                    request = request.header("x-inbenta-source", &config.source);
+                }
+                request
+            })
+            .await?;
+        body.get("sessionToken")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ChatbotError::Protocol("conversation start without sessionToken".into()))
+    }
+
+    async fn send(&self, session: &BotSession, input: &BotInput) -> Result<BotResponse, ChatbotError> {
+        let body = self
+            .call(|http, token| {
+                http.post(format!("{}/v1/conversation/message", token.chatbot_url))
+                    .bearer_auth(token.token.expose_secret())
+                    .header("x-inbenta-session", format!("Bearer {}", session.token))
+                    .json(input)
+            })
+            .await?;
+        BotResponse::from_json(body).map_err(|e| ChatbotError::Protocol(format!("unreadable answer: {e}")))
+    }
+
+    async fn track(&self, session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError> {
+        self.call(|http, token| {
+            http.post(format!("{}/v1/tracking/events", token.chatbot_url))
+                .bearer_auth(token.token.expose_secret())
+                .header("x-inbenta-session", format!("Bearer {}", session.token))
+                .json(event)
+        })
+        .await
+        .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_expired_error_is_recognised_whatever_the_status() {
+        let body = json!({"errors":[{"message":"Session expired","code":400}]});
+        assert!(matches!(interpret(StatusCode::BAD_REQUEST, body.clone()), Err(ChatbotError::SessionExpired)));
+        assert!(matches!(interpret(StatusCode::OK, body), Err(ChatbotError::SessionExpired)));
+    }
+
+    #[test]
+    fn a_gateway_timeout_body_is_a_timeout() {
+        let body = json!({"message":"Endpoint request timed out"});
+        assert!(matches!(interpret(StatusCode::GATEWAY_TIMEOUT, body), Err(ChatbotError::Timeout)));
+    }
+
+    #[test]
+    fn server_errors_and_rate_limits_are_retryable_unavailability() {
+        for status in [StatusCode::INTERNAL_SERVER_ERROR, StatusCode::BAD_GATEWAY, StatusCode::TOO_MANY_REQUESTS] {
+            let error = interpret(status, Value::Null).unwrap_err();
+            assert!(matches!(error, ChatbotError::Unavailable { .. }) && error.is_retryable());
+        }
+    }
+
+    #[test]
+    fn an_api_error_list_is_a_rejection_with_its_message() {
+        let error = interpret(StatusCode::BAD_REQUEST, json!({"errors":[{"message":"Bad option","code":7}]})).unwrap_err();
+        assert!(matches!(error, ChatbotError::Rejected { code: 7, ref message } if message == "Bad option"));
+        assert!(!error.is_retryable());
+    }
+}

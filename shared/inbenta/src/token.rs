@@ -1,0 +1,144 @@
+//! The Inbenta access token: one per API key, shared by every conversation of the process and,
+//! through the state store's cache item, by every cold start while it is valid.
+
+use connector_engine::ports::{ChatbotError, Clock, StateStore, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// Refresh this long before expiry, as the PHP client did (TOKEN_REFRESH_OFFSET).
+const REFRESH_MARGIN_SECS: i64 = 180;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AccessToken {
+    #[serde(serialize_with = "expose")]
+    pub token: SecretString,
+    /// Unix seconds.
+    pub expiration: i64,
+    /// `apis.chatbot` of the /auth response (refresh responses do not repeat it).
+    pub chatbot_url: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken").field("expiration", &self.expiration).field("chatbot_url", &self.chatbot_url).finish_non_exhaustive()
+    }
+}
+
+fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(secret.expose_secret())
+}
+
+impl AccessToken {
+    /// Reads an /auth or /refreshToken response; `known_chatbot_url` fills in a missing `apis`.
+    pub fn from_auth(body: &Value, known_chatbot_url: Option<&str>) -> Result<Self, ChatbotError> {
+        let token = body
+            .get("accessToken")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ChatbotError::Protocol("authentication response without accessToken".into()))?;
+        let expiration = body
+            .get("expiration")
+            .and_then(Value::as_i64)
+            .ok_or_else(|| ChatbotError::Protocol("authentication response without expiration".into()))?;
+        let chatbot_url = body
+            .pointer("/apis/chatbot")
+            .and_then(Value::as_str)
+            .or(known_chatbot_url)
+            .ok_or_else(|| ChatbotError::Protocol("missing Inbenta API endpoints (apis.chatbot)".into()))?
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self { token: SecretString::from(token.to_owned()), expiration, chatbot_url })
+    }
+
+    fn usable_at(&self, now: Timestamp) -> bool {
+        self.expiration - REFRESH_MARGIN_SECS > now.0
+    }
+
+    fn alive_at(&self, now: Timestamp) -> bool {
+        self.expiration > now.0
+    }
+
+    fn same_as(&self, other: &AccessToken) -> bool {
+        self.token.expose_secret() == other.token.expose_secret()
+    }
+}
+
+pub(crate) struct TokenKeeper {
+    current: Mutex<Option<AccessToken>>,
+    cache: Option<Arc<dyn StateStore>>,
+    cache_key: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl TokenKeeper {
+    pub(crate) fn new(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
+        let cache_key = format!("token#{}", connector_engine::fingerprint(api_key));
+        Self { current: Mutex::new(None), cache, cache_key, clock }
+    }
+
+    /// A token valid for a while: from memory, else the cache, else refreshed, else a new one.
+    /// The lock makes concurrent requests of one process wait for a single /auth call.
+    pub(crate) async fn current<A, R, FA, FR>(&self, authenticate: A, refresh: R) -> Result<AccessToken, ChatbotError>
+    where
+        A: FnOnce() -> FA,
+        R: FnOnce(AccessToken) -> FR,
+        FA: Future<Output = Result<AccessToken, ChatbotError>>,
+        FR: Future<Output = Result<AccessToken, ChatbotError>>,
+    {
+        let now = self.clock.now();
+        let mut current = self.current.lock().await;
+        if let Some(token) = current.as_ref().filter(|t| t.usable_at(now)) {
+            return Ok(token.clone());
+        }
+        if let Some(token) = self.cached(now).await {
+            *current = Some(token.clone());
+            return Ok(token);
+        }
+        let renewed = match current.take().filter(|t| t.alive_at(now)) {
+            Some(expiring) => match refresh(expiring).await {
+                Ok(token) => token,
+                Err(error) => {
+                    tracing::warn!(error = %error, "token refresh failed, authenticating again");
+                    authenticate().await?
+                }
+            },
+            None => authenticate().await?,
+        };
+        self.store(&renewed).await;
+        *current = Some(renewed.clone());
+        Ok(renewed)
+    }
+
+    /// Drops a token the API refused, unless another request already replaced it.
+    pub(crate) async fn forget(&self, refused: &AccessToken) {
+        let mut current = self.current.lock().await;
+        if current.as_ref().is_some_and(|t| t.same_as(refused)) {
+            *current = None;
+            if let Some(cache) = &self.cache {
+                let _ = cache.cache_put(&self.cache_key, "", Timestamp(0)).await;
+            }
+        }
+    }
+
+    async fn cached(&self, now: Timestamp) -> Option<AccessToken> {
+        let cache = self.cache.as_ref()?;
+        let text = match cache.cache_get(&self.cache_key, now).await {
+            Ok(found) => found?,
+            Err(error) => {
+                tracing::warn!(error = %error, "token cache unreadable");
+                return None;
+            }
+        };
+        serde_json::from_str::<AccessToken>(&text).ok().filter(|t| t.usable_at(now))
+    }
+
+    async fn store(&self, token: &AccessToken) {
+        let Some(cache) = &self.cache else { return };
+        let Ok(text) = serde_json::to_string(token) else { return };
+        if let Err(error) = cache.cache_put(&self.cache_key, &text, Timestamp(token.expiration)).await {
+            tracing::warn!(error = %error, "token cache not written");
+        }
+    }
+}

@@ -1,0 +1,650 @@
+//! A fake of Twilio's Messages API (`POST .../Messages.json`).
+//!
+//! A real HTTP server on `127.0.0.1:<random port>`, so the connector's real
+//! HTTP client, Basic auth and form encoding are exercised. It applies the
+//! Twilio validation rules the connector could plausibly break (missing
+//! fields, 1600-character limit, one media per WhatsApp message, mixed
+//! channels) and answers with Twilio's error body shape, so a product bug
+//! shows up as the same error it would get in production.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+pub use crate::recording::Recorded;
+use crate::recording::{RequestLog, lock};
+use crate::server::{self, ShutdownGuard};
+
+/// A message Twilio accepted (answered 201), as the product asked to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub to: String,
+    pub from: String,
+    /// Empty when the message is media-only.
+    pub body: String,
+    /// Every `MediaUrl` parameter, in the order sent.
+    pub media_urls: Vec<String>,
+}
+
+/// Handle to a running fake Twilio. Cheap to clone; the server stops
+/// (gracefully) when the last clone is dropped.
+#[derive(Clone)]
+pub struct FakeTwilio {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    _guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for FakeTwilio {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTwilio")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    log: RequestLog,
+    state: Mutex<TwilioState>,
+}
+
+#[derive(Default)]
+struct TwilioState {
+    messages: Vec<SentMessage>,
+    /// `(status, remaining)` of an injected failure.
+    failures: Option<(u16, usize)>,
+    delay: Duration,
+}
+
+impl FakeTwilio {
+    /// The only account the fake knows.
+    pub const ACCOUNT_SID: &'static str = "AC00000000000000000000000000000000";
+    /// The account's auth token (Basic auth password, webhook signing key).
+    pub const AUTH_TOKEN: &'static str = "test-twilio-auth-token";
+    /// Twilio's limit on a message body, in characters.
+    pub const MAX_BODY_CHARS: usize = 1600;
+
+    /// Starts a fake on `127.0.0.1:<random port>`.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared {
+            log: RequestLog::default(),
+            state: Mutex::new(TwilioState::default()),
+        });
+        let for_router = Arc::clone(&shared);
+        let (addr, guard) = server::spawn("FakeTwilio", move |_| {
+            Router::new().fallback(handle).with_state(for_router)
+        })
+        .await;
+        Self {
+            addr,
+            shared,
+            _guard: guard,
+        }
+    }
+
+    /// Socket address the fake listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`; the product posts to
+    /// `{base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Full URL of the Messages endpoint for [`FakeTwilio::ACCOUNT_SID`].
+    pub fn messages_url(&self) -> String {
+        format!(
+            "{}/2010-04-01/Accounts/{}/Messages.json",
+            self.base_url(),
+            Self::ACCOUNT_SID
+        )
+    }
+
+    /// Messages accepted so far (201 answers only), in arrival order.
+    pub fn messages(&self) -> Vec<SentMessage> {
+        lock(&self.shared.state).messages.clone()
+    }
+
+    /// Polls until at least `n` messages were accepted or `timeout` passes,
+    /// then returns all accepted messages — possibly fewer than `n`, so assert
+    /// on the length. Needed because the connector may answer Twilio's webhook
+    /// before its outbound sends finish.
+    pub async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Vec<SentMessage> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let messages = self.messages();
+            if messages.len() >= n || Instant::now() >= deadline {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Every request received, in arrival order, including rejected ones.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.log.snapshot()
+    }
+
+    /// The next `times` requests (to any path, before auth and validation)
+    /// fail with HTTP `status` and a Twilio error body: code 20429 for 429,
+    /// 20500 for 500, 20503 for 503, otherwise the status itself. An invalid
+    /// status code is answered as 500.
+    pub fn fail_with(&self, status: u16, times: usize) {
+        lock(&self.shared.state).failures = Some((status, times));
+    }
+
+    /// Every request waits this long before being handled (client timeouts).
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.shared.state).delay = delay;
+    }
+}
+
+// ----- HTTP handling ----------------------------------------------------
+
+type Reply = (StatusCode, Value);
+
+/// Twilio's REST error body.
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> Reply {
+    (
+        status,
+        json!({
+            "code": code,
+            "message": message,
+            "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
+            "status": status.as_u16(),
+        }),
+    )
+}
+
+fn bad_request(code: u32, message: &str) -> Reply {
+    twilio_error(StatusCode::BAD_REQUEST, code, message)
+}
+
+fn unauthenticated() -> Reply {
+    twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = shared.log.record(&method, &uri, &headers, &body);
+    let (status, reply) = route(&shared, &method, uri.path(), &headers, &body)
+        .await
+        .unwrap_or_else(|err| err);
+    shared.log.set_status(id, status.as_u16());
+    (status, Json(reply)).into_response()
+}
+
+async fn route(
+    shared: &Shared,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    let delay = lock(&shared.state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = take_failure(&mut lock(&shared.state).failures) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let code = match status.as_u16() {
+            429 => 20429,
+            500 => 20500,
+            503 => 20503,
+            other => u32::from(other),
+        };
+        let message = status.canonical_reason().unwrap_or("Error");
+        return Err(twilio_error(status, code, message));
+    }
+
+    let segments: Vec<&str> = path.split('/').collect();
+    let ["", "2010-04-01", "Accounts", sid, "Messages.json"] = segments.as_slice() else {
+        return Err(twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ));
+    };
+    if method != Method::POST {
+        return Err(twilio_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            20004,
+            "Method not allowed",
+        ));
+    }
+    check_basic_auth(headers, sid)?;
+    let message = validate(body)?;
+
+    // "SM" + 32 hex digits. The counter is process-wide so SIDs are unique
+    // across every fake in a test binary, as real SIDs are globally unique.
+    static SIDS_ISSUED: AtomicU64 = AtomicU64::new(0);
+    let n = SIDS_ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
+    let sid_value = format!("SM{:016x}{:016x}", u64::from(std::process::id()), n);
+    let reply = created_body(&sid_value, &message);
+    let mut state = lock(&shared.state);
+    state.messages.push(message);
+    Ok((StatusCode::CREATED, reply))
+}
+
+fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
+    let (status, remaining) = slot.as_mut()?;
+    if *remaining == 0 {
+        *slot = None;
+        return None;
+    }
+    *remaining -= 1;
+    let status = *status;
+    if *remaining == 0 {
+        *slot = None;
+    }
+    Some(status)
+}
+
+/// Requires HTTP Basic `ACCOUNT_SID:AUTH_TOKEN` and the same SID in the path.
+fn check_basic_auth(headers: &HeaderMap, path_sid: &str) -> Result<(), Reply> {
+    let encoded = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .map(|(_, creds)| creds.trim())
+        .ok_or_else(unauthenticated)?;
+    let decoded = STANDARD.decode(encoded).map_err(|_| unauthenticated())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| unauthenticated())?;
+    let (user, password) = decoded.split_once(':').ok_or_else(unauthenticated)?;
+    let valid =
+        user == FakeTwilio::ACCOUNT_SID && password == FakeTwilio::AUTH_TOKEN && path_sid == user;
+    if valid {
+        Ok(())
+    } else {
+        Err(unauthenticated())
+    }
+}
+
+/// Applies Twilio's send-time validation, in the order Twilio reports errors.
+fn validate(body: &[u8]) -> Result<SentMessage, Reply> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| bad_request(21600, "The request body could not be parsed as a form"))?;
+    let first = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let to = first("To").ok_or_else(|| bad_request(21604, "A 'To' phone number is required."))?;
+    let from = first("From").ok_or_else(|| {
+        bad_request(
+            21603,
+            "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
+        )
+    })?;
+    let body_text = first("Body").unwrap_or_default();
+    let media_urls: Vec<String> = params
+        .iter()
+        .filter(|(k, v)| k == "MediaUrl" && !v.is_empty())
+        .map(|(_, v)| v.clone())
+        .collect();
+
+    if body_text.is_empty() && media_urls.is_empty() {
+        return Err(bad_request(21602, "Message body is required."));
+    }
+    if body_text.chars().count() > FakeTwilio::MAX_BODY_CHARS {
+        return Err(bad_request(
+            21617,
+            "The concatenated message body exceeds the 1600 character limit.",
+        ));
+    }
+    let to_whatsapp = to.starts_with("whatsapp:");
+    if to_whatsapp != from.starts_with("whatsapp:") {
+        return Err(bad_request(
+            21910,
+            "Invalid From and To pair. From and To should be of the same channel.",
+        ));
+    }
+    if to_whatsapp && media_urls.len() > 1 {
+        return Err(bad_request(21623, "WhatsApp allows one media per message"));
+    }
+    Ok(SentMessage {
+        to,
+        from,
+        body: body_text,
+        media_urls,
+    })
+}
+
+/// The 201 body, shaped like Twilio's Message resource.
+fn created_body(sid: &str, m: &SentMessage) -> Value {
+    let account = FakeTwilio::ACCOUNT_SID;
+    let now = rfc2822_now();
+    json!({
+        "account_sid": account,
+        "api_version": "2010-04-01",
+        "body": m.body,
+        "date_created": now,
+        "date_sent": null,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": null,
+        "error_message": null,
+        "from": m.from,
+        "messaging_service_sid": null,
+        "num_media": m.media_urls.len().to_string(),
+        "num_segments": "1",
+        "price": null,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {
+            "media": format!("/2010-04-01/Accounts/{account}/Messages/{sid}/Media.json")
+        },
+        "to": m.to,
+        "uri": format!("/2010-04-01/Accounts/{account}/Messages/{sid}.json"),
+    })
+}
+
+/// Current UTC time as Twilio formats dates (`Thu, 30 Jul 2015 20:12:31 +0000`).
+fn rfc2822_now() -> String {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    rfc2822(secs)
+}
+
+fn rfc2822(unix: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix / 86_400;
+    let rem = unix % 86_400;
+    // Civil-from-days (Howard Hinnant), valid for all dates after 1970.
+    let z = days as i64 + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[(days % 7) as usize],
+        day,
+        MONTHS[(month - 1) as usize],
+        year,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw_http::{self, HttpResponse};
+
+    fn basic(user: &str, password: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
+    }
+
+    fn form(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    async fn send(fake: &FakeTwilio, params: &[(&str, &str)]) -> HttpResponse {
+        let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
+        raw_http::post_form(
+            &fake.messages_url(),
+            &[("authorization", &auth)],
+            &form(params),
+        )
+        .await
+        .expect("request to fake")
+    }
+
+    #[tokio::test]
+    async fn a_valid_sms_is_accepted_with_a_twilio_shaped_body_and_recorded() {
+        let fake = FakeTwilio::start().await;
+        let resp = send(
+            &fake,
+            &[
+                ("To", "+34600000001"),
+                ("From", "+15550001111"),
+                ("Body", "Hola ñ & co"),
+            ],
+        )
+        .await;
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        let body = resp.json();
+        assert_eq!(body["status"], "queued");
+        assert_eq!(body["to"], "+34600000001");
+        assert_eq!(body["from"], "+15550001111");
+        assert_eq!(body["body"], "Hola ñ & co");
+        assert_eq!(body["num_media"], "0");
+        let sid = body["sid"].as_str().expect("sid");
+        assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
+        assert_eq!(
+            fake.messages(),
+            vec![SentMessage {
+                to: "+34600000001".into(),
+                from: "+15550001111".into(),
+                body: "Hola ñ & co".into(),
+                media_urls: vec![],
+            }]
+        );
+        let second = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await;
+        assert_ne!(second.json()["sid"], body["sid"], "sids are unique");
+    }
+
+    #[tokio::test]
+    async fn wrong_credentials_or_account_get_twilios_20003_error() {
+        let fake = FakeTwilio::start().await;
+        let params = form(&[("To", "+3"), ("From", "+1"), ("Body", "x")]);
+        for auth in [
+            basic(FakeTwilio::ACCOUNT_SID, "wrong"),
+            basic("AC11111111111111111111111111111111", FakeTwilio::AUTH_TOKEN),
+            "Bearer abc".to_owned(),
+            "Basic !!!notbase64".to_owned(),
+        ] {
+            let resp =
+                raw_http::post_form(&fake.messages_url(), &[("authorization", &auth)], &params)
+                    .await
+                    .unwrap();
+            assert_eq!(resp.status, 401, "{auth}");
+            assert_eq!(
+                resp.json(),
+                json!({"code": 20003, "message": "Authenticate",
+                       "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
+            );
+        }
+        let no_auth = raw_http::post_form(&fake.messages_url(), &[], &params)
+            .await
+            .unwrap();
+        assert_eq!(no_auth.status, 401);
+
+        // Right credentials, but another account's URL.
+        let other = fake.messages_url().replace(
+            FakeTwilio::ACCOUNT_SID,
+            "AC11111111111111111111111111111111",
+        );
+        let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
+        let resp = raw_http::post_form(&other, &[("authorization", &auth)], &params)
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 401);
+        assert!(fake.messages().is_empty());
+        assert_eq!(fake.requests().len(), 6);
+    }
+
+    #[tokio::test]
+    async fn missing_fields_get_twilios_validation_codes() {
+        let fake = FakeTwilio::start().await;
+        let cases: [(&[(&str, &str)], u64); 4] = [
+            (&[("From", "+1"), ("Body", "x")], 21604),
+            (&[("To", "+3"), ("Body", "x")], 21603),
+            (&[("To", "+3"), ("From", "+1")], 21602),
+            (&[("To", "+3"), ("From", "+1"), ("Body", "")], 21602),
+        ];
+        for (params, code) in cases {
+            let resp = send(&fake, params).await;
+            assert_eq!(resp.status, 400, "{params:?}");
+            let body = resp.json();
+            assert_eq!(body["code"], code, "{params:?}: {body}");
+            assert_eq!(body["status"], 400);
+            assert!(body["message"].is_string() && body["more_info"].is_string());
+        }
+        assert!(fake.messages().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bodies_are_limited_to_1600_characters_not_bytes() {
+        let fake = FakeTwilio::start().await;
+        let exactly = "ñ".repeat(1600); // 3200 bytes
+        let ok = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", &exactly)]).await;
+        assert_eq!(ok.status, 201);
+        let over = "a".repeat(1601);
+        let resp = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", &over)]).await;
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.json()["code"], 21617);
+        assert_eq!(fake.messages().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn repeated_media_urls_are_kept_for_sms_but_whatsapp_allows_only_one() {
+        let fake = FakeTwilio::start().await;
+        let sms = send(
+            &fake,
+            &[
+                ("To", "+3"),
+                ("From", "+1"),
+                ("MediaUrl", "https://a/1.png"),
+                ("MediaUrl", "https://a/2.png"),
+            ],
+        )
+        .await;
+        assert_eq!(sms.status, 201, "{}", sms.text());
+        assert_eq!(sms.json()["num_media"], "2");
+        assert_eq!(
+            fake.messages()[0].media_urls,
+            vec!["https://a/1.png", "https://a/2.png"]
+        );
+        assert_eq!(fake.messages()[0].body, "");
+
+        let wa = [
+            ("To", "whatsapp:+3"),
+            ("From", "whatsapp:+1"),
+            ("MediaUrl", "https://a/1.png"),
+            ("MediaUrl", "https://a/2.png"),
+        ];
+        let resp = send(&fake, &wa).await;
+        assert_eq!(resp.status, 400);
+        assert_eq!(resp.json()["code"], 21623);
+        let one = send(&fake, &wa[..3]).await;
+        assert_eq!(one.status, 201);
+
+        let mixed = send(
+            &fake,
+            &[("To", "whatsapp:+3"), ("From", "+1"), ("Body", "x")],
+        )
+        .await;
+        assert_eq!(mixed.status, 400);
+        assert_eq!(mixed.json()["code"], 21910);
+        assert_eq!(fake.messages().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn injected_failures_hit_the_next_n_sends_then_stop() {
+        let fake = FakeTwilio::start().await;
+        fake.fail_with(429, 1);
+        let params = [("To", "+3"), ("From", "+1"), ("Body", "x")];
+        let first = send(&fake, &params).await;
+        assert_eq!(first.status, 429);
+        assert_eq!(first.json()["code"], 20429);
+        assert_eq!(first.json()["status"], 429);
+        assert_eq!(send(&fake, &params).await.status, 201);
+        assert_eq!(fake.messages().len(), 1);
+        let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![Some(429), Some(201)]);
+    }
+
+    #[tokio::test]
+    async fn wait_for_messages_returns_once_enough_arrived_or_at_the_timeout() {
+        let fake = FakeTwilio::start().await;
+        let sender = fake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            send(&sender, &[("To", "+3"), ("From", "+1"), ("Body", "late")]).await;
+        });
+        let got = fake.wait_for_messages(1, Duration::from_secs(5)).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].body, "late");
+
+        let started = Instant::now();
+        let got = fake.wait_for_messages(2, Duration::from_millis(150)).await;
+        assert_eq!(got.len(), 1);
+        assert!(started.elapsed() >= Duration::from_millis(150));
+    }
+
+    #[tokio::test]
+    async fn the_delay_holds_back_answers() {
+        let fake = FakeTwilio::start().await;
+        fake.set_delay(Duration::from_millis(200));
+        let started = Instant::now();
+        assert_eq!(
+            send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")])
+                .await
+                .status,
+            201
+        );
+        assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn other_paths_get_404_and_malformed_forms_get_400() {
+        let fake = FakeTwilio::start().await;
+        let resp = raw_http::get(&format!("{}/2010-04-01/Accounts", fake.base_url()), &[])
+            .await
+            .unwrap();
+        assert_eq!(resp.status, 404);
+        let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
+        let resp = raw_http::send(
+            "POST",
+            &fake.messages_url(),
+            &[("authorization", &auth)],
+            b"To=%ZZ&\xff=1",
+        )
+        .await
+        .unwrap();
+        assert_eq!(resp.status / 100, 4, "{}", resp.text());
+    }
+
+    #[test]
+    fn dates_are_formatted_like_twilios() {
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(1_438_287_151), "Thu, 30 Jul 2015 20:12:31 +0000");
+        assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+}
