@@ -20,9 +20,13 @@
 //!   HTTP client dependency) for test drivers that need to call the
 //!   connector's own local server or poke the fakes directly.
 //!
+//! * [`connector::Connector`] – the Twilio webhook handler wired to those fakes
+//!   exactly as a Lambda cold start wires it, for end-to-end tests.
+//!
 //! Every fake is cheap to start; give each test its own instance so tests can
 //! run in parallel without sharing scripts or recordings.
 
+pub mod connector;
 pub mod inbenta;
 pub mod raw_http;
 pub mod recording;

@@ -262,7 +262,8 @@ impl Settings {
             merge_folder(&mut root, &layer)?;
         }
         for (var, key) in ENV_OVERRIDES {
-            if let Some((_, value)) = sources.env.iter().find(|(name, v)| name == var && !v.is_empty()) {
+            // The last occurrence wins, so callers can append overrides.
+            if let Some((_, value)) = sources.env.iter().rev().find(|(name, v)| name == var && !v.is_empty()) {
                 set_path(&mut root, key, toml::Value::String(value.clone()));
             }
         }

@@ -1,0 +1,142 @@
+//! `connector-local chat`: a terminal phone. It plays Twilio on both sides: it signs and posts
+//! the user's messages to the local `/twilio` webhook, and receives the connector's replies on
+//! a local stand-in for the Twilio Messages API, printing them.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use bytes::Bytes;
+use channels::twilio::signature::sign_base64;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+
+/// Signs local webhooks when no `TWILIO_AUTH_TOKEN` is configured. Local use only.
+pub const LOCAL_AUTH_TOKEN: &str = "local-dev-auth-token";
+pub const LOCAL_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+
+#[derive(Debug, Clone)]
+pub struct ChatOptions {
+    whatsapp: bool,
+    from: String,
+    to: String,
+}
+
+impl ChatOptions {
+    pub fn parse(args: &[String]) -> Result<Self, crate::Error> {
+        let mut options = Self { whatsapp: false, from: "+34600000001".into(), to: "+14155550100".into() };
+        let mut args = args.iter();
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--whatsapp" => options.whatsapp = true,
+                "--sms" => options.whatsapp = false,
+                "--from" => options.from = args.next().ok_or("--from needs a number")?.clone(),
+                "--to" => options.to = args.next().ok_or("--to needs a number")?.clone(),
+                other => return Err(format!("unknown chat option {other:?}").into()),
+            }
+        }
+        Ok(options)
+    }
+
+    fn address(&self, number: &str) -> String {
+        if self.whatsapp { format!("whatsapp:{number}") } else { number.to_owned() }
+    }
+}
+
+/// One message the connector sent through the (stand-in) Messages API.
+struct Sent {
+    body: String,
+    media: Vec<String>,
+}
+
+pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
+    crate::init_logging("warn");
+    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel();
+    let phone = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let phone_url = format!("http://{}", phone.local_addr()?);
+    let phone_app = Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(receive)).with_state(Arc::new(sent_tx));
+    tokio::spawn(async move { axum::serve(phone, phone_app).await });
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let sources = crate::local_sources(port, vec![("TWILIO_API_URL".into(), phone_url)]);
+    let auth_token = env_value(&sources.env, "TWILIO_AUTH_TOKEN").unwrap_or_else(|| LOCAL_AUTH_TOKEN.into());
+    let webhook_url = env_value(&sources.env, "TWILIO_WEBHOOK_URL").unwrap_or_default();
+    let app = crate::server::App::build(&sources, &crate::lang_dir()).await?;
+    let bot_kind = app.bot_kind;
+    tokio::spawn(async move { axum::serve(listener, crate::server::router(Arc::new(app))).await });
+
+    let channel = if options.whatsapp { "WhatsApp" } else { "SMS" };
+    println!("Chatting as {channel} user {} with the {bot_kind} bot at {webhook_url}.", options.from);
+    println!("Type a message and press Enter; /quit or Ctrl-D ends. Try \"hello\".\n");
+    let http = reqwest::Client::new();
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut counter = 0u32;
+    while let Some(line) = lines.next_line().await? {
+        let text = line.trim();
+        if text == "/quit" {
+            break;
+        }
+        if text.is_empty() {
+            continue;
+        }
+        counter += 1;
+        let params = inbound_params(&options, text, counter);
+        let signature = sign_base64(auth_token.as_bytes(), &webhook_url, &params);
+        let response = http
+            .post(&webhook_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(serde_urlencoded::to_string(&params)?)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            println!("[webhook answered HTTP {}]", response.status().as_u16());
+        }
+        // The webhook answers after the replies went out, so they are all here now.
+        while let Ok(sent) = sent_rx.try_recv() {
+            print_reply(&sent);
+        }
+    }
+    Ok(())
+}
+
+fn env_value(env: &[(String, String)], name: &str) -> Option<String> {
+    env.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone())
+}
+
+fn inbound_params(options: &ChatOptions, text: &str, counter: u32) -> Vec<(String, String)> {
+    let sid = format!("SMlocal{:x}{counter:08x}", std::process::id());
+    [
+        ("AccountSid", LOCAL_ACCOUNT_SID.to_owned()),
+        ("MessageSid", sid.clone()),
+        ("SmsSid", sid),
+        ("From", options.address(&options.from)),
+        ("To", options.address(&options.to)),
+        ("Body", text.to_owned()),
+        ("NumMedia", "0".to_owned()),
+        ("ApiVersion", "2010-04-01".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn print_reply(sent: &Sent) {
+    for (i, line) in sent.body.lines().enumerate() {
+        println!("{} {line}", if i == 0 { "bot>" } else { "    " });
+    }
+    for url in &sent.media {
+        println!("bot> [media] {url}");
+    }
+    println!();
+}
+
+async fn receive(State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>, body: Bytes) -> (StatusCode, axum::Json<serde_json::Value>) {
+    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let field = |name: &'static str| form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.clone());
+    let sent = Sent { body: field("Body").next().unwrap_or_default(), media: field("MediaUrl").collect() };
+    let _ = tx.send(sent);
+    (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": "SMlocal", "status": "queued" })))
+}

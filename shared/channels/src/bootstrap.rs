@@ -1,0 +1,101 @@
+//! Building the long-lived parts once per cold start, from the configuration, the same way for
+//! every Lambda function and for `connector-local`.
+
+use crate::twilio::webhook::MissingSetting;
+use crate::twilio::{TwilioClient, TwilioWebhook};
+use connector_engine::config::{ConfigError, Settings, Sources};
+use connector_engine::labels::{Labels, LabelsError};
+use connector_engine::pipeline::{Pipeline, Timing};
+use connector_engine::ports::{Chatbot, ChatbotError, Clock, SendError, StateStore, SystemClock};
+use connector_engine::step::Policy;
+use inbenta::{InbentaClient, InbentaConfig};
+use state_store::InMemoryStore;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BootstrapError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Labels(#[from] LabelsError),
+    #[error(transparent)]
+    Missing(#[from] MissingSetting),
+    #[error("cannot build the chatbot client")]
+    Chatbot(#[source] ChatbotError),
+    #[error("cannot build the channel client")]
+    Channel(#[source] SendError),
+}
+
+/// What every entry point shares: configuration, labels, state store and clock.
+#[derive(Clone)]
+pub struct Foundation {
+    pub settings: Settings,
+    pub labels: Arc<Labels>,
+    pub store: Arc<dyn StateStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Foundation {
+    /// Reads `CONF_DIR`, `LANG_DIR` and the environment.
+    pub fn from_env() -> Result<Self, BootstrapError> {
+        Self::load(&Sources::from_env(), &lang_dir())
+    }
+
+    pub fn load(sources: &Sources, lang_dir: &std::path::Path) -> Result<Self, BootstrapError> {
+        let settings = Settings::load(sources)?;
+        let labels = Labels::load(lang_dir, &settings.conversation.default.lang)?;
+        let store: Arc<dyn StateStore> = Arc::new(InMemoryStore::default());
+        Ok(Self { settings, labels: Arc::new(labels), store, clock: Arc::new(SystemClock) })
+    }
+
+    /// The Inbenta Chatbot API client, sharing its access token through the store's cache.
+    pub fn inbenta(&self) -> Result<Arc<dyn Chatbot>, BootstrapError> {
+        if !self.settings.api.has_credentials() {
+            return Err(MissingSetting("INBENTA_API_KEY and INBENTA_API_SECRET").into());
+        }
+        let client = InbentaClient::new(InbentaConfig::from_settings(&self.settings), Some(self.store.clone()), self.clock.clone())
+            .map_err(BootstrapError::Chatbot)?;
+        Ok(Arc::new(client))
+    }
+
+    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>) -> Pipeline {
+        let state = &self.settings.state;
+        Pipeline {
+            chatbot,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            labels: self.labels.clone(),
+            policy: Policy { bot_session_idle_secs: i64::try_from(state.bot_session_idle_secs).unwrap_or(i64::MAX) },
+            timing: Timing {
+                conversation_ttl: Duration::from_secs(state.conversation_ttl_secs),
+                lease: Duration::from_secs(state.lease_secs),
+                lease_wait: Duration::from_millis(state.lease_wait_ms),
+                dedupe_ttl: Duration::from_secs(state.dedupe_ttl_secs),
+            },
+        }
+    }
+
+    pub fn twilio_webhook(&self, pipeline: Arc<Pipeline>) -> Result<TwilioWebhook, BootstrapError> {
+        let twilio = &self.settings.twilio;
+        let client = TwilioClient::new(
+            &twilio.api_url,
+            &twilio.credentials.sid,
+            twilio.credentials.auth_token.clone(),
+            Duration::from_millis(twilio.timeout_ms),
+        )
+        .map_err(BootstrapError::Channel)?;
+        Ok(TwilioWebhook::new(
+            pipeline,
+            Arc::new(client),
+            twilio.credentials.auth_token.clone(),
+            twilio.webhook_url.clone(),
+            twilio.sms_media_as_links,
+        )?)
+    }
+}
+
+fn lang_dir() -> PathBuf {
+    std::env::var_os("LANG_DIR").map_or_else(|| PathBuf::from("lang"), PathBuf::from)
+}

@@ -1,0 +1,105 @@
+//! The inbound message webhook (`application/x-www-form-urlencoded`).
+
+use connector_engine::ConversationKey;
+use connector_engine::pipeline::Inbound;
+use connector_engine::step::UserInput;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    Sms,
+    WhatsApp,
+}
+
+/// The fields of a Twilio message webhook the connector uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwilioInbound {
+    pub message_sid: String,
+    /// The user's address (`+34600...` or `whatsapp:+34600...`).
+    pub from: String,
+    /// The company's address the user wrote to.
+    pub to: String,
+    pub body: String,
+    pub num_media: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InboundError {
+    #[error("missing or empty field {0}")]
+    Missing(&'static str),
+}
+
+impl TwilioInbound {
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
+        let field = |name: &'static str| {
+            params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| field(name).ok_or(InboundError::Missing(name));
+        Ok(Self {
+            message_sid: required("MessageSid")?,
+            from: required("From")?,
+            to: required("To")?,
+            body: params.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()).unwrap_or_default(),
+            num_media: field("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0),
+        })
+    }
+
+    pub fn channel(&self) -> Channel {
+        if self.from.starts_with("whatsapp:") { Channel::WhatsApp } else { Channel::Sms }
+    }
+
+    /// The PHP connector's externalId: `twilio-<To>-<From>` without `:+` and `+`, so HyperChat
+    /// users it created stay addressable (`twilio-whatsapp14155238886-whatsapp34600111222`).
+    pub fn conversation_key(&self) -> ConversationKey {
+        ConversationKey::new(format!("twilio-{}-{}", self.to, self.from).replace(":+", "").replace('+', ""))
+    }
+
+    pub fn to_engine(&self) -> Inbound {
+        let input = if self.num_media > 0 {
+            UserInput::Media { caption: self.body.clone() }
+        } else {
+            UserInput::Text(self.body.clone())
+        };
+        Inbound { key: self.conversation_key(), message_id: format!("twilio#{}", self.message_sid), input }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn the_sms_conversation_key_is_the_php_external_id() {
+        let m = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("From", "+34600111222"), ("To", "+12078200470")])).unwrap();
+        assert_eq!(m.conversation_key().as_str(), "twilio-12078200470-34600111222");
+        assert_eq!(m.channel(), Channel::Sms);
+    }
+
+    #[test]
+    fn the_whatsapp_conversation_key_is_the_php_external_id() {
+        let m = TwilioInbound::from_params(&params(&[
+            ("MessageSid", "SM1"),
+            ("From", "whatsapp:+34600111222"),
+            ("To", "whatsapp:+14155238886"),
+        ]))
+        .unwrap();
+        assert_eq!(m.conversation_key().as_str(), "twilio-whatsapp14155238886-whatsapp34600111222");
+        assert_eq!(m.channel(), Channel::WhatsApp);
+    }
+
+    #[test]
+    fn a_message_without_sender_is_refused() {
+        let error = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("To", "+1")])).unwrap_err();
+        assert_eq!(error, InboundError::Missing("From"));
+    }
+
+    #[test]
+    fn a_media_message_reaches_the_engine_as_media_with_its_caption() {
+        let m = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("From", "+3"), ("To", "+1"), ("Body", "look"), ("NumMedia", "1")])).unwrap();
+        assert_eq!(m.to_engine().input, UserInput::Media { caption: "look".into() });
+        assert_eq!(m.to_engine().message_id, "twilio#SM1");
+    }
+}

@@ -1,0 +1,147 @@
+//! Replies -> Twilio messages: HTML to text (WhatsApp keeps bold/italic/strike), numbered
+//! options, media (one per WhatsApp message), at most 1600 characters per message, and as few
+//! messages as fit while keeping the order.
+
+use super::Channel;
+use connector_engine::Reply;
+use richtext::{Block, Style};
+
+/// Twilio refuses longer bodies (error 21617), on SMS and WhatsApp alike.
+pub const MAX_BODY_CHARS: usize = 1600;
+
+/// One Messages API call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundMessage {
+    pub body: String,
+    pub media_url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    pub channel: Channel,
+    /// Send media as links on SMS (no MMS outside the US/Canada).
+    pub sms_media_as_links: bool,
+    /// Appended to a choice's question, e.g. "(type a number)".
+    pub number_hint: String,
+}
+
+pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage> {
+    let style = match options.channel {
+        Channel::WhatsApp => Style::WhatsApp,
+        Channel::Sms => Style::Plain,
+    };
+    let mut pieces = Vec::new();
+    for reply in replies {
+        match reply {
+            Reply::Text(html) => push_blocks(&mut pieces, richtext::html_to_blocks(html, style), options),
+            Reply::Choice { text, options: labels, first_number } => {
+                let mut blocks = richtext::html_to_blocks(text, style);
+                let numbered: Vec<String> = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, label)| format!("{}) {}", first_number + i, richtext::html_to_text(label, style)))
+                    .collect();
+                let hint = options.number_hint.trim();
+                let list = numbered.join("\n");
+                match blocks.last_mut() {
+                    Some(Block::Text(question)) if hint.is_empty() => *question = format!("{question}\n{list}"),
+                    Some(Block::Text(question)) => *question = format!("{question} {hint}\n{list}"),
+                    _ if hint.is_empty() => blocks.push(Block::Text(list)),
+                    _ => blocks.push(Block::Text(format!("{hint}\n{list}"))),
+                }
+                push_blocks(&mut pieces, blocks, options);
+            }
+        }
+    }
+    pack(pieces)
+}
+
+enum Piece {
+    Text(String),
+    Media(String),
+}
+
+fn push_blocks(pieces: &mut Vec<Piece>, blocks: Vec<Block>, options: &RenderOptions) {
+    for block in blocks {
+        pieces.push(match block {
+            Block::Text(text) => Piece::Text(text),
+            Block::Media(media) if options.channel == Channel::Sms && options.sms_media_as_links => Piece::Text(media.url),
+            Block::Media(media) => Piece::Media(media.url),
+        });
+    }
+}
+
+/// Merges runs of text into as few bodies as fit; media stay where they were.
+fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
+    let mut messages = Vec::new();
+    let mut run: Vec<String> = Vec::new();
+    let flush = |run: &mut Vec<String>, messages: &mut Vec<OutboundMessage>| {
+        messages.extend(
+            richtext::pack(run, "\n\n", MAX_BODY_CHARS).into_iter().map(|body| OutboundMessage { body, media_url: None }),
+        );
+        run.clear();
+    };
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) if !text.trim().is_empty() => run.push(text),
+            Piece::Text(_) => {}
+            Piece::Media(url) => {
+                flush(&mut run, &mut messages);
+                messages.push(OutboundMessage { body: String::new(), media_url: Some(url) });
+            }
+        }
+    }
+    flush(&mut run, &mut messages);
+    messages
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(channel: Channel) -> RenderOptions {
+        RenderOptions { channel, sms_media_as_links: true, number_hint: "(type a number)".into() }
+    }
+
+    fn text(body: &str) -> OutboundMessage {
+        OutboundMessage { body: body.into(), media_url: None }
+    }
+
+    #[test]
+    fn consecutive_answers_are_merged_into_one_message() {
+        let replies = [Reply::Text("<p>One</p>".into()), Reply::Text("Two".into())];
+        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("One\n\nTwo")]);
+    }
+
+    #[test]
+    fn a_choice_is_numbered_from_its_first_number_with_the_hint() {
+        let replies = [Reply::Choice { text: "More?".into(), options: vec!["Yes".into(), "No".into()], first_number: 3 }];
+        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("More? (type a number)\n3) Yes\n4) No")]);
+    }
+
+    #[test]
+    fn whatsapp_gets_each_image_as_its_own_media_message_in_order() {
+        let replies = [Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><img src=\"https://x.test/b.png\"><p>Done</p>".into())];
+        let out = render(&replies, &opts(Channel::WhatsApp));
+        assert_eq!(out, vec![
+            text("Look"),
+            OutboundMessage { body: String::new(), media_url: Some("https://x.test/a.png".into()) },
+            OutboundMessage { body: String::new(), media_url: Some("https://x.test/b.png".into()) },
+            text("Done"),
+        ]);
+    }
+
+    #[test]
+    fn sms_gets_images_as_links_inside_the_text() {
+        let replies = [Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><p>Done</p>".into())];
+        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("Look\n\nhttps://x.test/a.png\n\nDone")]);
+    }
+
+    #[test]
+    fn no_message_is_longer_than_twilio_allows() {
+        let long = "A sentence that repeats. ".repeat(200);
+        let out = render(&[Reply::Text(long)], &opts(Channel::Sms));
+        assert!(out.len() >= 4);
+        assert!(out.iter().all(|m| m.body.chars().count() <= MAX_BODY_CHARS));
+    }
+}

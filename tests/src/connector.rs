@@ -1,0 +1,143 @@
+//! The connector as a Lambda cold start builds it (configuration files, labels, store, Inbenta
+//! client, Twilio webhook), pointed at the fakes, plus helpers to play a phone user.
+
+use crate::inbenta::FakeInbenta;
+use crate::twilio::{FakeTwilio, SentMessage};
+use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
+use bytes::Bytes;
+use channels::bootstrap::Foundation;
+use channels::twilio::TwilioWebhook;
+use channels::{WebhookRequest, WebhookResponse};
+use connector_engine::config::Sources;
+use connector_engine::ports::StateStore;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The public URL the fake Twilio "registered": signatures are made over it.
+pub const WEBHOOK_URL: &str = "https://connector.example.com/twilio";
+pub const COMPANY_NUMBER: &str = "+14155550100";
+pub const SMS_USER: &str = "+34600000001";
+pub const WHATSAPP_USER: &str = "whatsapp:+34600000002";
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+pub struct Connector {
+    pub inbenta: FakeInbenta,
+    pub twilio: FakeTwilio,
+    pub webhook: Arc<TwilioWebhook>,
+    pub store: Arc<dyn StateStore>,
+    sids: AtomicU64,
+}
+
+/// What one webhook call produced.
+#[derive(Debug)]
+pub struct Exchange {
+    pub status: u16,
+    pub body: String,
+    /// Messages the connector sent through Twilio while handling it.
+    pub replies: Vec<SentMessage>,
+}
+
+impl Exchange {
+    /// All reply bodies joined, for assertions on content.
+    pub fn text(&self) -> String {
+        self.replies.iter().map(|m| m.body.as_str()).collect::<Vec<_>>().join("\n---\n")
+    }
+}
+
+impl Connector {
+    pub async fn start() -> Self {
+        Self::start_with(&[], &[]).await
+    }
+
+    /// `env`: extra environment variables; `custom`: `(file name, TOML)` written to a fresh
+    /// `conf/custom/` next to the repository's `conf/default/`.
+    pub async fn start_with(env: &[(&str, &str)], custom: &[(&str, &str)]) -> Self {
+        let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
+        let mut vars: Vec<(String, String)> = [
+            ("INBENTA_AUTH_URL", inbenta.auth_url()),
+            ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
+            ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
+            ("TWILIO_API_URL", twilio.base_url()),
+            ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
+            ("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN.to_owned()),
+            ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let sources = Sources { conf_dir: conf_dir_with(custom), env: vars };
+        let foundation = Foundation::load(&sources, &repo_root().join("lang")).expect("configuration loads");
+        let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client")));
+        let webhook = Arc::new(foundation.twilio_webhook(pipeline).expect("twilio webhook"));
+        Self { inbenta, twilio, webhook, store: foundation.store.clone(), sids: AtomicU64::new(0) }
+    }
+
+    pub fn next_sid(&self) -> String {
+        format!("SM{:032x}", self.sids.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// A webhook request as Twilio sends it: form body, signed over [`WEBHOOK_URL`].
+    pub fn signed(&self, params: &[(String, String)]) -> WebhookRequest {
+        let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, WEBHOOK_URL, params);
+        request(encode_form(params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)])
+    }
+
+    /// Posts a request and collects the replies sent while it was handled.
+    pub async fn exchange(&self, request: WebhookRequest) -> Exchange {
+        let before = self.twilio.messages().len();
+        let response: WebhookResponse = self.webhook.handle(request).await;
+        let replies = self.twilio.messages().into_iter().skip(before).collect();
+        Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
+    }
+
+    /// The user `from` texts `body` to the company number (same channel as `from`).
+    pub async fn text_from(&self, from: &str, body: &str) -> Exchange {
+        let to = if from.starts_with("whatsapp:") { format!("whatsapp:{COMPANY_NUMBER}") } else { COMPANY_NUMBER.to_owned() };
+        let params = inbound_form(from, &to, body, &self.next_sid());
+        self.exchange(self.signed(&params)).await
+    }
+
+    pub async fn sms(&self, body: &str) -> Exchange {
+        self.text_from(SMS_USER, body).await
+    }
+
+    pub async fn whatsapp(&self, body: &str) -> Exchange {
+        self.text_from(WHATSAPP_USER, body).await
+    }
+}
+
+/// A POST to the webhook with this body and these headers.
+pub fn request(body: Vec<u8>, headers: &[(&str, &str)]) -> WebhookRequest {
+    let mut builder = http::Request::builder().method("POST").uri("/twilio");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Bytes::from(body)).expect("valid request")
+}
+
+/// The repository's `conf/` when nothing is customised, else a temporary copy of
+/// `conf/default/` with the given `conf/custom/` files.
+fn conf_dir_with(custom: &[(&str, &str)]) -> PathBuf {
+    let repo_conf = repo_root().join("conf");
+    if custom.is_empty() {
+        return repo_conf;
+    }
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("connector-conf-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    let (default, custom_dir) = (dir.join("default"), dir.join("custom"));
+    std::fs::create_dir_all(&default).expect("temp conf dir");
+    std::fs::create_dir_all(&custom_dir).expect("temp conf dir");
+    for entry in std::fs::read_dir(repo_conf.join("default")).expect("conf/default") {
+        let path = entry.expect("conf entry").path();
+        std::fs::copy(&path, default.join(path.file_name().expect("file name"))).expect("copy default conf");
+    }
+    for (name, text) in custom {
+        std::fs::write(custom_dir.join(name), text).expect("write custom conf");
+    }
+    dir
+}

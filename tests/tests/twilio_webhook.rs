@@ -1,0 +1,409 @@
+//! End to end through the Twilio webhook handler, against the Inbenta and Twilio fakes (real
+//! HTTP servers on loopback): every answer type, option replies, bot failures, signatures and
+//! bad input.
+
+use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER, WEBHOOK_URL, WHATSAPP_USER, request};
+use connector_tests::inbenta::answer;
+use connector_tests::twilio::FakeTwilio;
+use connector_tests::twilio_signing::{encode_form, inbound_form, twilio_signature};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn answers(items: Value) -> Value {
+    json!({ "answers": items })
+}
+
+fn multiple_choice() -> Value {
+    answers(json!([{"type":"multipleChoiceQuestion","message":"Which card?","flags":["multiple-options"],"options":[
+        {"label":"Débito","value":21,"attributes":{"title":"Débito"}},
+        {"label":"Crédito","value":22,"attributes":{"title":"Crédito"}}
+    ]}]))
+}
+
+// ---------------------------------------------------------------- answer types
+
+#[tokio::test]
+async fn a_plain_answer_is_sent_back_to_the_sms_user_from_the_company_number() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", answer("Hi! How can I help?"));
+    let ex = c.sms("hello").await;
+    assert_eq!(ex.status, 200);
+    assert!(ex.body.contains("<Response/>"), "empty TwiML expected, got {}", ex.body);
+    assert_eq!(ex.replies.len(), 1);
+    assert_eq!(ex.replies[0].body, "Hi! How can I help?");
+    assert_eq!(ex.replies[0].to, SMS_USER);
+    assert_eq!(ex.replies[0].from, COMPANY_NUMBER);
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message":"hello"})]);
+}
+
+#[tokio::test]
+async fn the_conversation_is_started_with_the_configured_headers_and_body() {
+    let c = Connector::start().await;
+    c.sms("hello").await;
+    let starts = c.inbenta.conversation_starts();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0].header("x-inbenta-env"), Some("production"));
+    assert_eq!(starts[0].header("x-inbenta-source"), Some("twilio"));
+    assert_eq!(starts[0].header("x-inbenta-user-type"), Some("0"));
+    let body = starts[0].json();
+    assert_eq!(body["lang"], "en");
+    assert_eq!(body["answers"]["answerAttributes"], json!(["ANSWER_TEXT"]));
+    assert_eq!(body["answers"]["maxOptions"], 10);
+    assert_eq!(body["forms"]["errorRetries"], 2);
+}
+
+#[tokio::test]
+async fn chained_answers_arrive_in_order_in_as_few_messages_as_fit() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", answers(json!([
+        {"type":"answer","message":"First part."},
+        {"type":"answer","message":"Second part."}
+    ])));
+    let ex = c.sms("hello").await;
+    assert_eq!(ex.replies.len(), 1);
+    assert_eq!(ex.replies[0].body, "First part.\n\nSecond part.");
+}
+
+#[tokio::test]
+async fn an_html_answer_becomes_text_with_links_lists_and_decoded_entities() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("fees", answer(
+        "<p>Fees &amp; charges:</p><ul><li>Cards &ndash; free</li><li>Transfers: 1&nbsp;&euro;</li></ul><p>See <a href=\"https://bank.example/fees\">the fee table</a>.</p>",
+    ));
+    let ex = c.sms("fees").await;
+    assert_eq!(ex.replies[0].body, "Fees & charges:\n\n- Cards – free\n- Transfers: 1 €\n\nSee the fee table (https://bank.example/fees).");
+}
+
+#[tokio::test]
+async fn side_bubble_text_follows_the_main_answer() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hours", answers(json!([{"type":"answer","message":"9 to 5.","attributes":{"SIDEBUBBLE_TEXT":"<p>Closed on holidays.</p>"}}])));
+    assert_eq!(c.sms("hours").await.replies[0].body, "9 to 5.\n\nClosed on holidays.");
+}
+
+#[tokio::test]
+async fn related_contents_are_numbered_and_a_number_asks_the_bot_about_that_title() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", answers(json!([{"type":"answer","message":"About cards.","parameters":{"contents":{
+        "related":{"relatedTitle":"Related","relatedContents":[{"id":1,"title":"Lost card"},{"id":2,"title":"New card"}]}}}}])));
+    c.inbenta.on_message("New card", answer("Order it in the app."));
+    let ex = c.sms("cards").await;
+    assert_eq!(ex.replies[0].body, "About cards.\n\nRelated (type a number)\n1) Lost card\n2) New card");
+    let ex = c.sms("2").await;
+    assert_eq!(ex.replies[0].body, "Order it in the app.");
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"message":"New card"})));
+}
+
+#[tokio::test]
+async fn a_multiple_choice_answered_by_number_sends_that_option_value() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.inbenta.on_option(22, answer("Credit cards have a limit."));
+    let ex = c.sms("cards").await;
+    assert_eq!(ex.replies[0].body, "Which card? (type a number)\n1) Débito\n2) Crédito");
+    assert_eq!(c.sms("2").await.replies[0].body, "Credit cards have a limit.");
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option":22})));
+}
+
+#[tokio::test]
+async fn a_multiple_choice_answered_by_label_ignores_case_and_accents() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.sms("cards").await;
+    c.sms("  DEBITO ").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option":21})));
+}
+
+#[tokio::test]
+async fn a_reply_that_only_starts_with_a_number_is_a_new_question() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.sms("cards").await;
+    c.sms("2abc").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"message":"2abc"})));
+    c.sms("2").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"message":"2"})), "the prompt was dropped");
+}
+
+#[tokio::test]
+async fn a_polar_question_is_answered_with_the_translated_label() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("help", answers(json!([{"type":"polarQuestion","message":"Did it help?","options":[
+        {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}])));
+    let ex = c.sms("help").await;
+    assert_eq!(ex.replies[0].body, "Did it help? (type a number)\n1) Yes\n2) No");
+    c.sms("yes").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option":"yes"})));
+}
+
+#[tokio::test]
+async fn options_survive_between_messages_because_they_live_in_the_state_store() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.sms("cards").await;
+    let key = connector_engine::ConversationKey::new(format!("twilio-{}-{}", &COMPANY_NUMBER[1..], &SMS_USER[1..]));
+    let lease = connector_engine::ports::Lease { owner: "probe".into(), until: connector_engine::ports::Timestamp(i64::MAX) };
+    let now = connector_engine::ports::Timestamp(0);
+    let connector_engine::ports::Acquired::Locked(stored) = c.store.acquire(&key, &lease, now).await.unwrap() else { panic!("busy") };
+    assert_eq!(stored.conversation.pending.map(|p| p.options.len()), Some(2));
+    c.store.release(&key, &lease).await.unwrap();
+}
+
+// ---------------------------------------------------------------- SMS vs WhatsApp
+
+#[tokio::test]
+async fn whatsapp_keeps_bold_and_italic_while_sms_gets_plain_text() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hours", answer("<p>Open <strong>daily</strong>, <em>except</em> holidays.</p>"));
+    assert_eq!(c.whatsapp("hours").await.replies[0].body, "Open *daily*, _except_ holidays.");
+    assert_eq!(c.sms("hours").await.replies[0].body, "Open daily, except holidays.");
+}
+
+#[tokio::test]
+async fn whatsapp_gets_each_image_as_its_own_media_message_and_sms_gets_links() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("map", answer("<p>Here:</p><img src=\"https://cdn.example/a.png\"><img src=\"https://cdn.example/b.png\"><p>Bye.</p>"));
+    let wa = c.whatsapp("map").await;
+    let shape: Vec<(&str, Vec<String>)> = wa.replies.iter().map(|m| (m.body.as_str(), m.media_urls.clone())).collect();
+    assert_eq!(shape, vec![
+        ("Here:", vec![]),
+        ("", vec!["https://cdn.example/a.png".to_owned()]),
+        ("", vec!["https://cdn.example/b.png".to_owned()]),
+        ("Bye.", vec![]),
+    ]);
+    assert!(wa.replies.iter().all(|m| m.to == WHATSAPP_USER && m.from == format!("whatsapp:{COMPANY_NUMBER}")));
+    let sms = c.sms("map").await;
+    assert_eq!(sms.replies.len(), 1);
+    assert_eq!(sms.replies[0].body, "Here:\n\nhttps://cdn.example/a.png\n\nhttps://cdn.example/b.png\n\nBye.");
+}
+
+#[tokio::test]
+async fn a_video_iframe_is_sent_as_media_on_whatsapp() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("video", answer("<p>Watch:</p><iframe src=\"https://cdn.example/how.mp4\"></iframe>"));
+    let wa = c.whatsapp("video").await;
+    assert_eq!(wa.replies.last().map(|m| m.media_urls.clone()), Some(vec!["https://cdn.example/how.mp4".to_owned()]));
+}
+
+#[tokio::test]
+async fn a_long_answer_is_split_on_sentence_boundaries_under_1600_characters_in_order() {
+    let c = Connector::start().await;
+    let sentences: Vec<String> = (1..=120).map(|i| format!("Sentence number {i} says something useful.")).collect();
+    c.inbenta.on_message("terms", answer(&format!("<p>{}</p>", sentences.join(" "))));
+    let ex = c.sms("terms").await;
+    assert!(ex.replies.len() >= 4, "{} messages", ex.replies.len());
+    assert!(ex.replies.iter().all(|m| m.body.chars().count() <= FakeTwilio::MAX_BODY_CHARS));
+    assert!(ex.replies.iter().all(|m| m.body.ends_with('.')), "every part ends on a sentence end");
+    let rejoined = ex.replies.iter().map(|m| m.body.as_str()).collect::<Vec<_>>().join(" ");
+    assert_eq!(rejoined, sentences.join(" "));
+}
+
+// ---------------------------------------------------------------- bot session and failures
+
+#[tokio::test]
+async fn an_expired_bot_session_is_restarted_without_the_user_noticing() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("again", answer("Still here."));
+    c.sms("hello").await;
+    c.inbenta.expire_sessions();
+    let ex = c.sms("again").await;
+    assert_eq!(ex.replies[0].body, "Still here.");
+    assert_eq!(c.inbenta.conversation_starts().len(), 2);
+}
+
+#[tokio::test]
+async fn the_access_token_is_obtained_once_for_many_messages() {
+    let c = Connector::start().await;
+    for text in ["one", "two", "three"] {
+        c.sms(text).await;
+    }
+    c.whatsapp("four").await;
+    assert_eq!(c.inbenta.count("/v1/auth"), 1);
+}
+
+#[tokio::test]
+async fn a_refused_access_token_is_replaced_and_the_call_repeated() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("two", answer("Second."));
+    c.sms("one").await;
+    c.inbenta.expire_tokens();
+    assert_eq!(c.sms("two").await.replies[0].body, "Second.");
+    assert_eq!(c.inbenta.count("/v1/auth"), 2);
+}
+
+#[tokio::test]
+async fn an_inbenta_timeout_gives_the_user_the_api_timeout_label_and_keeps_the_prompt() {
+    let c = Connector::start_with(&[], &[("api.toml", "timeout_ms = 300")]).await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.inbenta.on_option(21, answer("Debit it is."));
+    c.sms("cards").await;
+    c.inbenta.set_delay(Duration::from_millis(800));
+    let ex = c.sms("1").await;
+    assert_eq!(ex.status, 200);
+    assert_eq!(ex.replies.len(), 1);
+    assert_eq!(ex.replies[0].body, "Please, reformulate your question.");
+    c.inbenta.set_delay(Duration::ZERO);
+    assert_eq!(c.sms("1").await.replies[0].body, "Debit it is.", "the options were kept for a retry");
+}
+
+#[tokio::test]
+async fn an_inbenta_server_error_gives_a_polite_message_and_the_next_message_works() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", answer("Hello!"));
+    c.sms("warm up").await;
+    c.inbenta.fail_with(500, 1);
+    let ex = c.sms("hello").await;
+    assert_eq!(ex.status, 200);
+    assert_eq!(ex.replies[0].body, "Sorry, I can't answer right now. Please try again in a moment.");
+    assert_eq!(c.sms("hello").await.replies[0].body, "Hello!");
+}
+
+#[tokio::test]
+async fn a_media_message_without_text_gets_a_polite_answer_and_no_bot_call() {
+    let c = Connector::start().await;
+    let mut params = inbound_form(WHATSAPP_USER, &format!("whatsapp:{COMPANY_NUMBER}"), "", &c.next_sid());
+    params.retain(|(k, _)| k != "NumMedia");
+    params.push(("NumMedia".into(), "1".into()));
+    params.push(("MediaUrl0".into(), "https://api.twilio.com/2010-04-01/Accounts/AC/Messages/MM/Media/ME".into()));
+    params.push(("MediaContentType0".into(), "image/jpeg".into()));
+    let ex = c.exchange(c.signed(&params)).await;
+    assert_eq!(ex.replies[0].body, "Sorry, I can only read text messages.");
+    assert!(c.inbenta.bot_inputs().is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_answered_once() {
+    let c = Connector::start().await;
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let first = c.exchange(c.signed(&params)).await;
+    let second = c.exchange(c.signed(&params)).await;
+    assert_eq!((first.status, second.status), (200, 200));
+    assert_eq!((first.replies.len(), second.replies.len()), (1, 0));
+    assert_eq!(c.inbenta.bot_inputs().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_whose_replies_could_not_be_sent_can_be_retried_by_twilio() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", answer("Hello!"));
+    c.twilio.fail_with(503, 1);
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let first = c.exchange(c.signed(&params)).await;
+    assert_eq!(first.status, 503);
+    let retry = c.exchange(c.signed(&params)).await;
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.replies.len(), 1);
+}
+
+// ---------------------------------------------------------------- signatures
+
+fn assert_untouched(c: &Connector) {
+    assert!(c.inbenta.requests().is_empty(), "Inbenta was called");
+    assert!(c.twilio.requests().is_empty(), "Twilio was called");
+}
+
+#[tokio::test]
+async fn a_wrong_signature_is_refused_with_403_before_anything_happens() {
+    let c = Connector::start().await;
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let forged = twilio_signature("not-the-token", WEBHOOK_URL, &params);
+    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &forged)]);
+    assert_eq!(c.exchange(req).await.status, 403);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_missing_signature_is_refused_with_403() {
+    let c = Connector::start().await;
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded")]);
+    assert_eq!(c.exchange(req).await.status, 403);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_param_changed_after_signing_is_refused_with_403() {
+    let c = Connector::start().await;
+    let mut params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, WEBHOOK_URL, &params);
+    for (k, v) in &mut params {
+        if k == "From" {
+            *v = "+15550000000".into();
+        }
+    }
+    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)]);
+    assert_eq!(c.exchange(req).await.status, 403);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_signature_over_the_url_with_the_default_port_is_accepted() {
+    let c = Connector::start().await;
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let with_port = WEBHOOK_URL.replace("example.com/", "example.com:443/");
+    let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, &with_port, &params);
+    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)]);
+    assert_eq!(c.exchange(req).await.status, 200);
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[tokio::test]
+async fn an_empty_body_is_refused_without_any_upstream_call() {
+    let c = Connector::start().await;
+    let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, WEBHOOK_URL, &[]);
+    let req = request(Vec::new(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)]);
+    let ex = c.exchange(req).await;
+    assert_eq!(ex.status, 400);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_json_body_is_refused_without_any_upstream_call() {
+    let c = Connector::start().await;
+    let req = request(br#"{"From":"+34600000001","Body":"hi"}"#.to_vec(), &[("content-type", "application/json"), ("x-twilio-signature", "abc=")]);
+    assert_eq!(c.exchange(req).await.status, 415);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_correctly_signed_form_without_from_or_to_is_a_bad_request() {
+    let c = Connector::start().await;
+    for missing in ["From", "To"] {
+        let mut params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+        params.retain(|(k, _)| k != missing);
+        let ex = c.exchange(c.signed(&params)).await;
+        assert_eq!(ex.status, 400, "without {missing}");
+        assert!(ex.body.contains(missing));
+    }
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_huge_body_is_refused_without_any_upstream_call() {
+    let c = Connector::start().await;
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, &"x".repeat(200_000), &c.next_sid());
+    let ex = c.exchange(c.signed(&params)).await;
+    assert_eq!(ex.status, 413);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn garbage_bytes_never_panic_and_are_refused() {
+    let c = Connector::start().await;
+    let bodies: [&[u8]; 4] = [b"%%%%", b"\xff\xfe\x00garbage", b"From=%E0%A4%A&To", b"=&=&&=="];
+    for body in bodies {
+        let req = request(body.to_vec(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", "AAAA")]);
+        let status = c.exchange(req).await.status;
+        assert!((400..500).contains(&status), "{status}");
+    }
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_get_request_is_refused() {
+    let c = Connector::start().await;
+    let req = http::Request::builder().method("GET").uri("/twilio").body(bytes::Bytes::new()).unwrap();
+    assert_eq!(c.exchange(req).await.status, 405);
+    assert_untouched(&c);
+}
