@@ -71,7 +71,7 @@ impl Connector {
         .collect();
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let sources = Sources { conf_dir: conf_dir_with(custom), env: vars };
-        let foundation = Foundation::load(&sources, &repo_root().join("lang")).expect("configuration loads");
+        let foundation = Foundation::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
         let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client")));
         let webhook = Arc::new(foundation.twilio_webhook(pipeline).expect("twilio webhook"));
         Self { inbenta, twilio, webhook, store: foundation.store.clone(), sids: AtomicU64::new(0) }

@@ -22,7 +22,11 @@ pub struct App {
 
 impl App {
     pub async fn build(sources: &Sources, lang_dir: &Path) -> Result<Self, crate::Error> {
-        let foundation = Foundation::load(sources, lang_dir)?;
+        let foundation = Foundation::load(sources, lang_dir).await?;
+        if let Some(table) = foundation.settings.state.table_name.as_deref().filter(|t| !t.is_empty()) {
+            // Local use only: in AWS the SAM template owns the table.
+            state_store::DynamoStore::from_env(table).await.ensure_table().await?;
+        }
         let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) = if foundation.settings.api.has_credentials() {
             (foundation.inbenta()?, "inbenta")
         } else {

@@ -9,7 +9,7 @@ use connector_engine::pipeline::{Pipeline, Timing};
 use connector_engine::ports::{Chatbot, ChatbotError, Clock, SendError, StateStore, SystemClock};
 use connector_engine::step::Policy;
 use inbenta::{InbentaClient, InbentaConfig};
-use state_store::InMemoryStore;
+use state_store::{DynamoStore, InMemoryStore};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,14 +39,18 @@ pub struct Foundation {
 
 impl Foundation {
     /// Reads `CONF_DIR`, `LANG_DIR` and the environment.
-    pub fn from_env() -> Result<Self, BootstrapError> {
-        Self::load(&Sources::from_env(), &lang_dir())
+    pub async fn from_env() -> Result<Self, BootstrapError> {
+        Self::load(&Sources::from_env(), &lang_dir()).await
     }
 
-    pub fn load(sources: &Sources, lang_dir: &std::path::Path) -> Result<Self, BootstrapError> {
+    /// DynamoDB when `TABLE_NAME` is set, else the in-memory store (one process only).
+    pub async fn load(sources: &Sources, lang_dir: &std::path::Path) -> Result<Self, BootstrapError> {
         let settings = Settings::load(sources)?;
         let labels = Labels::load(lang_dir, &settings.conversation.default.lang)?;
-        let store: Arc<dyn StateStore> = Arc::new(InMemoryStore::default());
+        let store: Arc<dyn StateStore> = match settings.state.table_name.as_deref().filter(|t| !t.is_empty()) {
+            Some(table) => Arc::new(DynamoStore::from_env(table).await),
+            None => Arc::new(InMemoryStore::default()),
+        };
         Ok(Self { settings, labels: Arc::new(labels), store, clock: Arc::new(SystemClock) })
     }
 

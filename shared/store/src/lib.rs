@@ -1,14 +1,16 @@
 //! Where conversation state, dedupe claims and caches live.
 //!
 //! - [`memory::InMemoryStore`]: one process, for local runs and tests.
-//! - the DynamoDB store (production), same contract.
+//! - [`dynamo::DynamoStore`]: production, one DynamoDB table.
 //!
 //! Both pass one contract suite ([`contract`]), so the in-memory store is a faithful stand-in.
 #![forbid(unsafe_code)]
 
+pub mod dynamo;
 pub mod memory;
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
 
+pub use dynamo::DynamoStore;
 pub use memory::InMemoryStore;

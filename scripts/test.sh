@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against a real DynamoDB-API server (moto) on a free loopback
+# port: installs moto into .venv if missing, starts it, runs the tests, stops it.
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh -p channels).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${VENV:-.venv}
+if [ ! -x "$venv/bin/moto_server" ]; then
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
+port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p target
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+moto_pid=$!
+trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
+  sleep 0.1
+done
+
+export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB"
+[ $# -gt 0 ] || set -- --workspace
+cargo test "$@"
