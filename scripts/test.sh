@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace against a real DynamoDB-API server (moto) on a free loopback
-# port: installs moto into .venv if missing, starts it, runs the tests, stops it.
+# Runs every test of the workspace against a real DynamoDB-API server (moto, serialised: see
+# infra/dynamodb-local.py) on a free loopback port: installs moto into .venv if missing, starts
+# it, runs the tests, stops it.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh -p channels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ fi
 
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p target
-"$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >target/moto.log 2>&1 &
+"$venv/bin/python" infra/dynamodb-local.py --host 127.0.0.1 --port "$port" >target/moto.log 2>&1 &
 moto_pid=$!
 trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -53,9 +53,18 @@ impl Connector {
         Self::start_with(&[], &[]).await
     }
 
+    /// The same, with state in a fresh table of the DynamoDB-API server that `scripts/test.sh`
+    /// started (`AWS_ENDPOINT_URL_DYNAMODB`).
+    pub async fn start_on_dynamodb() -> Self {
+        let table = fresh_table().await;
+        Self::start_with(&[("TABLE_NAME", &table)], &[]).await
+    }
+
     /// `env`: extra environment variables; `custom`: `(file name, TOML)` written to a fresh
     /// `conf/custom/` next to the repository's `conf/default/`.
     pub async fn start_with(env: &[(&str, &str)], custom: &[(&str, &str)]) -> Self {
+        // The connector's own warnings and errors, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
         let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
         let mut vars: Vec<(String, String)> = [
             ("INBENTA_AUTH_URL", inbenta.auth_url()),
@@ -140,4 +149,16 @@ fn conf_dir_with(custom: &[(&str, &str)]) -> PathBuf {
         std::fs::write(custom_dir.join(name), text).expect("write custom conf");
     }
     dir
+}
+
+/// Creates a uniquely named table on the local DynamoDB-API server and returns its name.
+pub async fn fresh_table() -> String {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_DYNAMODB").is_some(),
+        "AWS_ENDPOINT_URL_DYNAMODB is not set: run the tests with scripts/test.sh, which starts a local DynamoDB-API server"
+    );
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let table = format!("connector-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
+    state_store::DynamoStore::from_env(&table).await.ensure_table().await.expect("table created");
+    table
 }

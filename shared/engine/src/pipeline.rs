@@ -84,10 +84,10 @@ impl Pipeline {
             Err(Failure { error, delivered }) => {
                 if !delivered {
                     if let Err(release) = self.store.release_message(&inbound.message_id).await {
-                        tracing::error!(error = %release, "could not release the dedupe claim");
+                        tracing::error!(error = %crate::error_chain(&release), "could not release the dedupe claim");
                     }
                 }
-                tracing::error!(error = %error, delivered, "message not fully handled");
+                tracing::error!(error = %crate::error_chain(&error), delivered, "message not fully handled");
                 Err(error)
             }
         }
@@ -106,7 +106,7 @@ impl Pipeline {
                 self.release_quietly(&inbound.key, &lease).await;
                 return Err(undelivered(PipelineError::Undelivered(error)));
             }
-            tracing::error!(error = %error, sent = delivery.sent, "reply delivery stopped part way");
+            tracing::error!(error = %crate::error_chain(&error), sent = delivery.sent, "reply delivery stopped part way");
         }
         let expires_at = now.plus(self.timing.conversation_ttl);
         self.store
@@ -138,7 +138,7 @@ impl Pipeline {
 
     async fn release_quietly(&self, key: &ConversationKey, lease: &Lease) {
         if let Err(error) = self.store.release(key, lease).await {
-            tracing::error!(error = %error, "could not release the conversation lease");
+            tracing::error!(error = %crate::error_chain(&error), "could not release the conversation lease");
         }
     }
 }

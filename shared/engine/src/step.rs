@@ -60,7 +60,7 @@ impl Engine<'_> {
             Intent::Ask(bot_input) => match self.ask(conv, &bot_input, now).await {
                 Ok(response) => self.present(conv, response),
                 Err(error) => {
-                    tracing::warn!(error = %error, retryable = error.is_retryable(), "chatbot call failed");
+                    tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
                     conv.pending = pending_before;
                     vec![Reply::Text(self.labels.get(failure_label(&error)).to_owned())]
                 }
@@ -127,7 +127,7 @@ impl Engine<'_> {
         let Some(session) = conv.bot_session.as_ref() else { return };
         let event = TrackingEvent { kind: kind.to_owned(), data };
         if let Err(error) = self.chatbot.track(session, &event).await {
-            tracing::warn!(error = %error, kind, "tracking event not recorded");
+            tracing::warn!(error = %crate::error_chain(&error), kind, "tracking event not recorded");
         }
     }
 

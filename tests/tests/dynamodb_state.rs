@@ -1,0 +1,75 @@
+//! Exactly-once replies and no lost updates with the state in DynamoDB (moto on loopback),
+//! through the Twilio webhook handler, as several Lambda instances would run it.
+
+use connector_engine::ConversationKey;
+use connector_engine::ports::{Acquired, Lease, Timestamp};
+use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER, WHATSAPP_USER};
+use connector_tests::inbenta::answer;
+use connector_tests::twilio_signing::inbound_form;
+use std::sync::Arc;
+
+async fn stored_counter(c: &Connector, key: &str) -> (u64, u64) {
+    let key = ConversationKey::new(key);
+    let probe = Lease { owner: "probe".into(), until: Timestamp(i64::MAX) };
+    let now = connector_engine::ports::SystemClock;
+    let now = connector_engine::Clock::now(&now);
+    let Acquired::Locked(stored) = c.store.acquire(&key, &probe, now).await.unwrap() else { panic!("conversation still leased") };
+    c.store.release(&key, &probe).await.unwrap();
+    (stored.version, stored.conversation.messages_handled)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_redeliveries_of_one_signed_message_get_exactly_one_reply() {
+    let c = Arc::new(Connector::start_on_dynamodb().await);
+    c.inbenta.on_message("hello", answer("Hello once."));
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    let deliveries: Vec<_> = (0..200)
+        .map(|_| {
+            let (c, params) = (c.clone(), params.clone());
+            tokio::spawn(async move { c.webhook.handle(c.signed(&params)).await.status().as_u16() })
+        })
+        .collect();
+    for delivery in deliveries {
+        assert_eq!(delivery.await.unwrap(), 200);
+    }
+    assert_eq!(c.twilio.messages().len(), 1);
+    assert_eq!(c.inbenta.bot_inputs().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_messages_of_one_user_are_all_answered_in_whole_turns_with_no_update_lost() {
+    let c = Arc::new(Connector::start_on_dynamodb().await);
+    // Every answer is three WhatsApp messages (text, image, text): interleaved turns would show.
+    for i in 0..20 {
+        c.inbenta.on_message(&format!("question {i}"), answer(&format!("<p>start {i}</p><img src=\"https://cdn.example/{i}.png\"><p>end {i}</p>")));
+    }
+    let turns: Vec<_> = (0..20)
+        .map(|i| {
+            let c = c.clone();
+            tokio::spawn(async move { c.whatsapp(&format!("question {i}")).await.status })
+        })
+        .collect();
+    for turn in turns {
+        assert_eq!(turn.await.unwrap(), 200);
+    }
+    let sent = c.twilio.messages();
+    assert_eq!(sent.len(), 60);
+    for turn in sent.chunks(3) {
+        let i = turn[0].body.trim_start_matches("start ");
+        assert_eq!(turn[1].media_urls, vec![format!("https://cdn.example/{i}.png")], "turn {i} interleaved");
+        assert_eq!(turn[2].body, format!("end {i}"), "turn {i} interleaved");
+    }
+    let key = format!("twilio-whatsapp{}-whatsapp{}", &COMPANY_NUMBER[1..], &WHATSAPP_USER[10..]);
+    assert_eq!(stored_counter(&c, &key).await, (20, 20));
+    assert_eq!(c.inbenta.bot_inputs().len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_offered_in_one_request_are_answered_in_the_next_with_dynamodb_state() {
+    let c = Connector::start_on_dynamodb().await;
+    c.inbenta.on_message("cards", serde_json::json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which?","options":[
+        {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}));
+    c.inbenta.on_option(2, answer("Credit it is."));
+    c.sms("cards").await;
+    assert_eq!(c.sms("2").await.replies[0].body, "Credit it is.");
+}
