@@ -2,7 +2,8 @@
 # Runs every test of the workspace against a real DynamoDB-API server (moto, serialised: see
 # infra/dynamodb-local.py) on a free loopback port: installs moto into .venv if missing, starts
 # it, runs the tests, stops it.
-# Extra arguments go to `cargo test` (e.g. scripts/test.sh -p channels).
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh -p channels);
+# `scripts/test.sh bench` runs the benchmark instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,5 +26,10 @@ done
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB"
+if [ "${1:-}" = bench ]; then
+  shift
+  cargo bench -p connector-tests --bench plain_message "$@"
+  exit
+fi
 [ $# -gt 0 ] || set -- --workspace
 cargo test "$@"

@@ -1,6 +1,7 @@
 //! The connector as a Lambda cold start builds it (configuration files, labels, store, Inbenta
 //! client, Twilio webhook), pointed at the fakes, plus helpers to play a phone user.
 
+use crate::counting_store::CountingStore;
 use crate::inbenta::FakeInbenta;
 use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
@@ -29,6 +30,8 @@ pub struct Connector {
     pub twilio: FakeTwilio,
     pub webhook: Arc<TwilioWebhook>,
     pub store: Arc<dyn StateStore>,
+    /// Calls made to the store (each one DynamoDB request on the DynamoDB store).
+    pub store_calls: Arc<CountingStore>,
     sids: AtomicU64,
 }
 
@@ -80,10 +83,12 @@ impl Connector {
         .collect();
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let sources = Sources { conf_dir: conf_dir_with(custom), env: vars };
-        let foundation = Foundation::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
+        let mut foundation = Foundation::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
+        let store_calls = Arc::new(CountingStore::new(foundation.store.clone()));
+        foundation.store = store_calls.clone();
         let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client")));
         let webhook = Arc::new(foundation.twilio_webhook(pipeline).expect("twilio webhook"));
-        Self { inbenta, twilio, webhook, store: foundation.store.clone(), sids: AtomicU64::new(0) }
+        Self { inbenta, twilio, webhook, store: foundation.store.clone(), store_calls, sids: AtomicU64::new(0) }
     }
 
     pub fn next_sid(&self) -> String {

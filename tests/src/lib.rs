@@ -27,6 +27,7 @@
 //! run in parallel without sharing scripts or recordings.
 
 pub mod connector;
+pub mod counting_store;
 pub mod inbenta;
 pub mod raw_http;
 pub mod recording;

@@ -73,3 +73,13 @@ async fn options_offered_in_one_request_are_answered_in_the_next_with_dynamodb_s
     c.sms("cards").await;
     assert_eq!(c.sms("2").await.replies[0].body, "Credit it is.");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_message_costs_three_dynamodb_calls_once_the_token_is_cached() {
+    let c = Connector::start_on_dynamodb().await;
+    c.sms("warm up").await;
+    let before = c.store_calls.calls();
+    c.sms("hello").await;
+    // claim the message id, lease and read the conversation, commit it.
+    assert_eq!(c.store_calls.calls() - before, 3);
+}

@@ -138,7 +138,7 @@ impl Engine<'_> {
             conv.no_results_count = if answer.has_flag(FLAG_NO_RESULTS) { conv.no_results_count + 1 } else { 0 };
             self.present_answer(answer, &mut out);
         }
-        conv.pending = (!out.options.is_empty()).then(|| PendingPrompt { options: out.options });
+        conv.pending = (!out.options.is_empty()).then_some(PendingPrompt { options: out.options });
         out.replies
     }
 

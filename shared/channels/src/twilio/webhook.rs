@@ -52,7 +52,7 @@ impl TwilioWebhook {
     pub async fn handle(&self, request: WebhookRequest) -> WebhookResponse {
         let params = match self.authenticate(&request) {
             Ok(params) => params,
-            Err(rejection) => return rejection,
+            Err((status, reason)) => return text_response(status, reason),
         };
         let message = match TwilioInbound::from_params(&params) {
             Ok(message) => message,
@@ -77,28 +77,29 @@ impl TwilioWebhook {
         }
     }
 
-    /// Method, size, content type and signature, in that order; the form params on success.
-    fn authenticate(&self, request: &WebhookRequest) -> Result<Vec<(String, String)>, WebhookResponse> {
+    /// Method, size, content type and signature, in that order; the form params on success, else
+    /// the status and reason to answer with.
+    fn authenticate(&self, request: &WebhookRequest) -> Result<Vec<(String, String)>, (StatusCode, &'static str)> {
         if request.method() != Method::POST {
-            return Err(text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only"));
+            return Err((StatusCode::METHOD_NOT_ALLOWED, "POST only"));
         }
         let body = request.body();
         if body.len() > MAX_WEBHOOK_BODY_BYTES {
-            return Err(text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
+            return Err((StatusCode::PAYLOAD_TOO_LARGE, "body too large"));
         }
         let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !content_type.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
-            return Err(text_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
+            return Err((StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected application/x-www-form-urlencoded"));
         }
         let Some(signature) = request.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
-            return Err(text_response(StatusCode::FORBIDDEN, "missing X-Twilio-Signature"));
+            return Err((StatusCode::FORBIDDEN, "missing X-Twilio-Signature"));
         };
         let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(body) else {
-            return Err(text_response(StatusCode::BAD_REQUEST, "body is not a form"));
+            return Err((StatusCode::BAD_REQUEST, "body is not a form"));
         };
         if !signature::is_valid(self.auth_token.expose_secret().as_bytes(), &self.webhook_url, &params, signature) {
             tracing::warn!("twilio webhook with an invalid signature refused");
-            return Err(text_response(StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
+            return Err((StatusCode::FORBIDDEN, "invalid X-Twilio-Signature"));
         }
         Ok(params)
     }

@@ -1,0 +1,65 @@
+//! A [`StateStore`] decorator that counts calls: each call is one DynamoDB request on the
+//! DynamoDB store, so tests and the benchmark can report store calls per message.
+
+use async_trait::async_trait;
+use connector_engine::conversation::{Conversation, ConversationKey};
+use connector_engine::ports::{Acquired, Claim, Lease, StateStore, StoreError, Timestamp};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub struct CountingStore {
+    inner: Arc<dyn StateStore>,
+    calls: AtomicUsize,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn StateStore>) -> Self {
+        Self { inner, calls: AtomicUsize::new(0) }
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[async_trait]
+impl StateStore for CountingStore {
+    async fn claim_message(&self, id: &str, expires_at: Timestamp) -> Result<Claim, StoreError> {
+        self.count();
+        self.inner.claim_message(id, expires_at).await
+    }
+
+    async fn release_message(&self, id: &str) -> Result<(), StoreError> {
+        self.count();
+        self.inner.release_message(id).await
+    }
+
+    async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError> {
+        self.count();
+        self.inner.acquire(key, lease, now).await
+    }
+
+    async fn commit(&self, key: &ConversationKey, lease: &Lease, version: u64, conversation: &Conversation, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.count();
+        self.inner.commit(key, lease, version, conversation, expires_at).await
+    }
+
+    async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError> {
+        self.count();
+        self.inner.release(key, lease).await
+    }
+
+    async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
+        self.count();
+        self.inner.cache_get(key, now).await
+    }
+
+    async fn cache_put(&self, key: &str, value: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.count();
+        self.inner.cache_put(key, value, expires_at).await
+    }
+}
