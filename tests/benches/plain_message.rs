@@ -5,7 +5,7 @@
 //! `BENCH_MESSAGES` (default 1000) messages per store, after 20 warm-up messages.
 
 use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER};
-use connector_tests::inbenta::answer;
+use connector_tests::inbenta::unrated;
 use connector_tests::twilio_signing::inbound_form;
 use std::time::{Duration, Instant};
 
@@ -22,7 +22,7 @@ async fn main() {
 }
 
 async fn run(label: &str, c: Connector, messages: usize) {
-    c.inbenta.on_message("hello", answer("Hi! How can I help?"));
+    c.inbenta.on_message("hello", unrated("Hi! How can I help?"));
     for _ in 0..20 {
         send(&c).await;
     }

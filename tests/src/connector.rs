@@ -86,7 +86,7 @@ impl Connector {
         let mut foundation = Foundation::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
         let store_calls = Arc::new(CountingStore::new(foundation.store.clone()));
         foundation.store = store_calls.clone();
-        let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client")));
+        let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client"), foundation.live_chat().expect("live chat")));
         let webhook = Arc::new(foundation.twilio_webhook(pipeline).expect("twilio webhook"));
         Self { inbenta, twilio, webhook, store: foundation.store.clone(), store_calls, sids: AtomicU64::new(0) }
     }

@@ -57,6 +57,11 @@ pub fn answer(html: &str) -> Value {
     })
 }
 
+/// An answer without tracking codes: nothing to rate, so no rating question follows it.
+pub fn unrated(html: &str) -> Value {
+    json!({ "answers": [{ "type": "answer", "message": html, "messageList": [html], "flags": [], "attributes": {} }] })
+}
+
 /// What the fake bot says to anything it was not scripted for: Inbenta's
 /// "no results" answer, flagged `no-results` with click code `NR-CLICK`.
 pub fn no_results() -> Value {

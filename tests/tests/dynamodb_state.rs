@@ -4,7 +4,7 @@
 use connector_engine::ConversationKey;
 use connector_engine::ports::{Acquired, Lease, Timestamp};
 use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER, WHATSAPP_USER};
-use connector_tests::inbenta::answer;
+use connector_tests::inbenta::unrated;
 use connector_tests::twilio_signing::inbound_form;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ async fn stored_counter(c: &Connector, key: &str) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_redeliveries_of_one_signed_message_get_exactly_one_reply() {
     let c = Arc::new(Connector::start_on_dynamodb().await);
-    c.inbenta.on_message("hello", answer("Hello once."));
+    c.inbenta.on_message("hello", unrated("Hello once."));
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
     let deliveries: Vec<_> = (0..200)
         .map(|_| {
@@ -41,7 +41,7 @@ async fn twenty_concurrent_messages_of_one_user_are_all_answered_in_whole_turns_
     let c = Arc::new(Connector::start_on_dynamodb().await);
     // Every answer is three WhatsApp messages (text, image, text): interleaved turns would show.
     for i in 0..20 {
-        c.inbenta.on_message(&format!("question {i}"), answer(&format!("<p>start {i}</p><img src=\"https://cdn.example/{i}.png\"><p>end {i}</p>")));
+        c.inbenta.on_message(&format!("question {i}"), unrated(&format!("<p>start {i}</p><img src=\"https://cdn.example/{i}.png\"><p>end {i}</p>")));
     }
     let turns: Vec<_> = (0..20)
         .map(|i| {
@@ -69,7 +69,7 @@ async fn options_offered_in_one_request_are_answered_in_the_next_with_dynamodb_s
     let c = Connector::start_on_dynamodb().await;
     c.inbenta.on_message("cards", serde_json::json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which?","options":[
         {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}));
-    c.inbenta.on_option(2, answer("Credit it is."));
+    c.inbenta.on_option(2, unrated("Credit it is."));
     c.sms("cards").await;
     assert_eq!(c.sms("2").await.replies[0].body, "Credit it is.");
 }

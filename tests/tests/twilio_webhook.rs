@@ -3,7 +3,7 @@
 //! bad input.
 
 use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER, WEBHOOK_URL, WHATSAPP_USER, request};
-use connector_tests::inbenta::answer;
+use connector_tests::inbenta::unrated;
 use connector_tests::twilio::FakeTwilio;
 use connector_tests::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use serde_json::{Value, json};
@@ -25,7 +25,7 @@ fn multiple_choice() -> Value {
 #[tokio::test]
 async fn a_plain_answer_is_sent_back_to_the_sms_user_from_the_company_number() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hello", answer("Hi! How can I help?"));
+    c.inbenta.on_message("hello", unrated("Hi! How can I help?"));
     let ex = c.sms("hello").await;
     assert_eq!(ex.status, 200);
     assert!(ex.body.contains("<Response/>"), "empty TwiML expected, got {}", ex.body);
@@ -67,7 +67,7 @@ async fn chained_answers_arrive_in_order_in_as_few_messages_as_fit() {
 #[tokio::test]
 async fn an_html_answer_becomes_text_with_links_lists_and_decoded_entities() {
     let c = Connector::start().await;
-    c.inbenta.on_message("fees", answer(
+    c.inbenta.on_message("fees", unrated(
         "<p>Fees &amp; charges:</p><ul><li>Cards &ndash; free</li><li>Transfers: 1&nbsp;&euro;</li></ul><p>See <a href=\"https://bank.example/fees\">the fee table</a>.</p>",
     ));
     let ex = c.sms("fees").await;
@@ -75,7 +75,7 @@ async fn an_html_answer_becomes_text_with_links_lists_and_decoded_entities() {
 }
 
 #[tokio::test]
-async fn side_bubble_text_follows_the_main_answer() {
+async fn side_bubble_text_follows_the_main_unrated() {
     let c = Connector::start().await;
     c.inbenta.on_message("hours", answers(json!([{"type":"answer","message":"9 to 5.","attributes":{"SIDEBUBBLE_TEXT":"<p>Closed on holidays.</p>"}}])));
     assert_eq!(c.sms("hours").await.replies[0].body, "9 to 5.\n\nClosed on holidays.");
@@ -86,7 +86,7 @@ async fn related_contents_are_numbered_and_a_number_asks_the_bot_about_that_titl
     let c = Connector::start().await;
     c.inbenta.on_message("cards", answers(json!([{"type":"answer","message":"About cards.","parameters":{"contents":{
         "related":{"relatedTitle":"Related","relatedContents":[{"id":1,"title":"Lost card"},{"id":2,"title":"New card"}]}}}}])));
-    c.inbenta.on_message("New card", answer("Order it in the app."));
+    c.inbenta.on_message("New card", unrated("Order it in the app."));
     let ex = c.sms("cards").await;
     assert_eq!(ex.replies[0].body, "About cards.\n\nRelated (type a number)\n1) Lost card\n2) New card");
     let ex = c.sms("2").await;
@@ -98,7 +98,7 @@ async fn related_contents_are_numbered_and_a_number_asks_the_bot_about_that_titl
 async fn a_multiple_choice_answered_by_number_sends_that_option_value() {
     let c = Connector::start().await;
     c.inbenta.on_message("cards", multiple_choice());
-    c.inbenta.on_option(22, answer("Credit cards have a limit."));
+    c.inbenta.on_option(22, unrated("Credit cards have a limit."));
     let ex = c.sms("cards").await;
     assert_eq!(ex.replies[0].body, "Which card? (type a number)\n1) Débito\n2) Crédito");
     assert_eq!(c.sms("2").await.replies[0].body, "Credit cards have a limit.");
@@ -154,7 +154,7 @@ async fn options_survive_between_messages_because_they_live_in_the_state_store()
 #[tokio::test]
 async fn whatsapp_keeps_bold_and_italic_while_sms_gets_plain_text() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hours", answer("<p>Open <strong>daily</strong>, <em>except</em> holidays.</p>"));
+    c.inbenta.on_message("hours", unrated("<p>Open <strong>daily</strong>, <em>except</em> holidays.</p>"));
     assert_eq!(c.whatsapp("hours").await.replies[0].body, "Open *daily*, _except_ holidays.");
     assert_eq!(c.sms("hours").await.replies[0].body, "Open daily, except holidays.");
 }
@@ -162,7 +162,7 @@ async fn whatsapp_keeps_bold_and_italic_while_sms_gets_plain_text() {
 #[tokio::test]
 async fn whatsapp_gets_each_image_as_its_own_media_message_and_sms_gets_links() {
     let c = Connector::start().await;
-    c.inbenta.on_message("map", answer("<p>Here:</p><img src=\"https://cdn.example/a.png\"><img src=\"https://cdn.example/b.png\"><p>Bye.</p>"));
+    c.inbenta.on_message("map", unrated("<p>Here:</p><img src=\"https://cdn.example/a.png\"><img src=\"https://cdn.example/b.png\"><p>Bye.</p>"));
     let wa = c.whatsapp("map").await;
     let shape: Vec<(&str, Vec<String>)> = wa.replies.iter().map(|m| (m.body.as_str(), m.media_urls.clone())).collect();
     assert_eq!(shape, vec![
@@ -180,7 +180,7 @@ async fn whatsapp_gets_each_image_as_its_own_media_message_and_sms_gets_links() 
 #[tokio::test]
 async fn a_video_iframe_is_sent_as_media_on_whatsapp() {
     let c = Connector::start().await;
-    c.inbenta.on_message("video", answer("<p>Watch:</p><iframe src=\"https://cdn.example/how.mp4\"></iframe>"));
+    c.inbenta.on_message("video", unrated("<p>Watch:</p><iframe src=\"https://cdn.example/how.mp4\"></iframe>"));
     let wa = c.whatsapp("video").await;
     assert_eq!(wa.replies.last().map(|m| m.media_urls.clone()), Some(vec!["https://cdn.example/how.mp4".to_owned()]));
 }
@@ -189,7 +189,7 @@ async fn a_video_iframe_is_sent_as_media_on_whatsapp() {
 async fn a_long_answer_is_split_on_sentence_boundaries_under_1600_characters_in_order() {
     let c = Connector::start().await;
     let sentences: Vec<String> = (1..=120).map(|i| format!("Sentence number {i} says something useful.")).collect();
-    c.inbenta.on_message("terms", answer(&format!("<p>{}</p>", sentences.join(" "))));
+    c.inbenta.on_message("terms", unrated(&format!("<p>{}</p>", sentences.join(" "))));
     let ex = c.sms("terms").await;
     assert!(ex.replies.len() >= 4, "{} messages", ex.replies.len());
     assert!(ex.replies.iter().all(|m| m.body.chars().count() <= FakeTwilio::MAX_BODY_CHARS));
@@ -203,7 +203,7 @@ async fn a_long_answer_is_split_on_sentence_boundaries_under_1600_characters_in_
 #[tokio::test]
 async fn an_expired_bot_session_is_restarted_without_the_user_noticing() {
     let c = Connector::start().await;
-    c.inbenta.on_message("again", answer("Still here."));
+    c.inbenta.on_message("again", unrated("Still here."));
     c.sms("hello").await;
     c.inbenta.expire_sessions();
     let ex = c.sms("again").await;
@@ -224,7 +224,7 @@ async fn the_access_token_is_obtained_once_for_many_messages() {
 #[tokio::test]
 async fn a_refused_access_token_is_replaced_and_the_call_repeated() {
     let c = Connector::start().await;
-    c.inbenta.on_message("two", answer("Second."));
+    c.inbenta.on_message("two", unrated("Second."));
     c.sms("one").await;
     c.inbenta.expire_tokens();
     assert_eq!(c.sms("two").await.replies[0].body, "Second.");
@@ -235,7 +235,7 @@ async fn a_refused_access_token_is_replaced_and_the_call_repeated() {
 async fn an_inbenta_timeout_gives_the_user_the_api_timeout_label_and_keeps_the_prompt() {
     let c = Connector::start_with(&[], &[("api.toml", "timeout_ms = 300")]).await;
     c.inbenta.on_message("cards", multiple_choice());
-    c.inbenta.on_option(21, answer("Debit it is."));
+    c.inbenta.on_option(21, unrated("Debit it is."));
     c.sms("cards").await;
     c.inbenta.set_delay(Duration::from_millis(800));
     let ex = c.sms("1").await;
@@ -249,7 +249,7 @@ async fn an_inbenta_timeout_gives_the_user_the_api_timeout_label_and_keeps_the_p
 #[tokio::test]
 async fn an_inbenta_server_error_gives_a_polite_message_and_the_next_message_works() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hello", answer("Hello!"));
+    c.inbenta.on_message("hello", unrated("Hello!"));
     c.sms("warm up").await;
     c.inbenta.fail_with(500, 1);
     let ex = c.sms("hello").await;
@@ -285,7 +285,7 @@ async fn a_redelivered_message_is_answered_once() {
 #[tokio::test]
 async fn a_message_whose_replies_could_not_be_sent_can_be_retried_by_twilio() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hello", answer("Hello!"));
+    c.inbenta.on_message("hello", unrated("Hello!"));
     c.twilio.fail_with(503, 1);
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
     let first = c.exchange(c.signed(&params)).await;

@@ -85,6 +85,16 @@ impl Chatbot for DemoBot {
         tracing::debug!(kind = %event.kind, "demo bot ignores tracking events");
         Ok(())
     }
+
+    async fn set_variable(&self, _session: &BotSession, name: &str, _value: &str) -> Result<(), ChatbotError> {
+        tracing::debug!(name, "demo bot ignores variables");
+        Ok(())
+    }
+
+    /// No ExtraInfo offline: the label files apply.
+    async fn app_data(&self, _group: &str) -> Result<Value, ChatbotError> {
+        Ok(serde_json::json!({ "results": [] }))
+    }
 }
 
 #[cfg(test)]

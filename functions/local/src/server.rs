@@ -32,7 +32,7 @@ impl App {
         } else {
             (Arc::new(crate::demo_bot::DemoBot::new()?), "demo")
         };
-        let pipeline = Arc::new(foundation.pipeline(chatbot));
+        let pipeline = Arc::new(foundation.pipeline(chatbot, foundation.live_chat()?));
         Ok(Self { twilio: foundation.twilio_webhook(pipeline)?, bot_kind })
     }
 }

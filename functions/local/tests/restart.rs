@@ -2,7 +2,7 @@
 //! (moto from `scripts/test.sh`), upstream fakes on loopback.
 
 use connector_tests::connector::{fresh_table, repo_root};
-use connector_tests::inbenta::{FakeInbenta, answer};
+use connector_tests::inbenta::{FakeInbenta, unrated};
 use connector_tests::raw_http;
 use connector_tests::twilio::FakeTwilio;
 use connector_tests::twilio_signing::{inbound_form, twilio_signature};
@@ -68,7 +68,7 @@ async fn pending_options_are_answered_after_connector_local_restarts_and_the_tok
     let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
     inbenta.on_message("cards", json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which card?","options":[
         {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}));
-    inbenta.on_option(2, answer("Credit cards have a limit."));
+    inbenta.on_option(2, unrated("Credit cards have a limit."));
     let table = fresh_table().await;
     let port = free_port();
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let foundation = Foundation::from_env().await?;
-    let pipeline = Arc::new(foundation.pipeline(foundation.inbenta()?));
+    let pipeline = Arc::new(foundation.pipeline(foundation.inbenta()?, foundation.live_chat()?));
     let webhook = Arc::new(foundation.twilio_webhook(pipeline)?);
     lambda_http::run(service_fn(move |request: Request| {
         let webhook = webhook.clone();

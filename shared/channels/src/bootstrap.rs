@@ -6,8 +6,9 @@ use crate::twilio::{TwilioClient, TwilioWebhook};
 use connector_engine::config::{ConfigError, Settings, Sources};
 use connector_engine::labels::{Labels, LabelsError};
 use connector_engine::pipeline::{Pipeline, Timing};
-use connector_engine::ports::{Chatbot, ChatbotError, Clock, SendError, StateStore, SystemClock};
-use connector_engine::step::Policy;
+use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, SendError, StateStore, SystemClock};
+use connector_engine::step::{EscalationPolicy, Policy};
+use inbenta::hyperchat::{HyperChatClient, HyperChatConfig};
 use inbenta::{InbentaClient, InbentaConfig};
 use state_store::{DynamoStore, InMemoryStore};
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub enum BootstrapError {
     Chatbot(#[source] ChatbotError),
     #[error("cannot build the channel client")]
     Channel(#[source] SendError),
+    #[error("cannot build the live chat client")]
+    LiveChat(#[source] LiveChatError),
 }
 
 /// What every entry point shares: configuration, labels, state store and clock.
@@ -64,14 +67,37 @@ impl Foundation {
         Ok(Arc::new(client))
     }
 
-    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>) -> Pipeline {
-        let state = &self.settings.state;
+    /// HyperChat when `chat.enabled` and a server are configured; otherwise nobody is available
+    /// and nothing escalates.
+    pub fn live_chat(&self) -> Result<Arc<dyn LiveChat>, BootstrapError> {
+        let chat = &self.settings.chat.chat;
+        if !chat.enabled || chat.server.is_empty() {
+            return Ok(Arc::new(NoLiveChat));
+        }
+        let config = HyperChatConfig::from_settings(chat, Duration::from_millis(self.settings.api.timeout_ms));
+        Ok(Arc::new(HyperChatClient::new(config).map_err(BootstrapError::LiveChat)?))
+    }
+
+    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>) -> Pipeline {
+        let settings = &self.settings;
+        let (state, chat) = (&settings.state, &settings.chat.chat);
         Pipeline {
             chatbot,
+            live_chat,
             store: self.store.clone(),
             clock: self.clock.clone(),
             labels: self.labels.clone(),
-            policy: Policy { bot_session_idle_secs: i64::try_from(state.bot_session_idle_secs).unwrap_or(i64::MAX) },
+            lang: settings.conversation.default.lang.clone(),
+            policy: Policy {
+                bot_session_idle_secs: i64::try_from(state.bot_session_idle_secs).unwrap_or(i64::MAX),
+                ratings: settings.conversation.content_ratings.clone(),
+                escalation: EscalationPolicy {
+                    enabled: chat.enabled,
+                    tries_before_escalation: chat.tries_before_escalation,
+                    negative_ratings_before_escalation: chat.negative_ratings_before_escalation,
+                },
+            },
+            only_chat_mode: settings.custom.only_hyper_chat_mode,
             timing: Timing {
                 conversation_ttl: Duration::from_secs(state.conversation_ttl_secs),
                 lease: Duration::from_secs(state.lease_secs),

@@ -71,6 +71,15 @@ pub struct BotOption {
     pub value: Value,
     #[serde(default, deserialize_with = "lenient_map")]
     pub attributes: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub parameters: Option<Parameters>,
+}
+
+impl BotOption {
+    /// The option's `clickCode`, when the bot gives one.
+    pub fn click_code(&self) -> Option<String> {
+        self.parameters.as_ref()?.contents.as_ref()?.tracking_code.as_ref()?.click_code.clone()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -109,9 +118,18 @@ pub struct Related {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RelatedContent {
     #[serde(default, deserialize_with = "lenient_string")]
     pub title: String,
+    #[serde(default)]
+    pub tracking_code: Option<TrackingCode>,
+}
+
+impl RelatedContent {
+    pub fn click_code(&self) -> Option<String> {
+        self.tracking_code.as_ref()?.click_code.clone()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

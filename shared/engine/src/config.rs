@@ -33,6 +33,16 @@ pub struct Settings {
     pub environments: Environments,
     pub twilio: Twilio,
     pub state: State,
+    pub custom: Custom,
+}
+
+/// `custom.toml`, as in the PHP Twilio connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Custom {
+    /// Messages go to a human agent only, never to the bot (ExtraInfo `settings.only_chat_mode`
+    /// overrides it when present).
+    pub only_hyper_chat_mode: bool,
 }
 
 /// Inbenta Chatbot API credentials and transport.

@@ -47,6 +47,21 @@ pub struct Conversation {
     /// When the user last wrote (WhatsApp's 24 h window and idle expiry are measured from it).
     #[serde(default)]
     pub last_inbound_at: Timestamp,
+    /// A rating whose reason the user was asked for: their next message is the comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_comment: Option<RatingChoice>,
+    /// The HyperChat chat opened for this user, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_chat: Option<String>,
+}
+
+/// A content rating the user picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RatingChoice {
+    /// The answer's `rateCode`.
+    pub code: String,
+    /// The rating id configured in the instance.
+    pub id: i64,
 }
 
 /// An Inbenta bot session. The token only lets one continue this user's bot conversation.
@@ -70,7 +85,23 @@ impl fmt::Debug for BotSession {
 /// Numbered options waiting for the user's pick.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PendingPrompt {
+    #[serde(default)]
+    pub kind: PromptKind,
     pub options: Vec<PendingOption>,
+}
+
+/// What kind of question is pending, which decides what an answer that is no option means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptKind {
+    /// Bot options: anything else is a new question.
+    #[default]
+    Options,
+    /// "Was this answer helpful?": anything else is a new question, after `no_rating_given`.
+    Rating,
+    /// "Do you want to talk to an agent?": anything else is a new question and resets the
+    /// escalation counters.
+    Escalation,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,6 +112,9 @@ pub struct PendingOption {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     pub action: OptionAction,
+    /// Tracked as a `click` event when picked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub click_code: Option<String>,
 }
 
 /// What picking an option does.
@@ -91,6 +125,11 @@ pub enum OptionAction {
     BotOption(Value),
     /// Send `{"message": text}` (related contents, form list values).
     BotMessage(String),
-    /// Show this text without asking the bot (a federated sub-answer), tracking its click.
-    Show { text: String, click_code: Option<String> },
+    /// Show this text without asking the bot (a federated sub-answer).
+    Show(String),
+    /// Rate the last answer.
+    Rate { rating: RatingChoice, comment: bool, negative: bool },
+    /// Answer to "Do you want to talk to an agent?"; `offer` when the bot offered it (its
+    /// escalation form then runs first).
+    Escalate { accept: bool, offer: bool },
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
+pub mod app_data;
 pub mod config;
 pub mod conversation;
 pub mod labels;
@@ -23,7 +24,7 @@ pub mod step;
 pub mod testing;
 
 pub use conversation::{Conversation, ConversationKey};
-pub use ports::{Chatbot, Clock, ReplySink, StateStore, SystemClock, Timestamp};
+pub use ports::{Chatbot, Clock, LiveChat, ReplySink, StateStore, SystemClock, Timestamp};
 pub use reply::Reply;
 
 /// A stable, non-reversible name for an identifier that must not appear in clear (conversation

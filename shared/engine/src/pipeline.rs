@@ -2,9 +2,10 @@
 //! claim the provider message id, take the conversation's lease, run the engine step, deliver
 //! the replies, commit the new state (conditional on the version read) and free the lease.
 
+use crate::app_data::AppData;
 use crate::conversation::ConversationKey;
 use crate::labels::Labels;
-use crate::ports::{Acquired, Chatbot, Claim, Clock, Lease, ReplySink, SendError, StateStore, StoreError, Versioned};
+use crate::ports::{Acquired, Chatbot, Claim, Clock, Lease, LiveChat, ReplySink, SendError, StateStore, StoreError, Versioned};
 use crate::step::{Engine, Policy, UserInput};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 /// A user message as the channel adapter parsed it.
 #[derive(Debug, Clone)]
 pub struct Inbound {
+    /// The channel's ExtraInfo group (`twilio`, `smooch`, `messenger`).
+    pub group: &'static str,
     pub key: ConversationKey,
     /// Provider message id, namespaced by channel (`twilio#SM...`): the dedupe key.
     pub message_id: String,
@@ -29,10 +32,16 @@ pub struct Timing {
 
 pub struct Pipeline {
     pub chatbot: Arc<dyn Chatbot>,
+    pub live_chat: Arc<dyn LiveChat>,
     pub store: Arc<dyn StateStore>,
     pub clock: Arc<dyn Clock>,
+    /// Labels from the `lang/` files; ExtraInfo translations override them per turn.
     pub labels: Arc<Labels>,
+    /// The conversation language (which ExtraInfo translations apply).
+    pub lang: String,
     pub policy: Policy,
+    /// Only-chat mode from the configuration, unless ExtraInfo says otherwise.
+    pub only_chat_mode: bool,
     pub timing: Timing,
 }
 
@@ -96,7 +105,16 @@ impl Pipeline {
     async fn process(&self, inbound: &Inbound, sink: &dyn ReplySink) -> Result<Outcome, Failure> {
         let undelivered = |error: PipelineError| Failure { error, delivered: false };
         let (lease, Versioned { version, mut conversation }) = self.lock(&inbound.key).await.map_err(undelivered)?;
-        let engine = Engine { chatbot: self.chatbot.as_ref(), labels: &self.labels, policy: &self.policy };
+        let app = self.app_data(inbound.group).await;
+        let labels = if app.translations.is_empty() { self.labels.clone() } else { Arc::new((*self.labels).clone().overridden_by(app.translations)) };
+        let engine = Engine {
+            chatbot: self.chatbot.as_ref(),
+            live_chat: self.live_chat.as_ref(),
+            labels: &labels,
+            policy: &self.policy,
+            only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
+            external_id: inbound.key.as_str(),
+        };
         let now = self.clock.now();
         let replies = engine.step(&mut conversation, &inbound.input, now).await;
         let delivery = sink.deliver(&replies).await;
@@ -133,6 +151,17 @@ impl Pipeline {
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// The channel group's ExtraInfo; unavailable means "use the files", never a failed request.
+    async fn app_data(&self, group: &str) -> AppData {
+        match self.chatbot.app_data(group).await {
+            Ok(body) => AppData::parse(&body, &self.lang),
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), group, "ExtraInfo unavailable, using the label files");
+                AppData::default()
+            }
         }
     }
 

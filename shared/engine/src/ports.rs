@@ -87,6 +87,62 @@ pub trait Chatbot: Send + Sync {
     async fn start_conversation(&self) -> Result<String, ChatbotError>;
     async fn send(&self, session: &BotSession, input: &BotInput) -> Result<BotResponse, ChatbotError>;
     async fn track(&self, session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError>;
+    /// Sets a conversation variable the bot's dialogs can read (`agents_available`).
+    async fn set_variable(&self, session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError>;
+    /// The ExtraInfo objects of a group (`GET /v1/app/data/<group>`): `{"results":[{name, value}]}`.
+    /// Adapters cache it; the engine reads `translations` and `settings` from it.
+    async fn app_data(&self, group: &str) -> Result<Value, ChatbotError>;
+}
+
+/// Who the live chat is opened for, with what the escalation form collected.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatRequest {
+    /// The conversation key (`externalId`), so HyperChat events find the user again.
+    pub external_id: String,
+    pub name: String,
+    pub contact: String,
+    /// Other form fields.
+    pub extra: serde_json::Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveChatError {
+    #[error("no agent can take the chat")]
+    NoAgents,
+    #[error("the live chat service refused: {0}")]
+    Rejected(String),
+    #[error("the live chat service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl LiveChatError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// Human agents (Inbenta HyperChat).
+#[async_trait]
+pub trait LiveChat: Send + Sync {
+    /// Whether an agent could take a chat now.
+    async fn agents_available(&self) -> Result<bool, LiveChatError>;
+    /// Opens a chat for this user (or returns the one already open); the chat id.
+    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError>;
+}
+
+/// The live chat when HyperChat is disabled: nobody is ever available.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLiveChat;
+
+#[async_trait]
+impl LiveChat for NoLiveChat {
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        Ok(false)
+    }
+
+    async fn open_chat(&self, _request: &ChatRequest) -> Result<String, LiveChatError> {
+        Err(LiveChatError::NoAgents)
+    }
 }
 
 /// A conversation as stored, with the version its next commit must match.

@@ -16,5 +16,7 @@ pub enum Reply {
         text: String,
         options: Vec<String>,
         first_number: usize,
+        /// Said next to numbered options ("(type a number)"); channels with buttons ignore it.
+        number_hint: String,
     },
 }

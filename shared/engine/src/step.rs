@@ -1,15 +1,19 @@
 //! One user message -> new conversation state + channel-neutral replies.
 //!
 //! Every decision lives here: how a reply maps onto pending options, when the bot session is
-//! renewed, how each answer type is presented, what the user hears when the bot fails.
+//! renewed, how each answer type is presented, when a rating is asked, when and how escalation to
+//! a human is offered, what the user hears when an upstream fails.
 
 use crate::answer::{Answer, AnswerKind, BotResponse, FLAG_NO_RESULTS};
-use crate::conversation::{BotSession, Conversation, OptionAction, PendingOption, PendingPrompt};
+use crate::config::ContentRatings;
+use crate::conversation::{
+    BotSession, Conversation, OptionAction, PendingOption, PendingPrompt, PromptKind, RatingChoice,
+};
 use crate::labels::Labels;
 use crate::matching;
-use crate::ports::{BotInput, Chatbot, ChatbotError, Timestamp, TrackingEvent};
+use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, LiveChat, LiveChatError, Timestamp, TrackingEvent};
 use crate::reply::Reply;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// What the user sent, channel-neutral.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,85 +28,139 @@ pub enum UserInput {
 pub struct Policy {
     /// A bot session idle longer than this is replaced before sending.
     pub bot_session_idle_secs: i64,
+    pub ratings: ContentRatings,
+    pub escalation: EscalationPolicy,
+}
+
+/// When to offer a human agent (`chat.toml`).
+#[derive(Debug, Clone, Default)]
+pub struct EscalationPolicy {
+    /// HyperChat is enabled: without it nothing escalates.
+    pub enabled: bool,
+    /// Consecutive no-result answers that trigger an offer (0 = never).
+    pub tries_before_escalation: u32,
+    /// Consecutive negative ratings that trigger an offer (0 = never).
+    pub negative_ratings_before_escalation: u32,
 }
 
 pub struct Engine<'a> {
     pub chatbot: &'a dyn Chatbot,
+    pub live_chat: &'a dyn LiveChat,
+    /// Labels for this turn (files overridden by ExtraInfo translations).
     pub labels: &'a Labels,
     pub policy: &'a Policy,
+    /// Only-chat mode: messages go to a human only, never to the bot.
+    pub only_chat: bool,
+    /// The conversation's `externalId`, given to the live chat.
+    pub external_id: &'a str,
 }
 
-/// What the user's input means for the bot.
-enum Intent {
-    Ask(BotInput),
-    /// A choice answered locally (a federated sub-answer): no bot call.
-    Show { text: String, click_code: Option<String> },
-    /// Nothing the bot can read (media outside a live chat, empty message).
-    Unreadable,
+/// Why an escalation is being offered.
+#[derive(Debug, Clone, PartialEq)]
+enum Trigger {
+    /// The bot flagged the answer (`escalate` flag or `ESCALATE` setting).
+    ApiFlag,
+    NoResults,
+    NegativeRatings,
+    /// The content is an escalation offer (`DIRECT_CALL`/`DYNAMIC_REDIRECT` = `escalationOffer`).
+    Offer,
+    /// The bot asks to start its escalation form (`escalationStart` callback).
+    Direct,
+    /// The escalation form is complete (`escalateToAgent` callback with the form's data).
+    FormDone(serde_json::Map<String, Value>),
 }
+
+const DIRECT_CALL_ESCALATION_START: &str = "escalationStart";
 
 impl Engine<'_> {
     pub async fn step(&self, conv: &mut Conversation, input: &UserInput, now: Timestamp) -> Vec<Reply> {
         conv.messages_handled += 1;
         conv.last_inbound_at = now;
-        let pending_before = conv.pending.clone();
-        match self.interpret(conv, input) {
-            Intent::Unreadable => {
-                conv.pending = pending_before;
-                vec![Reply::Text(self.labels.get("unsupported_message").to_owned())]
-            }
-            Intent::Show { text, click_code } => {
-                if let Some(code) = click_code {
-                    self.track_quietly(conv, "click", json!({ "code": code })).await;
-                }
-                vec![Reply::Text(text)]
-            }
-            Intent::Ask(bot_input) => match self.ask(conv, &bot_input, now).await {
-                Ok(response) => self.present(conv, response),
-                Err(error) => {
-                    tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
-                    conv.pending = pending_before;
-                    vec![Reply::Text(self.labels.get(failure_label(&error)).to_owned())]
-                }
-            },
-        }
-    }
-
-    /// Consumes the pending prompt: a pick becomes its action, anything else is a new question.
-    fn interpret(&self, conv: &mut Conversation, input: &UserInput) -> Intent {
+        let mut turn = Turn::default();
         let text = match input {
             UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
         };
-        if text.is_empty() {
-            return Intent::Unreadable;
-        }
-        if let Some(prompt) = conv.pending.take() {
-            let options = &prompt.options;
-            let picked = matching::pick(text, options.len(), |i| {
-                std::iter::once(options[i].label.as_str()).chain(options[i].aliases.iter().map(String::as_str))
-            });
-            if let Some(index) = picked {
-                return match options[index].action.clone() {
-                    OptionAction::BotOption(value) => Intent::Ask(BotInput::Option(value)),
-                    OptionAction::BotMessage(message) => Intent::Ask(BotInput::Message(message)),
-                    OptionAction::Show { text, click_code } => Intent::Show { text, click_code },
-                };
+        if self.only_chat {
+            self.open_chat(conv, None, &mut turn).await;
+        } else if let Some(rating) = conv.rating_comment.take() {
+            self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": text })).await;
+            turn.text(self.labels.get("thanks"));
+        } else if text.is_empty() {
+            // Nothing the bot can read: keep whatever was pending.
+            turn.text(self.labels.get("unsupported_message"));
+            let unchanged = conv.pending.clone();
+            return turn.finish(conv, unchanged);
+        } else {
+            let pending_before = conv.pending.take();
+            if let Err(error) = self.respond(conv, text, pending_before.clone(), now, &mut turn).await {
+                tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
+                turn.text(self.labels.get(failure_label(&error)));
+                // Keep the question pending so the user can simply answer again.
+                return turn.finish(conv, pending_before);
             }
         }
-        Intent::Ask(BotInput::Message(text.to_owned()))
+        turn.finish(conv, None)
+    }
+
+    /// A text message outside the special states: a pick of a pending option, or a question.
+    async fn respond(
+        &self,
+        conv: &mut Conversation,
+        text: &str,
+        pending: Option<PendingPrompt>,
+        now: Timestamp,
+        turn: &mut Turn,
+    ) -> Result<(), ChatbotError> {
+        let Some(prompt) = pending else {
+            return self.ask_and_present(conv, &BotInput::Message(text.to_owned()), now, turn).await;
+        };
+        let options = &prompt.options;
+        let picked = matching::pick(text, options.len(), |i| {
+            std::iter::once(options[i].label.as_str()).chain(options[i].aliases.iter().map(String::as_str))
+        });
+        let Some(option) = picked.map(|i| options[i].clone()) else {
+            match prompt.kind {
+                PromptKind::Rating => turn.text(self.labels.get("no_rating_given")),
+                PromptKind::Escalation => reset_escalation_counters(conv),
+                PromptKind::Options => {}
+            }
+            return self.ask_and_present(conv, &BotInput::Message(text.to_owned()), now, turn).await;
+        };
+        if let Some(code) = &option.click_code {
+            self.track_quietly(conv, "click", json!({ "code": code })).await;
+        }
+        match option.action {
+            OptionAction::BotOption(value) => self.ask_and_present(conv, &BotInput::Option(value), now, turn).await,
+            OptionAction::BotMessage(message) => self.ask_and_present(conv, &BotInput::Message(message), now, turn).await,
+            OptionAction::Show(text) => {
+                turn.text(&text);
+                Ok(())
+            }
+            OptionAction::Rate { rating, comment, negative } => self.rate(conv, rating, comment, negative, now, turn).await,
+            OptionAction::Escalate { accept, offer } => {
+                reset_escalation_counters(conv);
+                if !accept {
+                    turn.text(self.labels.get("escalation_rejected"));
+                    self.track_quietly(conv, "CONTACT_REJECTED", json!({ "value": "true" })).await;
+                    Ok(())
+                } else if offer {
+                    self.start_escalation_form(conv, now, turn).await
+                } else {
+                    self.open_chat(conv, None, turn).await;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    async fn ask_and_present(&self, conv: &mut Conversation, input: &BotInput, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+        let response = self.ask(conv, input, now).await?;
+        self.present(conv, response, now, turn, true).await
     }
 
     /// Sends to the bot, (re)starting its session when absent, idle too long, or expired upstream.
     async fn ask(&self, conv: &mut Conversation, input: &BotInput, now: Timestamp) -> Result<BotResponse, ChatbotError> {
-        let fresh = conv
-            .bot_session
-            .as_ref()
-            .filter(|s| now.seconds_since(s.last_used_at) < self.policy.bot_session_idle_secs)
-            .cloned();
-        let session = match fresh {
-            Some(session) => session,
-            None => self.start_session(conv, now).await?,
-        };
+        let session = self.session(conv, now).await?;
         let response = match self.chatbot.send(&session, input).await {
             Err(ChatbotError::SessionExpired) => {
                 let renewed = self.start_session(conv, now).await?;
@@ -116,6 +174,18 @@ impl Engine<'_> {
         Ok(response)
     }
 
+    async fn session(&self, conv: &mut Conversation, now: Timestamp) -> Result<BotSession, ChatbotError> {
+        let fresh = conv
+            .bot_session
+            .as_ref()
+            .filter(|s| now.seconds_since(s.last_used_at) < self.policy.bot_session_idle_secs)
+            .cloned();
+        match fresh {
+            Some(session) => Ok(session),
+            None => self.start_session(conv, now).await,
+        }
+    }
+
     async fn start_session(&self, conv: &mut Conversation, now: Timestamp) -> Result<BotSession, ChatbotError> {
         let token = self.chatbot.start_conversation().await?;
         let session = BotSession { token, started_at: now, last_used_at: now };
@@ -123,7 +193,7 @@ impl Engine<'_> {
         Ok(session)
     }
 
-    async fn track_quietly(&self, conv: &Conversation, kind: &str, data: serde_json::Value) {
+    async fn track_quietly(&self, conv: &Conversation, kind: &str, data: Value) {
         let Some(session) = conv.bot_session.as_ref() else { return };
         let event = TrackingEvent { kind: kind.to_owned(), data };
         if let Err(error) = self.chatbot.track(session, &event).await {
@@ -131,42 +201,205 @@ impl Engine<'_> {
         }
     }
 
-    /// Turns the bot's answers into replies and the options they offer into the pending prompt.
-    fn present(&self, conv: &mut Conversation, response: BotResponse) -> Vec<Reply> {
-        let mut out = Presentation::default();
-        for answer in &response.answers {
+    /// Turns the bot's answers into replies and options, then decides what follows: an
+    /// escalation (offer, form, chat) or a rating question. `may_escalate` is false for the
+    /// answer to our own `escalationStart`, so a misconfigured bot cannot loop.
+    async fn present(
+        &self,
+        conv: &mut Conversation,
+        response: BotResponse,
+        now: Timestamp,
+        turn: &mut Turn,
+        may_escalate: bool,
+    ) -> Result<(), ChatbotError> {
+        let mut answers = response.answers;
+        let mut trigger = None;
+        for answer in &answers {
             conv.no_results_count = if answer.has_flag(FLAG_NO_RESULTS) { conv.no_results_count + 1 } else { 0 };
-            self.present_answer(answer, &mut out);
+            if trigger.is_none() && self.policy.escalation.enabled {
+                trigger = self.trigger(answer, conv);
+            }
         }
-        conv.pending = (!out.options.is_empty()).then_some(PendingPrompt { options: out.options });
-        out.replies
+        // The bot follows an offer with its own yes/no question; ours replaces it.
+        if trigger == Some(Trigger::Offer) && answers.last().is_some_and(|a| a.kind == AnswerKind::PolarQuestion) {
+            answers.pop();
+        }
+        let rate_code = rate_code(&answers);
+        for answer in &answers {
+            self.present_answer(answer, turn);
+        }
+        match trigger {
+            Some(Trigger::FormDone(form)) => self.open_chat(conv, Some(form), turn).await,
+            Some(Trigger::Direct) if may_escalate => self.start_escalation_form(conv, now, turn).await?,
+            Some(Trigger::Direct) => {}
+            Some(trigger) => self.offer_escalation(conv, trigger, now, turn).await?,
+            None => self.offer_rating(rate_code, turn),
+        }
+        Ok(())
     }
 
-    fn present_answer(&self, answer: &Answer, out: &mut Presentation) {
+    fn trigger(&self, answer: &Answer, conv: &Conversation) -> Option<Trigger> {
+        let callback = answer.actions.first().and_then(|a| a.parameters.as_ref());
+        if let Some(parameters) = callback.filter(|p| p.callback.as_deref() == Some("escalateToAgent")) {
+            let form = parameters.data.as_ref().and_then(Value::as_object).cloned().unwrap_or_default();
+            return Some(Trigger::FormDone(form));
+        }
+        let policy = &self.policy.escalation;
+        if answer.has_flag("escalate") || answer.attribute("ESCALATE").eq_ignore_ascii_case("true") {
+            Some(Trigger::ApiFlag)
+        } else if policy.tries_before_escalation > 0 && conv.no_results_count >= policy.tries_before_escalation {
+            Some(Trigger::NoResults)
+        } else if answer.attribute("DIRECT_CALL") == "escalationOffer" || answer.attribute("DYNAMIC_REDIRECT") == "escalationOffer" {
+            Some(Trigger::Offer)
+        } else if callback.and_then(|p| p.callback.as_deref()) == Some(DIRECT_CALL_ESCALATION_START) {
+            Some(Trigger::Direct)
+        } else {
+            None
+        }
+    }
+
+    /// Asks "Do you want to talk to an agent?" when one is available; otherwise says so (or,
+    /// for the bot's own offer, lets the bot's escalation flow handle "no agents").
+    async fn offer_escalation(&self, conv: &mut Conversation, trigger: Trigger, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+        let offer = trigger == Trigger::Offer;
+        if self.agents_available().await {
+            let yes_no = [(self.labels.get("yes"), "yes", true), (self.labels.get("no"), "no", false)].map(|(label, key, accept)| PendingOption {
+                label: label.to_owned(),
+                aliases: vec![key.to_owned()],
+                action: OptionAction::Escalate { accept, offer },
+                click_code: None,
+            });
+            turn.choice(self.labels.get("ask_to_escalate"), yes_no.into(), PromptKind::Escalation, self.labels);
+            return Ok(());
+        }
+        if offer {
+            return self.start_escalation_form(conv, now, turn).await;
+        }
+        turn.text(self.labels.get("no_agents"));
+        // The next failure offers again instead of waiting for a whole new series.
+        match trigger {
+            Trigger::NoResults => conv.no_results_count = conv.no_results_count.saturating_sub(1),
+            Trigger::NegativeRatings => conv.negative_ratings_count = conv.negative_ratings_count.saturating_sub(1),
+            _ => {}
+        }
+        self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+        Ok(())
+    }
+
+    /// Lets the bot run its escalation form: tells it whether agents are available, then sends
+    /// the `escalationStart` direct call and shows its answer (the first form question).
+    async fn start_escalation_form(&self, conv: &mut Conversation, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+        let available = self.agents_available().await;
+        let session = self.session(conv, now).await?;
+        if let Err(error) = self.chatbot.set_variable(&session, "agents_available", if available { "true" } else { "false" }).await {
+            tracing::warn!(error = %crate::error_chain(&error), "agents_available variable not set");
+        }
+        let response = self.ask(conv, &BotInput::DirectCall(DIRECT_CALL_ESCALATION_START.into()), now).await?;
+        if !available {
+            self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+        }
+        Box::pin(self.present(conv, response, now, turn, false)).await
+    }
+
+    /// Opens the live chat with what the escalation form collected, if anything.
+    async fn open_chat(&self, conv: &mut Conversation, form: Option<serde_json::Map<String, Value>>, turn: &mut Turn) {
+        if !self.agents_available().await {
+            turn.text(self.labels.get("no_agents"));
+            self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+            return;
+        }
+        turn.text(self.labels.get("creating_chat"));
+        let request = chat_request(self.external_id, form.unwrap_or_default());
+        match self.live_chat.open_chat(&request).await {
+            Ok(chat_id) => {
+                self.track_quietly(conv, "CONTACT_ATTENDED", json!({ "value": "true" })).await;
+                conv.live_chat = Some(chat_id);
+            }
+            Err(LiveChatError::NoAgents) => {
+                turn.text(self.labels.get("no_agents"));
+                self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "live chat not opened");
+                turn.text(self.labels.get("error_creating_chat"));
+            }
+        }
+    }
+
+    async fn agents_available(&self) -> bool {
+        self.live_chat.agents_available().await.unwrap_or_else(|error| {
+            tracing::warn!(error = %crate::error_chain(&error), "agent availability unknown, assuming none");
+            false
+        })
+    }
+
+    /// Asks "Was this answer helpful?" after a rateable answer, unless another question is
+    /// already pending (its numbers would collide with the ratings').
+    fn offer_rating(&self, rate_code: Option<String>, turn: &mut Turn) {
+        let ratings = &self.policy.ratings;
+        let Some(code) = rate_code.filter(|_| ratings.enabled && turn.options.is_empty()) else { return };
+        let options = ratings
+            .ratings
+            .iter()
+            .map(|r| PendingOption {
+                label: self.labels.translate_or_keep(&r.label).to_owned(),
+                aliases: vec![r.label.clone()],
+                action: OptionAction::Rate {
+                    rating: RatingChoice { code: code.clone(), id: r.id },
+                    comment: r.comment,
+                    negative: r.is_negative,
+                },
+                click_code: None,
+            })
+            .collect();
+        turn.choice(self.labels.get("rate_content_intro"), options, PromptKind::Rating, self.labels);
+    }
+
+    /// Records a rating. A rating that asks for a reason is tracked once the reason arrives
+    /// (one event with its comment, not two); enough negative ratings in a row offer an agent.
+    async fn rate(&self, conv: &mut Conversation, rating: RatingChoice, comment: bool, negative: bool, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+        conv.negative_ratings_count = if negative { conv.negative_ratings_count + 1 } else { 0 };
+        let policy = &self.policy.escalation;
+        let threshold = policy.negative_ratings_before_escalation;
+        let escalate = policy.enabled && threshold > 0 && conv.negative_ratings_count >= threshold;
+        if comment && !escalate {
+            conv.rating_comment = Some(rating);
+            turn.text(self.labels.get("ask_rating_comment"));
+            return Ok(());
+        }
+        self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": Value::Null })).await;
+        turn.text(self.labels.get("thanks"));
+        if escalate {
+            self.offer_escalation(conv, Trigger::NegativeRatings, now, turn).await?;
+        }
+        Ok(())
+    }
+
+    fn present_answer(&self, answer: &Answer, turn: &mut Turn) {
         match answer.kind {
-            AnswerKind::Answer | AnswerKind::Other => self.present_plain(answer, out),
+            AnswerKind::Answer | AnswerKind::Other => self.present_plain(answer, turn),
             AnswerKind::MultipleChoiceQuestion | AnswerKind::PolarQuestion => {
                 let options = answer
                     .options
                     .iter()
                     .map(|o| {
                         let shown = self.labels.translate_or_keep(&o.label).to_owned();
-                        let title = o.attributes.get("title").and_then(|t| t.as_str()).unwrap_or_default();
+                        let title = o.attributes.get("title").and_then(Value::as_str).unwrap_or_default();
                         let aliases = [o.label.as_str(), title]
                             .into_iter()
                             .filter(|a| !a.is_empty() && *a != shown)
                             .map(str::to_owned)
                             .collect();
-                        PendingOption { label: shown, aliases, action: OptionAction::BotOption(o.value.clone()) }
+                        PendingOption { label: shown, aliases, action: OptionAction::BotOption(o.value.clone()), click_code: o.click_code() }
                     })
                     .collect();
-                out.choice(answer.message.clone(), options);
+                turn.choice(&answer.message, options, PromptKind::Options, self.labels);
             }
-            AnswerKind::ExtendedContentsAnswer => self.present_federated(answer, out),
+            AnswerKind::ExtendedContentsAnswer => self.present_federated(answer, turn),
         }
     }
 
-    fn present_plain(&self, answer: &Answer, out: &mut Presentation) {
+    fn present_plain(&self, answer: &Answer, turn: &mut Turn) {
         let mut text = answer.display_text();
         let field = answer.action_field.as_ref();
         if field.is_some_and(|f| f.field_type == "datePicker") {
@@ -182,12 +415,12 @@ impl Engine<'_> {
                         label: v.option.clone(),
                         aliases: v.label.clone(),
                         action: OptionAction::BotMessage(v.option.clone()),
+                        click_code: None,
                     })
                     .collect();
-                out.choice(text, options);
+                turn.choice(&text, options, PromptKind::Options, self.labels);
             }
-            None if !text.trim().is_empty() => out.replies.push(Reply::Text(text)),
-            None => {}
+            None => turn.text(&text),
         }
         if let Some(related) = answer.related() {
             let options = related
@@ -197,15 +430,16 @@ impl Engine<'_> {
                     label: c.title.clone(),
                     aliases: Vec::new(),
                     action: OptionAction::BotMessage(c.title.clone()),
+                    click_code: c.click_code(),
                 })
                 .collect();
-            out.choice(related.related_title.clone(), options);
+            turn.choice(&related.related_title, options, PromptKind::Options, self.labels);
         }
     }
 
     /// Federated bot results: one is shown directly; several become a numbered choice whose pick
     /// is shown without asking the bot again; results that are links are listed with their URL.
-    fn present_federated(&self, answer: &Answer, out: &mut Presentation) {
+    fn present_federated(&self, answer: &Answer, turn: &mut Turn) {
         let intro = answer.message.trim();
         let subs = &answer.sub_answers;
         let url_of = |a: &Answer| a.contents().and_then(|c| c.url.as_ref()).map(|u| u.value.clone()).filter(|u| !u.is_empty());
@@ -217,31 +451,56 @@ impl Engine<'_> {
                     None => format!("<p>{}</p>", a.message.trim()),
                 })
                 .collect();
-            out.replies.push(Reply::Text(format!("<p>{intro}</p>{}", listed.concat())));
+            turn.text(&format!("<p>{intro}</p>{}", listed.concat()));
         } else if let [only] = subs.as_slice() {
-            if !intro.is_empty() {
-                out.replies.push(Reply::Text(intro.to_owned()));
-            }
-            self.present_plain(only, out);
+            turn.text(intro);
+            self.present_plain(only, turn);
         } else {
             let options = subs
                 .iter()
                 .map(|a| {
                     let title = a.attribute("title");
-                    let label = if title.is_empty() { a.message.clone() } else { title.to_owned() };
                     PendingOption {
-                        label,
+                        label: if title.is_empty() { a.message.clone() } else { title.to_owned() },
                         aliases: Vec::new(),
-                        action: OptionAction::Show {
-                            text: a.display_text(),
-                            click_code: a.tracking_code().and_then(|t| t.click_code.clone()),
-                        },
+                        action: OptionAction::Show(a.display_text()),
+                        click_code: a.tracking_code().and_then(|t| t.click_code.clone()),
                     }
                 })
                 .collect();
-            out.choice(intro.to_owned(), options);
+            turn.choice(intro, options, PromptKind::Options, self.labels);
         }
     }
+}
+
+fn reset_escalation_counters(conv: &mut Conversation) {
+    conv.no_results_count = 0;
+    conv.negative_ratings_count = 0;
+}
+
+/// The rate code of the last rateable answer: an `answer` with a `rateCode` that is neither
+/// flagged `no-rating`/`escalate` nor part of an escalation.
+fn rate_code(answers: &[Answer]) -> Option<String> {
+    answers
+        .iter()
+        .rev()
+        .find(|a| {
+            a.kind == AnswerKind::Answer
+                && !a.has_flag("no-rating")
+                && !a.has_flag("escalate")
+                && a.attribute("DIRECT_CALL") != "escalationOffer"
+                && a.actions.first().and_then(|x| x.parameters.as_ref()).and_then(|p| p.callback.as_deref()) != Some(DIRECT_CALL_ESCALATION_START)
+        })
+        .and_then(|a| a.tracking_code()?.rate_code.clone())
+}
+
+/// The escalation form's standard fields become the chat user's name and contact; the rest
+/// travels as extra information.
+fn chat_request(external_id: &str, mut form: serde_json::Map<String, Value>) -> ChatRequest {
+    let mut take = |key: &str| form.remove(key).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    let name = format!("{} {}", take("FIRST_NAME"), take("LAST_NAME")).trim().to_owned();
+    let contact = take("EMAIL_ADDRESS");
+    ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form }
 }
 
 fn failure_label(error: &ChatbotError) -> &'static str {
@@ -251,25 +510,43 @@ fn failure_label(error: &ChatbotError) -> &'static str {
     }
 }
 
+/// The replies and options of one turn.
 #[derive(Default)]
-struct Presentation {
+struct Turn {
     replies: Vec<Reply>,
     options: Vec<PendingOption>,
+    kind: PromptKind,
 }
 
-impl Presentation {
+impl Turn {
+    fn text(&mut self, text: &str) {
+        if !text.trim().is_empty() {
+            self.replies.push(Reply::Text(text.to_owned()));
+        }
+    }
+
     /// Adds a choice numbered after every option already offered in this turn.
-    fn choice(&mut self, text: String, options: Vec<PendingOption>) {
+    fn choice(&mut self, text: &str, options: Vec<PendingOption>, kind: PromptKind, labels: &Labels) {
         if options.is_empty() {
-            if !text.trim().is_empty() {
-                self.replies.push(Reply::Text(text));
-            }
+            self.text(text);
             return;
         }
         let first_number = self.options.len() + 1;
-        let labels = options.iter().map(|o| o.label.clone()).collect();
+        let shown = options.iter().map(|o| o.label.clone()).collect();
         self.options.extend(options);
-        self.replies.push(Reply::Choice { text, options: labels, first_number });
+        self.kind = kind;
+        self.replies.push(Reply::Choice {
+            text: text.to_owned(),
+            options: shown,
+            first_number,
+            number_hint: labels.get("type_a_number").to_owned(),
+        });
+    }
+
+    /// Stores the turn's options (or `fallback` when it offered none) and returns its replies.
+    fn finish(self, conv: &mut Conversation, fallback: Option<PendingPrompt>) -> Vec<Reply> {
+        conv.pending = if self.options.is_empty() { fallback } else { Some(PendingPrompt { kind: self.kind, options: self.options }) };
+        self.replies
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
-use crate::testing::ScriptedChatbot;
+use crate::conversation::PromptKind;
+use crate::testing::{ScriptedChatbot, ScriptedLiveChat};
 use serde_json::{Value, json};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
@@ -12,24 +13,71 @@ fn labels() -> Labels {
         ("yes", "Yes"),
         ("no", "No"),
         ("date_format_hint", "(date format: mm/dd/yyyy)"),
+        ("type_a_number", "(type a number)"),
+        ("rate_content_intro", "Was this answer helpful?"),
+        ("thanks", "Thanks!"),
+        ("ask_rating_comment", "Please tell us why"),
+        ("no_rating_given", "We understand you do not want to rate."),
+        ("ask_to_escalate", "Do you want to start a chat with a human agent?"),
+        ("escalation_rejected", "What else can I do for you?"),
+        ("no_agents", "No agents available"),
+        ("creating_chat", "I will try to connect you with an agent. Please wait."),
     ])
+}
+
+fn ratings(enabled: bool) -> ContentRatings {
+    ContentRatings {
+        enabled,
+        ratings: vec![
+            crate::config::Rating { id: 1, label: "yes".into(), comment: false, is_negative: false },
+            crate::config::Rating { id: 2, label: "no".into(), comment: true, is_negative: true },
+        ],
+    }
 }
 
 struct Harness {
     bot: ScriptedChatbot,
+    agents: ScriptedLiveChat,
     labels: Labels,
     policy: Policy,
+    only_chat: bool,
     conv: Conversation,
 }
 
 impl Harness {
     fn new() -> Self {
-        Self { bot: ScriptedChatbot::default(), labels: labels(), policy: Policy { bot_session_idle_secs: 1200 }, conv: Conversation::default() }
+        Self {
+            bot: ScriptedChatbot::default(),
+            agents: ScriptedLiveChat::with_agents(1),
+            labels: labels(),
+            policy: Policy { bot_session_idle_secs: 1200, ratings: ratings(false), escalation: EscalationPolicy::default() },
+            only_chat: false,
+            conv: Conversation::default(),
+        }
+    }
+
+    /// Escalation on, after `tries` no-results or `negatives` negative ratings; ratings on.
+    fn escalating(tries: u32, negatives: u32) -> Self {
+        let mut h = Self::new();
+        h.policy.ratings = ratings(true);
+        h.policy.escalation = EscalationPolicy { enabled: true, tries_before_escalation: tries, negative_ratings_before_escalation: negatives };
+        h
     }
 
     async fn say_at(&mut self, text: &str, now: Timestamp) -> Vec<Reply> {
-        let engine = Engine { chatbot: &self.bot, labels: &self.labels, policy: &self.policy };
-        engine.step(&mut self.conv, &UserInput::Text(text.into()), now).await
+        self.input(&UserInput::Text(text.into()), now).await
+    }
+
+    async fn input(&mut self, input: &UserInput, now: Timestamp) -> Vec<Reply> {
+        let engine = Engine {
+            chatbot: &self.bot,
+            live_chat: &self.agents,
+            labels: &self.labels,
+            policy: &self.policy,
+            only_chat: self.only_chat,
+            external_id: "twilio-1-2",
+        };
+        engine.step(&mut self.conv, input, now).await
     }
 
     async fn say(&mut self, text: &str) -> Vec<Reply> {
@@ -46,7 +94,12 @@ fn answers(items: Value) -> Value {
 }
 
 fn choice(text: &str, options: &[&str], first_number: usize) -> Reply {
-    Reply::Choice { text: text.into(), options: options.iter().map(|o| (*o).to_owned()).collect(), first_number }
+    Reply::Choice {
+        text: text.into(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        first_number,
+        number_hint: "(type a number)".into(),
+    }
 }
 
 fn multiple_choice() -> Value {
@@ -233,8 +286,7 @@ async fn no_result_answers_are_counted_in_a_row_and_reset_by_an_answer() {
 #[tokio::test]
 async fn media_without_a_caption_is_answered_without_calling_the_bot() {
     let mut h = Harness::new();
-    let engine = Engine { chatbot: &h.bot, labels: &h.labels, policy: &h.policy };
-    let replies = engine.step(&mut h.conv, &UserInput::Media { caption: String::new() }, NOW).await;
+    let replies = h.input(&UserInput::Media { caption: String::new() }, NOW).await;
     assert_eq!(replies, vec![Reply::Text("Text only, please.".into())]);
     assert!(h.bot.sent().is_empty());
 }
@@ -242,7 +294,204 @@ async fn media_without_a_caption_is_answered_without_calling_the_bot() {
 #[tokio::test]
 async fn media_with_a_caption_sends_the_caption_to_the_bot() {
     let mut h = Harness::new();
-    let engine = Engine { chatbot: &h.bot, labels: &h.labels, policy: &h.policy };
-    engine.step(&mut h.conv, &UserInput::Media { caption: "what is this".into() }, NOW).await;
+    h.input(&UserInput::Media { caption: "what is this".into() }, NOW).await;
     assert_eq!(h.bot.sent(), vec![msg("what is this")]);
+}
+
+// ------------------------------------------------------------------ ratings, escalation
+
+fn rateable(text: &str) -> Value {
+    answers(json!([{"type":"answer","message":text,"parameters":{"contents":{"trackingCode":{"rateCode":"RC1","clickCode":"CC1"}}}}]))
+}
+
+fn rating_choice() -> Reply {
+    choice("Was this answer helpful?", &["Yes", "No"], 1)
+}
+
+fn escalation_choice() -> Reply {
+    choice("Do you want to start a chat with a human agent?", &["Yes", "No"], 1)
+}
+
+fn text(t: &str) -> Reply {
+    Reply::Text(t.into())
+}
+
+#[tokio::test]
+async fn a_rateable_answer_is_followed_by_the_rating_question() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("hours"), rateable("9 to 5"));
+    assert_eq!(h.say("hours").await, vec![text("9 to 5"), rating_choice()]);
+}
+
+#[tokio::test]
+async fn no_rating_is_asked_when_ratings_are_off_or_the_answer_forbids_it_or_options_are_pending() {
+    let mut h = Harness::new();
+    h.bot.on(msg("hours"), rateable("9 to 5"));
+    assert_eq!(h.say("hours").await, vec![text("9 to 5")], "ratings disabled");
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("hours"), answers(json!([{"type":"answer","message":"9 to 5","flags":["no-rating"],"parameters":{"contents":{"trackingCode":{"rateCode":"RC1"}}}}])));
+    assert_eq!(h.say("hours").await, vec![text("9 to 5")], "no-rating flag");
+    h.bot.on(msg("cards"), answers(json!([
+        {"type":"answer","message":"Cards","parameters":{"contents":{"trackingCode":{"rateCode":"RC2"}}}},
+        {"type":"polarQuestion","message":"More?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])));
+    assert_eq!(h.say("cards").await, vec![text("Cards"), choice("More?", &["Yes", "No"], 1)], "options pending");
+}
+
+#[tokio::test]
+async fn a_positive_rating_is_tracked_and_thanked_without_asking_the_bot() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("hours"), rateable("9 to 5"));
+    h.say("hours").await;
+    assert_eq!(h.say("1").await, vec![text("Thanks!")]);
+    let events = h.bot.events.lock().unwrap().clone();
+    assert_eq!(events.last().map(|e| (e.kind.as_str(), e.data.clone())), Some(("rate", json!({"code":"RC1","value":1,"comment":null}))));
+    assert_eq!(h.bot.sent(), vec![msg("hours")]);
+}
+
+#[tokio::test]
+async fn a_rating_with_comment_asks_why_and_tracks_one_event_with_the_reason() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("hours"), rateable("9 to 5"));
+    h.say("hours").await;
+    assert_eq!(h.say("no").await, vec![text("Please tell us why")]);
+    assert!(h.bot.event_kinds().iter().all(|k| k != "rate"), "tracked before the reason");
+    assert_eq!(h.say("Too vague").await, vec![text("Thanks!")]);
+    let events = h.bot.events.lock().unwrap().clone();
+    assert_eq!(events.iter().filter(|e| e.kind == "rate").count(), 1);
+    assert_eq!(events.last().map(|e| e.data.clone()), Some(json!({"code":"RC1","value":2,"comment":"Too vague"})));
+    assert_eq!(h.conv.negative_ratings_count, 1);
+    assert_eq!(h.bot.sent(), vec![msg("hours")], "the reason is not a question for the bot");
+}
+
+#[tokio::test]
+async fn a_reply_that_is_no_rating_says_so_and_goes_to_the_bot() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("hours"), rateable("9 to 5"));
+    h.bot.on(msg("prices"), answers(json!([{"type":"answer","message":"Cheap"}])));
+    h.say("hours").await;
+    assert_eq!(h.say("prices").await, vec![text("We understand you do not want to rate."), text("Cheap")]);
+}
+
+#[tokio::test]
+async fn consecutive_no_results_offer_an_agent_when_one_is_available() {
+    let mut h = Harness::escalating(2, 0);
+    h.say("zzz").await;
+    let replies = h.say("yyy").await;
+    assert_eq!(replies, vec![text("Sorry, no results."), escalation_choice()]);
+    assert_eq!(h.conv.pending.as_ref().map(|p| p.kind), Some(PromptKind::Escalation));
+}
+
+#[tokio::test]
+async fn with_no_agents_the_user_is_told_and_the_next_failure_offers_again() {
+    let mut h = Harness::escalating(2, 0);
+    h.agents = ScriptedLiveChat::with_agents(0);
+    h.say("zzz").await;
+    assert_eq!(h.say("yyy").await, vec![text("Sorry, no results."), text("No agents available")]);
+    assert_eq!(h.conv.no_results_count, 1);
+    assert!(h.bot.event_kinds().contains(&"CHAT_NO_AGENTS".to_owned()));
+    assert_eq!(h.say("xxx").await.last(), Some(&text("No agents available")));
+}
+
+#[tokio::test]
+async fn yes_to_the_offer_opens_a_live_chat_and_resets_the_counters() {
+    let mut h = Harness::escalating(1, 0);
+    h.say("zzz").await;
+    let replies = h.say("1").await;
+    assert_eq!(replies, vec![text("I will try to connect you with an agent. Please wait.")]);
+    assert_eq!(h.conv.live_chat.as_deref(), Some("chat-1"));
+    assert_eq!(h.agents.opened.lock().unwrap()[0].external_id, "twilio-1-2");
+    assert_eq!(h.conv.no_results_count, 0);
+}
+
+#[tokio::test]
+async fn no_to_the_offer_is_answered_by_the_connector_not_sent_to_the_bot() {
+    let mut h = Harness::escalating(1, 0);
+    h.say("zzz").await;
+    assert_eq!(h.say("No").await, vec![text("What else can I do for you?")]);
+    assert_eq!(h.bot.sent(), vec![msg("zzz")]);
+    assert!(h.bot.event_kinds().contains(&"CONTACT_REJECTED".to_owned()));
+    assert_eq!((h.conv.no_results_count, h.conv.pending.clone()), (0, None));
+    assert!(h.agents.opened.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn consecutive_negative_ratings_offer_an_agent_instead_of_asking_why() {
+    let mut h = Harness::escalating(0, 2);
+    h.bot.on(msg("a"), rateable("A"));
+    h.bot.on(msg("b"), rateable("B"));
+    h.say("a").await;
+    h.say("no").await;
+    h.say("too short").await;
+    h.say("b").await;
+    assert_eq!(h.say("no").await, vec![text("Thanks!"), escalation_choice()]);
+    assert_eq!(h.conv.negative_ratings_count, 2);
+}
+
+#[tokio::test]
+async fn an_escalate_flag_or_setting_offers_an_agent_at_once() {
+    for answer in [json!({"type":"answer","message":"Let me pass you on","flags":["escalate"]}), json!({"type":"answer","message":"Let me pass you on","attributes":{"ESCALATE":"TRUE"}})] {
+        let mut h = Harness::escalating(0, 0);
+        h.bot.on(msg("agent"), answers(json!([answer])));
+        assert_eq!(h.say("agent").await, vec![text("Let me pass you on"), escalation_choice()]);
+    }
+}
+
+#[tokio::test]
+async fn escalation_is_never_offered_when_the_live_chat_is_off() {
+    let mut h = Harness::new();
+    h.bot.on(msg("agent"), answers(json!([{"type":"answer","message":"Passing you on","flags":["escalate"]}])));
+    assert_eq!(h.say("agent").await, vec![text("Passing you on")]);
+}
+
+#[tokio::test]
+async fn an_escalation_start_callback_tells_the_bot_about_agents_and_runs_its_form() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("human"), answers(json!([{"type":"answer","message":"","actions":[{"parameters":{"callback":"escalationStart"}}]}])));
+    h.bot.on(BotInput::DirectCall("escalationStart".into()), answers(json!([{"type":"answer","message":"Your first name?"}])));
+    assert_eq!(h.say("human").await, vec![text("Your first name?")]);
+    assert_eq!(h.bot.variables.lock().unwrap().clone(), vec![("agents_available".to_owned(), "true".to_owned())]);
+}
+
+#[tokio::test]
+async fn a_completed_escalation_form_opens_a_chat_with_the_users_name_and_email() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("a@b.c"), answers(json!([{"type":"answer","message":"Thanks","actions":[{"parameters":{"callback":"escalateToAgent","data":
+        {"FIRST_NAME":"Ann","LAST_NAME":"Lee","EMAIL_ADDRESS":"a@b.c","INQUIRY":"Lost card"}}}]}])));
+    let replies = h.say("a@b.c").await;
+    assert_eq!(replies, vec![text("Thanks"), text("I will try to connect you with an agent. Please wait.")]);
+    let opened = h.agents.opened.lock().unwrap()[0].clone();
+    assert_eq!((opened.name.as_str(), opened.contact.as_str()), ("Ann Lee", "a@b.c"));
+    assert_eq!(opened.extra.get("INQUIRY"), Some(&json!("Lost card")));
+}
+
+#[tokio::test]
+async fn an_escalation_offer_replaces_the_bots_question_and_yes_starts_the_bots_form() {
+    let mut h = Harness::escalating(0, 0);
+    h.bot.on(msg("talk"), answers(json!([
+        {"type":"answer","message":"We can call you","attributes":{"DIRECT_CALL":"escalationOffer"}},
+        {"type":"polarQuestion","message":"Shall we?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])));
+    h.bot.on(BotInput::DirectCall("escalationStart".into()), answers(json!([{"type":"answer","message":"Your first name?"}])));
+    assert_eq!(h.say("talk").await, vec![text("We can call you"), escalation_choice()]);
+    assert_eq!(h.say("yes").await, vec![text("Your first name?")]);
+}
+
+#[tokio::test]
+async fn picking_an_option_with_a_click_code_tracks_the_click() {
+    let mut h = Harness::new();
+    h.bot.on(msg("cards"), answers(json!([{"type":"answer","message":"Cards","parameters":{"contents":{"related":{"relatedTitle":"Related",
+        "relatedContents":[{"title":"Lost card","trackingCode":{"clickCode":"CLICK-LOST"}}]}}}}])));
+    h.say("cards").await;
+    h.say("1").await;
+    assert_eq!(h.bot.events.lock().unwrap()[0].data, json!({"code":"CLICK-LOST"}));
+}
+
+#[tokio::test]
+async fn only_chat_mode_never_asks_the_bot_and_opens_a_chat_or_says_no_agents() {
+    let mut h = Harness::escalating(0, 0);
+    h.only_chat = true;
+    assert_eq!(h.say("hello").await, vec![text("I will try to connect you with an agent. Please wait.")]);
+    h.agents = ScriptedLiveChat::with_agents(0);
+    h.conv = Conversation::default();
+    assert_eq!(h.say("hello").await, vec![text("No agents available")]);
+    assert!(h.bot.sent().is_empty());
 }

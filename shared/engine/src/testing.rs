@@ -2,7 +2,7 @@
 
 use crate::answer::BotResponse;
 use crate::conversation::BotSession;
-use crate::ports::{BotInput, Chatbot, ChatbotError, Clock, Timestamp, TrackingEvent};
+use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, Timestamp, TrackingEvent};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -17,6 +17,9 @@ pub struct ScriptedChatbot {
     sessions_started: Mutex<Vec<String>>,
     pub inputs: Mutex<Vec<(String, BotInput)>>,
     pub events: Mutex<Vec<TrackingEvent>>,
+    pub variables: Mutex<Vec<(String, String)>>,
+    app_data: Mutex<Value>,
+    app_data_down: std::sync::atomic::AtomicBool,
 }
 
 impl ScriptedChatbot {
@@ -29,6 +32,21 @@ impl ScriptedChatbot {
     pub fn fail_next(&self, error: ChatbotError) -> &Self {
         self.failures.lock().unwrap().push_back(error);
         self
+    }
+
+    /// The ExtraInfo body `app_data` returns (default: nothing).
+    pub fn set_app_data(&self, body: Value) {
+        *self.app_data.lock().unwrap() = body;
+    }
+
+    /// Makes `app_data` fail, as when the ExtraInfo call times out.
+    pub fn break_app_data(&self) {
+        self.app_data_down.store(true, Ordering::SeqCst);
+    }
+
+    /// Tracked event types, in order.
+    pub fn event_kinds(&self) -> Vec<String> {
+        self.events.lock().unwrap().iter().map(|e| e.kind.clone()).collect()
     }
 
     pub fn sessions_started(&self) -> usize {
@@ -70,6 +88,44 @@ impl Chatbot for ScriptedChatbot {
     async fn track(&self, _session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError> {
         self.events.lock().unwrap().push(event.clone());
         Ok(())
+    }
+
+    async fn set_variable(&self, _session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError> {
+        self.variables.lock().unwrap().push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+
+    async fn app_data(&self, _group: &str) -> Result<Value, ChatbotError> {
+        if self.app_data_down.load(Ordering::SeqCst) {
+            return Err(ChatbotError::Timeout);
+        }
+        Ok(self.app_data.lock().unwrap().clone())
+    }
+}
+
+/// A live chat with a settable number of available agents, recording the chats it opens.
+#[derive(Default)]
+pub struct ScriptedLiveChat {
+    agents: AtomicI64,
+    pub opened: Mutex<Vec<ChatRequest>>,
+}
+
+impl ScriptedLiveChat {
+    pub fn with_agents(agents: i64) -> Self {
+        Self { agents: AtomicI64::new(agents), opened: Mutex::default() }
+    }
+}
+
+#[async_trait]
+impl LiveChat for ScriptedLiveChat {
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        Ok(self.agents.load(Ordering::SeqCst) > 0)
+    }
+
+    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError> {
+        let mut opened = self.opened.lock().unwrap();
+        opened.push(request.clone());
+        Ok(format!("chat-{}", opened.len()))
     }
 }
 

@@ -1,7 +1,10 @@
-//! Inbenta Chatbot API client: authentication with a shared access token, conversations,
-//! messages and tracking events. Implements the engine's [`Chatbot`] port.
+//! Inbenta API clients: the Chatbot API (authentication with a shared access token,
+//! conversations, messages, tracking, variables, ExtraInfo) as the engine's [`Chatbot`], and
+//! HyperChat as its [`LiveChat`](connector_engine::ports::LiveChat).
 #![forbid(unsafe_code)]
 
+mod app_data;
+pub mod hyperchat;
 mod token;
 
 use async_trait::async_trait;
@@ -15,6 +18,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 pub use token::AccessToken;
+use app_data::AppDataCache;
 use token::TokenKeeper;
 
 /// What the client needs from the configuration.
@@ -51,6 +55,7 @@ pub struct InbentaClient {
     http: reqwest::Client,
     config: InbentaConfig,
     tokens: TokenKeeper,
+    app_data: AppDataCache,
 }
 
 impl InbentaClient {
@@ -61,8 +66,9 @@ impl InbentaClient {
             .connect_timeout(config.timeout.min(Duration::from_secs(3)))
             .build()
             .map_err(|e| ChatbotError::Transport(Box::new(e)))?;
-        let tokens = TokenKeeper::new(cache, clock, &config.api_key);
-        Ok(Self { http, config, tokens })
+        let tokens = TokenKeeper::new(cache.clone(), clock.clone(), &config.api_key);
+        let app_data = AppDataCache::new(cache, clock, &config.api_key);
+        Ok(Self { http, config, tokens, app_data })
     }
 
     /// Calls a Chatbot API route with a valid access token; an access token the gateway refuses
@@ -210,6 +216,44 @@ impl Chatbot for InbentaClient {
         .await
         .map(drop)
     }
+
+    async fn set_variable(&self, session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError> {
+        self.call(|http, token| {
+            http.post(format!("{}/v1/conversation/variables", token.chatbot_url))
+                .bearer_auth(token.token.expose_secret())
+                .header("x-inbenta-session", format!("Bearer {}", session.token))
+                .json(&json!({ "name": name, "value": value }))
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Cached for 30 minutes in memory and in the store; a group the instance does not have
+    /// (404) reads as no objects and is cached too.
+    async fn app_data(&self, group: &str) -> Result<Value, ChatbotError> {
+        if let Some(cached) = self.app_data.get(group).await {
+            return Ok(cached);
+        }
+        let fetched = self
+            .call(|http, token| {
+                http.get(format!("{}/v1/app/data/{}", token.chatbot_url, url_path_segment(group))).bearer_auth(token.token.expose_secret())
+            })
+            .await;
+        let body = match fetched {
+            Ok(body) => body,
+            Err(ChatbotError::Rejected { code: 404, .. }) => json!({ "results": [] }),
+            Err(error) => return Err(error),
+        };
+        self.app_data.put(group, &body).await;
+        Ok(body)
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (the PHP interpolated values raw).
+pub(crate) fn url_path_segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect()
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ impl TokenKeeper {
             Some(expiring) => match refresh(expiring).await {
                 Ok(token) => token,
                 Err(error) => {
-                    tracing::warn!(error = %error, "token refresh failed, authenticating again");
+                    tracing::warn!(error = %connector_engine::error_chain(&error), "token refresh failed, authenticating again");
                     authenticate().await?
                 }
             },
@@ -127,7 +127,7 @@ impl TokenKeeper {
         let text = match cache.cache_get(&self.cache_key, now).await {
             Ok(found) => found?,
             Err(error) => {
-                tracing::warn!(error = %error, "token cache unreadable");
+                tracing::warn!(error = %connector_engine::error_chain(&error), "token cache unreadable");
                 return None;
             }
         };
@@ -138,7 +138,7 @@ impl TokenKeeper {
         let Some(cache) = &self.cache else { return };
         let Ok(text) = serde_json::to_string(token) else { return };
         if let Err(error) = cache.cache_put(&self.cache_key, &text, Timestamp(token.expiration)).await {
-            tracing::warn!(error = %error, "token cache not written");
+            tracing::warn!(error = %connector_engine::error_chain(&error), "token cache not written");
         }
     }
 }

@@ -59,7 +59,7 @@ impl TwilioInbound {
         } else {
             UserInput::Text(self.body.clone())
         };
-        Inbound { key: self.conversation_key(), message_id: format!("twilio#{}", self.message_sid), input }
+        Inbound { group: "twilio", key: self.conversation_key(), message_id: format!("twilio#{}", self.message_sid), input }
     }
 }
 

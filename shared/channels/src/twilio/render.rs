@@ -21,8 +21,6 @@ pub struct RenderOptions {
     pub channel: Channel,
     /// Send media as links on SMS (no MMS outside the US/Canada).
     pub sms_media_as_links: bool,
-    /// Appended to a choice's question, e.g. "(type a number)".
-    pub number_hint: String,
 }
 
 pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage> {
@@ -34,14 +32,14 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
     for reply in replies {
         match reply {
             Reply::Text(html) => push_blocks(&mut pieces, richtext::html_to_blocks(html, style), options),
-            Reply::Choice { text, options: labels, first_number } => {
+            Reply::Choice { text, options: labels, first_number, number_hint } => {
                 let mut blocks = richtext::html_to_blocks(text, style);
                 let numbered: Vec<String> = labels
                     .iter()
                     .enumerate()
                     .map(|(i, label)| format!("{}) {}", first_number + i, richtext::html_to_text(label, style)))
                     .collect();
-                let hint = options.number_hint.trim();
+                let hint = number_hint.trim();
                 let list = numbered.join("\n");
                 match blocks.last_mut() {
                     Some(Block::Text(question)) if hint.is_empty() => *question = format!("{question}\n{list}"),
@@ -100,7 +98,7 @@ mod tests {
     use super::*;
 
     fn opts(channel: Channel) -> RenderOptions {
-        RenderOptions { channel, sms_media_as_links: true, number_hint: "(type a number)".into() }
+        RenderOptions { channel, sms_media_as_links: true }
     }
 
     fn text(body: &str) -> OutboundMessage {
@@ -115,7 +113,12 @@ mod tests {
 
     #[test]
     fn a_choice_is_numbered_from_its_first_number_with_the_hint() {
-        let replies = [Reply::Choice { text: "More?".into(), options: vec!["Yes".into(), "No".into()], first_number: 3 }];
+        let replies = [Reply::Choice {
+            text: "More?".into(),
+            options: vec!["Yes".into(), "No".into()],
+            first_number: 3,
+            number_hint: "(type a number)".into(),
+        }];
         assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("More? (type a number)\n3) Yes\n4) No")]);
     }
 

@@ -10,7 +10,6 @@ use super::signature;
 use crate::{MAX_WEBHOOK_BODY_BYTES, WebhookRequest, WebhookResponse, text_response};
 use async_trait::async_trait;
 use connector_engine::Reply;
-use connector_engine::labels::Labels;
 use connector_engine::pipeline::{Outcome, Pipeline};
 use connector_engine::ports::{Delivery, ReplySink};
 use http::{HeaderValue, Method, StatusCode, header};
@@ -26,7 +25,6 @@ pub struct TwilioWebhook {
     auth_token: SecretString,
     webhook_url: String,
     sms_media_as_links: bool,
-    labels: Arc<Labels>,
 }
 
 impl TwilioWebhook {
@@ -45,8 +43,7 @@ impl TwilioWebhook {
         if webhook_url.is_empty() {
             return Err(MissingSetting("TWILIO_WEBHOOK_URL"));
         }
-        let labels = pipeline.labels.clone();
-        Ok(Self { pipeline, client, auth_token, webhook_url, sms_media_as_links, labels })
+        Ok(Self { pipeline, client, auth_token, webhook_url, sms_media_as_links })
     }
 
     pub async fn handle(&self, request: WebhookRequest) -> WebhookResponse {
@@ -62,11 +59,7 @@ impl TwilioWebhook {
             client: self.client.clone(),
             company: message.to.clone(),
             user: message.from.clone(),
-            options: RenderOptions {
-                channel: message.channel(),
-                sms_media_as_links: self.sms_media_as_links,
-                number_hint: self.labels.get("type_a_number").to_owned(),
-            },
+            options: RenderOptions { channel: message.channel(), sms_media_as_links: self.sms_media_as_links },
         };
         match self.pipeline.handle(&message.to_engine(), &sink).await {
             Ok(Outcome::Replied { .. } | Outcome::Duplicate) => twiml(StatusCode::OK),

@@ -1,0 +1,166 @@
+//! Inbenta HyperChat as the engine's [`LiveChat`]: agent availability and opening a chat.
+//! Base URL `chat.server` (`HYPERCHAT_API_URL`), routes under `/v1/`, app headers
+//! `x-hyper-appid` / `x-hyper-secret`.
+
+use async_trait::async_trait;
+use connector_engine::config::HyperChat;
+use connector_engine::ports::{ChatRequest, LiveChat, LiveChatError};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+use crate::url_path_segment as encode;
+
+#[derive(Debug, Clone)]
+pub struct HyperChatConfig {
+    /// Without `/v1`.
+    pub base_url: String,
+    pub app_id: String,
+    pub secret: SecretString,
+    pub room_id: i64,
+    pub source: i64,
+    pub lang: String,
+    pub timeout: Duration,
+}
+
+impl HyperChatConfig {
+    pub fn from_settings(chat: &HyperChat, timeout: Duration) -> Self {
+        Self {
+            base_url: chat.server.trim_end_matches('/').trim_end_matches("/v1").to_owned(),
+            app_id: chat.app_id.clone(),
+            secret: chat.secret.clone(),
+            room_id: chat.room_id,
+            source: chat.source,
+            lang: chat.lang.clone(),
+            timeout,
+        }
+    }
+}
+
+pub struct HyperChatClient {
+    http: reqwest::Client,
+    config: HyperChatConfig,
+}
+
+impl HyperChatClient {
+    pub fn new(config: HyperChatConfig) -> Result<Self, LiveChatError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| LiveChatError::Unavailable(e.to_string()))?;
+        Ok(Self { http, config })
+    }
+
+    /// One API call. `Ok(Err(status, body))` is an error answer the caller may handle (409).
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
+        let mut request = self
+            .http
+            .request(method, format!("{}/v1/{path}", self.config.base_url))
+            .header("x-hyper-appid", &self.config.app_id)
+            .header("x-hyper-secret", self.config.secret.expose_secret());
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| LiveChatError::Unavailable(connector_engine::error_chain(&e)))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() && body.get("error").is_none() {
+            Ok(Ok(body))
+        } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            Err(LiveChatError::Unavailable(format!("HTTP {}", status.as_u16())))
+        } else {
+            Ok(Err((status, body)))
+        }
+    }
+
+    async fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiveChatError> {
+        self.call(method, path, body).await?.map_err(|(status, body)| rejected(status, &body))
+    }
+
+    async fn queue_mode(&self) -> Result<bool, LiveChatError> {
+        let settings = self.ok(Method::GET, "settings", None).await?;
+        Ok(settings.pointer("/settings/queue/active").and_then(Value::as_bool).unwrap_or(false))
+    }
+
+    /// Signs the user up, or finds and updates them when HyperChat already knows the externalId.
+    async fn user(&self, request: &ChatRequest) -> Result<Value, LiveChatError> {
+        let mut profile = json!({ "name": request.name, "externalId": request.external_id });
+        if !request.contact.is_empty() {
+            profile["contact"] = json!(request.contact);
+        }
+        if !request.extra.is_empty() {
+            profile["extraInfo"] = Value::Object(request.extra.clone());
+        }
+        match self.call(Method::POST, "users", Some(&profile)).await? {
+            Ok(body) => return body.get("user").cloned().ok_or_else(|| LiveChatError::Rejected("signup without user".into())),
+            Err((StatusCode::CONFLICT, _)) => {}
+            Err((status, body)) => return Err(rejected(status, &body)),
+        }
+        let found = self.ok(Method::GET, &format!("users?externalId={}", encode(&request.external_id)), None).await?;
+        let user = found.pointer("/users/0").cloned().ok_or_else(|| LiveChatError::Rejected("existing user not found".into()))?;
+        let id = user.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        if let Some(updates) = profile.as_object_mut() {
+            updates.remove("externalId");
+        }
+        match self.ok(Method::PUT, &format!("users/{}", encode(&id)), Some(&profile)).await {
+            Ok(updated) => Ok(updated.get("user").cloned().unwrap_or(user)),
+            Err(_) => Ok(user),
+        }
+    }
+
+    /// The user's chat that is still open, if any (reused instead of opening a second one).
+    async fn open_chat_of(&self, user: &Value) -> Result<Option<String>, LiveChatError> {
+        let Some(chat_id) = user.pointer("/chats/0").and_then(Value::as_str) else { return Ok(None) };
+        match self.call(Method::GET, &format!("chats/{}", encode(chat_id)), None).await? {
+            Ok(chat) if chat.pointer("/chat/status").and_then(Value::as_str) != Some("closed") => Ok(Some(chat_id.to_owned())),
+            _ => Ok(None),
+        }
+    }
+}
+
+fn rejected(status: StatusCode, body: &Value) -> LiveChatError {
+    let message = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("request refused");
+    LiveChatError::Rejected(format!("HTTP {}: {message}", status.as_u16()))
+}
+
+
+#[async_trait]
+impl LiveChat for HyperChatClient {
+    /// Queue mode: any agent online; otherwise an agent free in the room.
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        let room = self.config.room_id;
+        if self.queue_mode().await? {
+            let online = self.ok(Method::GET, &format!("agents/online?roomId={room}"), None).await?;
+            return Ok(online.get("agentsOnline").and_then(Value::as_bool).unwrap_or(false));
+        }
+        let available = self.ok(Method::GET, &format!("agents/available?roomIds={room}"), None).await?;
+        Ok(available.pointer(&format!("/agents/{room}")).and_then(Value::as_i64).unwrap_or(0) > 0)
+    }
+
+    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError> {
+        let user = self.user(request).await?;
+        if let Some(chat_id) = self.open_chat_of(&user).await? {
+            return Ok(chat_id);
+        }
+        let creator = user.get("id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("user without id".into()))?;
+        let chat = self
+            .ok(
+                Method::POST,
+                "chats",
+                Some(&json!({
+                    "creator": creator,
+                    "room": self.config.room_id,
+                    "source": self.config.source,
+                    "lang": self.config.lang,
+                    "externalId": request.external_id,
+                })),
+            )
+            .await?;
+        let chat_id = chat.pointer("/chat/id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("chat without id".into()))?.to_owned();
+        if !self.queue_mode().await? {
+            self.ok(Method::GET, &format!("chats/{}/assign", encode(&chat_id)), None).await?;
+        }
+        Ok(chat_id)
+    }
+}
