@@ -13,6 +13,9 @@
 //!   expiry, delays and injected failures.
 //! * [`twilio::FakeTwilio`] – `POST /2010-04-01/Accounts/{sid}/Messages.json`
 //!   with Twilio's validation rules and error bodies.
+//! * [`hyperchat::FakeHyperChat`] – Inbenta HyperChat, the live-agent chat
+//!   API (`/v1/settings`, `/v1/agents/...`, `/v1/users`, `/v1/chats`), with
+//!   in-memory users, agents, chats and messages and availability switches.
 //! * [`twilio_signing`] – an implementation of Twilio's webhook signature that
 //!   is independent of the product code, so test drivers can sign inbound
 //!   webhooks without trusting the code under test.
@@ -28,6 +31,7 @@
 
 pub mod connector;
 pub mod counting_store;
+pub mod hyperchat;
 pub mod inbenta;
 pub mod raw_http;
 pub mod recording;

@@ -1,0 +1,942 @@
+//! A fake of Inbenta HyperChat, the live-agent chat API.
+//!
+//! A real HTTP server on `127.0.0.1:<random port>`, so the connector's real
+//! HTTP client, `x-hyper-*` headers and JSON bodies are exercised. Users,
+//! agents, chats and messages live in memory; agent availability, queue mode
+//! and chat-creation failure are switches a test flips. Every error uses
+//! HyperChat's envelope `{"error":{"code":N,"message":"..."}}`.
+//!
+//! Routes (`PORT` is random; a trailing `/` is accepted, as Inbenta's PHP
+//! client calls `settings/`, `users/`, `chats/`):
+//!
+//! | route | needs |
+//! |---|---|
+//! | `GET    /v1/settings` | appid |
+//! | `GET    /v1/agents/available?roomIds=<id>[,<id>...]` | appid |
+//! | `GET    /v1/agents/online?roomId=<id>` | appid |
+//! | `POST   /v1/users` (signup) | appid |
+//! | `GET    /v1/users?externalId=<id>` | appid + secret |
+//! | `GET    /v1/users/{id}` | appid + secret |
+//! | `PUT    /v1/users/{id}` | appid + secret |
+//! | `POST   /v1/chats` | appid + secret |
+//! | `GET    /v1/chats/{id}` | appid + secret |
+//! | `GET    /v1/chats/{id}/assign` | appid + secret |
+//! | `POST   /v1/chats/{id}/messages` | appid + secret |
+//! | `DELETE /v1/chats/{id}[?userId=<id>]` | appid + secret |
+//!
+//! "appid" is header `x-hyper-appid: `[`FakeHyperChat::APP_ID`], "secret" is
+//! `x-hyper-secret: `[`FakeHyperChat::SECRET`]; without them the answer is
+//! 401 `{"error":{"code":401,"message":"Unauthorized"}}`. Each request is
+//! handled in this order: delay, injected failure, appid, route and method,
+//! secret, body.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::{Map, Value, json};
+
+pub use crate::recording::Recorded;
+use crate::recording::{RequestLog, lock};
+use crate::server::{self, ShutdownGuard};
+
+/// Handle to a running fake HyperChat. Cheap to clone; the server stops
+/// (gracefully) when the last clone is dropped.
+#[derive(Clone)]
+pub struct FakeHyperChat {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    _guard: Arc<ShutdownGuard>,
+}
+
+impl std::fmt::Debug for FakeHyperChat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeHyperChat")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    log: RequestLog,
+    state: Mutex<ChatState>,
+}
+
+/// A chat as stored: the object the API returns, plus the history it was
+/// created with (kept apart because the API does not echo it).
+struct StoredChat {
+    chat: Map<String, Value>,
+    history: Vec<Value>,
+}
+
+#[derive(Default)]
+struct ChatState {
+    queue_mode: bool,
+    agents_available: u32,
+    chat_creation_fails: bool,
+    /// User objects (agents included) in creation order; `U<n>` is at `n - 1`.
+    users: Vec<Map<String, Value>>,
+    /// `C<n>` is at `n - 1`.
+    chats: Vec<StoredChat>,
+    /// Every accepted message of every chat; `M<n>` is at `n - 1`.
+    messages: Vec<Value>,
+    /// `(status, remaining)` of an injected failure.
+    failures: Option<(u16, usize)>,
+    delay: Duration,
+}
+
+impl ChatState {
+    fn user_mut(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
+        self.users
+            .iter_mut()
+            .find(|u| str_field(u, "id") == Some(id))
+    }
+
+    fn user_exists(&self, id: &str) -> bool {
+        self.users.iter().any(|u| str_field(u, "id") == Some(id))
+    }
+
+    fn chat_mut(&mut self, id: &str) -> Option<&mut StoredChat> {
+        self.chats
+            .iter_mut()
+            .find(|c| str_field(&c.chat, "id") == Some(id))
+    }
+
+    /// Adds a user object (without `id` and `chats`, which are filled in)
+    /// and returns its number `n` (id `U<n>`).
+    fn add_user(&mut self, mut user: Map<String, Value>) -> usize {
+        let n = self.users.len() + 1;
+        user.insert("id".into(), json!(format!("U{n}")));
+        user.insert("chats".into(), json!([]));
+        self.users.push(user);
+        n
+    }
+}
+
+fn str_field<'a>(object: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    object.get(key).and_then(Value::as_str)
+}
+
+impl FakeHyperChat {
+    /// The only `x-hyper-appid` the fake accepts (required on every route).
+    pub const APP_ID: &'static str = "test-hyperchat-app";
+    /// The only `x-hyper-secret` the fake accepts (required on secret routes).
+    pub const SECRET: &'static str = "test-hyperchat-secret";
+
+    /// Starts a fake on `127.0.0.1:<random port>`, with queue mode off, no
+    /// available agents, and no users or chats.
+    pub async fn start() -> Self {
+        let shared = Arc::new(Shared {
+            log: RequestLog::default(),
+            state: Mutex::new(ChatState::default()),
+        });
+        let for_router = Arc::clone(&shared);
+        let (addr, guard) = server::spawn("FakeHyperChat", move |_| {
+            Router::new().fallback(handle).with_state(for_router)
+        })
+        .await;
+        Self {
+            addr,
+            shared,
+            _guard: guard,
+        }
+    }
+
+    /// Socket address the fake listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash: the HyperChat
+    /// `server`; the product calls `{base_url}/v1/...`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    // ----- switches -----------------------------------------------------
+
+    /// `GET /v1/settings` answers `settings.queue.active = on` (default false).
+    pub fn set_queue_mode(&self, on: bool) {
+        lock(&self.shared.state).queue_mode = on;
+    }
+
+    /// Agents available in every room: `GET /v1/agents/available` answers
+    /// this count for each requested room id, and `GET /v1/agents/online`
+    /// answers `agentsOnline: n > 0` (default 0).
+    pub fn set_agents_available(&self, n: u32) {
+        lock(&self.shared.state).agents_available = n;
+    }
+
+    /// While `true`, every authorized `POST /v1/chats` answers 500 and
+    /// creates nothing (default false).
+    pub fn set_chat_creation_fails(&self, fails: bool) {
+        lock(&self.shared.state).chat_creation_fails = fails;
+    }
+
+    /// Creates an agent: a user with `nickname` = `name` and a non-empty
+    /// `providerId` (what marks a message sender as an agent). Returns its
+    /// user id, for use as a message `sender`.
+    pub fn add_agent(&self, name: &str) -> String {
+        let mut state = lock(&self.shared.state);
+        let n = state.users.len() + 1;
+        let mut agent = Map::new();
+        agent.insert("name".into(), json!(name));
+        agent.insert("nickname".into(), json!(name));
+        agent.insert("providerId".into(), json!(format!("fake-provider-{n}")));
+        state.add_user(agent);
+        format!("U{n}")
+    }
+
+    // ----- controls -----------------------------------------------------
+
+    /// The next `times` requests (to any path, before auth and validation)
+    /// fail with HTTP `status` and body
+    /// `{"error":{"code":status,"message":<reason phrase>}}`. An invalid
+    /// status code is answered as 500.
+    pub fn fail_with(&self, status: u16, times: usize) {
+        lock(&self.shared.state).failures = Some((status, times));
+    }
+
+    /// Every request waits this long before being handled (client timeouts).
+    pub fn set_delay(&self, delay: Duration) {
+        lock(&self.shared.state).delay = delay;
+    }
+
+    // ----- recordings ---------------------------------------------------
+
+    /// Every request received, in arrival order, including rejected ones.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.log.snapshot()
+    }
+
+    /// Number of requests (any method, any outcome) whose path ends with
+    /// `path_suffix`, e.g. `count("/v1/chats")`, `count("/assign")`.
+    /// Note a trailing `/` in the request path counts: `/v1/chats/` does not
+    /// end with `/v1/chats`.
+    pub fn count(&self, path_suffix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.ends_with(path_suffix))
+            .count()
+    }
+
+    /// Every chat, in creation order, as `GET /v1/chats/{id}` would return it
+    /// now, plus `history`: the history it was created with (`[]` if none).
+    pub fn chats(&self) -> Vec<Value> {
+        lock(&self.shared.state)
+            .chats
+            .iter()
+            .map(|c| {
+                let mut chat = c.chat.clone();
+                chat.insert("history".into(), Value::Array(c.history.clone()));
+                Value::Object(chat)
+            })
+            .collect()
+    }
+
+    /// Messages accepted in chat `chat_id`, in order, as the API returned them.
+    pub fn messages(&self, chat_id: &str) -> Vec<Value> {
+        lock(&self.shared.state)
+            .messages
+            .iter()
+            .filter(|m| m["chat"] == chat_id)
+            .cloned()
+            .collect()
+    }
+
+    /// Every user (agents included), in creation order, as `GET /v1/users/{id}`
+    /// would return it now.
+    pub fn users(&self) -> Vec<Value> {
+        lock(&self.shared.state)
+            .users
+            .iter()
+            .cloned()
+            .map(Value::Object)
+            .collect()
+    }
+}
+
+// ----- HTTP handling ----------------------------------------------------
+
+/// `(status, JSON body)`; handlers return `Err` for early (error) answers.
+type Reply = (StatusCode, Value);
+
+/// HyperChat's error envelope.
+fn api_error(status: StatusCode, message: &str) -> Reply {
+    (
+        status,
+        json!({"error": {"code": status.as_u16(), "message": message}}),
+    )
+}
+
+fn unauthorized() -> Reply {
+    api_error(StatusCode::UNAUTHORIZED, "Unauthorized")
+}
+
+fn not_found(what: &str) -> Reply {
+    api_error(StatusCode::NOT_FOUND, &format!("{what} not found"))
+}
+
+fn bad_request(message: &str) -> Reply {
+    api_error(StatusCode::BAD_REQUEST, message)
+}
+
+fn ok(body: Value) -> Result<Reply, Reply> {
+    Ok((StatusCode::OK, body))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// First value of query parameter `name`, if present.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query.unwrap_or_default())
+        .ok()?
+        .into_iter()
+        .find_map(|(k, v)| (k == name).then_some(v))
+}
+
+/// Parses a JSON object body by hand (no `Content-Type` requirement, like a
+/// lenient server). An empty body counts as `{}`.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(bad_request("Body must be a JSON object")),
+        Err(e) => Err(bad_request(&format!("Invalid JSON body: {e}"))),
+    }
+}
+
+/// `input[key]` as a string; a 400 if missing or not a string (or empty,
+/// unless `allow_empty`).
+fn required_str<'a>(
+    input: &'a Map<String, Value>,
+    key: &str,
+    allow_empty: bool,
+) -> Result<&'a str, Reply> {
+    match input.get(key) {
+        Some(Value::String(s)) if allow_empty || !s.is_empty() => Ok(s),
+        _ => Err(bad_request(&format!("'{key}' must be a non-empty string"))),
+    }
+}
+
+/// Checks the optional user fields a signup or update may carry.
+fn check_user_fields(input: &Map<String, Value>) -> Result<(), Reply> {
+    for key in ["name", "contact"] {
+        if input.get(key).is_some_and(|v| !v.is_string()) {
+            return Err(bad_request(&format!("'{key}' must be a string")));
+        }
+    }
+    if input.get("extraInfo").is_some_and(|v| !v.is_object()) {
+        return Err(bad_request("'extraInfo' must be an object"));
+    }
+    Ok(())
+}
+
+fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
+    let (status, remaining) = slot.as_mut()?;
+    if *remaining == 0 {
+        *slot = None;
+        return None;
+    }
+    *remaining -= 1;
+    let status = *status;
+    if *remaining == 0 {
+        *slot = None;
+    }
+    Some(status)
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = shared.log.record(&method, &uri, &headers, &body);
+    let (status, reply) = route(&shared, &method, &uri, &headers, &body)
+        .await
+        .unwrap_or_else(|err| err);
+    shared.log.set_status(id, status.as_u16());
+    (status, Json(reply)).into_response()
+}
+
+async fn route(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Reply, Reply> {
+    let delay = lock(&shared.state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = take_failure(&mut lock(&shared.state).failures) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Err(api_error(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+        ));
+    }
+    if header(headers, "x-hyper-appid") != Some(FakeHyperChat::APP_ID) {
+        return Err(unauthorized());
+    }
+
+    let Some(rest) = uri.path().strip_prefix("/v1/") else {
+        return Err(not_found("Route"));
+    };
+    let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    let query = uri.query();
+    let secret = || {
+        if header(headers, "x-hyper-secret") == Some(FakeHyperChat::SECRET) {
+            Ok(())
+        } else {
+            Err(unauthorized())
+        }
+    };
+    let allow = |allowed: &[Method]| {
+        if allowed.contains(method) {
+            Ok(())
+        } else {
+            Err(api_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed",
+            ))
+        }
+    };
+
+    let mut state = lock(&shared.state);
+    match segments.as_slice() {
+        ["settings"] => {
+            allow(&[Method::GET])?;
+            ok(json!({"settings": {"queue": {"active": state.queue_mode}}}))
+        }
+        ["agents", "available"] => {
+            allow(&[Method::GET])?;
+            let rooms = query_param(query, "roomIds")
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| bad_request("'roomIds' is required"))?;
+            let agents: Map<String, Value> = rooms
+                .split(',')
+                .map(|room| (room.trim().to_owned(), json!(state.agents_available)))
+                .collect();
+            ok(json!({"agents": agents}))
+        }
+        ["agents", "online"] => {
+            allow(&[Method::GET])?;
+            query_param(query, "roomId")
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| bad_request("'roomId' is required"))?;
+            ok(json!({"agentsOnline": state.agents_available > 0}))
+        }
+        ["users"] => {
+            allow(&[Method::GET, Method::POST])?;
+            if method == Method::POST {
+                signup(&mut state, body)
+            } else {
+                secret()?;
+                let wanted = query_param(query, "externalId");
+                let users: Vec<Value> = state
+                    .users
+                    .iter()
+                    .filter(|u| {
+                        wanted
+                            .as_deref()
+                            .is_none_or(|w| str_field(u, "externalId") == Some(w))
+                    })
+                    .cloned()
+                    .map(Value::Object)
+                    .collect();
+                ok(json!({"users": users}))
+            }
+        }
+        ["users", id] => {
+            allow(&[Method::GET, Method::PUT])?;
+            secret()?;
+            let input = if method == Method::PUT {
+                let input = json_object(body)?;
+                check_user_fields(&input)?;
+                Some(input)
+            } else {
+                None
+            };
+            let user = state.user_mut(id).ok_or_else(|| not_found("User"))?;
+            for (key, value) in input.into_iter().flatten() {
+                if matches!(key.as_str(), "name" | "contact" | "extraInfo") {
+                    user.insert(key, value);
+                }
+            }
+            ok(json!({"user": user}))
+        }
+        ["chats"] => {
+            allow(&[Method::POST])?;
+            secret()?;
+            if state.chat_creation_fails {
+                return Err(api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Chat creation failed",
+                ));
+            }
+            create_chat(&mut state, body)
+        }
+        ["chats", id] => {
+            allow(&[Method::GET, Method::DELETE])?;
+            secret()?;
+            let closer = (method == Method::DELETE)
+                .then(|| query_param(query, "userId"))
+                .flatten();
+            if closer.as_deref().is_some_and(|u| !state.user_exists(u)) {
+                return Err(bad_request("'userId' is not a known user"));
+            }
+            let stored = state.chat_mut(id).ok_or_else(|| not_found("Chat"))?;
+            if method == Method::DELETE {
+                stored.chat.insert("status".into(), json!("closed"));
+                ok(json!({"success": true}))
+            } else {
+                ok(json!({"chat": stored.chat}))
+            }
+        }
+        ["chats", id, "assign"] => {
+            allow(&[Method::GET])?;
+            secret()?;
+            let stored = state.chat_mut(id).ok_or_else(|| not_found("Chat"))?;
+            if str_field(&stored.chat, "status") == Some("closed") {
+                return Err(bad_request("Chat is closed"));
+            }
+            stored.chat.insert("status".into(), json!("active"));
+            ok(json!({"success": true}))
+        }
+        ["chats", id, "messages"] => {
+            allow(&[Method::POST])?;
+            secret()?;
+            post_message(&mut state, id, body)
+        }
+        _ => Err(not_found("Route")),
+    }
+}
+
+/// `POST /v1/users`: a new user, or 409 if the `externalId` is taken.
+fn signup(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
+    let input = json_object(body)?;
+    let name = required_str(&input, "name", true)?;
+    let external_id = required_str(&input, "externalId", false)?;
+    check_user_fields(&input)?;
+    if state
+        .users
+        .iter()
+        .any(|u| str_field(u, "externalId") == Some(external_id))
+    {
+        return Err(api_error(StatusCode::CONFLICT, "User already exists"));
+    }
+    let mut user = Map::new();
+    user.insert("name".into(), json!(name));
+    user.insert("externalId".into(), json!(external_id));
+    for key in ["contact", "extraInfo"] {
+        if let Some(value) = input.get(key) {
+            user.insert(key.into(), value.clone());
+        }
+    }
+    let n = state.add_user(user);
+    ok(json!({"user": state.users[n - 1], "session": {"token": format!("UT{n}")}}))
+}
+
+/// `POST /v1/chats`: a `waiting` chat, linked into its creator's `chats`.
+fn create_chat(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
+    let input = json_object(body)?;
+    let creator = required_str(&input, "creator", false)?.to_owned();
+    let room = match input.get("room") {
+        Some(room @ (Value::String(_) | Value::Number(_))) => room.clone(),
+        _ => return Err(bad_request("'room' must be a string or a number")),
+    };
+    let source = input
+        .get("source")
+        .filter(|s| s.is_i64() || s.is_u64())
+        .cloned()
+        .ok_or_else(|| bad_request("'source' must be an integer"))?;
+    let lang = required_str(&input, "lang", false)?;
+    let external_id = match input.get("externalId") {
+        None | Some(Value::Null) => Value::Null,
+        Some(id @ Value::String(_)) => id.clone(),
+        Some(_) => return Err(bad_request("'externalId' must be a string")),
+    };
+    let history = match input.get("history") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entries)) => {
+            let well_formed = entries.iter().all(|e| {
+                e["sender"].is_string() && e["message"].is_string() && e["created"].is_number()
+            });
+            if !well_formed {
+                return Err(bad_request(
+                    "'history' entries need 'sender' and 'message' strings and a numeric 'created'",
+                ));
+            }
+            entries.clone()
+        }
+        Some(_) => return Err(bad_request("'history' must be an array")),
+    };
+
+    let id = format!("C{}", state.chats.len() + 1);
+    let Some(user) = state.user_mut(&creator) else {
+        return Err(bad_request("'creator' is not a known user"));
+    };
+    if let Some(Value::Array(chats)) = user.get_mut("chats") {
+        chats.push(json!(id));
+    }
+    let chat = json!({
+        "id": id,
+        "creator": creator,
+        "room": room,
+        "source": source,
+        "lang": lang,
+        "status": "waiting",
+        "externalId": external_id,
+    });
+    let Value::Object(chat) = chat else {
+        unreachable!("json! object literal")
+    };
+    state.chats.push(StoredChat {
+        chat: chat.clone(),
+        history,
+    });
+    ok(json!({"chat": chat}))
+}
+
+/// `POST /v1/chats/{id}/messages`: a text message from a known user to an
+/// open chat.
+fn post_message(state: &mut ChatState, chat_id: &str, body: &[u8]) -> Result<Reply, Reply> {
+    let input = json_object(body)?;
+    let closed = {
+        let stored = state.chat_mut(chat_id).ok_or_else(|| not_found("Chat"))?;
+        str_field(&stored.chat, "status") == Some("closed")
+    };
+    if closed {
+        return Err(bad_request("Chat is closed"));
+    }
+    let sender = required_str(&input, "sender", false)?;
+    if !state.user_exists(sender) {
+        return Err(bad_request("'sender' is not a known user"));
+    }
+    let text = required_str(&input, "message", false)?;
+    let message = json!({
+        "id": format!("M{}", state.messages.len() + 1),
+        "chat": chat_id,
+        "sender": sender,
+        "message": text,
+        "type": "text",
+    });
+    state.messages.push(message.clone());
+    ok(json!({"message": message}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw_http::{self, HttpResponse};
+
+    const APPID: (&str, &str) = ("x-hyper-appid", FakeHyperChat::APP_ID);
+    const SECRET: (&str, &str) = ("x-hyper-secret", FakeHyperChat::SECRET);
+    const BOTH: &[(&str, &str)] = &[APPID, SECRET];
+
+    async fn get(fake: &FakeHyperChat, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
+        raw_http::get(&format!("{}{path}", fake.base_url()), headers)
+            .await
+            .expect("request to fake")
+    }
+
+    async fn send(
+        fake: &FakeHyperChat,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> HttpResponse {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        raw_http::send(
+            method,
+            &format!("{}{path}", fake.base_url()),
+            &all,
+            body.to_string().as_bytes(),
+        )
+        .await
+        .expect("request to fake")
+    }
+
+    /// Signs a user up and returns its id.
+    async fn signup(fake: &FakeHyperChat, external_id: &str) -> String {
+        let resp = send(
+            fake,
+            "POST",
+            "/v1/users/",
+            &[APPID],
+            json!({"name": "Ann", "externalId": external_id}),
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        resp.json()["user"]["id"]
+            .as_str()
+            .expect("user id")
+            .to_owned()
+    }
+
+    async fn create_chat(fake: &FakeHyperChat, creator: &str) -> HttpResponse {
+        send(
+            fake,
+            "POST",
+            "/v1/chats",
+            BOTH,
+            json!({"creator": creator, "room": "1", "source": 3, "lang": "en"}),
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn agent_availability_and_queue_mode_follow_the_switches() {
+        let fake = FakeHyperChat::start().await;
+        let settings = get(&fake, "/v1/settings/", &[APPID]).await;
+        assert_eq!(
+            (settings.status, settings.json()),
+            (200, json!({"settings": {"queue": {"active": false}}}))
+        );
+        let available = get(&fake, "/v1/agents/available?roomIds=7", &[APPID]).await;
+        assert_eq!(available.json(), json!({"agents": {"7": 0}}));
+        let online = get(&fake, "/v1/agents/online?roomId=7", &[APPID]).await;
+        assert_eq!(online.json(), json!({"agentsOnline": false}));
+
+        fake.set_queue_mode(true);
+        fake.set_agents_available(2);
+        let settings = get(&fake, "/v1/settings", &[APPID]).await;
+        assert_eq!(settings.json()["settings"]["queue"]["active"], true);
+        let available = get(&fake, "/v1/agents/available?roomIds=42", &[APPID]).await;
+        assert_eq!(
+            (available.status, available.json()),
+            (200, json!({"agents": {"42": 2}}))
+        );
+        let online = get(&fake, "/v1/agents/online?roomId=42", &[APPID]).await;
+        assert_eq!(online.json(), json!({"agentsOnline": true}));
+
+        let no_room = get(&fake, "/v1/agents/available", &[APPID]).await;
+        assert_eq!(no_room.status, 400);
+        assert_eq!(fake.count("/agents/available"), 3);
+    }
+
+    #[tokio::test]
+    async fn signup_then_duplicate_gives_409_and_lookup_by_external_id_finds_the_user() {
+        let fake = FakeHyperChat::start().await;
+        let resp = send(
+            &fake,
+            "POST",
+            "/v1/users",
+            &[APPID],
+            json!({"name": "Ann", "externalId": "twilio-co-+34600", "contact": "+34600",
+                   "extraInfo": {"phone": "+34600"}}),
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let body = resp.json();
+        assert_eq!(body["user"]["id"], "U1");
+        assert_eq!(body["user"]["chats"], json!([]));
+        assert_eq!(body["user"]["extraInfo"], json!({"phone": "+34600"}));
+        assert_eq!(body["session"]["token"], "UT1");
+
+        let dup = send(
+            &fake,
+            "POST",
+            "/v1/users",
+            &[APPID],
+            json!({"name": "Other", "externalId": "twilio-co-+34600"}),
+        )
+        .await;
+        assert_eq!(dup.status, 409);
+        assert_eq!(dup.json()["error"]["code"], 409);
+        assert_eq!(fake.users().len(), 1, "the duplicate created nothing");
+
+        let found = get(&fake, "/v1/users/?externalId=twilio-co-%2B34600", BOTH).await;
+        assert_eq!(found.status, 200, "{}", found.text());
+        assert_eq!(found.json()["users"], json!([body["user"]]));
+        let none = get(&fake, "/v1/users?externalId=nobody", BOTH).await;
+        assert_eq!(none.json(), json!({"users": []}));
+
+        let updated = send(
+            &fake,
+            "PUT",
+            "/v1/users/U1",
+            BOTH,
+            json!({"name": "Ann B", "id": "U9"}),
+        )
+        .await;
+        assert_eq!(updated.json()["user"]["name"], "Ann B");
+        assert_eq!(
+            updated.json()["user"]["id"],
+            "U1",
+            "only user fields change"
+        );
+    }
+
+    #[tokio::test]
+    async fn chat_creation_records_history_and_links_the_chat_to_its_creator() {
+        let fake = FakeHyperChat::start().await;
+        let user = signup(&fake, "ext-1").await;
+        let history = json!([
+            {"sender": "assistant", "message": "Hi, how can I help?", "created": 1_600_000_000},
+            {"sender": user, "message": "I want a human", "created": 1_600_000_005}
+        ]);
+        let resp = send(
+            &fake,
+            "POST",
+            "/v1/chats/",
+            BOTH,
+            json!({"creator": user, "room": "1", "source": 3, "lang": "en",
+                   "externalId": "ext-1", "history": history}),
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let chat = resp.json()["chat"].clone();
+        assert_eq!(chat["id"], "C1");
+        assert_eq!(chat["creator"], user.as_str());
+        assert_eq!(chat["status"], "waiting");
+        assert_eq!(chat["source"], 3);
+        assert_eq!(chat["externalId"], "ext-1");
+        assert!(
+            chat.get("history").is_none(),
+            "the API does not echo history"
+        );
+
+        let chats = fake.chats();
+        assert_eq!(chats.len(), 1);
+        assert_eq!(chats[0]["history"], history);
+        let creator = get(&fake, &format!("/v1/users/{user}"), BOTH).await;
+        assert_eq!(creator.json()["user"]["chats"], json!(["C1"]));
+        let fetched = get(&fake, "/v1/chats/C1", BOTH).await;
+        assert_eq!(fetched.json(), json!({"chat": chat}));
+
+        let unknown = create_chat(&fake, "U99").await;
+        assert_eq!(unknown.status, 400);
+        fake.set_chat_creation_fails(true);
+        let failed = create_chat(&fake, &user).await;
+        assert_eq!(failed.status, 500);
+        assert_eq!(failed.json()["error"]["code"], 500);
+        assert_eq!(fake.chats().len(), 1, "failed creations leave no chat");
+    }
+
+    #[tokio::test]
+    async fn a_missing_or_wrong_secret_or_appid_is_refused() {
+        let fake = FakeHyperChat::start().await;
+        let user = signup(&fake, "ext-1").await;
+        let unauthorized = json!({"error": {"code": 401, "message": "Unauthorized"}});
+        for headers in [
+            &[APPID][..],
+            &[APPID, ("x-hyper-secret", "nope")],
+            &[SECRET],
+        ] {
+            let resp = get(&fake, &format!("/v1/users/{user}"), headers).await;
+            assert_eq!(resp.status, 401, "{headers:?}");
+            assert_eq!(resp.json(), unauthorized);
+        }
+        let created = create_chat(&fake, &user).await;
+        assert_eq!(created.status, 200, "with both headers it works");
+        let refused = send(&fake, "DELETE", "/v1/chats/C1", &[APPID], json!({})).await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(fake.chats()[0]["status"], "waiting");
+        let no_appid = get(&fake, "/v1/settings", &[SECRET]).await;
+        assert_eq!((no_appid.status, no_appid.json()), (401, unauthorized));
+        assert_eq!(
+            get(&fake, &format!("/v1/users/{user}"), BOTH).await.status,
+            200
+        );
+    }
+
+    #[tokio::test]
+    async fn a_chat_is_assigned_gets_messages_and_closes() {
+        let fake = FakeHyperChat::start().await;
+        let user = signup(&fake, "ext-1").await;
+        let agent = fake.add_agent("Bob");
+        let agent_user = get(&fake, &format!("/v1/users/{agent}"), BOTH).await.json();
+        assert_eq!(agent_user["user"]["nickname"], "Bob");
+        assert!(
+            agent_user["user"]["providerId"]
+                .as_str()
+                .is_some_and(|p| !p.is_empty())
+        );
+        assert!(
+            fake.users()[0].get("providerId").is_none(),
+            "end users are not agents"
+        );
+
+        assert_eq!(create_chat(&fake, &user).await.status, 200);
+        let assign = get(&fake, "/v1/chats/C1/assign", BOTH).await;
+        assert_eq!(assign.json(), json!({"success": true}));
+        assert_eq!(fake.chats()[0]["status"], "active");
+
+        let msg = send(
+            &fake,
+            "POST",
+            "/v1/chats/C1/messages",
+            BOTH,
+            json!({"chatId": "C1", "sender": user, "message": "hello"}),
+        )
+        .await;
+        assert_eq!(
+            msg.json(),
+            json!({"message": {"id": "M1", "chat": "C1", "sender": user,
+                               "message": "hello", "type": "text"}})
+        );
+        assert_eq!(fake.messages("C1"), vec![msg.json()["message"].clone()]);
+        assert!(fake.messages("C2").is_empty());
+
+        let close = send(
+            &fake,
+            "DELETE",
+            &format!("/v1/chats/C1?userId={user}"),
+            BOTH,
+            json!({}),
+        )
+        .await;
+        assert_eq!(close.json(), json!({"success": true}));
+        assert_eq!(fake.chats()[0]["status"], "closed");
+        let late = send(
+            &fake,
+            "POST",
+            "/v1/chats/C1/messages",
+            BOTH,
+            json!({"sender": user, "message": "still there?"}),
+        )
+        .await;
+        assert_eq!(late.status, 400);
+        assert_eq!(fake.messages("C1").len(), 1);
+        assert_eq!(get(&fake, "/v1/chats/C9", BOTH).await.status, 404);
+    }
+
+    #[tokio::test]
+    async fn injected_failures_hit_exactly_the_next_n_requests() {
+        let fake = FakeHyperChat::start().await;
+        fake.fail_with(503, 2);
+        for _ in 0..2 {
+            let resp = get(&fake, "/v1/settings", &[]).await;
+            assert_eq!(
+                (resp.status, resp.json()),
+                (
+                    503,
+                    json!({"error": {"code": 503, "message": "Service Unavailable"}})
+                )
+            );
+        }
+        assert_eq!(get(&fake, "/v1/settings", &[APPID]).await.status, 200);
+        assert_eq!(fake.count("/v1/settings"), 3);
+        assert_eq!(
+            fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
+            vec![Some(503), Some(503), Some(200)]
+        );
+    }
+}
