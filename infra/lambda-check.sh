@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Lambda packaging and emulation check, for CI and by hand:
+#   (a) sam validate --lint and cfn-lint on template.yaml;
+#   (b) the deployable build: cargo lambda build --release --arm64 --bin twilio (+ zip), sizes;
+#   (c) the real `twilio` function binary under `cargo lambda watch`, against fake Inbenta and
+#       Twilio servers (tests/src/bin/fake-upstreams.rs), invoked with infra/events/*.json:
+#       signed SMS -> 200, signed WhatsApp -> 200, forged signature -> 403, and the bot's
+#       replies to both users accepted by the fake Twilio.
+# No internet and no AWS account needed. Tools: cargo, python3, and sam / cfn-lint / cargo-lambda
+# (with ziglang) from one venv: python3 -m venv .venv && .venv/bin/pip install aws-sam-cli cargo-lambda
+#
+# Environment:
+#   VENV_BIN          the venv's bin directory (default .venv/bin, relative to the repo root)
+#   TABLE_NAME + AWS_ENDPOINT_URL_DYNAMODB   both set: the function uses that DynamoDB server
+#                     (AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY passed through, or
+#                     us-east-1/test/test); otherwise it runs with the in-memory store.
+#   FIRST_INVOKE_TIMEOUT  seconds for the first invoke, which compiles the function (default 600)
+#   LAMBDA_CHECK_LOG_DIR  if set, the watch (function) and fake logs are copied there at the end
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+VENV_BIN=${VENV_BIN:-.venv/bin}
+VENV_BIN=$(cd "$VENV_BIN" && pwd) || { echo "FAIL: VENV_BIN directory not found" >&2; exit 1; }
+# First on PATH: cargo-lambda runs `python -m ziglang`, so `python` must be the venv's.
+export PATH="$VENV_BIN:$PATH"
+export SAM_CLI_TELEMETRY=0
+FIRST_INVOKE_TIMEOUT=${FIRST_INVOKE_TIMEOUT:-600}
+
+WEBHOOK_URL=https://connector.example.com/twilio # the events are signed for these two values
+AUTH_TOKEN=test-twilio-auth-token                 # (infra/events/generate.py)
+
+WORK=$(mktemp -d)
+FAKE_PID=""
+WATCH_PID=""
+cleanup() {
+    local status=$?
+    exec 3>&- 2>/dev/null || true # fake-upstreams also stops when its stdin closes
+    if [[ -n $WATCH_PID ]]; then
+        # watch runs in its own process group (setsid): cargo and the function binary with it.
+        kill -TERM -- "-$WATCH_PID" 2>/dev/null || true
+        wait "$WATCH_PID" 2>/dev/null || true
+    fi
+    if [[ -n $FAKE_PID ]]; then
+        kill -TERM "$FAKE_PID" 2>/dev/null || true
+        wait "$FAKE_PID" 2>/dev/null || true
+    fi
+    if [[ -n ${LAMBDA_CHECK_LOG_DIR:-} ]]; then
+        mkdir -p "$LAMBDA_CHECK_LOG_DIR" && cp "$WORK"/*.log "$WORK"/*.env "$LAMBDA_CHECK_LOG_DIR"/ 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+FAILURES=0
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; FAILURES=$((FAILURES + 1)); }
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+size() { python3 -c "import os, sys; n = os.path.getsize(sys.argv[1]); print(f'{n} bytes ({n / 1048576:.2f} MiB)')" "$1"; }
+
+for tool in cargo python3 sam cfn-lint cargo-lambda; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (VENV_BIN=$VENV_BIN)"; exit 1; }
+done
+
+echo "== (a) template lint"
+if sam validate --lint --template-file template.yaml; then pass "sam validate --lint"; else fail "sam validate --lint"; fi
+if cfn-lint template.yaml; then pass "cfn-lint template.yaml"; else fail "cfn-lint template.yaml"; fi
+
+echo "== (b) release build for Lambda (arm64)"
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+started=$(now)
+if cargo lambda build --release --arm64 --bin twilio --output-format zip; then
+    echo "build time: $(since "$started") s"
+    bootstrap="$TARGET_DIR/lambda/twilio/bootstrap"
+    zip="$TARGET_DIR/lambda/twilio/bootstrap.zip"
+    if [[ ! -f $bootstrap ]]; then
+        # --output-format zip may leave only the archive: measure the binary inside it.
+        python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' "$zip" "$WORK"
+        bootstrap="$WORK/bootstrap"
+    fi
+    echo "bootstrap: $(size "$bootstrap")"
+    echo "bootstrap.zip: $(size "$zip")"
+    pass "cargo lambda build --release --arm64 --bin twilio"
+else
+    fail "cargo lambda build --release --arm64 --bin twilio"
+fi
+
+echo "== (c) the function under cargo lambda watch, against fake upstreams"
+if ! cargo build -p connector-tests --bin fake-upstreams; then
+    echo "FAIL: cargo build -p connector-tests --bin fake-upstreams"; exit 1
+fi
+mkfifo "$WORK/fake.in"
+"$TARGET_DIR/debug/fake-upstreams" <"$WORK/fake.in" >"$WORK/fake.env" 2>"$WORK/fake.log" &
+FAKE_PID=$!
+exec 3>"$WORK/fake.in" # keeps the fake's stdin open until this script ends
+for _ in $(seq 100); do
+    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 5 ]] && break
+    kill -0 "$FAKE_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 5 ]]; then
+    echo "FAIL: fake-upstreams did not print its environment"; cat "$WORK/fake.env" "$WORK/fake.log"; exit 1
+fi
+cat "$WORK/fake.env"
+
+{
+    cat "$WORK/fake.env"
+    echo "TWILIO_AUTH_TOKEN=$AUTH_TOKEN"
+    echo "TWILIO_WEBHOOK_URL=$WEBHOOK_URL"
+    echo "CONF_DIR=$ROOT/conf"
+    echo "LANG_DIR=$ROOT/lang"
+    echo "ENVIRONMENT=development"
+    echo "RUST_LOG=${RUST_LOG:-info}"
+    if [[ -n ${TABLE_NAME:-} && -n ${AWS_ENDPOINT_URL_DYNAMODB:-} ]]; then
+        echo "TABLE_NAME=$TABLE_NAME"
+        echo "AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB"
+        echo "AWS_REGION=${AWS_REGION:-us-east-1}"
+        echo "AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}"
+        echo "AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}"
+    fi
+} >"$WORK/function.env"
+if [[ -n ${TABLE_NAME:-} && -n ${AWS_ENDPOINT_URL_DYNAMODB:-} ]]; then
+    echo "store: DynamoDB table $TABLE_NAME at $AWS_ENDPOINT_URL_DYNAMODB"
+else
+    echo "store: in memory (set TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB for DynamoDB)"
+fi
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Its own process group, so that cleanup can stop cargo and the function with it. The caller's
+# TABLE_NAME / endpoint are removed from the inherited environment: only function.env decides.
+# 3>&-: watch must not hold the fakes' stdin open.
+env -u TABLE_NAME -u AWS_ENDPOINT_URL_DYNAMODB \
+    setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --ignore-changes \
+    --env-file "$WORK/function.env" >"$WORK/watch.log" 2>&1 </dev/null 3>&- &
+WATCH_PID=$!
+listening=no
+for _ in $(seq 300); do
+    if python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$PORT" 2>/dev/null; then
+        listening=yes; break
+    fi
+    kill -0 "$WATCH_PID" 2>/dev/null || break
+    sleep 0.2
+done
+if [[ $listening != yes ]]; then
+    echo "FAIL: cargo lambda watch is not listening on 127.0.0.1:$PORT"; cat "$WORK/watch.log"; exit 1
+fi
+echo "cargo lambda watch listening on 127.0.0.1:$PORT"
+
+invoke() { # event file, expected statusCode, timeout
+    local event=$1 expected=$2 limit=$3 started status
+    started=$(now)
+    if timeout "$limit" cargo lambda invoke twilio --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+        --data-file "infra/events/$event" --output-format json >"$WORK/out.json" 2>"$WORK/err.txt"; then
+        status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("statusCode"))' "$WORK/out.json" 2>/dev/null || echo "unparsable")
+    else
+        status="invoke failed (exit $?)"
+    fi
+    echo "$event: statusCode $status in $(since "$started") s"
+    if [[ $status == "$expected" ]]; then
+        pass "$event -> $expected"
+    else
+        fail "$event -> expected $expected, got $status"
+        cat "$WORK/out.json" "$WORK/err.txt"
+        echo "--- last lines of cargo lambda watch (function logs):"
+        tail -n 40 "$WORK/watch.log"
+    fi
+}
+# The first invoke compiles the function (debug profile) inside watch: allow for it.
+invoke twilio-sms.json 200 "$FIRST_INVOKE_TIMEOUT"
+invoke twilio-whatsapp.json 200 60
+invoke twilio-forged.json 403 60
+
+# A 200 also answers errors that retrying cannot fix, so check that the bot's replies really
+# reached (fake) Twilio: closing its stdin makes fake-upstreams list what it accepted.
+exec 3>&-
+for _ in $(seq 50); do kill -0 "$FAKE_PID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$FAKE_PID" 2>/dev/null; then
+    echo "fake-upstreams still running 5 s after its stdin closed: stopping it"
+    kill -TERM "$FAKE_PID" 2>/dev/null || true
+fi
+wait "$FAKE_PID" 2>/dev/null || true
+FAKE_PID=""
+grep '^sent ' "$WORK/fake.log" || true
+if grep -q '^sent to=+34600111222 from=+12078200470 ' "$WORK/fake.log"; then
+    pass "SMS reply sent through the Twilio API"
+else
+    fail "no SMS reply reached the fake Twilio"; tail -n 40 "$WORK/watch.log"
+fi
+if grep -q '^sent to=whatsapp:+34600111222 from=whatsapp:+14155238886 ' "$WORK/fake.log"; then
+    pass "WhatsApp reply sent through the Twilio API"
+else
+    fail "no WhatsApp reply reached the fake Twilio"; tail -n 40 "$WORK/watch.log"
+fi
+
+if ((FAILURES > 0)); then
+    echo "== lambda-check: FAIL ($FAILURES failed)"
+    exit 1
+fi
+echo "== lambda-check: PASS"
