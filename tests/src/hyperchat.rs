@@ -31,37 +31,23 @@
 //! secret, body.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
-use crate::server::{self, ShutdownGuard};
+use crate::server::{Reply, Running, Upstream};
 
 /// Handle to a running fake HyperChat. Cheap to clone; the server stops
 /// (gracefully) when the last clone is dropped.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FakeHyperChat {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    _guard: Arc<ShutdownGuard>,
+    server: Running<Shared>,
 }
 
-impl std::fmt::Debug for FakeHyperChat {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeHyperChat")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
 
 struct Shared {
     log: RequestLog,
@@ -132,58 +118,50 @@ impl FakeHyperChat {
     /// Starts a fake on `127.0.0.1:<random port>`, with queue mode off, no
     /// available agents, and no users or chats.
     pub async fn start() -> Self {
-        let shared = Arc::new(Shared {
+        let server = Running::start("FakeHyperChat", |_| Shared {
             log: RequestLog::default(),
             state: Mutex::new(ChatState::default()),
-        });
-        let for_router = Arc::clone(&shared);
-        let (addr, guard) = server::spawn("FakeHyperChat", move |_| {
-            Router::new().fallback(handle).with_state(for_router)
         })
         .await;
-        Self {
-            addr,
-            shared,
-            _guard: guard,
-        }
+        Self { server }
     }
 
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash: the HyperChat
     /// `server`; the product calls `{base_url}/v1/...`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     // ----- switches -----------------------------------------------------
 
     /// `GET /v1/settings` answers `settings.queue.active = on` (default false).
     pub fn set_queue_mode(&self, on: bool) {
-        lock(&self.shared.state).queue_mode = on;
+        lock(&self.server.shared.state).queue_mode = on;
     }
 
     /// Agents available in every room: `GET /v1/agents/available` answers
     /// this count for each requested room id, and `GET /v1/agents/online`
     /// answers `agentsOnline: n > 0` (default 0).
     pub fn set_agents_available(&self, n: u32) {
-        lock(&self.shared.state).agents_available = n;
+        lock(&self.server.shared.state).agents_available = n;
     }
 
     /// While `true`, every authorized `POST /v1/chats` answers 500 and
     /// creates nothing (default false).
     pub fn set_chat_creation_fails(&self, fails: bool) {
-        lock(&self.shared.state).chat_creation_fails = fails;
+        lock(&self.server.shared.state).chat_creation_fails = fails;
     }
 
     /// Creates an agent: a user with `nickname` = `name` and a non-empty
     /// `providerId` (what marks a message sender as an agent). Returns its
     /// user id, for use as a message `sender`.
     pub fn add_agent(&self, name: &str) -> String {
-        let mut state = lock(&self.shared.state);
+        let mut state = lock(&self.server.shared.state);
         let n = state.users.len() + 1;
         let mut agent = Map::new();
         agent.insert("name".into(), json!(name));
@@ -200,19 +178,19 @@ impl FakeHyperChat {
     /// `{"error":{"code":status,"message":<reason phrase>}}`. An invalid
     /// status code is answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.shared.state).failures = Some((status, times));
+        lock(&self.server.shared.state).failures = Some((status, times));
     }
 
     /// Every request waits this long before being handled (client timeouts).
     pub fn set_delay(&self, delay: Duration) {
-        lock(&self.shared.state).delay = delay;
+        lock(&self.server.shared.state).delay = delay;
     }
 
     // ----- recordings ---------------------------------------------------
 
     /// Every request received, in arrival order, including rejected ones.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.log.snapshot()
+        self.server.shared.log.snapshot()
     }
 
     /// Number of requests (any method, any outcome) whose path ends with
@@ -229,7 +207,7 @@ impl FakeHyperChat {
     /// Every chat, in creation order, as `GET /v1/chats/{id}` would return it
     /// now, plus `history`: the history it was created with (`[]` if none).
     pub fn chats(&self) -> Vec<Value> {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .chats
             .iter()
             .map(|c| {
@@ -242,7 +220,7 @@ impl FakeHyperChat {
 
     /// Messages accepted in chat `chat_id`, in order, as the API returned them.
     pub fn messages(&self, chat_id: &str) -> Vec<Value> {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .messages
             .iter()
             .filter(|m| m["chat"] == chat_id)
@@ -253,7 +231,7 @@ impl FakeHyperChat {
     /// Every user (agents included), in creation order, as `GET /v1/users/{id}`
     /// would return it now.
     pub fn users(&self) -> Vec<Value> {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .users
             .iter()
             .cloned()
@@ -263,9 +241,6 @@ impl FakeHyperChat {
 }
 
 // ----- HTTP handling ----------------------------------------------------
-
-/// `(status, JSON body)`; handlers return `Err` for early (error) answers.
-type Reply = (StatusCode, Value);
 
 /// HyperChat's error envelope.
 fn api_error(status: StatusCode, message: &str) -> Reply {
@@ -356,20 +331,6 @@ fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
     Some(status)
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let id = shared.log.record(&method, &uri, &headers, &body);
-    let (status, reply) = route(&shared, &method, &uri, &headers, &body)
-        .await
-        .unwrap_or_else(|err| err);
-    shared.log.set_status(id, status.as_u16());
-    (status, Json(reply)).into_response()
-}
 
 async fn route(
     shared: &Shared,
@@ -637,6 +598,16 @@ fn post_message(state: &mut ChatState, chat_id: &str, body: &[u8]) -> Result<Rep
     });
     state.messages.push(message.clone());
     ok(json!({"message": message}))
+}
+
+impl Upstream for Shared {
+    fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+        route(self, method, uri, headers, body).await
+    }
 }
 
 #[cfg(test)]

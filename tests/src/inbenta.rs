@@ -25,20 +25,15 @@
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
-use crate::server::{self, ShutdownGuard};
+use crate::server::{Reply, Running, Upstream};
 
 /// A bot answer with one HTML message, shaped like Inbenta's `answers` reply.
 ///
@@ -77,20 +72,11 @@ pub fn no_results() -> Value {
 
 /// Handle to a running fake Inbenta. Cheap to clone; the server stops
 /// (gracefully) when the last clone is dropped.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FakeInbenta {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    _guard: Arc<ShutdownGuard>,
+    server: Running<Shared>,
 }
 
-impl std::fmt::Debug for FakeInbenta {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeInbenta")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
 
 /// State shared between the handle and the request handlers.
 struct Shared {
@@ -195,44 +181,34 @@ impl FakeInbenta {
 
     /// Starts a fake on `127.0.0.1:<random port>`.
     pub async fn start() -> Self {
-        let mut shared_slot: Option<Arc<Shared>> = None;
-        let (addr, guard) = server::spawn("FakeInbenta", |addr| {
-            let shared = Arc::new(Shared {
-                base_url: format!("http://{addr}"),
-                log: RequestLog::default(),
-                state: Mutex::new(BotState::default()),
-            });
-            shared_slot = Some(Arc::clone(&shared));
-            Router::new().fallback(handle).with_state(shared)
+        let server = Running::start("FakeInbenta", |addr| Shared {
+            base_url: format!("http://{addr}"),
+            log: RequestLog::default(),
+            state: Mutex::new(BotState::default()),
         })
         .await;
-        let shared = shared_slot.unwrap_or_else(|| unreachable!("spawn always builds the router"));
-        Self {
-            addr,
-            shared,
-            _guard: guard,
-        }
+        Self { server }
     }
 
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn base_url(&self) -> String {
-        self.shared.base_url.clone()
+        self.server.shared.base_url.clone()
     }
 
     /// Auth API base: the product calls `{auth_url}/auth` and `{auth_url}/refreshToken`.
     pub fn auth_url(&self) -> String {
-        format!("{}/v1", self.shared.base_url)
+        format!("{}/v1", self.server.shared.base_url)
     }
 
     /// Chatbot API base, as returned in `apis.chatbot` by `/v1/auth`; the
     /// product calls `{chatbot_url}/v1/...`.
     pub fn chatbot_url(&self) -> String {
-        format!("{}/prod/chatbot", self.shared.base_url)
+        format!("{}/prod/chatbot", self.server.shared.base_url)
     }
 
     // ----- script -------------------------------------------------------
@@ -241,7 +217,7 @@ impl FakeInbenta {
     /// case-insensitively), reply with `response` verbatim (a full body such
     /// as [`answer`]`("...")`). A later call for the same text replaces it.
     pub fn on_message(&self, text: &str, response: Value) {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .on_message
             .insert(normalize_message(text), response);
     }
@@ -251,27 +227,27 @@ impl FakeInbenta {
     /// `response`. Pass a plain integer or `&str`, not a `serde_json::Value`
     /// (whose `Display` adds quotes to strings).
     pub fn on_option(&self, value: impl Display, response: Value) {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .on_option
             .insert(value.to_string(), response);
     }
 
     /// When `{"directCall": name}` arrives (exact match), reply with `response`.
     pub fn on_direct_call(&self, name: &str, response: Value) {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .on_direct_call
             .insert(name.to_owned(), response);
     }
 
     /// Body of `GET .../conversation/history` (default `[]`).
     pub fn set_history(&self, history: Value) {
-        lock(&self.shared.state).history = history;
+        lock(&self.server.shared.state).history = history;
     }
 
     /// `GET .../app/data/{group}` answers `{"results": results}`; groups never
     /// configured answer 404.
     pub fn set_extra_info(&self, group: &str, results: Value) {
-        lock(&self.shared.state)
+        lock(&self.server.shared.state)
             .extra_info
             .insert(group.to_owned(), results);
     }
@@ -281,13 +257,13 @@ impl FakeInbenta {
     /// Lifetime of access tokens issued from now on (`expires_in`). `0` makes
     /// new tokens unusable immediately, to test that the product re-authenticates.
     pub fn set_token_lifetime(&self, secs: u64) {
-        lock(&self.shared.state).token_lifetime = Duration::from_secs(secs);
+        lock(&self.server.shared.state).token_lifetime = Duration::from_secs(secs);
     }
 
     /// Every session issued so far becomes expired: the next message with it
     /// gets HTTP 400 `Session expired`. Sessions started later are fine.
     pub fn expire_sessions(&self) {
-        for expired in lock(&self.shared.state).sessions.values_mut() {
+        for expired in lock(&self.server.shared.state).sessions.values_mut() {
             *expired = true;
         }
     }
@@ -295,14 +271,14 @@ impl FakeInbenta {
     /// Every access token issued so far becomes invalid (chatbot routes and
     /// `/v1/refreshToken` answer 401), as if they had all expired.
     pub fn expire_tokens(&self) {
-        lock(&self.shared.state).tokens.clear();
+        lock(&self.server.shared.state).tokens.clear();
     }
 
     /// Every chatbot route waits this long before doing anything else (auth
     /// checks included), to test the product's client timeouts. The auth
     /// routes are not delayed.
     pub fn set_delay(&self, delay: Duration) {
-        lock(&self.shared.state).delay = delay;
+        lock(&self.server.shared.state).delay = delay;
     }
 
     /// The next `times` requests to chatbot routes (any path under
@@ -312,7 +288,7 @@ impl FakeInbenta {
     /// [`FakeInbenta::fail_auth_with`] for those. An invalid status code is
     /// answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.shared.state).chatbot_failures = Some(Failures {
+        lock(&self.server.shared.state).chatbot_failures = Some(Failures {
             status,
             remaining: times,
         });
@@ -321,7 +297,7 @@ impl FakeInbenta {
     /// Like [`FakeInbenta::fail_with`], but for `/v1/auth` and
     /// `/v1/refreshToken` only (a separate counter).
     pub fn fail_auth_with(&self, status: u16, times: usize) {
-        lock(&self.shared.state).auth_failures = Some(Failures {
+        lock(&self.server.shared.state).auth_failures = Some(Failures {
             status,
             remaining: times,
         });
@@ -331,7 +307,7 @@ impl FakeInbenta {
 
     /// Every request received, in arrival order, including rejected ones.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.log.snapshot()
+        self.server.shared.log.snapshot()
     }
 
     /// Number of requests (any method, any outcome) whose path ends with
@@ -398,9 +374,6 @@ fn accepted_json(requests: Vec<Recorded>) -> Vec<Value> {
 
 // ----- HTTP handling ----------------------------------------------------
 
-/// `(status, JSON body)`; handlers return `Err` for early (error) answers.
-type Reply = (StatusCode, Value);
-
 fn unauthorized() -> Reply {
     (StatusCode::UNAUTHORIZED, json!({"message": "Unauthorized"}))
 }
@@ -463,20 +436,6 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Reply> {
     }
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let id = shared.log.record(&method, &uri, &headers, &body);
-    let (status, reply) = route(&shared, &method, uri.path(), &headers, &body)
-        .await
-        .unwrap_or_else(|err| err);
-    shared.log.set_status(id, status.as_u16());
-    (status, Json(reply)).into_response()
-}
 
 async fn route(
     shared: &Shared,
@@ -681,6 +640,16 @@ fn bot_reply(state: &BotState, input: &serde_json::Map<String, Value>) -> Result
         _ => return Err(bad_type("a string")),
     };
     Ok(scripted.cloned().unwrap_or_else(no_results))
+}
+
+impl Upstream for Shared {
+    fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+        route(self, method, uri.path(), headers, body).await
+    }
 }
 
 #[cfg(test)]

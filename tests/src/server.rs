@@ -1,12 +1,109 @@
-//! Shared plumbing for the fakes: binding a random local port and running an
-//! axum router on a background task that stops when the last handle goes.
+//! Shared plumbing for the fakes: binding a random local port, running the
+//! fake's routes on a background task that stops when the last handle goes,
+//! and recording every request with the status it got.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+use crate::recording::RequestLog;
+
+/// A fake's answer: status and JSON body.
+pub(crate) type Reply = (StatusCode, Value);
+
+/// What makes one fake different from another: how it answers a request.
+pub(crate) trait Upstream: Send + Sync + 'static {
+    /// Where its requests are recorded.
+    fn log(&self) -> &RequestLog;
+    /// The answer to one request; `Err` is an error answer (same shape, kept
+    /// apart so routes can use `?`).
+    fn answer(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> impl Future<Output = Result<Reply, Reply>> + Send;
+}
+
+/// A running fake: its address and the state its routes share. Cheap to
+/// clone; clones share one server, which stops when the last one is dropped.
+pub(crate) struct Running<S> {
+    name: &'static str,
+    pub(crate) addr: SocketAddr,
+    pub(crate) shared: Arc<S>,
+    _guard: Arc<ShutdownGuard>,
+}
+
+impl<S> Clone for Running<S> {
+    fn clone(&self) -> Self {
+        Self {
+            name: self.name,
+            addr: self.addr,
+            shared: Arc::clone(&self.shared),
+            _guard: Arc::clone(&self._guard),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for Running<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(self.name)
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Upstream> Running<S> {
+    /// Starts `name` on `127.0.0.1:<random port>`; `make` builds its state
+    /// once the address is known (Inbenta returns its own URL in responses).
+    pub(crate) async fn start(name: &'static str, make: impl FnOnce(SocketAddr) -> S) -> Self {
+        let mut built = None;
+        let (addr, guard) = spawn(name, |addr| {
+            let shared = Arc::new(make(addr));
+            built = Some(Arc::clone(&shared));
+            Router::new().fallback(handle::<S>).with_state(shared)
+        })
+        .await;
+        let shared = built.unwrap_or_else(|| unreachable!("spawn always builds the router"));
+        Self {
+            name,
+            addr,
+            shared,
+            _guard: guard,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub(crate) fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Every request of every fake: recorded, answered, its status recorded.
+async fn handle<S: Upstream>(
+    State(shared): State<Arc<S>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let id = shared.log().record(&method, &uri, &headers, &body);
+    let (status, reply) = shared
+        .answer(&method, &uri, &headers, &body)
+        .await
+        .unwrap_or_else(|err| err);
+    shared.log().set_status(id, status.as_u16());
+    (status, Json(reply)).into_response()
+}
 
 /// Stops the server task when dropped.
 ///
@@ -15,7 +112,7 @@ use tokio::sync::oneshot;
 /// graceful (in-flight requests finish) so a test that drops a fake while the
 /// product still has a request outstanding sees a normal response, not a reset.
 #[derive(Debug)]
-pub(crate) struct ShutdownGuard {
+struct ShutdownGuard {
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -34,7 +131,7 @@ impl Drop for ShutdownGuard {
 /// loud failure at test start is the most useful thing a test helper can do.
 /// The router is built by `make_router` once the address is known, because
 /// some fakes must return their own URL in responses (Inbenta's `apis`).
-pub(crate) async fn spawn(
+async fn spawn(
     name: &str,
     make_router: impl FnOnce(SocketAddr) -> Router,
 ) -> (SocketAddr, Arc<ShutdownGuard>) {

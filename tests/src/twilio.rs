@@ -9,22 +9,17 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
-use crate::server::{self, ShutdownGuard};
+use crate::server::{Reply, Running, Upstream};
 
 /// A message Twilio accepted (answered 201), as the product asked to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,20 +34,11 @@ pub struct SentMessage {
 
 /// Handle to a running fake Twilio. Cheap to clone; the server stops
 /// (gracefully) when the last clone is dropped.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FakeTwilio {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    _guard: Arc<ShutdownGuard>,
+    server: Running<Shared>,
 }
 
-impl std::fmt::Debug for FakeTwilio {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTwilio")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
-    }
-}
 
 struct Shared {
     log: RequestLog,
@@ -77,31 +63,23 @@ impl FakeTwilio {
 
     /// Starts a fake on `127.0.0.1:<random port>`.
     pub async fn start() -> Self {
-        let shared = Arc::new(Shared {
+        let server = Running::start("FakeTwilio", |_| Shared {
             log: RequestLog::default(),
             state: Mutex::new(TwilioState::default()),
-        });
-        let for_router = Arc::clone(&shared);
-        let (addr, guard) = server::spawn("FakeTwilio", move |_| {
-            Router::new().fallback(handle).with_state(for_router)
         })
         .await;
-        Self {
-            addr,
-            shared,
-            _guard: guard,
-        }
+        Self { server }
     }
 
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr
     }
 
     /// `http://127.0.0.1:PORT`; the product posts to
     /// `{base_url}/2010-04-01/Accounts/{AccountSid}/Messages.json`.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.base_url()
     }
 
     /// Full URL of the Messages endpoint for [`FakeTwilio::ACCOUNT_SID`].
@@ -115,7 +93,7 @@ impl FakeTwilio {
 
     /// Messages accepted so far (201 answers only), in arrival order.
     pub fn messages(&self) -> Vec<SentMessage> {
-        lock(&self.shared.state).messages.clone()
+        lock(&self.server.shared.state).messages.clone()
     }
 
     /// Polls until at least `n` messages were accepted or `timeout` passes,
@@ -135,7 +113,7 @@ impl FakeTwilio {
 
     /// Every request received, in arrival order, including rejected ones.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.shared.log.snapshot()
+        self.server.shared.log.snapshot()
     }
 
     /// The next `times` requests (to any path, before auth and validation)
@@ -143,18 +121,17 @@ impl FakeTwilio {
     /// 20500 for 500, 20503 for 503, otherwise the status itself. An invalid
     /// status code is answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.shared.state).failures = Some((status, times));
+        lock(&self.server.shared.state).failures = Some((status, times));
     }
 
     /// Every request waits this long before being handled (client timeouts).
     pub fn set_delay(&self, delay: Duration) {
-        lock(&self.shared.state).delay = delay;
+        lock(&self.server.shared.state).delay = delay;
     }
 }
 
 // ----- HTTP handling ----------------------------------------------------
 
-type Reply = (StatusCode, Value);
 
 /// Twilio's REST error body.
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> Reply {
@@ -177,20 +154,6 @@ fn unauthenticated() -> Reply {
     twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let id = shared.log.record(&method, &uri, &headers, &body);
-    let (status, reply) = route(&shared, &method, uri.path(), &headers, &body)
-        .await
-        .unwrap_or_else(|err| err);
-    shared.log.set_status(id, status.as_u16());
-    (status, Json(reply)).into_response()
-}
 
 async fn route(
     shared: &Shared,
@@ -397,6 +360,16 @@ fn rfc2822(unix: u64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+impl Upstream for Shared {
+    fn log(&self) -> &RequestLog {
+        &self.log
+    }
+
+    async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+        route(self, method, uri.path(), headers, body).await
+    }
 }
 
 #[cfg(test)]
