@@ -1,4 +1,4 @@
-//! User-facing texts: `lang/<lang>.toml`, one `key = "text"` per label, `$name` placeholders.
+//! User-facing texts: `lang/<lang>.toml`, one `key = "text"` per label.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,10 +39,6 @@ impl Labels {
         self.texts.get(text).map_or(text, String::as_str)
     }
 
-    /// The text of `key` with each `$name` replaced.
-    pub fn format(&self, key: &str, params: &[(&str, &str)]) -> String {
-        params.iter().fold(self.get(key).to_owned(), |text, (name, value)| text.replace(&format!("${name}"), value))
-    }
 
     /// Labels from `other` replace ours (ExtraInfo translations over the files).
     pub fn overridden_by(mut self, other: impl IntoIterator<Item = (String, String)>) -> Self {
@@ -60,11 +56,6 @@ mod tests {
         assert_eq!(Labels::default().get("thanks"), "thanks");
     }
 
-    #[test]
-    fn placeholders_are_replaced_by_their_values() {
-        let labels = Labels::from_pairs([("queue_estimation", "There are $queuePosition people ahead of you.")]);
-        assert_eq!(labels.format("queue_estimation", &[("queuePosition", "3")]), "There are 3 people ahead of you.");
-    }
 
     #[test]
     fn every_shipped_language_has_the_same_keys_as_english() {

@@ -81,7 +81,11 @@ impl Engine<'_> {
             UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
         };
         if self.only_chat {
-            self.open_chat(conv, None, &mut turn).await;
+            // Once the chat is open there is nothing to open again; relaying the message to the
+            // agent belongs to the live-chat relay.
+            if conv.live_chat.is_none() {
+                self.open_chat(conv, None, &mut turn).await;
+            }
         } else if let Some(rating) = conv.rating_comment.take() {
             self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": text })).await;
             turn.text(self.labels.get("thanks"));

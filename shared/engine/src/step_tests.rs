@@ -490,6 +490,8 @@ async fn only_chat_mode_never_asks_the_bot_and_opens_a_chat_or_says_no_agents() 
     let mut h = Harness::escalating(0, 0);
     h.only_chat = true;
     assert_eq!(h.say("hello").await, vec![text("I will try to connect you with an agent. Please wait.")]);
+    assert!(h.say("still there?").await.is_empty(), "the open chat is not opened again");
+    assert_eq!(h.agents.opened.lock().unwrap().len(), 1);
     h.agents = ScriptedLiveChat::with_agents(0);
     h.conv = Conversation::default();
     assert_eq!(h.say("hello").await, vec![text("No agents available")]);

@@ -2,7 +2,7 @@
 
 use crate::answer::BotResponse;
 use crate::conversation::BotSession;
-use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, Timestamp, TrackingEvent};
+use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, LiveChat, LiveChatError, TrackingEvent};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -126,25 +126,5 @@ impl LiveChat for ScriptedLiveChat {
         let mut opened = self.opened.lock().unwrap();
         opened.push(request.clone());
         Ok(format!("chat-{}", opened.len()))
-    }
-}
-
-/// A clock tests move by hand.
-#[derive(Debug, Default)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    pub fn at(secs: i64) -> Self {
-        Self(AtomicI64::new(secs))
-    }
-
-    pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        Timestamp(self.0.load(Ordering::SeqCst))
     }
 }

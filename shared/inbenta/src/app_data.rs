@@ -38,8 +38,9 @@ impl AppDataCache {
                 return None;
             }
         };
-        let body: Value = serde_json::from_str(&text).ok()?;
-        self.memory.lock().await.insert(group.to_owned(), (now.plus(TTL), body.clone()));
+        // Stored with its own expiry, so a copy read from the table expires when the original does.
+        let (expires_at, body): (Timestamp, Value) = serde_json::from_str(&text).ok()?;
+        self.memory.lock().await.insert(group.to_owned(), (expires_at, body.clone()));
         Some(body)
     }
 
@@ -47,7 +48,8 @@ impl AppDataCache {
         let expires_at = self.clock.now().plus(TTL);
         self.memory.lock().await.insert(group.to_owned(), (expires_at, body.clone()));
         let Some(store) = &self.store else { return };
-        if let Err(error) = store.cache_put(&format!("{}{group}", self.key_prefix), &body.to_string(), expires_at).await {
+        let stored = serde_json::json!([expires_at, body]).to_string();
+        if let Err(error) = store.cache_put(&format!("{}{group}", self.key_prefix), &stored, expires_at).await {
             tracing::warn!(error = %connector_engine::error_chain(&error), "ExtraInfo cache not written");
         }
     }
