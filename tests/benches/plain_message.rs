@@ -48,7 +48,7 @@ async fn run(label: &str, c: Connector, messages: usize) {
 async fn send(c: &Connector) -> Duration {
     let request = c.signed(&inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid()));
     let started = Instant::now();
-    let response = c.webhook.handle(request).await;
+    let response = c.handle(request).await;
     let elapsed = started.elapsed();
     assert_eq!(response.status(), 200);
     elapsed

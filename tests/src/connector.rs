@@ -6,10 +6,10 @@ use crate::inbenta::FakeInbenta;
 use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use bytes::Bytes;
-use channels::bootstrap::Foundation;
-use channels::twilio::TwilioWebhook;
-use channels::{WebhookRequest, WebhookResponse};
-use connector_engine::config::Sources;
+use channel_twilio::TwilioChannel;
+use connector_app::App;
+use connector_config::Sources;
+use connector_core::{Webhook, WebhookRequest, WebhookResponse};
 use connector_engine::ports::StateStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +28,7 @@ pub fn repo_root() -> PathBuf {
 pub struct Connector {
     pub inbenta: FakeInbenta,
     pub twilio: FakeTwilio,
-    pub webhook: Arc<TwilioWebhook>,
+    pub webhook: Arc<Webhook<TwilioChannel>>,
     pub store: Arc<dyn StateStore>,
     /// Calls made to the store (each one DynamoDB request on the DynamoDB store).
     pub store_calls: Arc<CountingStore>,
@@ -83,12 +83,11 @@ impl Connector {
         .collect();
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let sources = Sources { conf_dir: conf_dir_with(custom), env: vars };
-        let mut foundation = Foundation::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
-        let store_calls = Arc::new(CountingStore::new(foundation.store.clone()));
-        foundation.store = store_calls.clone();
-        let pipeline = Arc::new(foundation.pipeline(foundation.inbenta().expect("inbenta client"), foundation.live_chat().expect("live chat")));
-        let webhook = Arc::new(foundation.twilio_webhook(pipeline).expect("twilio webhook"));
-        Self { inbenta, twilio, webhook, store: foundation.store.clone(), store_calls, sids: AtomicU64::new(0) }
+        let mut app = App::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
+        let store_calls = Arc::new(CountingStore::new(app.store.clone()));
+        app.store = store_calls.clone();
+        let webhook = Arc::new(app.twilio_webhook(app.inbenta().expect("inbenta client")).expect("twilio webhook"));
+        Self { inbenta, twilio, webhook, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
     }
 
     pub fn next_sid(&self) -> String {
@@ -101,10 +100,15 @@ impl Connector {
         request(encode_form(params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)])
     }
 
+    /// The webhook's answer to one request, as the Lambda function would give it.
+    pub async fn handle(&self, request: WebhookRequest) -> WebhookResponse {
+        self.webhook.handle(request, None).await
+    }
+
     /// Posts a request and collects the replies sent while it was handled.
     pub async fn exchange(&self, request: WebhookRequest) -> Exchange {
         let before = self.twilio.messages().len();
-        let response: WebhookResponse = self.webhook.handle(request).await;
+        let response = self.handle(request).await;
         let replies = self.twilio.messages().into_iter().skip(before).collect();
         Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
     }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, Lease, StateStore, StoreError, Timestamp};
+use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -28,14 +28,14 @@ impl CountingStore {
 
 #[async_trait]
 impl StateStore for CountingStore {
-    async fn claim_message(&self, id: &str, expires_at: Timestamp) -> Result<Claim, StoreError> {
+    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
         self.count();
-        self.inner.claim_message(id, expires_at).await
+        self.inner.claim_message(id, claim).await
     }
 
-    async fn release_message(&self, id: &str) -> Result<(), StoreError> {
+    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
         self.count();
-        self.inner.release_message(id).await
+        self.inner.release_message(id, owner).await
     }
 
     async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError> {
@@ -43,9 +43,27 @@ impl StateStore for CountingStore {
         self.inner.acquire(key, lease, now).await
     }
 
-    async fn commit(&self, key: &ConversationKey, lease: &Lease, version: u64, conversation: &Conversation, expires_at: Timestamp) -> Result<(), StoreError> {
+    async fn commit(
+        &self,
+        key: &ConversationKey,
+        lease: &Lease,
+        version: u64,
+        conversation: &Conversation,
+        outbox: &Outbox,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
         self.count();
-        self.inner.commit(key, lease, version, conversation, expires_at).await
+        self.inner.commit(key, lease, version, conversation, outbox, expires_at).await
+    }
+
+    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, outbox: &MessageId, attempted: usize) -> Result<(), StoreError> {
+        self.count();
+        self.inner.record_progress(key, lease, outbox, attempted).await
+    }
+
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError> {
+        self.count();
+        self.inner.finish(key, lease, message, release_lease).await
     }
 
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError> {

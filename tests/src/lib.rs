@@ -31,6 +31,7 @@
 
 pub mod connector;
 pub mod counting_store;
+pub mod dynamo_proxy;
 pub mod hyperchat;
 pub mod inbenta;
 pub mod raw_http;

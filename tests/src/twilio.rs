@@ -51,6 +51,8 @@ struct TwilioState {
     /// `(status, remaining)` of an injected failure.
     failures: Option<(u16, usize)>,
     delay: Duration,
+    /// `(hold, remaining)` of accepted sends whose 201 answer is held back.
+    late_answers: Option<(Duration, usize)>,
 }
 
 impl FakeTwilio {
@@ -128,6 +130,15 @@ impl FakeTwilio {
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.server.shared.state).delay = delay;
     }
+
+    /// The next `times` messages accepted are recorded as sent, exactly as a
+    /// normal 201, but the 201 is held `delay` before it is returned: the
+    /// product times out on a message Twilio did send (an ambiguous send).
+    /// Rejected requests do not use it up. In [`FakeTwilio::requests`] the
+    /// status shows once the answer is returned (`None` if the client hung up).
+    pub fn answer_late(&self, delay: Duration, times: usize) {
+        lock(&self.server.shared.state).late_answers = Some((delay, times));
+    }
 }
 
 // ----- HTTP handling ----------------------------------------------------
@@ -202,12 +213,19 @@ async fn route(
     let n = SIDS_ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
     let sid_value = format!("SM{:016x}{:016x}", u64::from(std::process::id()), n);
     let reply = created_body(&sid_value, &message);
-    let mut state = lock(&shared.state);
-    state.messages.push(message);
+    let hold = {
+        let mut state = lock(&shared.state);
+        state.messages.push(message);
+        take_failure(&mut state.late_answers)
+    };
+    if let Some(hold) = hold {
+        tokio::time::sleep(hold).await;
+    }
     Ok((StatusCode::CREATED, reply))
 }
 
-fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
+/// Takes one use of an injected fault (a failure status or a late answer's hold).
+fn take_failure<T: Copy>(slot: &mut Option<(T, usize)>) -> Option<T> {
     let (status, remaining) = slot.as_mut()?;
     if *remaining == 0 {
         *slot = None;
@@ -593,6 +611,47 @@ mod tests {
             201
         );
         assert!(started.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[tokio::test]
+    async fn a_late_answer_is_still_a_sent_message_and_only_the_next_n_are_late() {
+        let fake = FakeTwilio::start().await;
+        fake.answer_late(Duration::from_millis(500), 1);
+        let params = [("To", "+3"), ("From", "+1"), ("Body", "x")];
+
+        // A rejected request does not use up the late answer.
+        let rejected = send(&fake, &[("To", "+3"), ("From", "+1")]).await;
+        assert_eq!(rejected.status, 400);
+
+        let gave_up = tokio::time::timeout(Duration::from_millis(150), send(&fake, &params)).await;
+        assert!(gave_up.is_err(), "the 201 should have been held");
+        assert_eq!(
+            fake.messages().len(),
+            1,
+            "accepted before the answer was held"
+        );
+        assert_eq!(fake.messages()[0].body, "x");
+
+        let started = Instant::now();
+        let next = send(&fake, &params).await;
+        assert_eq!(next.status, 201);
+        assert!(started.elapsed() < Duration::from_millis(400));
+        assert_eq!(fake.messages().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_client_that_waits_gets_the_late_201_after_the_delay() {
+        let fake = FakeTwilio::start().await;
+        fake.answer_late(Duration::from_millis(200), 2);
+        for _ in 0..2 {
+            let started = Instant::now();
+            let resp = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await;
+            assert_eq!(resp.status, 201);
+            assert!(resp.json()["sid"].is_string());
+            assert!(started.elapsed() >= Duration::from_millis(200));
+        }
+        let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![Some(201), Some(201)]);
     }
 
     #[tokio::test]

@@ -145,7 +145,7 @@ async fn options_survive_between_messages_because_they_live_in_the_state_store()
     let lease = connector_engine::ports::Lease { owner: "probe".into(), until: connector_engine::ports::Timestamp(i64::MAX) };
     let now = connector_engine::ports::Timestamp(0);
     let connector_engine::ports::Acquired::Locked(stored) = c.store.acquire(&key, &lease, now).await.unwrap() else { panic!("busy") };
-    assert_eq!(stored.conversation.pending.map(|p| p.options.len()), Some(2));
+    assert_eq!(stored.conversation.awaiting.prompt().map(|p| p.options.len()), Some(2));
     c.store.release(&key, &lease).await.unwrap();
 }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
-use channels::twilio::signature::sign_base64;
+use channel_twilio::signature::sign_base64;
 use std::sync::Arc;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -64,8 +64,8 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     let auth_token = env_value(&sources.env, "TWILIO_AUTH_TOKEN").unwrap_or_else(|| LOCAL_AUTH_TOKEN.into());
     let webhook_url = env_value(&sources.env, "TWILIO_WEBHOOK_URL").unwrap_or_default();
     let app = crate::server::App::build(&sources, &crate::lang_dir()).await?;
-    let bot_kind = app.bot_kind;
-    tokio::spawn(async move { axum::serve(listener, crate::server::router(Arc::new(app))).await });
+    let (bot_kind, limits) = (app.bot_kind, app.limits);
+    tokio::spawn(crate::server::serve(listener, crate::server::router(Arc::new(app)), limits, std::future::pending()));
 
     let channel = if options.whatsapp { "WhatsApp" } else { "SMS" };
     println!("Chatting as {channel} user {} with the {bot_kind} bot at {webhook_url}.", options.from);

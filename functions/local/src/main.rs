@@ -11,7 +11,7 @@ mod chat;
 mod demo_bot;
 mod server;
 
-use connector_engine::config::Sources;
+use connector_config::Sources;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -38,11 +38,11 @@ async fn serve() -> Result<(), Error> {
     let sources = local_sources(port, Vec::new());
     let app = server::App::build(&sources, &lang_dir()).await?;
     tracing::info!(port, bot = app.bot_kind, "connector-local listening on http://127.0.0.1:{port}");
-    axum::serve(listener, server::router(Arc::new(app)))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let limits = app.limits;
+    server::serve(listener, server::router(Arc::new(app)), limits, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! The local HTTP server: the same handlers as the Lambda functions, one route each.
+//! The local HTTP server: the same handlers as the Lambda functions, one route each, behind
+//! the limits a server open to a tunnel needs (header and body timeouts, a connection cap).
 
 use axum::Router;
 use axum::body::Body;
@@ -6,34 +7,48 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use channels::MAX_WEBHOOK_BODY_BYTES;
-use channels::bootstrap::Foundation;
-use channels::twilio::TwilioWebhook;
-use connector_engine::config::Sources;
+use channel_twilio::TwilioChannel;
+use connector_config::Sources;
+use connector_core::{MAX_WEBHOOK_BODY_BYTES, Webhook};
 use connector_engine::ports::Chatbot;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use serde::Deserialize;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// The `local` table.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Limits {
+    pub header_timeout_ms: u64,
+    pub body_timeout_ms: u64,
+    pub max_connections: usize,
+}
 
 pub struct App {
-    twilio: TwilioWebhook,
+    twilio: Webhook<TwilioChannel>,
+    pub limits: Limits,
     /// "inbenta" or "demo", for the start-up line.
     pub bot_kind: &'static str,
 }
 
 impl App {
     pub async fn build(sources: &Sources, lang_dir: &Path) -> Result<Self, crate::Error> {
-        let foundation = Foundation::load(sources, lang_dir).await?;
-        if let Some(table) = foundation.settings.state.table_name.as_deref().filter(|t| !t.is_empty()) {
+        let app = connector_app::App::load(sources, lang_dir).await?;
+        if let Some(table) = app.state.table() {
             // Local use only: in AWS the SAM template owns the table.
             state_store::DynamoStore::from_env(table).await.ensure_table().await?;
         }
-        let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) = if foundation.settings.api.has_credentials() {
-            (foundation.inbenta()?, "inbenta")
+        let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) = if app.api()?.has_credentials() {
+            (app.inbenta()?, "inbenta")
         } else {
             (Arc::new(crate::demo_bot::DemoBot::new()?), "demo")
         };
-        let pipeline = Arc::new(foundation.pipeline(chatbot, foundation.live_chat()?));
-        Ok(Self { twilio: foundation.twilio_webhook(pipeline)?, bot_kind })
+        let limits = app.config.section("local")?;
+        Ok(Self { twilio: app.twilio_webhook(chatbot)?, limits, bot_kind })
     }
 }
 
@@ -47,10 +62,49 @@ pub fn router(app: Arc<App>) -> Router {
 
 async fn twilio(State(app): State<Arc<App>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let timeout = Duration::from_millis(app.limits.body_timeout_ms);
     // One byte over the limit is enough to know the body is too large.
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES + 1).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
+    let bytes = match tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_WEBHOOK_BODY_BYTES + 1)).await {
+        Err(_) => return (StatusCode::REQUEST_TIMEOUT, "body not received in time").into_response(),
+        Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
+        Ok(Ok(bytes)) => bytes,
     };
-    let response = app.twilio.handle(http::Request::from_parts(parts, bytes)).await;
-    response.map(Body::from)
+    app.twilio.handle(http::Request::from_parts(parts, bytes), None).await.map(Body::from)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let header_timeout = Duration::from_millis(limits.header_timeout_ms);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    // Out of file descriptors and the like: say so, and keep serving.
+                    tracing::warn!(%error, "connection not accepted");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(max = limits.max_connections, "too many connections: one closed at once");
+            drop(stream);
+            continue;
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended");
+            }
+            drop(slot);
+        });
+    }
 }

@@ -29,12 +29,19 @@ impl fmt::Display for ConversationKey {
 /// Everything the engine remembers about one user.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
+    /// Where replies to this user go, so events that do not come from the user (an agent's
+    /// message, a ticket reply) can reach them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<ReplyAddress>,
+    /// Who the user is talking to.
+    #[serde(default)]
+    pub mode: Mode,
     /// The Inbenta conversation this user is in, if one was started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_session: Option<BotSession>,
-    /// Options shown to the user and not yet answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pending: Option<PendingPrompt>,
+    /// What the user's next message answers.
+    #[serde(default)]
+    pub awaiting: Awaiting,
     /// Consecutive bot answers flagged `no-results`.
     #[serde(default)]
     pub no_results_count: u32,
@@ -47,12 +54,66 @@ pub struct Conversation {
     /// When the user last wrote (WhatsApp's 24 h window and idle expiry are measured from it).
     #[serde(default)]
     pub last_inbound_at: Timestamp,
-    /// A rating whose reason the user was asked for: their next message is the comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rating_comment: Option<RatingChoice>,
-    /// The HyperChat chat opened for this user, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live_chat: Option<String>,
+}
+
+/// A channel's address of one user, as the channel wrote it (Twilio: company and user numbers;
+/// Smooch: app and conversation; Messenger: page and PSID). Opaque to the engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplyAddress {
+    /// The channel whose sender can use it (`twilio`, `smooch`, `messenger`).
+    pub channel: String,
+    pub to: Value,
+}
+
+/// Who the user is talking to. A closed chat is no mode of its own: the user is back with the
+/// bot, and the next chat is a new one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Mode {
+    #[default]
+    Bot,
+    /// A HyperChat chat is open for this user.
+    LiveChat { chat_id: String, stage: ChatStage },
+}
+
+impl Mode {
+    pub fn chat_id(&self) -> Option<&str> {
+        match self {
+            Self::Bot => None,
+            Self::LiveChat { chat_id, .. } => Some(chat_id),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ChatStage {
+    /// Opened, waiting in the room's queue for an agent to accept it.
+    Queued,
+    /// An agent accepted it.
+    WithAgent { agent: String },
+}
+
+/// What the user's next message answers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Awaiting {
+    /// Nothing in particular: a new question.
+    #[default]
+    Nothing,
+    /// Options shown and not yet answered.
+    Choice(PendingPrompt),
+    /// The reason for a rating the user just gave.
+    RatingComment(RatingChoice),
+}
+
+impl Awaiting {
+    pub fn prompt(&self) -> Option<&PendingPrompt> {
+        match self {
+            Self::Choice(prompt) => Some(prompt),
+            _ => None,
+        }
+    }
 }
 
 /// A content rating the user picked.

@@ -1,7 +1,48 @@
 //! User-facing texts: `lang/<lang>.toml`, one `key = "text"` per label.
+//!
+//! The code names labels through [`Label`], never through loose strings, so a test can check
+//! that every label it may show exists in every shipped language.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+
+macro_rules! labels {
+    ($($variant:ident => $key:literal),* $(,)?) => {
+        /// A label the engine shows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Label { $($variant),* }
+
+        impl Label {
+            pub const ALL: &'static [Label] = &[$(Label::$variant),*];
+
+            /// Its key in the label files and in ExtraInfo translations.
+            pub fn key(self) -> &'static str {
+                match self { $(Label::$variant => $key),* }
+            }
+        }
+    };
+}
+
+labels! {
+    AgentJoined => "agent_joined",
+    ApiError => "api_error",
+    ApiTimeout => "api_timeout",
+    AskRatingComment => "ask_rating_comment",
+    AskToEscalate => "ask_to_escalate",
+    ChatClosed => "chat_closed",
+    CreatingChat => "creating_chat",
+    DateFormatHint => "date_format_hint",
+    ErrorCreatingChat => "error_creating_chat",
+    EscalationRejected => "escalation_rejected",
+    No => "no",
+    NoAgents => "no_agents",
+    NoRatingGiven => "no_rating_given",
+    RateContentIntro => "rate_content_intro",
+    Thanks => "thanks",
+    TypeANumber => "type_a_number",
+    UnsupportedMessage => "unsupported_message",
+    Yes => "yes",
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Labels {
@@ -29,16 +70,15 @@ impl Labels {
         Self { texts: pairs.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect() }
     }
 
-    /// The text of `key`, or `key` itself when unknown (so a typo shows, rather than nothing).
-    pub fn get<'a>(&'a self, key: &'a str) -> &'a str {
-        self.texts.get(key).map_or(key, String::as_str)
+    /// The text of `label`, or its key when a custom label file lacks it.
+    pub fn get(&self, label: Label) -> &str {
+        self.texts.get(label.key()).map_or(label.key(), String::as_str)
     }
 
     /// The text of `key` if it is a label, else `text` as given (bot labels like "yes" or "Yes").
     pub fn translate_or_keep<'a>(&'a self, text: &'a str) -> &'a str {
         self.texts.get(text).map_or(text, String::as_str)
     }
-
 
     /// Labels from `other` replace ours (ExtraInfo translations over the files).
     pub fn overridden_by(mut self, other: impl IntoIterator<Item = (String, String)>) -> Self {
@@ -52,10 +92,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unknown_key_reads_as_itself() {
-        assert_eq!(Labels::default().get("thanks"), "thanks");
+    fn a_label_missing_from_the_files_reads_as_its_key() {
+        assert_eq!(Labels::default().get(Label::Thanks), "thanks");
     }
 
+    #[test]
+    fn every_label_the_code_shows_exists_in_every_shipped_language() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lang");
+        let mut langs: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
+            .collect();
+        langs.sort();
+        assert!(langs.len() >= 3, "{langs:?}");
+        for lang in &langs {
+            let labels = Labels::load(&dir, lang).unwrap();
+            let missing: Vec<&str> = Label::ALL.iter().map(|l| l.key()).filter(|k| !labels.texts.contains_key(*k)).collect();
+            assert!(missing.is_empty(), "lang/{lang}.toml lacks {missing:?}");
+        }
+    }
 
     #[test]
     fn every_shipped_language_has_the_same_keys_as_english() {

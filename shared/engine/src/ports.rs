@@ -2,7 +2,7 @@
 //! implement them in their own crates; tests use in-memory ones.
 
 use crate::answer::BotResponse;
-use crate::conversation::{BotSession, Conversation, ConversationKey};
+use crate::conversation::{BotSession, Conversation, ConversationKey, ReplyAddress};
 use crate::reply::Reply;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -145,12 +145,48 @@ impl LiveChat for NoLiveChat {
     }
 }
 
+/// A provider's message or event id, namespaced by its source (`twilio#SM...`): the dedupe key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(String);
+
+impl MessageId {
+    pub fn new(source: &str, id: &str) -> Self {
+        Self(format!("{source}#{id}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for MessageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One turn's replies, stored with the conversation before the first is sent, so a request that
+/// dies part way is finished by the next one instead of being run again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    /// The message (or event) whose turn produced these replies.
+    pub message_id: MessageId,
+    pub address: ReplyAddress,
+    pub replies: Vec<Reply>,
+    /// Provider messages whose send may have started. They are never sent again: a send that
+    /// may have been accepted is not repeated.
+    pub attempted: usize,
+}
+
 /// A conversation as stored, with the version its next commit must match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Versioned {
     /// 0 when the conversation did not exist yet.
     pub version: u64,
     pub conversation: Conversation,
+    /// Replies of an earlier turn not all sent yet.
+    pub outbox: Option<Outbox>,
 }
 
 /// Exclusive right to process one conversation until `until` (serializes concurrent messages
@@ -168,12 +204,27 @@ pub enum Acquired {
     Busy,
 }
 
+/// A request's claim on one provider message id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    /// The request (unique across processes).
+    pub owner: String,
+    pub now: Timestamp,
+    /// Until when the claim stays ours if we never finish (crash, Lambda timeout); another
+    /// delivery of the message may take it over after that.
+    pub hold_until: Timestamp,
+    /// When the id is forgotten altogether.
+    pub expires_at: Timestamp,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// First time this provider message id is seen: process it.
-    New,
-    /// Seen before (a redelivery): do nothing.
-    Duplicate,
+    /// Ours to handle: first seen, given up, or taken over from a request that never finished.
+    Ours,
+    /// Handled already (a redelivery): do nothing.
+    Done,
+    /// Another request is handling it now: ask the provider to try again later.
+    InProgress,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,58 +245,37 @@ impl StoreError {
 }
 
 /// Where conversations, dedupe claims and caches live (DynamoDB in production).
+///
+/// One turn: `claim_message`, `acquire`, `commit` (state and outbox, lease kept),
+/// `record_progress` before each further send, `finish` (claim done, outbox dropped, lease freed).
 #[async_trait]
 pub trait StateStore: Send + Sync {
-    /// Atomically records a provider message id; `Duplicate` if it was already recorded.
-    async fn claim_message(&self, id: &str, expires_at: Timestamp) -> Result<Claim, StoreError>;
-    /// Forgets a claim so a retry of a message that produced no reply can be processed.
-    async fn release_message(&self, id: &str) -> Result<(), StoreError>;
-    /// Takes the conversation's lease if it is free or expired, and reads it.
+    /// Claims a provider message id. A condition that fails is read back, so a write that
+    /// succeeded but answered late (and was retried) is still recognised as ours.
+    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError>;
+    /// Gives our claim up so a redelivery can take it at once.
+    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError>;
+    /// Takes the conversation's lease if it is free, expired or ours, and reads it.
     async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError>;
-    /// Writes the conversation if `version` and the lease are still ours, and frees the lease.
+    /// Writes the conversation and the turn's outbox if `version` and the lease are still ours;
+    /// the lease is kept for the delivery.
     async fn commit(
         &self,
         key: &ConversationKey,
         lease: &Lease,
         version: u64,
         conversation: &Conversation,
+        outbox: &Outbox,
         expires_at: Timestamp,
     ) -> Result<(), StoreError>;
-    /// Frees the lease without changing the conversation.
+    /// Sets the outbox's `attempted` count (before the send it covers starts).
+    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, outbox: &MessageId, attempted: usize) -> Result<(), StoreError>;
+    /// The outbox of `message` is delivered: marks its claim done and drops the outbox, and
+    /// frees the lease when `release_lease`.
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError>;
+    /// Frees the lease without changing anything else.
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError>;
     /// A cached value (access token, ExtraInfo); expired entries read as absent.
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
     async fn cache_put(&self, key: &str, value: &str, expires_at: Timestamp) -> Result<(), StoreError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SendError {
-    /// The provider refused the message (bad number, too long, window closed): do not retry.
-    #[error("the channel refused the message: {0}")]
-    Rejected(String),
-    #[error("the channel is unavailable: {0}")]
-    Unavailable(String),
-    #[error("could not reach the channel")]
-    Transport(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl SendError {
-    pub fn is_retryable(&self) -> bool {
-        !matches!(self, Self::Rejected(_))
-    }
-}
-
-/// How delivery of one turn's replies went.
-#[derive(Debug, Default)]
-pub struct Delivery {
-    /// Provider messages accepted, in order.
-    pub sent: usize,
-    /// The error that stopped delivery, if any (later replies were not attempted, to keep order).
-    pub error: Option<SendError>,
-}
-
-/// Renders and sends replies to one user on one channel, in order.
-#[async_trait]
-pub trait ReplySink: Send + Sync {
-    async fn deliver(&self, replies: &[Reply]) -> Delivery;
 }

@@ -5,15 +5,16 @@
 //! a human is offered, what the user hears when an upstream fails.
 
 use crate::answer::{Answer, AnswerKind, BotResponse, FLAG_NO_RESULTS};
-use crate::config::ContentRatings;
 use crate::conversation::{
-    BotSession, Conversation, OptionAction, PendingOption, PendingPrompt, PromptKind, RatingChoice,
+    Awaiting, BotSession, ChatStage, Conversation, Mode, OptionAction, PendingOption, PendingPrompt, PromptKind, RatingChoice,
 };
-use crate::labels::Labels;
+use crate::labels::{Label, Labels};
 use crate::matching;
 use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, LiveChat, LiveChatError, Timestamp, TrackingEvent};
 use crate::reply::Reply;
+use crate::settings::{ContentRatings, EscalationPolicy};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
 /// What the user sent, channel-neutral.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,22 @@ pub enum UserInput {
     Media { caption: String },
 }
 
+/// Something that happened in the user's live chat, not written by the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatEvent {
+    AgentJoined { agent: String },
+    AgentMessage { text: String },
+    /// Closed by the agent or the system.
+    ChatClosed,
+}
+
+/// What one turn is about: a user's message, or an event of their live chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    User(UserInput),
+    Chat(ChatEvent),
+}
+
 /// Engine knobs that are not texts.
 #[derive(Debug, Clone)]
 pub struct Policy {
@@ -30,17 +47,6 @@ pub struct Policy {
     pub bot_session_idle_secs: i64,
     pub ratings: ContentRatings,
     pub escalation: EscalationPolicy,
-}
-
-/// When to offer a human agent (`chat.toml`).
-#[derive(Debug, Clone, Default)]
-pub struct EscalationPolicy {
-    /// HyperChat is enabled: without it nothing escalates.
-    pub enabled: bool,
-    /// Consecutive no-result answers that trigger an offer (0 = never).
-    pub tries_before_escalation: u32,
-    /// Consecutive negative ratings that trigger an offer (0 = never).
-    pub negative_ratings_before_escalation: u32,
 }
 
 pub struct Engine<'a> {
@@ -53,6 +59,9 @@ pub struct Engine<'a> {
     pub only_chat: bool,
     /// The conversation's `externalId`, given to the live chat.
     pub external_id: &'a str,
+    /// Every bot and live-chat call ends before it (the webhook's deadline, less what the
+    /// delivery needs); one that would not counts as a timeout.
+    pub deadline: Option<Instant>,
 }
 
 /// Why an escalation is being offered.
@@ -73,6 +82,39 @@ enum Trigger {
 const DIRECT_CALL_ESCALATION_START: &str = "escalationStart";
 
 impl Engine<'_> {
+    /// One turn: the new state is left in `conv`, the replies returned in order.
+    pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Vec<Reply> {
+        match input {
+            Input::User(input) => self.step(conv, input, now).await,
+            Input::Chat(event) => self.on_chat_event(conv, event),
+        }
+    }
+
+    /// An event of the user's live chat. Events for a chat the conversation is not in (closed
+    /// since, or never ours) change nothing and say nothing.
+    fn on_chat_event(&self, conv: &mut Conversation, event: &ChatEvent) -> Vec<Reply> {
+        let Mode::LiveChat { chat_id, stage } = &mut conv.mode else {
+            tracing::info!("live chat event for a conversation with the bot ignored");
+            return Vec::new();
+        };
+        let mut turn = Turn::default();
+        match event {
+            ChatEvent::AgentJoined { agent } => {
+                turn.text(&self.labels.get(Label::AgentJoined).replace("$agentName", agent));
+                *stage = ChatStage::WithAgent { agent: agent.clone() };
+            }
+            ChatEvent::AgentMessage { text } => turn.text(text),
+            ChatEvent::ChatClosed => {
+                tracing::info!(chat = %chat_id, "live chat closed, back to the bot");
+                turn.text(self.labels.get(Label::ChatClosed));
+                conv.mode = Mode::Bot;
+                reset_escalation_counters(conv);
+            }
+        }
+        let unchanged = std::mem::take(&mut conv.awaiting);
+        turn.finish(conv, unchanged)
+    }
+
     pub async fn step(&self, conv: &mut Conversation, input: &UserInput, now: Timestamp) -> Vec<Reply> {
         conv.messages_handled += 1;
         conv.last_inbound_at = now;
@@ -83,27 +125,35 @@ impl Engine<'_> {
         if self.only_chat {
             // Once the chat is open there is nothing to open again; relaying the message to the
             // agent belongs to the live-chat relay.
-            if conv.live_chat.is_none() {
+            if conv.mode == Mode::Bot {
                 self.open_chat(conv, None, &mut turn).await;
             }
-        } else if let Some(rating) = conv.rating_comment.take() {
-            self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": text })).await;
-            turn.text(self.labels.get("thanks"));
-        } else if text.is_empty() {
-            // Nothing the bot can read: keep whatever was pending.
-            turn.text(self.labels.get("unsupported_message"));
-            let unchanged = conv.pending.clone();
-            return turn.finish(conv, unchanged);
-        } else {
-            let pending_before = conv.pending.take();
-            if let Err(error) = self.respond(conv, text, pending_before.clone(), now, &mut turn).await {
-                tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
-                turn.text(self.labels.get(failure_label(&error)));
-                // Keep the question pending so the user can simply answer again.
-                return turn.finish(conv, pending_before);
+            return turn.finish(conv, Awaiting::Nothing);
+        }
+        match std::mem::take(&mut conv.awaiting) {
+            Awaiting::RatingComment(rating) => {
+                self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": text })).await;
+                turn.text(self.labels.get(Label::Thanks));
+            }
+            unchanged if text.is_empty() => {
+                // Nothing the bot can read: keep whatever was pending.
+                turn.text(self.labels.get(Label::UnsupportedMessage));
+                return turn.finish(conv, unchanged);
+            }
+            awaiting => {
+                let pending_before = match awaiting {
+                    Awaiting::Choice(prompt) => Some(prompt),
+                    _ => None,
+                };
+                if let Err(error) = self.respond(conv, text, pending_before.clone(), now, &mut turn).await {
+                    tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
+                    turn.text(self.labels.get(failure_label(&error)));
+                    // Keep the question pending so the user can simply answer again.
+                    return turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
+                }
             }
         }
-        turn.finish(conv, None)
+        turn.finish(conv, Awaiting::Nothing)
     }
 
     /// A text message outside the special states: a pick of a pending option, or a question.
@@ -124,7 +174,7 @@ impl Engine<'_> {
         });
         let Some(option) = picked.map(|i| options[i].clone()) else {
             match prompt.kind {
-                PromptKind::Rating => turn.text(self.labels.get("no_rating_given")),
+                PromptKind::Rating => turn.text(self.labels.get(Label::NoRatingGiven)),
                 PromptKind::Escalation => reset_escalation_counters(conv),
                 PromptKind::Options => {}
             }
@@ -144,7 +194,7 @@ impl Engine<'_> {
             OptionAction::Escalate { accept, offer } => {
                 reset_escalation_counters(conv);
                 if !accept {
-                    turn.text(self.labels.get("escalation_rejected"));
+                    turn.text(self.labels.get(Label::EscalationRejected));
                     self.track_quietly(conv, "CONTACT_REJECTED", json!({ "value": "true" })).await;
                     Ok(())
                 } else if offer {
@@ -165,10 +215,10 @@ impl Engine<'_> {
     /// Sends to the bot, (re)starting its session when absent, idle too long, or expired upstream.
     async fn ask(&self, conv: &mut Conversation, input: &BotInput, now: Timestamp) -> Result<BotResponse, ChatbotError> {
         let session = self.session(conv, now).await?;
-        let response = match self.chatbot.send(&session, input).await {
+        let response = match self.bot(self.chatbot.send(&session, input)).await {
             Err(ChatbotError::SessionExpired) => {
                 let renewed = self.start_session(conv, now).await?;
-                self.chatbot.send(&renewed, input).await?
+                self.bot(self.chatbot.send(&renewed, input)).await?
             }
             other => other?,
         };
@@ -191,7 +241,7 @@ impl Engine<'_> {
     }
 
     async fn start_session(&self, conv: &mut Conversation, now: Timestamp) -> Result<BotSession, ChatbotError> {
-        let token = self.chatbot.start_conversation().await?;
+        let token = self.bot(self.chatbot.start_conversation()).await?;
         let session = BotSession { token, started_at: now, last_used_at: now };
         conv.bot_session = Some(session.clone());
         Ok(session)
@@ -200,7 +250,7 @@ impl Engine<'_> {
     async fn track_quietly(&self, conv: &Conversation, kind: &str, data: Value) {
         let Some(session) = conv.bot_session.as_ref() else { return };
         let event = TrackingEvent { kind: kind.to_owned(), data };
-        if let Err(error) = self.chatbot.track(session, &event).await {
+        if let Err(error) = self.bot(self.chatbot.track(session, &event)).await {
             tracing::warn!(error = %crate::error_chain(&error), kind, "tracking event not recorded");
         }
     }
@@ -267,19 +317,19 @@ impl Engine<'_> {
     async fn offer_escalation(&self, conv: &mut Conversation, trigger: Trigger, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
         let offer = trigger == Trigger::Offer;
         if self.agents_available().await {
-            let yes_no = [(self.labels.get("yes"), "yes", true), (self.labels.get("no"), "no", false)].map(|(label, key, accept)| PendingOption {
+            let yes_no = [(self.labels.get(Label::Yes), "yes", true), (self.labels.get(Label::No), "no", false)].map(|(label, key, accept)| PendingOption {
                 label: label.to_owned(),
                 aliases: vec![key.to_owned()],
                 action: OptionAction::Escalate { accept, offer },
                 click_code: None,
             });
-            turn.choice(self.labels.get("ask_to_escalate"), yes_no.into(), PromptKind::Escalation, self.labels);
+            turn.choice(self.labels.get(Label::AskToEscalate), yes_no.into(), PromptKind::Escalation, self.labels);
             return Ok(());
         }
         if offer {
             return self.start_escalation_form(conv, now, turn).await;
         }
-        turn.text(self.labels.get("no_agents"));
+        turn.text(self.labels.get(Label::NoAgents));
         // The next failure offers again instead of waiting for a whole new series.
         match trigger {
             Trigger::NoResults => conv.no_results_count = conv.no_results_count.saturating_sub(1),
@@ -295,7 +345,8 @@ impl Engine<'_> {
     async fn start_escalation_form(&self, conv: &mut Conversation, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
         let available = self.agents_available().await;
         let session = self.session(conv, now).await?;
-        if let Err(error) = self.chatbot.set_variable(&session, "agents_available", if available { "true" } else { "false" }).await {
+        let value = if available { "true" } else { "false" };
+        if let Err(error) = self.bot(self.chatbot.set_variable(&session, "agents_available", value)).await {
             tracing::warn!(error = %crate::error_chain(&error), "agents_available variable not set");
         }
         let response = self.ask(conv, &BotInput::DirectCall(DIRECT_CALL_ESCALATION_START.into()), now).await?;
@@ -308,30 +359,30 @@ impl Engine<'_> {
     /// Opens the live chat with what the escalation form collected, if anything.
     async fn open_chat(&self, conv: &mut Conversation, form: Option<serde_json::Map<String, Value>>, turn: &mut Turn) {
         if !self.agents_available().await {
-            turn.text(self.labels.get("no_agents"));
+            turn.text(self.labels.get(Label::NoAgents));
             self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
             return;
         }
-        turn.text(self.labels.get("creating_chat"));
+        turn.text(self.labels.get(Label::CreatingChat));
         let request = chat_request(self.external_id, form.unwrap_or_default());
-        match self.live_chat.open_chat(&request).await {
+        match self.agent(self.live_chat.open_chat(&request)).await {
             Ok(chat_id) => {
                 self.track_quietly(conv, "CONTACT_ATTENDED", json!({ "value": "true" })).await;
-                conv.live_chat = Some(chat_id);
+                conv.mode = Mode::LiveChat { chat_id, stage: ChatStage::Queued };
             }
             Err(LiveChatError::NoAgents) => {
-                turn.text(self.labels.get("no_agents"));
+                turn.text(self.labels.get(Label::NoAgents));
                 self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
             }
             Err(error) => {
                 tracing::warn!(error = %crate::error_chain(&error), "live chat not opened");
-                turn.text(self.labels.get("error_creating_chat"));
+                turn.text(self.labels.get(Label::ErrorCreatingChat));
             }
         }
     }
 
     async fn agents_available(&self) -> bool {
-        self.live_chat.agents_available().await.unwrap_or_else(|error| {
+        self.agent(self.live_chat.agents_available()).await.unwrap_or_else(|error| {
             tracing::warn!(error = %crate::error_chain(&error), "agent availability unknown, assuming none");
             false
         })
@@ -356,7 +407,7 @@ impl Engine<'_> {
                 click_code: None,
             })
             .collect();
-        turn.choice(self.labels.get("rate_content_intro"), options, PromptKind::Rating, self.labels);
+        turn.choice(self.labels.get(Label::RateContentIntro), options, PromptKind::Rating, self.labels);
     }
 
     /// Records a rating. A rating that asks for a reason is tracked once the reason arrives
@@ -367,12 +418,12 @@ impl Engine<'_> {
         let threshold = policy.negative_ratings_before_escalation;
         let escalate = policy.enabled && threshold > 0 && conv.negative_ratings_count >= threshold;
         if comment && !escalate {
-            conv.rating_comment = Some(rating);
-            turn.text(self.labels.get("ask_rating_comment"));
+            turn.text(self.labels.get(Label::AskRatingComment));
+            turn.comment = Some(rating);
             return Ok(());
         }
         self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": Value::Null })).await;
-        turn.text(self.labels.get("thanks"));
+        turn.text(self.labels.get(Label::Thanks));
         if escalate {
             self.offer_escalation(conv, Trigger::NegativeRatings, now, turn).await?;
         }
@@ -407,7 +458,7 @@ impl Engine<'_> {
         let mut text = answer.display_text();
         let field = answer.action_field.as_ref();
         if field.is_some_and(|f| f.field_type == "datePicker") {
-            text = format!("{} {}", text.trim_end(), self.labels.get("date_format_hint"));
+            text = format!("{} {}", text.trim_end(), self.labels.get(Label::DateFormatHint));
         }
         let list = field.and_then(|f| f.list_values.as_ref()).filter(|l| !l.values.is_empty());
         match list {
@@ -507,10 +558,30 @@ fn chat_request(external_id: &str, mut form: serde_json::Map<String, Value>) -> 
     ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form }
 }
 
-fn failure_label(error: &ChatbotError) -> &'static str {
+fn failure_label(error: &ChatbotError) -> Label {
     match error {
-        ChatbotError::Timeout => "api_timeout",
-        _ => "api_error",
+        ChatbotError::Timeout => Label::ApiTimeout,
+        _ => Label::ApiError,
+    }
+}
+
+impl Engine<'_> {
+    /// A chatbot call, ended as a timeout when the deadline comes first.
+    async fn bot<T>(&self, call: impl Future<Output = Result<T, ChatbotError>>) -> Result<T, ChatbotError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, call).await.unwrap_or(Err(ChatbotError::Timeout)),
+            None => call.await,
+        }
+    }
+
+    /// A live-chat call, ended as unavailable when the deadline comes first.
+    async fn agent<T>(&self, call: impl Future<Output = Result<T, LiveChatError>>) -> Result<T, LiveChatError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, call)
+                .await
+                .unwrap_or_else(|_| Err(LiveChatError::Unavailable("the request's deadline passed".into()))),
+            None => call.await,
+        }
     }
 }
 
@@ -520,6 +591,8 @@ struct Turn {
     replies: Vec<Reply>,
     options: Vec<PendingOption>,
     kind: PromptKind,
+    /// A rating whose reason the user was asked for.
+    comment: Option<RatingChoice>,
 }
 
 impl Turn {
@@ -543,13 +616,17 @@ impl Turn {
             text: text.to_owned(),
             options: shown,
             first_number,
-            number_hint: labels.get("type_a_number").to_owned(),
+            number_hint: labels.get(Label::TypeANumber).to_owned(),
         });
     }
 
-    /// Stores the turn's options (or `fallback` when it offered none) and returns its replies.
-    fn finish(self, conv: &mut Conversation, fallback: Option<PendingPrompt>) -> Vec<Reply> {
-        conv.pending = if self.options.is_empty() { fallback } else { Some(PendingPrompt { kind: self.kind, options: self.options }) };
+    /// Stores what the turn asked (or `fallback` when it asked nothing) and returns its replies.
+    fn finish(self, conv: &mut Conversation, fallback: Awaiting) -> Vec<Reply> {
+        conv.awaiting = match (self.options.is_empty(), self.comment) {
+            (false, _) => Awaiting::Choice(PendingPrompt { kind: self.kind, options: self.options }),
+            (true, Some(rating)) => Awaiting::RatingComment(rating),
+            (true, None) => fallback,
+        };
         self.replies
     }
 }

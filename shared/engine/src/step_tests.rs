@@ -29,8 +29,8 @@ fn ratings(enabled: bool) -> ContentRatings {
     ContentRatings {
         enabled,
         ratings: vec![
-            crate::config::Rating { id: 1, label: "yes".into(), comment: false, is_negative: false },
-            crate::config::Rating { id: 2, label: "no".into(), comment: true, is_negative: true },
+            crate::settings::Rating { id: 1, label: "yes".into(), comment: false, is_negative: false },
+            crate::settings::Rating { id: 2, label: "no".into(), comment: true, is_negative: true },
         ],
     }
 }
@@ -76,6 +76,7 @@ impl Harness {
             policy: &self.policy,
             only_chat: self.only_chat,
             external_id: "twilio-1-2",
+            deadline: None,
         };
         engine.step(&mut self.conv, input, now).await
     }
@@ -114,7 +115,7 @@ async fn a_plain_answer_becomes_one_text_reply_and_leaves_no_prompt() {
     let mut h = Harness::new();
     h.bot.on(msg("hello"), answers(json!([{"type":"answer","message":"<p>Hi!</p>"}])));
     assert_eq!(h.say("hello").await, vec![Reply::Text("<p>Hi!</p>".into())]);
-    assert_eq!(h.conv.pending, None);
+    assert_eq!(h.conv.awaiting, crate::conversation::Awaiting::Nothing);
     assert_eq!(h.conv.messages_handled, 1);
 }
 
@@ -133,7 +134,7 @@ async fn a_multiple_choice_question_is_offered_as_numbered_options_and_remembere
     let mut h = Harness::new();
     h.bot.on(msg("info"), multiple_choice());
     assert_eq!(h.say("info").await, vec![choice("Which one?", &["Opening hours", "Prices"], 1)]);
-    assert_eq!(h.conv.pending.as_ref().map(|p| p.options.len()), Some(2));
+    assert_eq!(h.conv.awaiting.prompt().map(|p| p.options.len()), Some(2));
 }
 
 #[tokio::test]
@@ -143,7 +144,7 @@ async fn answering_with_the_number_sends_that_options_value() {
     h.say("info").await;
     h.say("2").await;
     assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(12))));
-    assert_eq!(h.conv.pending, None);
+    assert_eq!(h.conv.awaiting, crate::conversation::Awaiting::Nothing);
 }
 
 #[tokio::test]
@@ -162,7 +163,7 @@ async fn a_reply_that_is_no_option_goes_to_the_bot_as_a_question_and_drops_the_p
     h.say("info").await;
     h.say("2abc").await;
     assert_eq!(h.bot.sent().last(), Some(&msg("2abc")));
-    assert_eq!(h.conv.pending, None);
+    assert_eq!(h.conv.awaiting, crate::conversation::Awaiting::Nothing);
 }
 
 #[tokio::test]
@@ -260,7 +261,7 @@ async fn a_timeout_gives_the_api_timeout_label_and_keeps_the_pending_prompt() {
     h.say("info").await;
     h.bot.fail_next(ChatbotError::Timeout);
     assert_eq!(h.say("1").await, vec![Reply::Text("Please, reformulate your question.".into())]);
-    assert!(h.conv.pending.is_some());
+    assert!(h.conv.awaiting.prompt().is_some());
     h.say("1").await;
     assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(11))));
 }
@@ -378,7 +379,7 @@ async fn consecutive_no_results_offer_an_agent_when_one_is_available() {
     h.say("zzz").await;
     let replies = h.say("yyy").await;
     assert_eq!(replies, vec![text("Sorry, no results."), escalation_choice()]);
-    assert_eq!(h.conv.pending.as_ref().map(|p| p.kind), Some(PromptKind::Escalation));
+    assert_eq!(h.conv.awaiting.prompt().map(|p| p.kind), Some(PromptKind::Escalation));
 }
 
 #[tokio::test]
@@ -398,7 +399,7 @@ async fn yes_to_the_offer_opens_a_live_chat_and_resets_the_counters() {
     h.say("zzz").await;
     let replies = h.say("1").await;
     assert_eq!(replies, vec![text("I will try to connect you with an agent. Please wait.")]);
-    assert_eq!(h.conv.live_chat.as_deref(), Some("chat-1"));
+    assert_eq!(h.conv.mode.chat_id(), Some("chat-1"));
     assert_eq!(h.agents.opened.lock().unwrap()[0].external_id, "twilio-1-2");
     assert_eq!(h.conv.no_results_count, 0);
 }
@@ -410,7 +411,7 @@ async fn no_to_the_offer_is_answered_by_the_connector_not_sent_to_the_bot() {
     assert_eq!(h.say("No").await, vec![text("What else can I do for you?")]);
     assert_eq!(h.bot.sent(), vec![msg("zzz")]);
     assert!(h.bot.event_kinds().contains(&"CONTACT_REJECTED".to_owned()));
-    assert_eq!((h.conv.no_results_count, h.conv.pending.clone()), (0, None));
+    assert_eq!((h.conv.no_results_count, h.conv.awaiting.prompt().cloned()), (0, None));
     assert!(h.agents.opened.lock().unwrap().is_empty());
 }
 

@@ -19,7 +19,7 @@ pub(crate) struct AppDataCache {
 
 impl AppDataCache {
     pub(crate) fn new(store: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
-        let key_prefix = format!("extrainfo#{}#", connector_engine::fingerprint(api_key));
+        let key_prefix = format!("extrainfo#{}#", crate::key_digest(api_key));
         Self { memory: Mutex::default(), store, clock, key_prefix }
     }
 

@@ -3,14 +3,31 @@
 //! `x-hyper-appid` / `x-hyper-secret`.
 
 use async_trait::async_trait;
-use connector_engine::config::HyperChat;
 use connector_engine::ports::{ChatRequest, LiveChat, LiveChatError};
-use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
+use upstream::{Method, StatusClass, StatusCode, Timeouts, Upstream};
 
 use crate::url_path_segment as encode;
+
+/// The `chat.chat` table, keys as in the PHP connector's `chat.php` and the seed guides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HyperChatSettings {
+    pub enabled: bool,
+    #[serde(default)]
+    pub app_id: String,
+    #[serde(default = "crate::empty_secret")]
+    pub secret: SecretString,
+    pub room_id: i64,
+    #[serde(default)]
+    pub lang: String,
+    pub source: i64,
+    #[serde(default)]
+    pub server: String,
+}
 
 #[derive(Debug, Clone)]
 pub struct HyperChatConfig {
@@ -25,7 +42,7 @@ pub struct HyperChatConfig {
 }
 
 impl HyperChatConfig {
-    pub fn from_settings(chat: &HyperChat, timeout: Duration) -> Self {
+    pub fn from_settings(chat: &HyperChatSettings, timeout: Duration) -> Self {
         Self {
             base_url: chat.server.trim_end_matches('/').trim_end_matches("/v1").to_owned(),
             app_id: chat.app_id.clone(),
@@ -39,35 +56,32 @@ impl HyperChatConfig {
 }
 
 pub struct HyperChatClient {
-    http: reqwest::Client,
+    upstream: Upstream,
     config: HyperChatConfig,
 }
 
 impl HyperChatClient {
     pub fn new(config: HyperChatConfig) -> Result<Self, LiveChatError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .build()
-            .map_err(|e| LiveChatError::Unavailable(e.to_string()))?;
-        Ok(Self { http, config })
+        let upstream = Upstream::new("HyperChat", Timeouts::overall(config.timeout))
+            .map_err(|e| LiveChatError::Unavailable(connector_engine::error_chain(&e)))?;
+        Ok(Self { upstream, config })
     }
 
     /// One API call. `Ok(Err(status, body))` is an error answer the caller may handle (409).
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
         let mut request = self
-            .http
+            .upstream
             .request(method, format!("{}/v1/{path}", self.config.base_url))
             .header("x-hyper-appid", &self.config.app_id)
             .header("x-hyper-secret", self.config.secret.expose_secret());
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|e| LiveChatError::Unavailable(connector_engine::error_chain(&e)))?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() && body.get("error").is_none() {
+        let answer = self.upstream.send(request, None).await.map_err(|e| LiveChatError::Unavailable(connector_engine::error_chain(&e)))?;
+        let (status, body) = (answer.status, answer.json());
+        if answer.class() == StatusClass::Success && body.get("error").is_none() {
             Ok(Ok(body))
-        } else if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        } else if answer.class() == StatusClass::Retryable {
             Err(LiveChatError::Unavailable(format!("HTTP {}", status.as_u16())))
         } else {
             Ok(Err((status, body)))

@@ -8,18 +8,88 @@ pub mod hyperchat;
 mod token;
 
 use async_trait::async_trait;
+use connector_config::{Config, ConfigError, EnvKey};
 use connector_engine::answer::BotResponse;
-use connector_engine::config::{Environment, Settings};
 use connector_engine::conversation::BotSession;
 use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, StateStore, TrackingEvent};
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 pub use token::AccessToken;
 use app_data::AppDataCache;
 use token::TokenKeeper;
+use upstream::{StatusClass, StatusCode, Timeouts, Upstream, UpstreamError};
+
+/// The environment variables of the Inbenta clients and the keys they set.
+pub const ENV: &[EnvKey] = &[
+    ("INBENTA_AUTH_URL", "api.auth_url"),
+    ("INBENTA_API_KEY", "api.key"),
+    ("INBENTA_API_SECRET", "api.secret"),
+    ("ENVIRONMENT", "environments.current"),
+    ("HYPERCHAT_API_URL", "chat.chat.server"),
+    ("HYPERCHAT_APP_ID", "chat.chat.appId"),
+    ("HYPERCHAT_SECRET", "chat.chat.secret"),
+];
+
+/// The `api` table: Inbenta credentials and transport.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiSettings {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default = "empty_secret")]
+    pub secret: SecretString,
+    pub auth_url: String,
+    /// Per-call timeout; the user gets the `api_timeout` label when it passes.
+    pub timeout_ms: u64,
+}
+
+impl ApiSettings {
+    /// Without credentials the local server answers from the offline demo bot.
+    pub fn has_credentials(&self) -> bool {
+        !self.key.is_empty() && !self.secret.expose_secret().is_empty()
+    }
+}
+
+/// What the `conversation` table says about starting a bot conversation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConversationSettings {
+    /// Sent as the body of `POST /v1/conversation` (answers, forms, lang), keys as written.
+    pub default: Value,
+    pub user_type: i64,
+    #[serde(default)]
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Preproduction,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Preproduction => "preproduction",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// `environments`: the deployment stage, from `ENVIRONMENT` (never from the Host header).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Environments {
+    pub current: Environment,
+}
+
+pub(crate) fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
 
 /// What the client needs from the configuration.
 #[derive(Debug, Clone)]
@@ -37,22 +107,25 @@ pub struct InbentaConfig {
 }
 
 impl InbentaConfig {
-    pub fn from_settings(settings: &Settings) -> Self {
-        Self {
-            api_key: settings.api.key.clone(),
-            api_secret: settings.api.secret.clone(),
-            auth_url: settings.api.auth_url.trim_end_matches('/').to_owned(),
-            timeout: Duration::from_millis(settings.api.timeout_ms),
-            conversation: serde_json::to_value(&settings.conversation.default).unwrap_or(Value::Null),
-            user_type: settings.conversation.user_type,
-            environment: settings.environments.current,
-            source: settings.conversation.source.clone(),
-        }
+    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+        let api: ApiSettings = config.section("api")?;
+        let conversation: ConversationSettings = config.section("conversation")?;
+        let environments: Environments = config.section("environments")?;
+        Ok(Self {
+            api_key: api.key,
+            api_secret: api.secret,
+            auth_url: api.auth_url.trim_end_matches('/').to_owned(),
+            timeout: Duration::from_millis(api.timeout_ms),
+            conversation: conversation.default,
+            user_type: conversation.user_type,
+            environment: environments.current,
+            source: conversation.source,
+        })
     }
 }
 
 pub struct InbentaClient {
-    http: reqwest::Client,
+    upstream: Upstream,
     config: InbentaConfig,
     tokens: TokenKeeper,
     app_data: AppDataCache,
@@ -61,25 +134,21 @@ pub struct InbentaClient {
 impl InbentaClient {
     /// `cache` keeps the access token across cold starts (the DynamoDB cache item).
     pub fn new(config: InbentaConfig, cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(3)))
-            .build()
-            .map_err(|e| ChatbotError::Transport(Box::new(e)))?;
+        let upstream = Upstream::new("Inbenta", Timeouts::overall(config.timeout)).map_err(chatbot_error)?;
         let tokens = TokenKeeper::new(cache.clone(), clock.clone(), &config.api_key);
         let app_data = AppDataCache::new(cache, clock, &config.api_key);
-        Ok(Self { http, config, tokens, app_data })
+        Ok(Self { upstream, config, tokens, app_data })
     }
 
     /// Calls a Chatbot API route with a valid access token; an access token the gateway refuses
     /// (401/403) is dropped and the call made once more with a new one.
-    async fn call(&self, build: impl Fn(&reqwest::Client, &AccessToken) -> RequestBuilder) -> Result<Value, ChatbotError> {
+    async fn call(&self, build: impl Fn(&Upstream, &AccessToken) -> RequestBuilder) -> Result<Value, ChatbotError> {
         let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
-        match self.execute(build(&self.http, &token)).await {
+        match self.execute(build(&self.upstream, &token)).await {
             Err(Unauthorized) => {
                 self.tokens.forget(&token).await;
                 let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
-                self.execute(build(&self.http, &token)).await.map_err(|Unauthorized| ChatbotError::Rejected {
+                self.execute(build(&self.upstream, &token)).await.map_err(|Unauthorized| ChatbotError::Rejected {
                     code: 401,
                     message: "access token refused".into(),
                 })?
@@ -90,26 +159,21 @@ impl InbentaClient {
 
     async fn execute(&self, request: RequestBuilder) -> Result<Result<Value, ChatbotError>, Unauthorized> {
         let request = request.header("x-inbenta-key", &self.config.api_key);
-        let response = match request.send().await {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(transport_error(e))),
+        let answer = match self.upstream.send(request, None).await {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(chatbot_error(e))),
         };
-        let status = response.status();
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        if answer.class() == StatusClass::Unauthorized {
             return Err(Unauthorized);
         }
-        let body: Value = match response.bytes().await {
-            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            Err(e) => return Ok(Err(transport_error(e))),
-        };
-        Ok(interpret(status, body))
+        Ok(interpret(answer.status, answer.json()))
     }
 
     async fn authenticate(&self) -> Result<AccessToken, ChatbotError> {
         let url = format!("{}/auth", self.config.auth_url);
         let request = self
-            .http
-            .post(url)
+            .upstream
+            .request(upstream::Method::POST, url)
             .header("x-inbenta-key", &self.config.api_key)
             .json(&json!({ "secret": self.config.api_secret.expose_secret() }));
         let body = self.auth_call(request).await?;
@@ -119,8 +183,8 @@ impl InbentaClient {
     async fn refresh(&self, current: AccessToken) -> Result<AccessToken, ChatbotError> {
         let url = format!("{}/refreshToken", self.config.auth_url);
         let request = self
-            .http
-            .post(url)
+            .upstream
+            .request(upstream::Method::POST, url)
             .header("x-inbenta-key", &self.config.api_key)
             .bearer_auth(current.token.expose_secret());
         let body = self.auth_call(request).await?;
@@ -128,13 +192,12 @@ impl InbentaClient {
     }
 
     async fn auth_call(&self, request: RequestBuilder) -> Result<Value, ChatbotError> {
-        let response = request.send().await.map_err(transport_error)?;
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-            return Err(ChatbotError::Rejected { code: i64::from(status.as_u16()), message: "Invalid Inbenta key or secret".into() });
+        let answer = self.upstream.send(request, None).await.map_err(chatbot_error)?;
+        if answer.class() == StatusClass::Unauthorized {
+            let code = i64::from(answer.status.as_u16());
+            return Err(ChatbotError::Rejected { code, message: "Invalid Inbenta key or secret".into() });
         }
-        interpret(status, body)
+        interpret(answer.status, answer.json())
     }
 }
 
@@ -156,7 +219,7 @@ fn interpret(status: StatusCode, body: Value) -> Result<Value, ChatbotError> {
             return Err(ChatbotError::Rejected { code, message });
         }
     }
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    if StatusClass::of(status) == StatusClass::Retryable {
         return Err(ChatbotError::Unavailable { status: status.as_u16() });
     }
     if !status.is_success() {
@@ -166,7 +229,7 @@ fn interpret(status: StatusCode, body: Value) -> Result<Value, ChatbotError> {
     Ok(body)
 }
 
-fn transport_error(e: reqwest::Error) -> ChatbotError {
+fn chatbot_error(e: UpstreamError) -> ChatbotError {
     if e.is_timeout() { ChatbotError::Timeout } else { ChatbotError::Transport(Box::new(e)) }
 }
 
@@ -177,7 +240,7 @@ impl Chatbot for InbentaClient {
         let body = self
             .call(|http, token| {
                 let mut request = http
-                    .post(format!("{}/v1/conversation", token.chatbot_url))
+                    .request(upstream::Method::POST, format!("{}/v1/conversation", token.chatbot_url))
                     .bearer_auth(token.token.expose_secret())
                     .header("x-inbenta-user-type", config.user_type.to_string())
                     .header("x-inbenta-env", config.environment.as_str())
@@ -197,7 +260,7 @@ impl Chatbot for InbentaClient {
     async fn send(&self, session: &BotSession, input: &BotInput) -> Result<BotResponse, ChatbotError> {
         let body = self
             .call(|http, token| {
-                http.post(format!("{}/v1/conversation/message", token.chatbot_url))
+                http.request(upstream::Method::POST, format!("{}/v1/conversation/message", token.chatbot_url))
                     .bearer_auth(token.token.expose_secret())
                     .header("x-inbenta-session", format!("Bearer {}", session.token))
                     .json(input)
@@ -208,7 +271,7 @@ impl Chatbot for InbentaClient {
 
     async fn track(&self, session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError> {
         self.call(|http, token| {
-            http.post(format!("{}/v1/tracking/events", token.chatbot_url))
+            http.request(upstream::Method::POST, format!("{}/v1/tracking/events", token.chatbot_url))
                 .bearer_auth(token.token.expose_secret())
                 .header("x-inbenta-session", format!("Bearer {}", session.token))
                 .json(event)
@@ -219,7 +282,7 @@ impl Chatbot for InbentaClient {
 
     async fn set_variable(&self, session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError> {
         self.call(|http, token| {
-            http.post(format!("{}/v1/conversation/variables", token.chatbot_url))
+            http.request(upstream::Method::POST, format!("{}/v1/conversation/variables", token.chatbot_url))
                 .bearer_auth(token.token.expose_secret())
                 .header("x-inbenta-session", format!("Bearer {}", session.token))
                 .json(&json!({ "name": name, "value": value }))
@@ -236,7 +299,8 @@ impl Chatbot for InbentaClient {
         }
         let fetched = self
             .call(|http, token| {
-                http.get(format!("{}/v1/app/data/{}", token.chatbot_url, url_path_segment(group))).bearer_auth(token.token.expose_secret())
+                http.request(upstream::Method::GET, format!("{}/v1/app/data/{}", token.chatbot_url, url_path_segment(group)))
+                    .bearer_auth(token.token.expose_secret())
             })
             .await;
         let body = match fetched {
@@ -247,6 +311,12 @@ impl Chatbot for InbentaClient {
         self.app_data.put(group, &body).await;
         Ok(body)
     }
+}
+
+/// A stable name for an API key in cache keys: a digest, so the table never holds the key.
+pub(crate) fn key_digest(api_key: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(api_key.as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Percent-encodes everything but unreserved characters (the PHP interpolated values raw).

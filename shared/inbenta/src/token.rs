@@ -44,9 +44,11 @@ impl AccessToken {
             .ok_or_else(|| ChatbotError::Protocol("authentication response without expiration".into()))?;
         let chatbot_url = body
             .pointer("/apis/chatbot")
+            // Inbenta renamed its Chatbot API "Chat API".
+            .or_else(|| body.pointer("/apis/chat"))
             .and_then(Value::as_str)
             .or(known_chatbot_url)
-            .ok_or_else(|| ChatbotError::Protocol("missing Inbenta API endpoints (apis.chatbot)".into()))?
+            .ok_or_else(|| ChatbotError::Protocol("missing Inbenta API endpoints (apis.chatbot or apis.chat)".into()))?
             .trim_end_matches('/')
             .to_owned();
         Ok(Self { token: SecretString::from(token.to_owned()), expiration, chatbot_url })
@@ -74,7 +76,7 @@ pub(crate) struct TokenKeeper {
 
 impl TokenKeeper {
     pub(crate) fn new(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
-        let cache_key = format!("token#{}", connector_engine::fingerprint(api_key));
+        let cache_key = format!("token#{}", crate::key_digest(api_key));
         Self { current: Mutex::new(None), cache, cache_key, clock }
     }
 
@@ -140,5 +142,20 @@ impl TokenKeeper {
         if let Err(error) = cache.cache_put(&self.cache_key, &text, Timestamp(token.expiration)).await {
             tracing::warn!(error = %connector_engine::error_chain(&error), "token cache not written");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_chat_api_url_is_read_from_apis_chatbot_or_from_the_renamed_apis_chat() {
+        let old = json!({"accessToken":"t","expiration":10,"apis":{"chatbot":"https://eu.example/chatbot/"}});
+        let renamed = json!({"accessToken":"t","expiration":10,"apis":{"chat":"https://eu.example/chat"}});
+        assert_eq!(AccessToken::from_auth(&old, None).unwrap().chatbot_url, "https://eu.example/chatbot");
+        assert_eq!(AccessToken::from_auth(&renamed, None).unwrap().chatbot_url, "https://eu.example/chat");
+        assert!(AccessToken::from_auth(&json!({"accessToken":"t","expiration":10}), None).is_err());
     }
 }

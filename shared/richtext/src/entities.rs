@@ -5,23 +5,15 @@
 //! than as raw characters. Named references must end with `;`: that keeps
 //! query strings such as `?a=1&copy=2` intact, which the lenient legacy
 //! browser rules would mangle. Unknown references are left exactly as written.
+//!
+//! Names are looked up in the full WHATWG table that `html-escape` carries, so
+//! no list is kept by hand; numbers are decoded here, because browsers map
+//! `&#128;`..`&#159;` through Windows-1252 and show U+FFFD for impossible
+//! values, which that crate's own decoder does not do.
 
 use std::borrow::Cow;
 
-/// Names of U+00A0..=U+00FF in code point order, so the whole Latin-1 upper
-/// half (accented letters included) is covered by one table.
-const LATIN1: [&str; 96] = [
-    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
-    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
-    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
-    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
-    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
-    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
-    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
-    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
-    "uuml", "yacute", "thorn", "yuml",
-];
+use html_escape::NAMED_ENTITIES;
 
 /// What browsers show for `&#128;`..`&#159;`: text pasted from Word often
 /// carries Windows-1252 numbers such as `&#146;` for a right quote.
@@ -29,9 +21,6 @@ const WINDOWS_1252: [char; 32] = [
     '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž', '\u{8F}',
     '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}', 'ž', 'Ÿ',
 ];
-
-/// Longest name worth looking up; anything longer cannot be in the tables.
-const MAX_NAME_LEN: usize = 8;
 
 /// Decodes every character reference in `text`; borrows when there is none.
 pub(crate) fn decode(text: &str) -> Cow<'_, str> {
@@ -43,11 +32,18 @@ pub(crate) fn decode(text: &str) -> Cow<'_, str> {
     while let Some(at) = rest.find('&') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
-        match reference(after) {
-            Some((decoded, len)) => {
-                out.push(decoded);
-                rest = after.get(len..).unwrap_or("");
-            }
+        let used = match after.strip_prefix('#') {
+            Some(number) => numeric(number).map(|(c, len)| {
+                out.push(c);
+                len + 1
+            }),
+            None => named(after).map(|(decoded, len)| {
+                out.push_str(decoded);
+                len
+            }),
+        };
+        match used {
+            Some(len) => rest = after.get(len..).unwrap_or(""),
             None => {
                 out.push('&');
                 rest = after;
@@ -56,15 +52,6 @@ pub(crate) fn decode(text: &str) -> Cow<'_, str> {
     }
     out.push_str(rest);
     Cow::Owned(out)
-}
-
-/// Parses the reference that follows an `&`: the character and how many
-/// bytes of `after` it used.
-fn reference(after: &str) -> Option<(char, usize)> {
-    match after.strip_prefix('#') {
-        Some(number) => numeric(number).map(|(c, len)| (c, len + 1)),
-        None => named(after),
-    }
 }
 
 /// `#39;`, `#x27;` (the `#` already stripped); the `;` is optional, as in browsers.
@@ -106,82 +93,30 @@ fn code_point(value: u32) -> char {
     }
 }
 
-/// `eacute;` and friends; the trailing `;` is required.
-fn named(after: &str) -> Option<(char, usize)> {
-    let name_len = after
-        .bytes()
-        .take(MAX_NAME_LEN + 1)
-        .take_while(u8::is_ascii_alphanumeric)
-        .count();
-    let name = after.get(..name_len)?;
+/// `eacute;`, `NotEqualTilde;` (two code points) and the rest of the WHATWG
+/// table, with the bytes of `after` used; the trailing `;` is required.
+fn named(after: &str) -> Option<(&'static str, usize)> {
+    let name_len = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
     if !after.get(name_len..).is_some_and(|r| r.starts_with(';')) {
         return None;
     }
-    lookup(name).map(|c| (c, name_len + 1))
-}
-
-fn lookup(name: &str) -> Option<char> {
-    if let Some(index) = LATIN1.iter().position(|n| *n == name) {
-        return char::from_u32(0xA0 + u32::try_from(index).ok()?);
-    }
-    let c = match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "OElig" => 'Œ',
-        "oelig" => 'œ',
-        "Scaron" => 'Š',
-        "scaron" => 'š',
-        "Yuml" => 'Ÿ',
-        "fnof" => 'ƒ',
-        "circ" => 'ˆ',
-        "tilde" => '˜',
-        "ensp" => '\u{2002}',
-        "emsp" => '\u{2003}',
-        "thinsp" => '\u{2009}',
-        "zwnj" => '\u{200C}',
-        "zwj" => '\u{200D}',
-        "lrm" => '\u{200E}',
-        "rlm" => '\u{200F}',
-        "ndash" => '–',
-        "mdash" => '—',
-        "lsquo" => '‘',
-        "rsquo" => '’',
-        "sbquo" => '‚',
-        "ldquo" => '“',
-        "rdquo" => '”',
-        "bdquo" => '„',
-        "dagger" => '†',
-        "Dagger" => '‡',
-        "bull" => '•',
-        "hellip" => '…',
-        "permil" => '‰',
-        "prime" => '′',
-        "Prime" => '″',
-        "lsaquo" => '‹',
-        "rsaquo" => '›',
-        "euro" => '€',
-        "trade" => '™',
-        "larr" => '←',
-        "uarr" => '↑',
-        "rarr" => '→',
-        "darr" => '↓',
-        "harr" => '↔',
-        "minus" => '−',
-        "hearts" => '♥',
-        _ => return None,
-    };
-    Some(c)
+    let name = after.get(..name_len)?.as_bytes();
+    let index = NAMED_ENTITIES
+        .binary_search_by(|(known, _)| known.cmp(&name))
+        .ok()?;
+    NAMED_ENTITIES
+        .get(index)
+        .map(|(_, decoded)| (*decoded, name_len + 1))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::decode;
+    use std::borrow::Cow;
+
+    use super::{NAMED_ENTITIES, decode};
 
     #[test]
-    fn the_latin1_table_is_in_code_point_order() {
+    fn latin1_names_decode_across_their_whole_range() {
         assert_eq!(decode("&nbsp;&times;&Agrave;&divide;&yuml;"), "\u{A0}×À÷ÿ");
     }
 
@@ -214,5 +149,49 @@ mod tests {
             decode("& &# &#x; &#; &bogus; &;"),
             "& &# &#x; &#; &bogus; &;"
         );
+    }
+
+    #[test]
+    fn the_table_holds_every_whatwg_name_with_a_semicolon_sorted_for_lookup() {
+        assert_eq!(NAMED_ENTITIES.len(), 2125);
+        assert!(NAMED_ENTITIES.windows(2).all(|pair| pair[0].0 < pair[1].0));
+    }
+
+    #[test]
+    fn common_names_decode() {
+        assert_eq!(decode("&hellip;&nbsp;&eacute;&amp;&euro;"), "…\u{A0}é&€");
+    }
+
+    #[test]
+    fn names_missing_from_the_old_hand_list_decode() {
+        assert_eq!(
+            decode(
+                "&check; &alpha;&Omega; &NotNestedGreaterGreater; &CounterClockwiseContourIntegral;"
+            ),
+            "✓ αΩ \u{2AA2}\u{338} ∳"
+        );
+    }
+
+    #[test]
+    fn a_name_can_stand_for_two_code_points() {
+        assert_eq!(decode("a&NotEqualTilde;b"), "a\u{2242}\u{338}b");
+    }
+
+    #[test]
+    fn names_are_case_sensitive() {
+        assert_eq!(decode("&Eacute;&AMP;&EACUTE;"), "É&&EACUTE;");
+    }
+
+    #[test]
+    fn decoded_text_is_not_decoded_a_second_time() {
+        assert_eq!(decode("&amp;lt; &amp;#39;"), "&lt; &#39;");
+    }
+
+    #[test]
+    fn text_without_an_ampersand_is_borrowed() {
+        assert!(matches!(
+            decode("no references"),
+            Cow::Borrowed("no references")
+        ));
     }
 }

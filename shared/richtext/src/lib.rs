@@ -17,8 +17,9 @@
 //! The input is untrusted and often malformed, so none of these functions
 //! panics, whatever the input. The HTML tokenizer is hand-written and
 //! tolerant instead of a full HTML5 parser: answers are small, the rules we
-//! need are few, and keeping the crate dependency-free keeps the Lambda
-//! binaries small and the behaviour easy to follow.
+//! need are few, and keeping the dependencies to two small data crates (the
+//! WHATWG entity table and Unicode grapheme rules, both too long to keep by
+//! hand) keeps the Lambda binaries small and the behaviour easy to follow.
 #![forbid(unsafe_code)]
 
 mod entities;

@@ -1,10 +1,13 @@
 //! Fitting text into channel size limits.
 //!
-//! Limits are counted in Unicode scalar values (`chars().count()`), never in
-//! bytes, so a cut never falls inside a character. Channels that count
-//! differently (SMS counts UTF-16 units for emoji) should pass a limit with a
-//! margin. Cuts prefer the most natural boundary that still fills the chunk
-//! as much as possible.
+//! Limits are counted in Unicode scalar values (`chars().count()`), as Twilio
+//! counts them, never in bytes. Channels that count differently (SMS counts
+//! UTF-16 units for emoji) should pass a limit with a margin. Cuts fall only
+//! between extended grapheme clusters, so a flag, an emoji ZWJ sequence or a
+//! letter with its accents is never shown in two halves, and they prefer the
+//! most natural boundary that still fills the chunk as much as possible.
+
+use unicode_segmentation::UnicodeSegmentation;
 
 /// The kinds of boundary a chunk may end at, from worst to best.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,21 +24,21 @@ enum Boundary {
 /// Each chunk ends at the last paragraph break that fits, else the last
 /// line break, else the last sentence end (`.`, `!`, `?`, `…` and the CJK
 /// full-width marks), else the last space; only a word longer than the limit
-/// is cut hard, and then never inside a character and, when avoidable, not
-/// inside an emoji sequence or before a combining mark. A `max_chars` of 0 is
-/// treated as 1 so no text is ever lost.
+/// is cut hard, after its last whole grapheme cluster that fits. A cluster is
+/// cut only when it alone is longer than the limit, and then between
+/// characters. A `max_chars` of 0 is treated as 1 so no text is ever lost.
 pub fn split_text(text: &str, max_chars: usize) -> Vec<String> {
     let max_chars = max_chars.max(1);
     let mut chunks = Vec::new();
-    let mut rest = text.trim();
+    let mut rest = trim_end(trim_start(text));
     while !rest.is_empty() {
         let cut = match rest.char_indices().nth(max_chars) {
             None => rest.len(),
             Some((window_end, _)) => best_cut(rest, window_end),
         };
         let (chunk, tail) = rest.split_at(cut);
-        chunks.push(chunk.trim_end().to_owned());
-        rest = tail.trim_start();
+        chunks.push(chunk.to_owned());
+        rest = trim_start(tail);
     }
     chunks
 }
@@ -109,8 +112,8 @@ impl<'a> Packer<'a> {
 }
 
 /// Where to end the chunk that must fit in `text[..window_end]`: a byte
-/// offset in `1..=window_end` on a character boundary. `text` starts with a
-/// non-whitespace character.
+/// offset in `1..=window_end`, between grapheme clusters unless the first
+/// cluster alone is too long. `text` starts with a non-blank cluster.
 fn best_cut(text: &str, window_end: usize) -> usize {
     let mut best: Option<(Boundary, usize)> = None;
     let mut consider = |boundary: Boundary, at: usize| {
@@ -118,24 +121,28 @@ fn best_cut(text: &str, window_end: usize) -> usize {
             best = Some((boundary, at));
         }
     };
+    let mut last_cluster_start = None;
     let mut previous = None;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
+    let mut clusters = text.grapheme_indices(true).peekable();
+    while let Some((i, cluster)) = clusters.next() {
         if i > window_end {
             break;
         }
-        if !c.is_whitespace() {
-            if is_full_width_stop(c) {
-                consider(Boundary::Sentence, i + c.len_utf8());
+        if i > 0 {
+            last_cluster_start = Some(i);
+        }
+        let base = cluster.chars().next();
+        if !is_blank(cluster) {
+            if base.is_some_and(is_full_width_stop) {
+                consider(Boundary::Sentence, i + cluster.len());
             }
-            previous = Some(c);
+            previous = base;
             continue;
         }
-        // A whitespace run starting at `i`: its newlines decide its rank.
-        let mut newlines = usize::from(c == '\n');
-        while let Some(&(_, next)) = chars.peek().filter(|(_, n)| n.is_whitespace()) {
-            newlines += usize::from(next == '\n');
-            chars.next();
+        // A blank run starting at `i`: its newlines decide its rank.
+        let mut newlines = cluster.matches('\n').count();
+        while let Some((_, next)) = clusters.next_if(|(_, next)| is_blank(next)) {
+            newlines += next.matches('\n').count();
         }
         let boundary = match newlines {
             0 if previous.is_some_and(ends_sentence) => Boundary::Sentence,
@@ -146,7 +153,9 @@ fn best_cut(text: &str, window_end: usize) -> usize {
         consider(boundary, i);
         previous = None;
     }
-    best.map_or_else(|| hard_cut(text, window_end), |(_, at)| at)
+    best.map(|(_, at)| at)
+        .or(last_cluster_start)
+        .unwrap_or(window_end)
 }
 
 fn ends_sentence(c: char) -> bool {
@@ -158,45 +167,34 @@ fn is_full_width_stop(c: char) -> bool {
     matches!(c, '。' | '！' | '？')
 }
 
-/// Cuts at `window_end`, moved back so it does not separate a character
-/// from the marks or joiners that belong to it, unless that would leave
-/// nothing before the cut.
-fn hard_cut(text: &str, window_end: usize) -> usize {
-    let mut cut = window_end;
-    while cut > 0 && splits_cluster(text, cut) {
-        cut = text
-            .get(..cut)
-            .and_then(|before| before.char_indices().next_back())
-            .map_or(0, |(i, _)| i);
-    }
-    if cut == 0 { window_end } else { cut }
+/// Whitespace only; a space carrying a combining mark is text.
+fn is_blank(cluster: &str) -> bool {
+    cluster.chars().all(char::is_whitespace)
 }
 
-fn splits_cluster(text: &str, at: usize) -> bool {
-    let next = text.get(at..).and_then(|after| after.chars().next());
-    let previous = text.get(..at).and_then(|before| before.chars().next_back());
-    next.is_some_and(attaches_to_previous) || previous == Some('\u{200D}')
+/// Drops leading blank clusters, never half of one.
+fn trim_start(text: &str) -> &str {
+    let start = text
+        .grapheme_indices(true)
+        .find(|(_, cluster)| !is_blank(cluster))
+        .map_or(text.len(), |(i, _)| i);
+    text.get(start..).unwrap_or("")
 }
 
-/// Combining marks, variation selectors, the zero-width joiner, emoji skin
-/// tones and tag characters: all belong to the character before them.
-fn attaches_to_previous(c: char) -> bool {
-    matches!(
-        c,
-        '\u{0300}'..='\u{036F}'
-            | '\u{1AB0}'..='\u{1AFF}'
-            | '\u{1DC0}'..='\u{1DFF}'
-            | '\u{200D}'
-            | '\u{20D0}'..='\u{20FF}'
-            | '\u{FE00}'..='\u{FE0F}'
-            | '\u{FE20}'..='\u{FE2F}'
-            | '\u{1F3FB}'..='\u{1F3FF}'
-            | '\u{E0020}'..='\u{E007F}'
-    )
+/// Drops trailing blank clusters, never half of one.
+fn trim_end(text: &str) -> &str {
+    let end = text
+        .grapheme_indices(true)
+        .rev()
+        .find(|(_, cluster)| !is_blank(cluster))
+        .map_or(0, |(i, cluster)| i + cluster.len());
+    text.get(..end).unwrap_or("")
 }
 
 #[cfg(test)]
 mod tests {
+    use unicode_segmentation::UnicodeSegmentation;
+
     use super::{pack, split_text};
 
     fn strings(items: &[&str]) -> Vec<String> {
@@ -300,6 +298,63 @@ mod tests {
             split_text("abcde\u{301}f", 5),
             strings(&["abcd", "e\u{301}f"])
         );
+    }
+
+    #[test]
+    fn a_flag_emoji_is_never_cut_in_two_by_a_hard_cut() {
+        assert_eq!(split_text("ab🇪🇸", 3), strings(&["ab", "🇪🇸"]));
+        assert_eq!(split_text("🇪🇸🇫🇷🇩🇪", 3), strings(&["🇪🇸", "🇫🇷", "🇩🇪"]));
+    }
+
+    #[test]
+    fn vowel_signs_and_jamo_stay_with_their_letter_in_a_hard_cut() {
+        assert_eq!(split_text("किकिकि", 3), strings(&["कि", "कि", "कि"]));
+        let hangul = "\u{1100}\u{1161}\u{11A8}";
+        assert_eq!(split_text(&hangul.repeat(2), 4), strings(&[hangul, hangul]));
+    }
+
+    #[test]
+    fn a_space_carrying_a_combining_mark_is_kept_with_its_mark() {
+        assert_eq!(
+            split_text("ab \u{20DD}c", 3),
+            strings(&["ab", " \u{20DD}c"])
+        );
+    }
+
+    #[test]
+    fn a_cluster_longer_than_the_limit_is_cut_between_characters_losing_nothing() {
+        assert_eq!(
+            split_text("👨\u{200D}👩\u{200D}👧", 2),
+            strings(&["👨\u{200D}", "👩\u{200D}", "👧"])
+        );
+    }
+
+    #[test]
+    fn no_cut_falls_inside_a_grapheme_cluster_that_fits_the_limit() {
+        let text = "Hola 🇪🇸🇫🇷🇩🇪 familia👨\u{200D}👩\u{200D}👧\u{200D}👦 cafe\u{301}!\n\n\
+                    🇪🇸🇫🇷e\u{301}e\u{301}किकि👍🏽#\u{FE0F}\u{20E3}\u{1100}\u{1161}\u{11A8}🇩🇪 fin.";
+        let clusters = |s: &str| -> Vec<String> {
+            s.graphemes(true)
+                .filter(|g| !g.chars().all(char::is_whitespace))
+                .map(str::to_owned)
+                .collect()
+        };
+        let longest = text
+            .graphemes(true)
+            .map(|g| g.chars().count())
+            .max()
+            .unwrap_or(0);
+        assert_eq!(longest, 7);
+        for max in longest..=40 {
+            let chunks = split_text(text, max);
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.chars().count() <= max && c.trim() == c)
+            );
+            let kept: Vec<String> = chunks.iter().flat_map(|c| clusters(c)).collect();
+            assert_eq!(kept, clusters(text), "max {max}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The behaviour every [`StateStore`] must have. Run it with [`store_contract_tests!`].
 
-use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, Lease, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
+};
+use connector_engine::Reply;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,8 +20,25 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{nanos:x}-{}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+fn message_id() -> MessageId {
+    MessageId::new("twilio", &unique("SM"))
+}
+
 fn lease(owner: &str, until: Timestamp) -> Lease {
     Lease { owner: owner.to_owned(), until }
+}
+
+fn claim_by(owner: &str, now: Timestamp) -> ClaimRequest {
+    ClaimRequest { owner: owner.to_owned(), now, hold_until: Timestamp(now.0 + 20), expires_at: LATER }
+}
+
+fn outbox(id: &MessageId, texts: &[&str]) -> Outbox {
+    Outbox {
+        message_id: id.clone(),
+        address: ReplyAddress { channel: "twilio".into(), to: serde_json::json!({ "from": "+1", "to": "+2" }) },
+        replies: texts.iter().map(|t| Reply::Text((*t).to_owned())).collect(),
+        attempted: 1,
+    }
 }
 
 async fn lock(store: &Store, key: &ConversationKey, owner: &str) -> Versioned {
@@ -28,30 +48,61 @@ async fn lock(store: &Store, key: &ConversationKey, owner: &str) -> Versioned {
     }
 }
 
-pub async fn a_message_id_is_new_once_and_then_a_duplicate(store: Store) {
-    let id = unique("twilio#SM");
-    assert_eq!(store.claim_message(&id, LATER).await.unwrap(), Claim::New);
-    assert_eq!(store.claim_message(&id, LATER).await.unwrap(), Claim::Duplicate);
+/// Lock, commit `conversation` with a one-reply outbox, finish: one whole turn.
+async fn turn(store: &Store, key: &ConversationKey, owner: &str, conversation: &Conversation) -> u64 {
+    let v = lock(store, key, owner).await;
+    let id = message_id();
+    let held = lease(owner, NOW);
+    store.commit(key, &held, v.version, conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.finish(key, &held, &id, true).await.unwrap();
+    v.version + 1
 }
 
-pub async fn a_released_claim_can_be_claimed_again(store: Store) {
-    let id = unique("twilio#SM");
-    store.claim_message(&id, LATER).await.unwrap();
-    store.release_message(&id).await.unwrap();
-    assert_eq!(store.claim_message(&id, LATER).await.unwrap(), Claim::New);
+pub async fn a_message_id_is_ours_once_and_done_after_its_turn_finished(store: Store) {
+    let (id, key) = (message_id(), ConversationKey::new(unique("conv")));
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    let v = lock(&store, &key, "a").await;
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.finish(&key, &lease("a", NOW), &id, true).await.unwrap();
+    assert_eq!(store.claim_message(&id, &claim_by("b", NOW)).await.unwrap(), Claim::Done);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Done);
+}
+
+/// The SDK retries a write whose answer came late: the retry must not read as someone else's.
+pub async fn a_claim_repeated_by_its_own_request_is_still_ours(store: Store) {
+    let id = message_id();
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+}
+
+pub async fn a_claim_held_by_another_request_is_in_progress_until_its_hold_expires(store: Store) {
+    let id = message_id();
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("b", Timestamp(NOW.0 + 5))).await.unwrap(), Claim::InProgress);
+    assert_eq!(store.claim_message(&id, &claim_by("b", Timestamp(NOW.0 + 21))).await.unwrap(), Claim::Ours, "taken over");
+    assert_eq!(store.claim_message(&id, &claim_by("a", Timestamp(NOW.0 + 22))).await.unwrap(), Claim::InProgress);
+}
+
+pub async fn a_released_claim_can_be_claimed_again_at_once(store: Store) {
+    let id = message_id();
+    store.claim_message(&id, &claim_by("a", NOW)).await.unwrap();
+    store.release_message(&id, "b").await.unwrap();
+    assert_eq!(store.claim_message(&id, &claim_by("c", NOW)).await.unwrap(), Claim::InProgress, "only its owner releases it");
+    store.release_message(&id, "a").await.unwrap();
+    assert_eq!(store.claim_message(&id, &claim_by("c", NOW)).await.unwrap(), Claim::Ours);
 }
 
 pub async fn concurrent_claims_of_one_id_have_exactly_one_winner(store: Store) {
-    let id = unique("twilio#SM");
+    let id = message_id();
     let tasks: Vec<_> = (0..32)
-        .map(|_| {
+        .map(|i| {
             let (store, id) = (store.clone(), id.clone());
-            tokio::spawn(async move { store.claim_message(&id, LATER).await.unwrap() })
+            tokio::spawn(async move { store.claim_message(&id, &claim_by(&format!("r{i}"), NOW)).await.unwrap() })
         })
         .collect();
     let mut winners = 0;
     for task in tasks {
-        winners += usize::from(task.await.unwrap() == Claim::New);
+        winners += usize::from(task.await.unwrap() == Claim::Ours);
     }
     assert_eq!(winners, 1);
 }
@@ -61,6 +112,7 @@ pub async fn a_new_conversation_is_locked_at_version_zero_with_defaults(store: S
     let v = lock(&store, &key, "a").await;
     assert_eq!(v.version, 0);
     assert_eq!(v.conversation, Conversation::default());
+    assert_eq!(v.outbox, None);
 }
 
 pub async fn a_held_lease_makes_others_wait_until_it_expires(store: Store) {
@@ -72,59 +124,90 @@ pub async fn a_held_lease_makes_others_wait_until_it_expires(store: Store) {
     assert!(matches!(store.acquire(&key, &contender, after_expiry).await.unwrap(), Acquired::Locked(_)));
 }
 
-pub async fn a_commit_is_read_back_with_the_next_version(store: Store) {
-    let key = ConversationKey::new(unique("conv"));
+pub async fn a_commit_keeps_the_lease_and_is_read_back_with_its_outbox_and_the_next_version(store: Store) {
+    let (key, id) = (ConversationKey::new(unique("conv")), message_id());
     let v = lock(&store, &key, "a").await;
     let mut conversation = v.conversation;
     conversation.messages_handled = 7;
     conversation.no_results_count = 2;
-    store.commit(&key, &lease("a", NOW), v.version, &conversation, LATER).await.unwrap();
+    let sent = outbox(&id, &["one", "two"]);
+    store.commit(&key, &lease("a", NOW), v.version, &conversation, &sent, LATER).await.unwrap();
+    assert!(matches!(store.acquire(&key, &lease("b", Timestamp(NOW.0 + 30)), NOW).await.unwrap(), Acquired::Busy), "lease kept");
+    store.release(&key, &lease("a", NOW)).await.unwrap();
     let again = lock(&store, &key, "b").await;
     assert_eq!(again.version, v.version + 1);
     assert_eq!(again.conversation, conversation);
+    assert_eq!(again.outbox, Some(sent));
+}
+
+pub async fn progress_is_recorded_and_finishing_drops_the_outbox_and_frees_the_lease(store: Store) {
+    let (key, id) = (ConversationKey::new(unique("conv")), message_id());
+    store.claim_message(&id, &claim_by("a", NOW)).await.unwrap();
+    let v = lock(&store, &key, "a").await;
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["one", "two", "three"]), LATER).await.unwrap();
+    store.record_progress(&key, &lease("a", NOW), &id, 3).await.unwrap();
+    let intruder = store.record_progress(&key, &lease("b", NOW), &id, 1).await;
+    assert!(matches!(intruder, Err(StoreError::Conflict(_))), "{intruder:?}");
+    store.release(&key, &lease("a", NOW)).await.unwrap();
+    let resumed = lock(&store, &key, "c").await;
+    assert_eq!(resumed.outbox.map(|o| o.attempted), Some(3));
+    store.finish(&key, &lease("c", NOW), &id, true).await.unwrap();
+    let after = lock(&store, &key, "d").await;
+    assert_eq!((after.version, after.outbox), (v.version + 1, None));
+    assert_eq!(store.claim_message(&id, &claim_by("e", NOW)).await.unwrap(), Claim::Done);
+}
+
+pub async fn finishing_with_the_lease_kept_leaves_it_held(store: Store) {
+    let (key, id) = (ConversationKey::new(unique("conv")), message_id());
+    let v = lock(&store, &key, "a").await;
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.finish(&key, &lease("a", NOW), &id, false).await.unwrap();
+    assert!(matches!(store.acquire(&key, &lease("b", Timestamp(NOW.0 + 30)), NOW).await.unwrap(), Acquired::Busy));
+    let own = lock(&store, &key, "a").await;
+    assert_eq!((own.version, own.outbox), (v.version + 1, None));
 }
 
 pub async fn a_commit_from_a_stale_version_is_refused(store: Store) {
     let key = ConversationKey::new(unique("conv"));
     let v = lock(&store, &key, "a").await;
-    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, LATER).await.unwrap();
+    turn(&store, &key, "a", &v.conversation).await;
     lock(&store, &key, "a").await;
-    let stale = store.commit(&key, &lease("a", NOW), v.version, &v.conversation, LATER).await;
+    let stale = store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), LATER).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
 }
 
 pub async fn a_commit_without_the_lease_is_refused(store: Store) {
     let key = ConversationKey::new(unique("conv"));
     let v = lock(&store, &key, "a").await;
-    let intruder = store.commit(&key, &lease("b", NOW), v.version, &v.conversation, LATER).await;
+    let intruder = store.commit(&key, &lease("b", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), LATER).await;
     assert!(matches!(intruder, Err(StoreError::Conflict(_))), "{intruder:?}");
 }
 
 pub async fn releasing_frees_the_lease_and_keeps_the_state(store: Store) {
     let key = ConversationKey::new(unique("conv"));
-    let v = lock(&store, &key, "a").await;
-    let mut conversation = v.conversation;
+    let mut conversation = Conversation::default();
     conversation.messages_handled = 3;
-    store.commit(&key, &lease("a", NOW), v.version, &conversation, LATER).await.unwrap();
-    let held = lock(&store, &key, "a").await;
+    let version = turn(&store, &key, "a", &conversation).await;
+    lock(&store, &key, "a").await;
     store.release(&key, &lease("a", NOW)).await.unwrap();
     let next = lock(&store, &key, "b").await;
-    assert_eq!(next.version, held.version);
+    assert_eq!(next.version, version);
     assert_eq!(next.conversation.messages_handled, 3);
 }
 
 pub async fn an_expired_conversation_reads_as_a_new_one(store: Store) {
     let key = ConversationKey::new(unique("conv"));
-    let v = lock(&store, &key, "a").await;
+    let (v, id) = (lock(&store, &key, "a").await, message_id());
     let mut conversation = v.conversation;
     conversation.messages_handled = 5;
-    store.commit(&key, &lease("a", NOW), v.version, &conversation, Timestamp(NOW.0 + 10)).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &conversation, &outbox(&id, &["hi"]), Timestamp(NOW.0 + 10)).await.unwrap();
+    store.finish(&key, &lease("a", NOW), &id, true).await.unwrap();
     let much_later = Timestamp(NOW.0 + 100);
     let Acquired::Locked(read) = store.acquire(&key, &lease("b", Timestamp(much_later.0 + 30)), much_later).await.unwrap() else {
         panic!("expected the lease")
     };
     assert_eq!(read.conversation, Conversation::default());
-    store.commit(&key, &lease("b", NOW), read.version, &read.conversation, LATER).await.unwrap();
+    store.commit(&key, &lease("b", NOW), read.version, &read.conversation, &outbox(&message_id(), &[]), LATER).await.unwrap();
 }
 
 pub async fn cache_entries_are_absent_once_expired(store: Store) {
@@ -135,8 +218,8 @@ pub async fn cache_entries_are_absent_once_expired(store: Store) {
     assert_eq!(store.cache_get(&unique("missing"), NOW).await.unwrap(), None);
 }
 
-/// Twenty writers of one conversation, each lock -> increment -> commit, retrying while busy:
-/// no increment may be lost.
+/// Twenty writers of one conversation, each lock -> increment -> commit -> finish, retrying
+/// while busy: no increment may be lost.
 pub async fn concurrent_writers_of_one_conversation_lose_no_update(store: Store) {
     let key = ConversationKey::new(unique("conv"));
     let tasks: Vec<_> = (0..20)
@@ -149,7 +232,9 @@ pub async fn concurrent_writers_of_one_conversation_lose_no_update(store: Store)
                         Acquired::Busy => tokio::time::sleep(std::time::Duration::from_millis(2)).await,
                         Acquired::Locked(mut v) => {
                             v.conversation.messages_handled += 1;
-                            store.commit(&key, &me, v.version, &v.conversation, LATER).await.unwrap();
+                            let id = message_id();
+                            store.commit(&key, &me, v.version, &v.conversation, &outbox(&id, &["x"]), LATER).await.unwrap();
+                            store.finish(&key, &me, &id, true).await.unwrap();
                             return;
                         }
                     }
@@ -170,12 +255,16 @@ pub async fn concurrent_writers_of_one_conversation_lose_no_update(store: Store)
 macro_rules! store_contract_tests {
     ($make:expr) => {
         $crate::store_contract_tests!(@cases $make;
-            a_message_id_is_new_once_and_then_a_duplicate,
-            a_released_claim_can_be_claimed_again,
+            a_message_id_is_ours_once_and_done_after_its_turn_finished,
+            a_claim_repeated_by_its_own_request_is_still_ours,
+            a_claim_held_by_another_request_is_in_progress_until_its_hold_expires,
+            a_released_claim_can_be_claimed_again_at_once,
             concurrent_claims_of_one_id_have_exactly_one_winner,
             a_new_conversation_is_locked_at_version_zero_with_defaults,
             a_held_lease_makes_others_wait_until_it_expires,
-            a_commit_is_read_back_with_the_next_version,
+            a_commit_keeps_the_lease_and_is_read_back_with_its_outbox_and_the_next_version,
+            progress_is_recorded_and_finishing_drops_the_outbox_and_frees_the_lease,
+            finishing_with_the_lease_kept_leaves_it_held,
             a_commit_from_a_stale_version_is_refused,
             a_commit_without_the_lease_is_refused,
             releasing_frees_the_lease_and_keeps_the_state,

@@ -2,24 +2,33 @@
 //!
 //! | `pk`                          | attributes                                                  |
 //! |-------------------------------|-------------------------------------------------------------|
-//! | `conv#<externalId>`           | `version` N, `conversation` M, `lease_owner` S, `lease_until` N, `expires_at` N |
-//! | `seen#<channel>#<message id>` | `expires_at` N                                              |
+//! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `lease_owner` S, `lease_until` N, `expires_at` N |
+//! | `seen#<channel>#<message id>` | `claim_state` S (`in_progress`/`done`), `claim_owner` S, `hold_until` N, `expires_at` N |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
 //!
-//! Local DynamoDB servers never delete expired items, and DynamoDB itself does it late, so every
-//! read compares `expires_at` with the clock.
+//! Every conditional write whose condition fails is read back before it is believed: the SDK
+//! retries a write whose answer came late, and the retry then fails the condition the first
+//! attempt satisfied. Local DynamoDB servers never delete expired items, and DynamoDB itself
+//! does it late, so every read compares `expires_at` with the clock.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, Lease, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
+};
 use std::collections::HashMap;
 use std::time::Duration;
+
+const IN_PROGRESS: &str = "in_progress";
+const DONE: &str = "done";
+/// A claim that `finish` has to recreate (it was given up meanwhile) is remembered this long.
+const DONE_CLAIM_TTL: Duration = Duration::from_secs(86_400);
 
 pub struct DynamoStore {
     client: Client,
@@ -104,38 +113,109 @@ fn conversation_pk(key: &ConversationKey) -> String {
     format!("conv#{key}")
 }
 
-fn read_conversation(item: &Item, now: Timestamp) -> Result<Versioned, StoreError> {
-    let version = number(item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
-    let live = number(item, "expires_at").is_some_and(|at| at > now.0);
-    let conversation = match item.get("conversation") {
-        Some(stored) if live => serde_dynamo::from_attribute_value(stored.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        _ => Conversation::default(),
-    };
-    Ok(Versioned { version, conversation })
+fn claim_pk(id: &MessageId) -> String {
+    format!("seen#{id}")
 }
 
-#[async_trait]
-impl StateStore for DynamoStore {
-    async fn claim_message(&self, id: &str, expires_at: Timestamp) -> Result<Claim, StoreError> {
+/// Reads a stored conversation. An item written by an older or broken version is replaced by a
+/// fresh conversation (and said loudly), so it never leaves the user without answers.
+fn read_conversation(item: &Item, now: Timestamp) -> Versioned {
+    let version = number(item, "version").and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    let live = number(item, "expires_at").is_some_and(|at| at > now.0);
+    let conversation = match item.get("conversation").filter(|_| live) {
+        Some(stored) => serde_dynamo::from_attribute_value(stored.clone()).unwrap_or_else(|error| {
+            // The request's span names the conversation (by its keyed fingerprint).
+            tracing::error!(%error, "stored conversation unreadable, starting a fresh one");
+            Conversation::default()
+        }),
+        None => Conversation::default(),
+    };
+    let outbox = match item.get("outbox").filter(|_| live) {
+        Some(stored) => serde_dynamo::from_attribute_value(stored.clone())
+            .map_err(|error| tracing::error!(%error, "stored outbox unreadable, dropped"))
+            .ok(),
+        None => None,
+    };
+    Versioned { version, conversation, outbox }
+}
+
+impl DynamoStore {
+    async fn read(&self, pk: String) -> Result<Option<Item>, StoreError> {
+        let output =
+            self.client.get_item().table_name(&self.table).key("pk", s(&pk)).consistent_read(true).send().await.map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    async fn try_claim(&self, id: &MessageId, claim: &ClaimRequest) -> Result<bool, StoreError> {
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(&format!("seen#{id}")))
-            .item("expires_at", n(expires_at.0))
-            .condition_expression("attribute_not_exists(pk)")
+            .item("pk", s(&claim_pk(id)))
+            .item("claim_state", s(IN_PROGRESS))
+            .item("claim_owner", s(&claim.owner))
+            .item("hold_until", n(claim.hold_until.0))
+            .item("expires_at", n(claim.expires_at.0))
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_at <= :now \
+                 OR (claim_state = :in_progress AND (claim_owner = :owner OR hold_until <= :now))",
+            )
+            .expression_attribute_values(":now", n(claim.now.0))
+            .expression_attribute_values(":owner", s(&claim.owner))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
             .await;
         match put {
-            Ok(_) => Ok(Claim::New),
-            Err(error) if is_condition_failure(&error) => Ok(Claim::Duplicate),
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
             Err(error) => Err(unavailable(error)),
         }
     }
+}
 
-    async fn release_message(&self, id: &str) -> Result<(), StoreError> {
-        self.client.delete_item().table_name(&self.table).key("pk", s(&format!("seen#{id}"))).send().await.map_err(unavailable)?;
-        Ok(())
+#[async_trait]
+impl StateStore for DynamoStore {
+    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
+        // Twice: the item read back may have been released or expired in between.
+        for _ in 0..2 {
+            if self.try_claim(id, claim).await? {
+                return Ok(Claim::Ours);
+            }
+            let Some(item) = self.read(claim_pk(id)).await? else { continue };
+            if number(&item, "expires_at").is_none_or(|at| at <= claim.now.0) {
+                continue;
+            }
+            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
+            if text("claim_state") == Some(DONE) {
+                return Ok(Claim::Done);
+            }
+            if text("claim_owner") == Some(claim.owner.as_str()) {
+                return Ok(Claim::Ours);
+            }
+            if number(&item, "hold_until").is_some_and(|until| until > claim.now.0) {
+                return Ok(Claim::InProgress);
+            }
+        }
+        Ok(Claim::InProgress)
+    }
+
+    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(&claim_pk(id)))
+            .condition_expression("claim_owner = :owner AND claim_state = :in_progress")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            // Not ours any more (taken over, or done): nothing of ours to give up.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(unavailable(error)),
+        }
     }
 
     async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError> {
@@ -154,7 +234,7 @@ impl StateStore for DynamoStore {
             .send()
             .await;
         match updated {
-            Ok(output) => Ok(Acquired::Locked(read_conversation(&output.attributes.unwrap_or_default(), now)?)),
+            Ok(output) => Ok(Acquired::Locked(read_conversation(&output.attributes.unwrap_or_default(), now))),
             Err(error) if is_condition_failure(&error) => Ok(Acquired::Busy),
             Err(error) => Err(unavailable(error)),
         }
@@ -166,27 +246,94 @@ impl StateStore for DynamoStore {
         lease: &Lease,
         version: u64,
         conversation: &Conversation,
+        outbox: &Outbox,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         let stored: AttributeValue = serde_dynamo::to_attribute_value(conversation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let stored_outbox: AttributeValue = serde_dynamo::to_attribute_value(outbox).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let version_check = if version == 0 { "attribute_not_exists(version)" } else { "version = :version" };
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(&conversation_pk(key)))
-            .update_expression("SET version = :next, conversation = :conversation, expires_at = :expires REMOVE lease_owner, lease_until")
+            .update_expression("SET version = :next, conversation = :conversation, outbox = :outbox, expires_at = :expires")
             .condition_expression(format!("lease_owner = :owner AND {version_check}"))
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":next", n(version + 1))
             .expression_attribute_values(":conversation", stored)
+            .expression_attribute_values(":outbox", stored_outbox)
             .expression_attribute_values(":expires", n(expires_at.0));
         if version > 0 {
             update = update.expression_attribute_values(":version", n(version));
         }
         match update.send().await {
             Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::Conflict(format!("lease or version {version} lost"))),
+            Err(error) if is_condition_failure(&error) => {
+                // Our own first attempt may have been applied and answered late.
+                let item = self.read(conversation_pk(key)).await?.unwrap_or_default();
+                let ours = item.get("lease_owner").and_then(|v| v.as_s().ok()) == Some(&lease.owner)
+                    && number(&item, "version") == i64::try_from(version + 1).ok()
+                    && item.get("outbox").and_then(|o| o.as_m().ok()).and_then(|o| o.get("message_id")).and_then(|v| v.as_s().ok())
+                        == Some(&outbox.message_id.to_string());
+                if ours { Ok(()) } else { Err(StoreError::Conflict(format!("lease or version {version} lost"))) }
+            }
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, attempted: usize) -> Result<(), StoreError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&conversation_pk(key)))
+            .update_expression("SET outbox.attempted = :attempted")
+            .condition_expression("lease_owner = :owner AND outbox.message_id = :id")
+            .expression_attribute_values(":attempted", n(attempted))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":id", s(message.as_str()))
+            .send()
+            .await;
+        match updated {
+            Ok(_) => Ok(()),
+            Err(error) if is_condition_failure(&error) => Err(StoreError::Conflict(format!("lease or outbox of {message} lost"))),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError> {
+        let done = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&claim_pk(message)))
+            .update_expression("SET claim_state = :done, expires_at = if_not_exists(expires_at, :expires) REMOVE hold_until")
+            .expression_attribute_values(":done", s(DONE))
+            .expression_attribute_values(":expires", n(lease.until.plus(DONE_CLAIM_TTL).0))
+            .build()
+            .map_err(unavailable)?;
+        let remove = if release_lease { "REMOVE outbox, lease_owner, lease_until" } else { "REMOVE outbox" };
+        let delivered = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&conversation_pk(key)))
+            .update_expression(remove)
+            .condition_expression("lease_owner = :owner")
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .build()
+            .map_err(unavailable)?;
+        // One transaction (the SDK gives it an idempotency token, so its retries are safe): a
+        // claim marked done without its outbox dropped, or the reverse, cannot be seen.
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(done).build())
+            .transact_items(TransactWriteItem::builder().update(delivered).build())
+            .send()
+            .await;
+        match written {
+            Ok(_) => Ok(()),
+            Err(error) if error.code() == Some("TransactionCanceledException") => {
+                Err(StoreError::Conflict(format!("lease lost before {message} was finished")))
+            }
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -211,15 +358,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(&format!("cache#{key}")))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let Some(item) = output.item else { return Ok(None) };
+        let Some(item) = self.read(format!("cache#{key}")).await? else { return Ok(None) };
         if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
             return Ok(None);
         }

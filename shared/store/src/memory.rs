@@ -2,9 +2,15 @@
 
 use async_trait::async_trait;
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, Lease, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Expired claims and cache entries are swept once the maps grow past this many entries (and
+/// then past twice what survived), so memory follows the live set, not the history.
+const SWEEP_AT_LEAST: usize = 1024;
 
 #[derive(Default)]
 pub struct InMemoryStore {
@@ -13,14 +19,23 @@ pub struct InMemoryStore {
 
 #[derive(Default)]
 struct Inner {
-    seen: HashMap<String, Timestamp>,
+    claims: HashMap<MessageId, ClaimEntry>,
     conversations: HashMap<ConversationKey, Entry>,
     cache: HashMap<String, (String, Timestamp)>,
+    sweep_at: usize,
+}
+
+struct ClaimEntry {
+    owner: String,
+    done: bool,
+    hold_until: Timestamp,
+    expires_at: Timestamp,
 }
 
 struct Entry {
     version: u64,
     conversation: Conversation,
+    outbox: Option<Outbox>,
     lease: Option<Lease>,
     expires_at: Timestamp,
 }
@@ -31,21 +46,56 @@ impl InMemoryStore {
         // single assignments), so a poisoned lock is still consistent.
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Claims remembered (live or not yet swept): what dedupe costs in memory.
+    pub fn remembered_claims(&self) -> usize {
+        self.inner().claims.len()
+    }
+}
+
+impl Inner {
+    fn sweep(&mut self, now: Timestamp) {
+        if self.claims.len() + self.cache.len() < self.sweep_at.max(SWEEP_AT_LEAST) {
+            return;
+        }
+        self.claims.retain(|_, claim| claim.expires_at > now);
+        self.cache.retain(|_, (_, expires_at)| *expires_at > now);
+        self.conversations.retain(|_, entry| entry.expires_at > now || entry.lease.as_ref().is_some_and(|l| l.until > now));
+        self.sweep_at = 2 * (self.claims.len() + self.cache.len());
+    }
+
+    fn leased(&mut self, key: &ConversationKey, lease: &Lease) -> Result<&mut Entry, StoreError> {
+        let entry = self.conversations.get_mut(key).ok_or_else(|| StoreError::Conflict("conversation vanished".into()))?;
+        if entry.lease.as_ref().is_none_or(|held| held.owner != lease.owner) {
+            return Err(StoreError::Conflict("lease lost".into()));
+        }
+        Ok(entry)
+    }
 }
 
 #[async_trait]
 impl StateStore for InMemoryStore {
-    async fn claim_message(&self, id: &str, expires_at: Timestamp) -> Result<Claim, StoreError> {
+    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
         let mut inner = self.inner();
-        if inner.seen.contains_key(id) {
-            return Ok(Claim::Duplicate);
+        inner.sweep(claim.now);
+        if let Some(held) = inner.claims.get(id).filter(|held| held.expires_at > claim.now) {
+            if held.done {
+                return Ok(Claim::Done);
+            }
+            if held.owner != claim.owner && held.hold_until > claim.now {
+                return Ok(Claim::InProgress);
+            }
         }
-        inner.seen.insert(id.to_owned(), expires_at);
-        Ok(Claim::New)
+        let entry = ClaimEntry { owner: claim.owner.clone(), done: false, hold_until: claim.hold_until, expires_at: claim.expires_at };
+        inner.claims.insert(id.clone(), entry);
+        Ok(Claim::Ours)
     }
 
-    async fn release_message(&self, id: &str) -> Result<(), StoreError> {
-        self.inner().seen.remove(id);
+    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        if inner.claims.get(id).is_some_and(|held| held.owner == owner && !held.done) {
+            inner.claims.remove(id);
+        }
         Ok(())
     }
 
@@ -54,6 +104,7 @@ impl StateStore for InMemoryStore {
         let entry = inner.conversations.entry(key.clone()).or_insert_with(|| Entry {
             version: 0,
             conversation: Conversation::default(),
+            outbox: None,
             lease: None,
             expires_at: Timestamp(0),
         });
@@ -61,8 +112,10 @@ impl StateStore for InMemoryStore {
             return Ok(Acquired::Busy);
         }
         entry.lease = Some(lease.clone());
-        let conversation = if entry.version > 0 && entry.expires_at > now { entry.conversation.clone() } else { Conversation::default() };
-        Ok(Acquired::Locked(Versioned { version: entry.version, conversation }))
+        let live = entry.version > 0 && entry.expires_at > now;
+        let conversation = if live { entry.conversation.clone() } else { Conversation::default() };
+        let outbox = if live { entry.outbox.clone() } else { None };
+        Ok(Acquired::Locked(Versioned { version: entry.version, conversation, outbox }))
     }
 
     async fn commit(
@@ -71,20 +124,45 @@ impl StateStore for InMemoryStore {
         lease: &Lease,
         version: u64,
         conversation: &Conversation,
+        outbox: &Outbox,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut inner = self.inner();
-        let entry = inner.conversations.get_mut(key).ok_or_else(|| StoreError::Conflict("conversation vanished".into()))?;
-        if entry.lease.as_ref().is_none_or(|held| held.owner != lease.owner) {
-            return Err(StoreError::Conflict("lease lost".into()));
-        }
+        let entry = inner.leased(key, lease)?;
         if entry.version != version {
             return Err(StoreError::Conflict(format!("version moved from {version} to {}", entry.version)));
         }
         entry.version += 1;
         entry.conversation = conversation.clone();
-        entry.lease = None;
+        entry.outbox = Some(outbox.clone());
         entry.expires_at = expires_at;
+        Ok(())
+    }
+
+    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, attempted: usize) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        let entry = inner.leased(key, lease)?;
+        match entry.outbox.as_mut().filter(|o| &o.message_id == message) {
+            Some(outbox) => {
+                outbox.attempted = attempted;
+                Ok(())
+            }
+            None => Err(StoreError::Conflict(format!("no outbox of {message}"))),
+        }
+    }
+
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        if let Some(claim) = inner.claims.get_mut(message) {
+            claim.done = true;
+        }
+        let entry = inner.leased(key, lease)?;
+        if entry.outbox.as_ref().is_some_and(|o| &o.message_id == message) {
+            entry.outbox = None;
+        }
+        if release_lease {
+            entry.lease = None;
+        }
         Ok(())
     }
 
@@ -110,5 +188,18 @@ impl StateStore for InMemoryStore {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     crate::store_contract_tests!(std::sync::Arc::new(super::InMemoryStore::default()));
+
+    #[tokio::test]
+    async fn expired_dedupe_claims_are_forgotten_so_memory_stays_bounded() {
+        let store = InMemoryStore::default();
+        for i in 0..20_000_i64 {
+            // Each claim lives 10 s; the clock moves 1 s per message.
+            let claim = ClaimRequest { owner: "o".into(), now: Timestamp(i), hold_until: Timestamp(i + 5), expires_at: Timestamp(i + 10) };
+            assert_eq!(store.claim_message(&MessageId::new("t", &i.to_string()), &claim).await.unwrap(), Claim::Ours);
+        }
+        assert!(store.remembered_claims() <= 2 * SWEEP_AT_LEAST, "{} claims kept", store.remembered_claims());
+    }
 }

@@ -2,7 +2,7 @@
 //! options, media (one per WhatsApp message), at most 1600 characters per message, and as few
 //! messages as fit while keeping the order.
 
-use super::Channel;
+use crate::Network;
 use connector_engine::Reply;
 use richtext::{Block, Style};
 
@@ -18,15 +18,15 @@ pub struct OutboundMessage {
 
 #[derive(Debug, Clone)]
 pub struct RenderOptions {
-    pub channel: Channel,
+    pub network: Network,
     /// Send media as links on SMS (no MMS outside the US/Canada).
     pub sms_media_as_links: bool,
 }
 
 pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage> {
-    let style = match options.channel {
-        Channel::WhatsApp => Style::WhatsApp,
-        Channel::Sms => Style::Plain,
+    let style = match options.network {
+        Network::WhatsApp => Style::WhatsApp,
+        Network::Sms => Style::Plain,
     };
     let mut pieces = Vec::new();
     for reply in replies {
@@ -63,7 +63,7 @@ fn push_blocks(pieces: &mut Vec<Piece>, blocks: Vec<Block>, options: &RenderOpti
     for block in blocks {
         pieces.push(match block {
             Block::Text(text) => Piece::Text(text),
-            Block::Media(media) if options.channel == Channel::Sms && options.sms_media_as_links => Piece::Text(media.url),
+            Block::Media(media) if options.network == Network::Sms && options.sms_media_as_links => Piece::Text(media.url),
             Block::Media(media) => Piece::Media(media.url),
         });
     }
@@ -97,8 +97,8 @@ fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
 mod tests {
     use super::*;
 
-    fn opts(channel: Channel) -> RenderOptions {
-        RenderOptions { channel, sms_media_as_links: true }
+    fn opts(network: Network) -> RenderOptions {
+        RenderOptions { network, sms_media_as_links: true }
     }
 
     fn text(body: &str) -> OutboundMessage {
@@ -108,7 +108,7 @@ mod tests {
     #[test]
     fn consecutive_answers_are_merged_into_one_message() {
         let replies = [Reply::Text("<p>One</p>".into()), Reply::Text("Two".into())];
-        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("One\n\nTwo")]);
+        assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("One\n\nTwo")]);
     }
 
     #[test]
@@ -119,13 +119,13 @@ mod tests {
             first_number: 3,
             number_hint: "(type a number)".into(),
         }];
-        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("More? (type a number)\n3) Yes\n4) No")]);
+        assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("More? (type a number)\n3) Yes\n4) No")]);
     }
 
     #[test]
     fn whatsapp_gets_each_image_as_its_own_media_message_in_order() {
         let replies = [Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><img src=\"https://x.test/b.png\"><p>Done</p>".into())];
-        let out = render(&replies, &opts(Channel::WhatsApp));
+        let out = render(&replies, &opts(Network::WhatsApp));
         assert_eq!(out, vec![
             text("Look"),
             OutboundMessage { body: String::new(), media_url: Some("https://x.test/a.png".into()) },
@@ -137,13 +137,13 @@ mod tests {
     #[test]
     fn sms_gets_images_as_links_inside_the_text() {
         let replies = [Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><p>Done</p>".into())];
-        assert_eq!(render(&replies, &opts(Channel::Sms)), vec![text("Look\n\nhttps://x.test/a.png\n\nDone")]);
+        assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("Look\n\nhttps://x.test/a.png\n\nDone")]);
     }
 
     #[test]
     fn no_message_is_longer_than_twilio_allows() {
         let long = "A sentence that repeats. ".repeat(200);
-        let out = render(&[Reply::Text(long)], &opts(Channel::Sms));
+        let out = render(&[Reply::Text(long)], &opts(Network::Sms));
         assert!(out.len() >= 4);
         assert!(out.iter().all(|m| m.body.chars().count() <= MAX_BODY_CHARS));
     }

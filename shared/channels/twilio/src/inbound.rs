@@ -1,14 +1,10 @@
 //! The inbound message webhook (`application/x-www-form-urlencoded`).
 
+use crate::{Network, TwilioAddress, TwilioSender};
+use connector_core::{Event, Sender};
 use connector_engine::ConversationKey;
-use connector_engine::pipeline::Inbound;
-use connector_engine::step::UserInput;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    Sms,
-    WhatsApp,
-}
+use connector_engine::ports::MessageId;
+use connector_engine::step::{Input, UserInput};
 
 /// The fields of a Twilio message webhook the connector uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +24,18 @@ pub enum InboundError {
     Missing(&'static str),
 }
 
+impl InboundError {
+    /// The error as a fixed text for the webhook's answer.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Missing("MessageSid") => "missing or empty field MessageSid",
+            Self::Missing("From") => "missing or empty field From",
+            Self::Missing("To") => "missing or empty field To",
+            Self::Missing(_) => "missing or empty field",
+        }
+    }
+}
+
 impl TwilioInbound {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
         let field = |name: &'static str| {
@@ -43,8 +51,8 @@ impl TwilioInbound {
         })
     }
 
-    pub fn channel(&self) -> Channel {
-        if self.from.starts_with("whatsapp:") { Channel::WhatsApp } else { Channel::Sms }
+    pub fn network(&self) -> Network {
+        Network::of(&self.from)
     }
 
     /// The PHP connector's externalId: `twilio-<To>-<From>` without `:+` and `+`, so HyperChat
@@ -53,13 +61,23 @@ impl TwilioInbound {
         ConversationKey::new(format!("twilio-{}-{}", self.to, self.from).replace(":+", "").replace('+', ""))
     }
 
-    pub fn to_engine(&self) -> Inbound {
+    /// The reply address: back from the number the user wrote to.
+    pub fn reply_address(&self) -> TwilioAddress {
+        TwilioAddress { company: self.to.clone(), user: self.from.clone() }
+    }
+
+    pub fn to_event(&self) -> Event {
         let input = if self.num_media > 0 {
             UserInput::Media { caption: self.body.clone() }
         } else {
             UserInput::Text(self.body.clone())
         };
-        Inbound { group: "twilio", key: self.conversation_key(), message_id: format!("twilio#{}", self.message_sid), input }
+        Event {
+            id: MessageId::new("twilio", &self.message_sid),
+            key: self.conversation_key(),
+            address: Some(TwilioSender::address(&self.reply_address())),
+            input: Input::User(input),
+        }
     }
 }
 
@@ -75,7 +93,7 @@ mod tests {
     fn the_sms_conversation_key_is_the_php_external_id() {
         let m = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("From", "+34600111222"), ("To", "+12078200470")])).unwrap();
         assert_eq!(m.conversation_key().as_str(), "twilio-12078200470-34600111222");
-        assert_eq!(m.channel(), Channel::Sms);
+        assert_eq!(m.network(), Network::Sms);
     }
 
     #[test]
@@ -87,7 +105,7 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(m.conversation_key().as_str(), "twilio-whatsapp14155238886-whatsapp34600111222");
-        assert_eq!(m.channel(), Channel::WhatsApp);
+        assert_eq!(m.network(), Network::WhatsApp);
     }
 
     #[test]
@@ -99,7 +117,7 @@ mod tests {
     #[test]
     fn a_media_message_reaches_the_engine_as_media_with_its_caption() {
         let m = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("From", "+3"), ("To", "+1"), ("Body", "look"), ("NumMedia", "1")])).unwrap();
-        assert_eq!(m.to_engine().input, UserInput::Media { caption: "look".into() });
-        assert_eq!(m.to_engine().message_id, "twilio#SM1");
+        assert_eq!(m.to_event().input, Input::User(UserInput::Media { caption: "look".into() }));
+        assert_eq!(m.to_event().id.as_str(), "twilio#SM1");
     }
 }

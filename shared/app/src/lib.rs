@@ -1,0 +1,187 @@
+//! Composition: every long-lived part built once per cold start from the configuration, the
+//! same way for every Lambda function and for `connector-local`. Nothing else reads the
+//! configuration tree; each adapter deserialises its own table here.
+
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
+use connector_config::{Config, ConfigError, EnvKey, Sources};
+use connector_core::pipeline::{self, Pipeline, StateSettings};
+use connector_core::{Fingerprinter, Sinks, Webhook};
+use connector_engine::labels::{Labels, LabelsError};
+use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock};
+use connector_engine::settings::{ContentRatings, Custom, EscalationPolicy};
+use connector_engine::step::Policy;
+use inbenta::hyperchat::{HyperChatClient, HyperChatConfig, HyperChatSettings};
+use inbenta::{ApiSettings, InbentaClient, InbentaConfig};
+use secrecy::{ExposeSecret, SecretString};
+use state_store::{DynamoStore, InMemoryStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Labels(#[from] LabelsError),
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error("cannot build the chatbot client")]
+    Chatbot(#[source] ChatbotError),
+    #[error("cannot build the live chat client")]
+    LiveChat(#[source] LiveChatError),
+    #[error("Twilio is not usable")]
+    Twilio(#[source] channel_twilio::SetupError),
+}
+
+/// Every environment variable the connector reads into its configuration, by the adapter that
+/// owns the key.
+pub fn env_keys() -> Vec<EnvKey> {
+    [inbenta::ENV, channel_twilio::ENV, pipeline::ENV, &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")]].concat()
+}
+
+/// What every entry point shares: configuration, labels, state store, clock.
+pub struct App {
+    pub config: Config,
+    pub labels: Arc<Labels>,
+    pub store: Arc<dyn StateStore>,
+    pub clock: Arc<dyn Clock>,
+    pub state: StateSettings,
+    pub fingerprints: Fingerprinter,
+}
+
+#[derive(serde::Deserialize)]
+struct Logging {
+    #[serde(default)]
+    fingerprint_key: String,
+}
+
+#[derive(serde::Deserialize)]
+struct ConversationDefaults {
+    default: Lang,
+}
+
+#[derive(serde::Deserialize)]
+struct Lang {
+    lang: String,
+}
+
+impl App {
+    /// Reads `CONF_DIR`, `LANG_DIR` and the environment.
+    pub async fn from_env() -> Result<Self, AppError> {
+        Self::load(&Sources::from_env(), &lang_dir()).await
+    }
+
+    /// DynamoDB when `TABLE_NAME` is set, else the in-memory store (one process only).
+    pub async fn load(sources: &Sources, lang_dir: &Path) -> Result<Self, AppError> {
+        let config = Config::load(sources, &env_keys())?;
+        let state: StateSettings = config.section("state")?;
+        let lang: ConversationDefaults = config.section("conversation")?;
+        let labels = Labels::load(lang_dir, &lang.default.lang)?;
+        let store: Arc<dyn StateStore> = match state.table() {
+            Some(table) => Arc::new(DynamoStore::from_env(table).await),
+            None => Arc::new(InMemoryStore::default()),
+        };
+        let fingerprints = fingerprinter(&config)?;
+        Ok(Self { config, labels: Arc::new(labels), store, clock: Arc::new(SystemClock), state, fingerprints })
+    }
+
+    pub fn api(&self) -> Result<ApiSettings, AppError> {
+        Ok(self.config.section("api")?)
+    }
+
+    /// The Inbenta Chatbot API client, sharing its access token through the store's cache.
+    pub fn inbenta(&self) -> Result<Arc<dyn Chatbot>, AppError> {
+        if !self.api()?.has_credentials() {
+            return Err(AppError::Missing("INBENTA_API_KEY and INBENTA_API_SECRET"));
+        }
+        let client = InbentaClient::new(InbentaConfig::from_config(&self.config)?, Some(self.store.clone()), self.clock.clone())
+            .map_err(AppError::Chatbot)?;
+        Ok(Arc::new(client))
+    }
+
+    /// HyperChat when `chat.enabled` and a server are configured; otherwise nobody is available
+    /// and nothing escalates.
+    pub fn live_chat(&self) -> Result<Arc<dyn LiveChat>, AppError> {
+        let chat: HyperChatSettings = self.config.section("chat.chat")?;
+        if !chat.enabled || chat.server.is_empty() {
+            return Ok(Arc::new(NoLiveChat));
+        }
+        let config = HyperChatConfig::from_settings(&chat, Duration::from_millis(self.api()?.timeout_ms));
+        Ok(Arc::new(HyperChatClient::new(config).map_err(AppError::LiveChat)?))
+    }
+
+    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>, sinks: Sinks) -> Result<Pipeline, AppError> {
+        let lang: ConversationDefaults = self.config.section("conversation")?;
+        let custom: Custom = self.config.section("custom")?;
+        Ok(Pipeline {
+            chatbot,
+            live_chat,
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            labels: self.labels.clone(),
+            lang: lang.default.lang,
+            policy: Policy {
+                bot_session_idle_secs: i64::try_from(self.state.bot_session_idle_secs).unwrap_or(i64::MAX),
+                ratings: self.config.section::<ContentRatings>("conversation.content_ratings")?,
+                escalation: self.config.section::<EscalationPolicy>("chat.chat")?,
+            },
+            only_chat_mode: custom.only_hyper_chat_mode,
+            timing: self.state.timing(),
+            sinks,
+            fingerprints: self.fingerprints.clone(),
+        })
+    }
+
+    /// The Twilio webhook and its sender.
+    pub fn twilio(&self) -> Result<(TwilioChannel, TwilioSender), AppError> {
+        let settings: TwilioSettings = self.config.section("twilio")?;
+        channel_twilio::setup(&settings).map_err(AppError::Twilio)
+    }
+
+    /// The Twilio function: its webhook over a pipeline that replies through Twilio.
+    pub fn twilio_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<TwilioChannel>, AppError> {
+        let (channel, sender) = self.twilio()?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
+        Ok(Webhook::new(channel, Arc::new(pipeline)))
+    }
+}
+
+/// The fingerprint key: configured, else derived from this deployment's secrets, else (a local
+/// run with none) random for this process.
+fn fingerprinter(config: &Config) -> Result<Fingerprinter, AppError> {
+    use sha2::Digest;
+    let logging: Logging = config.section("logging")?;
+    if !logging.fingerprint_key.is_empty() {
+        return Ok(Fingerprinter::new(logging.fingerprint_key.as_bytes()));
+    }
+    #[derive(serde::Deserialize)]
+    struct Secret {
+        #[serde(default)]
+        secret: Option<SecretString>,
+        #[serde(default)]
+        auth_token: Option<SecretString>,
+    }
+    let mut digest = sha2::Sha256::new();
+    digest.update(b"connector log fingerprints");
+    let mut any = false;
+    for section in ["api", "twilio.credentials"] {
+        let found: Secret = config.section(section)?;
+        for secret in [found.secret, found.auth_token].into_iter().flatten() {
+            any |= !secret.expose_secret().is_empty();
+            digest.update(secret.expose_secret().as_bytes());
+        }
+    }
+    if !any {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        digest.update(format!("{nanos}-{}", std::process::id()).as_bytes());
+    }
+    Ok(Fingerprinter::new(&digest.finalize()))
+}
+
+fn lang_dir() -> PathBuf {
+    std::env::var_os("LANG_DIR").map_or_else(|| PathBuf::from("lang"), PathBuf::from)
+}

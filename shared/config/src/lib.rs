@@ -1,0 +1,179 @@
+//! Layered configuration, loaded once per cold start.
+//!
+//! Layers, later wins: `conf/default/*.toml` < `conf/custom/*.toml` < environment variables.
+//! Each file is a namespace named after it (`chat.toml` -> `chat`), as in the PHP connectors, so
+//! the seed guides apply word for word. Tables merge key by key; lists are replaced whole (the
+//! PHP merged lists by index, which made a one-entry `ratings` override keep the default's tail).
+//!
+//! This crate knows no key: every adapter deserialises its own table with [`Config::section`]
+//! and declares the environment variables that set its keys ([`EnvKey`]).
+#![forbid(unsafe_code)]
+
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+
+/// An environment variable and the dotted configuration key it sets (`TWILIO_API_URL` ->
+/// `twilio.api_url`).
+pub type EnvKey = (&'static str, &'static str);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid TOML")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration in [{section}]")]
+    Invalid {
+        section: String,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("missing configuration folder {0}")]
+    MissingDefaults(PathBuf),
+}
+
+/// Where configuration comes from; `from_env` reads `CONF_DIR` (default `conf`).
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub conf_dir: PathBuf,
+    /// `(variable, value)` pairs; in production the process environment.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub fn from_env() -> Self {
+        let conf_dir = std::env::var_os("CONF_DIR").map_or_else(|| PathBuf::from("conf"), PathBuf::from);
+        Self { conf_dir, env: std::env::vars().collect() }
+    }
+
+    /// The last non-empty value of `name` (callers append overrides).
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The merged configuration tree.
+#[derive(Debug, Clone)]
+pub struct Config {
+    root: toml::Table,
+}
+
+impl Config {
+    /// Merges the files and applies the environment variables of `env_keys`.
+    pub fn load(sources: &Sources, env_keys: &[EnvKey]) -> Result<Self, ConfigError> {
+        let defaults = sources.conf_dir.join("default");
+        if !defaults.is_dir() {
+            return Err(ConfigError::MissingDefaults(defaults));
+        }
+        let mut root = toml::Table::new();
+        for layer in [defaults, sources.conf_dir.join("custom")] {
+            merge_folder(&mut root, &layer)?;
+        }
+        for (var, key) in env_keys {
+            if let Some(value) = sources.var(var) {
+                set_path(&mut root, key, toml::Value::String(value.to_owned()));
+            }
+        }
+        Ok(Self { root })
+    }
+
+    /// The table at a dotted path (`chat.chat`), deserialised; a missing table reads as empty,
+    /// so its struct's own defaults (or its missing-field error) decide.
+    pub fn section<T: DeserializeOwned>(&self, path: &str) -> Result<T, ConfigError> {
+        let mut value = toml::Value::Table(self.root.clone());
+        for part in path.split('.').filter(|p| !p.is_empty()) {
+            value = match value {
+                toml::Value::Table(mut table) => table.remove(part).unwrap_or_else(|| toml::Value::Table(toml::Table::new())),
+                _ => toml::Value::Table(toml::Table::new()),
+            };
+        }
+        value.try_into().map_err(|source| ConfigError::Invalid { section: path.to_owned(), source })
+    }
+}
+
+fn merge_folder(root: &mut toml::Table, folder: &Path) -> Result<(), ConfigError> {
+    let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
+    let mut files: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
+        let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        let slot = root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        merge_value(slot, toml::Value::Table(table));
+    }
+    Ok(())
+}
+
+/// Tables merge recursively; anything else (lists included) is replaced.
+fn merge_value(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (k, v) in over {
+                match base.get_mut(&k) {
+                    Some(slot) => merge_value(slot, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, over) => *slot = over,
+    }
+}
+
+fn set_path(root: &mut toml::Table, dotted: &str, value: toml::Value) {
+    let mut parts: Vec<&str> = dotted.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut table = root;
+    for part in parts {
+        let slot = table.entry(part).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !slot.is_table() {
+            *slot = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(inner) = slot else { return };
+        table = inner;
+    }
+    table.insert(last.to_owned(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_custom_list_replaces_the_default_list_instead_of_merging_by_index() {
+        let mut base: toml::Value = "ratings = [1, 2]\nkeep = true".parse::<toml::Table>().unwrap().into();
+        merge_value(&mut base, "ratings = [9]".parse::<toml::Table>().unwrap().into());
+        assert_eq!(base["ratings"].as_array().unwrap().len(), 1);
+        assert_eq!(base["keep"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn a_dotted_path_creates_missing_tables() {
+        let mut root = toml::Table::new();
+        set_path(&mut root, "twilio.credentials.sid", toml::Value::String("AC1".into()));
+        assert_eq!(root["twilio"]["credentials"]["sid"].as_str(), Some("AC1"));
+    }
+
+    #[test]
+    fn a_section_is_read_from_its_dotted_path_and_a_bad_type_names_the_section() {
+        #[derive(serde::Deserialize)]
+        struct Queue {
+            active: bool,
+        }
+        let config = Config { root: "[chat.queue]\nactive = true\n[bad]\nactive = 3".parse().unwrap() };
+        assert!(config.section::<Queue>("chat.queue").unwrap().active);
+        let error = config.section::<Queue>("bad").err().unwrap();
+        assert!(error.to_string().contains("[bad]"), "{error}");
+    }
+}

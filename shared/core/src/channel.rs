@@ -1,0 +1,222 @@
+//! What differs between channels, and nothing else.
+//!
+//! A webhook source is a [`Channel`]: it authenticates the raw request, parses it into events
+//! and gives the provider the answer it expects. A channel that users write from also has a
+//! [`Sender`]: it renders the channel-neutral replies and sends them to a stored address. The
+//! HyperChat events function owns no sender: its events reach users through the sender of the
+//! channel the conversation came from ([`Sinks`]).
+
+use crate::{WebhookRequest, WebhookResponse};
+use async_trait::async_trait;
+use connector_engine::conversation::{ConversationKey, ReplyAddress};
+use connector_engine::ports::MessageId;
+use connector_engine::step::Input;
+use connector_engine::Reply;
+use http::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use upstream::{ProviderCode, UpstreamError};
+
+/// Why a request is refused before any state or upstream is touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// Said to the caller: never input, never a secret.
+    pub reason: &'static str,
+}
+
+impl Refusal {
+    pub const fn new(status: StatusCode, reason: &'static str) -> Self {
+        Self { status, reason }
+    }
+
+    pub const fn forbidden(reason: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, reason)
+    }
+
+    pub const fn bad_request(reason: &'static str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason)
+    }
+}
+
+/// One thing that happened, channel-neutral: a user's message, or an event of their chat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The provider's id for it: the dedupe key.
+    pub id: MessageId,
+    pub key: ConversationKey,
+    /// Where replies go; `None` for events that do not come from the user (the conversation's
+    /// stored address is used).
+    pub address: Option<ReplyAddress>,
+    pub input: Input,
+}
+
+/// A webhook source.
+pub trait Channel: Send + Sync + 'static {
+    /// What authentication leaves for parsing (Twilio's form params, a JSON body...).
+    type Verified: Send;
+
+    /// Names the channel in logs.
+    fn name(&self) -> &'static str;
+
+    /// Larger bodies are refused unread (413). Provider payloads are a few KiB.
+    fn max_body_bytes(&self) -> usize {
+        64 * 1024
+    }
+
+    /// How long the provider waits for the webhook's answer, less a margin: the request's
+    /// deadline when the runtime gives none shorter.
+    fn budget(&self) -> Duration;
+
+    /// Checks that the request comes from the provider (signature, shared secret, account).
+    /// Fails closed: anything it cannot verify is refused.
+    fn authenticate(&self, request: &WebhookRequest) -> Result<Self::Verified, Refusal>;
+
+    /// The request's events in order; none for receipts, echoes and typing.
+    fn parse(&self, verified: Self::Verified) -> Result<Vec<Event>, Refusal>;
+
+    /// The answer the provider expects, with this status.
+    fn answer(&self, status: StatusCode) -> WebhookResponse;
+
+    /// The answer to a GET (a subscription challenge); `None` when the channel has none.
+    fn verify(&self, _request: &WebhookRequest) -> Option<WebhookResponse> {
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The provider refused the message; sending it again would fail the same way.
+    /// `recipient_unreachable`: every further message to this user would fail too (blocked,
+    /// unsubscribed, invalid number, closed window).
+    #[error("the channel refused the message")]
+    Refused {
+        code: Option<ProviderCode>,
+        recipient_unreachable: bool,
+        #[source]
+        source: UpstreamError,
+    },
+    /// Not delivered, and worth trying again later (rate limit, outage, no connection).
+    #[error("the channel is unavailable")]
+    Unavailable(#[source] UpstreamError),
+    /// The request went out and its answer was lost: the message may have been delivered, so
+    /// it is never sent again.
+    #[error("the channel's answer was lost; the message may have been delivered")]
+    Ambiguous(#[source] UpstreamError),
+    /// The stored address is not one this channel can use.
+    #[error("unusable reply address for {0}")]
+    BadAddress(&'static str),
+}
+
+impl SendError {
+    /// Sorts an upstream failure of a send; `unreachable` tells which provider codes mean the
+    /// user cannot be reached at all.
+    pub fn from_upstream(error: UpstreamError, unreachable: impl FnOnce(&ProviderCode) -> bool) -> Self {
+        if error.may_have_been_delivered() {
+            Self::Ambiguous(error)
+        } else if error.is_retryable() {
+            Self::Unavailable(error)
+        } else {
+            let code = error.code().cloned();
+            let recipient_unreachable = code.as_ref().is_some_and(unreachable);
+            Self::Refused { code, recipient_unreachable, source: error }
+        }
+    }
+}
+
+/// A channel's way of reaching a user.
+pub trait Sender: Send + Sync + 'static {
+    /// The channel name stored in reply addresses.
+    const CHANNEL: &'static str;
+    /// The ExtraInfo group of the channel's settings and translations.
+    const GROUP: &'static str;
+    type Address: Serialize + DeserializeOwned + Send + Sync + 'static;
+    /// One provider API call's worth of content.
+    type Message: Send + Sync + 'static;
+
+    /// The provider messages for these replies, in order. Pure: the same replies always give
+    /// the same messages, so a delivery resumed by another request skips exactly what was sent.
+    fn render(&self, to: &Self::Address, replies: &[Reply]) -> Vec<Self::Message>;
+
+    /// Sends one message, finishing before `deadline`.
+    fn send(&self, to: &Self::Address, message: &Self::Message, deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// The stored form of an address.
+    fn address(to: &Self::Address) -> ReplyAddress {
+        ReplyAddress { channel: Self::CHANNEL.to_owned(), to: serde_json::to_value(to).unwrap_or_default() }
+    }
+}
+
+/// Replies rendered for one address, opaque outside the sender that made them.
+pub struct Rendered {
+    count: usize,
+    inner: Box<dyn Any + Send + Sync>,
+}
+
+impl Rendered {
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// A [`Sender`] as the pipeline uses it, whatever its channel.
+#[async_trait]
+pub trait ReplySink: Send + Sync {
+    fn channel(&self) -> &'static str;
+    fn group(&self) -> &'static str;
+    fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError>;
+    async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
+}
+
+#[async_trait]
+impl<S: Sender> ReplySink for S {
+    fn channel(&self) -> &'static str {
+        S::CHANNEL
+    }
+
+    fn group(&self) -> &'static str {
+        S::GROUP
+    }
+
+    fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError> {
+        let address: S::Address = serde_json::from_value(to.to.clone()).map_err(|_| SendError::BadAddress(S::CHANNEL))?;
+        let messages = Sender::render(self, &address, replies);
+        Ok(Rendered { count: messages.len(), inner: Box::new((address, messages)) })
+    }
+
+    async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {
+        let Some((address, messages)) = rendered.inner.downcast_ref::<(S::Address, Vec<S::Message>)>() else {
+            return Err(SendError::BadAddress(S::CHANNEL));
+        };
+        match messages.get(index) {
+            Some(message) => Sender::send(self, address, message, deadline).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// The senders a function can reply through, by channel.
+#[derive(Clone, Default)]
+pub struct Sinks {
+    by_channel: HashMap<&'static str, Arc<dyn ReplySink>>,
+}
+
+impl Sinks {
+    pub fn with(mut self, sink: Arc<dyn ReplySink>) -> Self {
+        self.by_channel.insert(sink.channel(), sink);
+        self
+    }
+
+    pub fn get(&self, channel: &str) -> Option<&Arc<dyn ReplySink>> {
+        self.by_channel.get(channel)
+    }
+}

@@ -1,0 +1,39 @@
+//! The channel-generic webhook path, written once for every webhook source.
+//!
+//! - [`channel`]: what a channel supplies (authenticate, parse into events, the provider's
+//!   answer) and what a sender supplies (render and send replies to a stored address).
+//! - [`webhook`]: the one handler every Lambda function and `connector-local` mount: method,
+//!   size limit, deadline, per-event pipeline, status mapping.
+//! - [`pipeline`]: one event, exactly once: claim, lease, engine step, commit with its outbox,
+//!   delivery with write-ahead progress, finish.
+//! - [`fingerprint`]: keyed, non-reversible names for identifiers in logs.
+#![forbid(unsafe_code)]
+
+pub mod channel;
+pub mod fingerprint;
+pub mod pipeline;
+pub mod webhook;
+
+pub use channel::{Channel, Event, Refusal, ReplySink, SendError, Sender, Sinks};
+pub use fingerprint::Fingerprinter;
+pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
+pub use webhook::Webhook;
+
+use bytes::Bytes;
+
+/// A webhook request as every entry point hands it over.
+pub type WebhookRequest = http::Request<Bytes>;
+/// A webhook response: status, headers and a small text body.
+pub type WebhookResponse = http::Response<String>;
+
+/// Largest webhook body any channel accepts (a Smooch or Messenger batch is a few tens of KiB);
+/// each channel sets its own limit below it.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
+
+/// A plain-text response (errors never echo input or secrets).
+pub fn text_response(status: http::StatusCode, body: &str) -> WebhookResponse {
+    let mut response = http::Response::new(body.to_owned());
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}

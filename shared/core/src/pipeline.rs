@@ -1,0 +1,453 @@
+//! One event, exactly once, in the order that keeps replies exactly-once and ordered even when
+//! a request dies part way or an answer is lost:
+//!
+//! 1. claim the provider message id (owner, in progress, with an expiry);
+//! 2. take the conversation's lease (waiting, within the deadline);
+//! 3. finish an earlier turn's replies that are still in the conversation's outbox;
+//! 4. run the engine step;
+//! 5. commit the new state together with the turn's outbox (the lease is kept);
+//! 6. send the replies in order, recording before each send that it may have happened;
+//! 7. finish: mark the claim done, drop the outbox, free the lease.
+//!
+//! A redelivery of a message whose request died finds either no commit (and runs the turn) or
+//! its outbox (and sends only what was never attempted): nothing is answered twice, and a turn
+//! whose request died is never silently dropped.
+
+use crate::channel::{Event, Rendered, ReplySink, SendError, Sinks};
+use crate::fingerprint::Fingerprinter;
+use connector_engine::app_data::AppData;
+use connector_engine::conversation::ConversationKey;
+use connector_engine::labels::Labels;
+use connector_engine::ports::{
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Versioned,
+};
+use connector_engine::step::{Engine, Policy};
+use connector_engine::error_chain;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The environment variable of the `state` table.
+pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
+
+/// The `state` table: persistence and concurrency tuning.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StateSettings {
+    /// DynamoDB table; unset means the in-memory store.
+    #[serde(default)]
+    pub table_name: Option<String>,
+    /// Idle conversations are forgotten after this long (DynamoDB TTL).
+    pub conversation_ttl_secs: u64,
+    /// A bot session idle this long is replaced by a new one before sending.
+    pub bot_session_idle_secs: u64,
+    /// How long a request may hold a conversation (and a message claim) if it never finishes;
+    /// longer than any request's deadline.
+    pub lease_secs: u64,
+    /// How long a message waits for a busy conversation (the deadline may end it sooner).
+    pub lease_wait_ms: u64,
+    /// How long provider message ids are remembered for deduplication.
+    pub dedupe_ttl_secs: u64,
+    /// The end of each request's deadline kept for sending the replies.
+    pub send_reserve_ms: u64,
+    /// The very end of each request's deadline kept for the last state writes.
+    pub store_reserve_ms: u64,
+}
+
+impl StateSettings {
+    /// The table, when one is named.
+    pub fn table(&self) -> Option<&str> {
+        self.table_name.as_deref().filter(|t| !t.is_empty())
+    }
+
+    pub fn timing(&self) -> Timing {
+        Timing {
+            conversation_ttl: Duration::from_secs(self.conversation_ttl_secs),
+            lease: Duration::from_secs(self.lease_secs),
+            lease_wait: Duration::from_millis(self.lease_wait_ms),
+            dedupe_ttl: Duration::from_secs(self.dedupe_ttl_secs),
+            send_reserve: Duration::from_millis(self.send_reserve_ms),
+            store_reserve: Duration::from_millis(self.store_reserve_ms),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub conversation_ttl: Duration,
+    /// How long a request may hold a conversation, and a claim, if it never finishes.
+    pub lease: Duration,
+    pub lease_wait: Duration,
+    pub dedupe_ttl: Duration,
+    /// Kept free at the end of the deadline for sending the replies.
+    pub send_reserve: Duration,
+    /// Kept free at the very end for the last state writes.
+    pub store_reserve: Duration,
+}
+
+pub struct Pipeline {
+    pub chatbot: Arc<dyn Chatbot>,
+    pub live_chat: Arc<dyn LiveChat>,
+    pub store: Arc<dyn StateStore>,
+    pub clock: Arc<dyn Clock>,
+    /// Labels from the `lang/` files; ExtraInfo translations override them per turn.
+    pub labels: Arc<Labels>,
+    /// The conversation language (which ExtraInfo translations apply).
+    pub lang: String,
+    pub policy: Policy,
+    /// Only-chat mode from the configuration, unless ExtraInfo says otherwise.
+    pub only_chat_mode: bool,
+    pub timing: Timing,
+    /// Who replies reach, by the channel of their address.
+    pub sinks: Sinks,
+    pub fingerprints: Fingerprinter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Handled; `sent` provider messages went out.
+    Replied { sent: usize },
+    /// A redelivery of a message already handled: nothing done.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("state store failed")]
+    Store(#[from] StoreError),
+    #[error("the state store did not answer before the deadline")]
+    StoreTimeout,
+    #[error("the conversation stayed busy until the deadline")]
+    Busy,
+    #[error("another request is handling this message")]
+    InProgress,
+    #[error("replies could not all be sent")]
+    Undelivered(#[source] SendError),
+    #[error("no sender for channel {0}")]
+    NoSender(String),
+}
+
+impl PipelineError {
+    /// Whether the provider should deliver the message again later.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_retryable(),
+            Self::StoreTimeout | Self::Busy | Self::InProgress => true,
+            Self::Undelivered(e) => matches!(e, SendError::Unavailable(_)),
+            Self::NoSender(_) => false,
+        }
+    }
+}
+
+/// How one request's deadline is shared out.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Bot and live-chat calls, lease waiting.
+    work: Instant,
+    /// Sends.
+    send: Instant,
+    /// The last state writes.
+    hard: Instant,
+}
+
+/// A failure, and whether a redelivery may take the claim over at once (nothing of the turn
+/// was committed, or its outbox waits for it).
+struct Failure {
+    error: PipelineError,
+    release_claim: bool,
+}
+
+impl From<PipelineError> for Failure {
+    fn from(error: PipelineError) -> Self {
+        Self { error, release_claim: true }
+    }
+}
+
+/// How a delivery ended.
+enum Delivered {
+    /// Every message was attempted (or the user cannot be reached): the turn is over.
+    All { sent: usize },
+    /// Stopped before the end; the outbox keeps the rest for a retry or the next turn.
+    Stopped(PipelineError),
+}
+
+impl Pipeline {
+    #[tracing::instrument(skip_all, fields(conversation = %self.fingerprints.of(event.key.as_str())))]
+    pub async fn handle(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
+        let budget = self.budget(deadline);
+        let now = self.clock.now();
+        let claim = ClaimRequest {
+            owner: request_owner(),
+            now,
+            hold_until: now.plus(self.timing.lease),
+            expires_at: now.plus(self.timing.dedupe_ttl),
+        };
+        match self.bounded(self.store.claim_message(&event.id, &claim), budget.work).await {
+            Ok(Claim::Ours) => {}
+            Ok(Claim::Done) => {
+                tracing::info!("duplicate delivery ignored");
+                return Ok(Outcome::Duplicate);
+            }
+            Ok(Claim::InProgress) => {
+                tracing::info!("message being handled by another request: retry later");
+                return Err(PipelineError::InProgress);
+            }
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "dedupe claim failed");
+                return Err(error);
+            }
+        }
+        match self.process(event, &claim.owner, budget).await {
+            Ok(outcome) => Ok(outcome),
+            Err(Failure { error, release_claim }) => {
+                tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
+                if release_claim {
+                    if let Err(release) = self.bounded(self.store.release_message(&event.id, &claim.owner), budget.hard).await {
+                        tracing::error!(error = %error_chain(&release), "could not give the dedupe claim up; it expires by itself");
+                    }
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn process(&self, event: &Event, owner: &str, budget: Budget) -> Result<Outcome, Failure> {
+        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(&event.key, owner, budget).await?;
+        if let Some(earlier) = outbox {
+            let own = earlier.message_id == event.id;
+            if own {
+                tracing::warn!(attempted = earlier.attempted, "resuming the delivery of a turn whose request did not finish");
+            } else {
+                tracing::warn!(attempted = earlier.attempted, "finishing the delivery of an earlier turn first");
+            }
+            match self.deliver(&event.key, &lease, &earlier, budget, own).await {
+                Delivered::All { sent } if own => return Ok(Outcome::Replied { sent }),
+                Delivered::All { .. } => {}
+                Delivered::Stopped(error) => return Err(self.give_up(&event.key, &lease, error, budget).await),
+            }
+        }
+
+        if let Some(address) = &event.address {
+            conversation.address = Some(address.clone());
+        }
+        let Some(address) = conversation.address.clone() else {
+            self.release_lease(&event.key, &lease, budget).await;
+            return Err(PipelineError::NoSender("(no reply address stored)".into()).into());
+        };
+        let Some(sink) = self.sinks.get(&address.channel).cloned() else {
+            self.release_lease(&event.key, &lease, budget).await;
+            return Err(PipelineError::NoSender(address.channel.clone()).into());
+        };
+
+        let app = self.app_data(sink.group(), budget.work).await;
+        let labels = if app.translations.is_empty() { self.labels.clone() } else { Arc::new((*self.labels).clone().overridden_by(app.translations)) };
+        let engine = Engine {
+            chatbot: self.chatbot.as_ref(),
+            live_chat: self.live_chat.as_ref(),
+            labels: &labels,
+            policy: &self.policy,
+            only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
+            external_id: event.key.as_str(),
+            deadline: Some(budget.work),
+        };
+        let now = self.clock.now();
+        let replies = engine.handle(&mut conversation, &event.input, now).await;
+        let rendered = match sink.render(&address, &replies) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                self.release_lease(&event.key, &lease, budget).await;
+                return Err(PipelineError::Undelivered(error).into());
+            }
+        };
+        // The first send is recorded with the commit, so a plain message costs no extra write.
+        let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: rendered.len().min(1) };
+        let committed = self
+            .bounded(self.store.commit(&event.key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)), budget.hard)
+            .await;
+        if let Err(error) = committed {
+            tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
+            self.release_lease(&event.key, &lease, budget).await;
+            return Err(error.into());
+        }
+        match self.send_all(&event.key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
+            Delivered::All { sent } => {
+                self.finish(&event.key, &lease, &event.id, true, budget).await;
+                Ok(Outcome::Replied { sent })
+            }
+            Delivered::Stopped(error) => Err(self.give_up(&event.key, &lease, error, budget).await),
+        }
+    }
+
+    /// Sends what an outbox read from the store still holds, then finishes it.
+    async fn deliver(&self, key: &ConversationKey, lease: &Lease, outbox: &Outbox, budget: Budget, release_lease: bool) -> Delivered {
+        let Some(sink) = self.sinks.get(&outbox.address.channel).cloned() else {
+            tracing::error!(channel = %outbox.address.channel, "no sender for an earlier turn's replies: dropped");
+            self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
+            return Delivered::All { sent: 0 };
+        };
+        let rendered = match sink.render(&outbox.address, &outbox.replies) {
+            Ok(rendered) => rendered,
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "an earlier turn's replies cannot be rendered: dropped");
+                self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
+                return Delivered::All { sent: 0 };
+            }
+        };
+        let delivered = self.send_all(key, lease, sink.as_ref(), &rendered, outbox, outbox.attempted, budget).await;
+        if let Delivered::All { .. } = delivered {
+            self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
+        }
+        delivered
+    }
+
+    /// Sends messages `from..` in order. Before a send starts, the outbox records that it may
+    /// have happened (the commit recorded the first), so no redelivery ever repeats it.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_all(
+        &self,
+        key: &ConversationKey,
+        lease: &Lease,
+        sink: &dyn ReplySink,
+        rendered: &Rendered,
+        outbox: &Outbox,
+        from: usize,
+        budget: Budget,
+    ) -> Delivered {
+        let mut recorded = outbox.attempted;
+        let mut sent = 0;
+        for index in from..rendered.len() {
+            if Instant::now() >= budget.send {
+                return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, SendError::Unavailable(deadline_passed()), budget).await);
+            }
+            if recorded < index + 1 {
+                if let Err(error) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index + 1), budget.send).await {
+                    return Delivered::Stopped(error);
+                }
+                recorded = index + 1;
+            }
+            match sink.send(rendered, index, budget.send).await {
+                Ok(()) => sent += 1,
+                Err(SendError::Ambiguous(error)) => {
+                    tracing::warn!(error = %error_chain(&error), index, "send answer lost; the message may have been delivered and is not repeated");
+                    sent += 1;
+                }
+                Err(error @ SendError::Refused { recipient_unreachable: true, .. }) => {
+                    tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), "the user cannot be reached: the turn's other replies are dropped");
+                    return Delivered::All { sent };
+                }
+                Err(error @ (SendError::Refused { .. } | SendError::BadAddress(_))) => {
+                    tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), index, "a reply was refused and is dropped");
+                }
+                Err(error @ SendError::Unavailable(_)) => {
+                    return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, error, budget).await);
+                }
+            }
+        }
+        Delivered::All { sent }
+    }
+
+    /// A send that certainly did not happen is no longer recorded as attempted, so a retry
+    /// sends it.
+    #[allow(clippy::too_many_arguments)]
+    async fn undo(&self, key: &ConversationKey, lease: &Lease, outbox: &Outbox, index: usize, recorded: usize, error: SendError, budget: Budget) -> PipelineError {
+        if recorded > index {
+            if let Err(undo) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
+                tracing::error!(error = %error_chain(&undo), "could not record that a reply was not sent; it will not be retried");
+            }
+        }
+        PipelineError::Undelivered(error)
+    }
+
+    /// Stops a turn that could not send everything: the outbox keeps what is left, for the
+    /// provider's retry or the user's next message.
+    async fn give_up(&self, key: &ConversationKey, lease: &Lease, error: PipelineError, budget: Budget) -> Failure {
+        self.release_lease(key, lease, budget).await;
+        Failure { error, release_claim: true }
+    }
+
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) {
+        // Replies went out: whatever fails here must not make the provider deliver again. A
+        // claim left in progress expires, and its outbox then holds nothing left to send.
+        if let Err(error) = self.bounded(self.store.finish(key, lease, message, release_lease), budget.hard).await {
+            tracing::error!(error = %error_chain(&error), "delivered turn not marked finished; the next request finishes it");
+        }
+    }
+
+    /// Waits (within the deadline) for the conversation's lease: messages of one user are
+    /// handled one at a time, in the order they win the lease.
+    async fn lock(&self, key: &ConversationKey, owner: &str, budget: Budget) -> Result<(Lease, Versioned), PipelineError> {
+        let give_up_at = budget.work.min(Instant::now() + self.timing.lease_wait);
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let now = self.clock.now();
+            let lease = Lease { owner: owner.to_owned(), until: now.plus(self.timing.lease) };
+            match self.bounded(self.store.acquire(key, &lease, now), budget.work).await {
+                Ok(Acquired::Locked(versioned)) => return Ok((lease, versioned)),
+                Ok(Acquired::Busy) => {}
+                Err(error) => {
+                    tracing::error!(error = %error_chain(&error), "conversation lease failed");
+                    return Err(error);
+                }
+            }
+            if Instant::now() + pause >= give_up_at {
+                return Err(PipelineError::Busy);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    async fn release_lease(&self, key: &ConversationKey, lease: &Lease, budget: Budget) {
+        if let Err(error) = self.bounded(self.store.release(key, lease), budget.hard).await {
+            tracing::error!(error = %error_chain(&error), "could not release the conversation lease; it expires by itself");
+        }
+    }
+
+    /// The channel group's ExtraInfo; unavailable means "use the files", never a failed request.
+    async fn app_data(&self, group: &str, deadline: Instant) -> AppData {
+        match tokio::time::timeout_at(deadline, self.chatbot.app_data(group)).await {
+            Ok(Ok(body)) => AppData::parse(&body, &self.lang),
+            Ok(Err(error)) => {
+                tracing::warn!(error = %error_chain(&error), group, "ExtraInfo unavailable, using the label files");
+                AppData::default()
+            }
+            Err(_) => {
+                tracing::warn!(group, "ExtraInfo not read before the deadline, using the label files");
+                AppData::default()
+            }
+        }
+    }
+
+    /// A store call, failed as a timeout if it would end after `deadline`.
+    async fn bounded<T>(&self, call: impl Future<Output = Result<T, StoreError>>, deadline: Instant) -> Result<T, PipelineError> {
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(result) => result.map_err(PipelineError::from),
+            Err(_) => Err(PipelineError::StoreTimeout),
+        }
+    }
+
+    fn budget(&self, deadline: Instant) -> Budget {
+        let hard = deadline;
+        let send = hard.checked_sub(self.timing.store_reserve).unwrap_or(hard);
+        let work = send.checked_sub(self.timing.send_reserve).unwrap_or(send);
+        Budget { work, send, hard }
+    }
+}
+
+fn refused_code(error: &SendError) -> Option<String> {
+    match error {
+        SendError::Refused { code, .. } => code.as_ref().map(ToString::to_string),
+        _ => None,
+    }
+}
+
+fn deadline_passed() -> upstream::UpstreamError {
+    upstream::UpstreamError::Timeout { service: "the request's deadline", maybe_delivered: false }
+}
+
+/// An id unique across processes for this request: time, process id and a per-process counter.
+fn request_owner() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}

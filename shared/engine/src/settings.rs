@@ -1,0 +1,44 @@
+//! The engine's own settings, as they appear in the configuration files. Composition reads
+//! them with `Config::section`; the engine never reads files or the environment.
+
+use serde::Deserialize;
+
+/// `conversation.content_ratings`: "Was this answer helpful?" after rateable answers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContentRatings {
+    pub enabled: bool,
+    pub ratings: Vec<Rating>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rating {
+    pub id: i64,
+    /// A label key (`yes`, `no`) or literal text.
+    pub label: String,
+    #[serde(default)]
+    pub comment: bool,
+    #[serde(default)]
+    pub is_negative: bool,
+}
+
+/// When to offer a human agent: the escalation keys of `chat.chat`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EscalationPolicy {
+    /// HyperChat is enabled: without it nothing escalates.
+    pub enabled: bool,
+    /// Consecutive no-result answers that trigger an offer (0 = never).
+    pub tries_before_escalation: u32,
+    /// Consecutive negative ratings that trigger an offer (0 = never).
+    pub negative_ratings_before_escalation: u32,
+}
+
+/// `custom`, as in the PHP Twilio connector.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Custom {
+    /// Messages go to a human agent only, never to the bot (ExtraInfo `settings.only_chat_mode`
+    /// overrides it when present).
+    pub only_hyper_chat_mode: bool,
+}
