@@ -97,7 +97,10 @@ impl Connector {
     /// A webhook request as Twilio sends it: form body, signed over [`WEBHOOK_URL`].
     pub fn signed(&self, params: &[(String, String)]) -> WebhookRequest {
         let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, WEBHOOK_URL, params);
-        request(encode_form(params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)])
+        request(
+            encode_form(params).into_bytes(),
+            &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
+        )
     }
 
     /// The webhook's answer to one request, as the Lambda function would give it.

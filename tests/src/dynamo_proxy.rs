@@ -67,10 +67,7 @@ pub struct FaultyDynamo {
 
 impl std::fmt::Debug for FaultyDynamo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaultyDynamo")
-            .field("addr", &self.addr)
-            .field("upstream", &self.shared.upstream)
-            .finish_non_exhaustive()
+        f.debug_struct("FaultyDynamo").field("addr", &self.addr).field("upstream", &self.shared.upstream).finish_non_exhaustive()
     }
 }
 
@@ -119,19 +116,10 @@ impl FaultyDynamo {
     /// Panics if the port cannot be bound, like the fakes: an environment
     /// problem is best reported loudly at test start.
     pub async fn start(upstream: &str) -> Self {
-        let shared = Arc::new(Shared {
-            upstream: upstream.trim_end_matches('/').to_owned(),
-            state: Mutex::new(ProxyState::default()),
-        });
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("FaultyDynamo: cannot bind 127.0.0.1:0: {e}"));
-        let addr = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("FaultyDynamo: no local address: {e}"));
-        let router = Router::new()
-            .fallback(handle)
-            .with_state(Arc::clone(&shared));
+        let shared = Arc::new(Shared { upstream: upstream.trim_end_matches('/').to_owned(), state: Mutex::new(ProxyState::default()) });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("FaultyDynamo: cannot bind 127.0.0.1:0: {e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("FaultyDynamo: no local address: {e}"));
+        let router = Router::new().fallback(handle).with_state(Arc::clone(&shared));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let served = axum::serve(listener, router)
@@ -144,11 +132,7 @@ impl FaultyDynamo {
                 eprintln!("FaultyDynamo stopped with an error: {e}");
             }
         });
-        Self {
-            addr,
-            shared,
-            _guard: Arc::new(ShutdownGuard { stop: Some(stop) }),
-        }
+        Self { addr, shared, _guard: Arc::new(ShutdownGuard { stop: Some(stop) }) }
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -164,14 +148,7 @@ impl FaultyDynamo {
     pub fn answer_late(&self, operation: &str, delay: Duration, times: usize) {
         let mut state = lock(&self.shared.state);
         let armed_at = state.seen.len();
-        state.late.insert(
-            operation.to_owned(),
-            Armed {
-                fault: delay,
-                remaining: times,
-                armed_at,
-            },
-        );
+        state.late.insert(operation.to_owned(), Armed { fault: delay, remaining: times, armed_at });
     }
 
     /// Every request arriving in the next `duration` waits until then before
@@ -182,9 +159,7 @@ impl FaultyDynamo {
     pub fn freeze_for(&self, duration: Duration) {
         let now = Instant::now();
         // A year is "forever" for a test, and cannot overflow an `Instant`.
-        let until = now
-            .checked_add(duration)
-            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
+        let until = now.checked_add(duration).unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         lock(&self.shared.state).frozen_until = Some(until);
     }
 
@@ -197,33 +172,18 @@ impl FaultyDynamo {
     pub fn fail(&self, operation: &str, status: u16, times: usize) {
         let mut state = lock(&self.shared.state);
         let armed_at = state.seen.len();
-        state.failing.insert(
-            operation.to_owned(),
-            Armed {
-                fault: status,
-                remaining: times,
-                armed_at,
-            },
-        );
+        state.failing.insert(operation.to_owned(), Armed { fault: status, remaining: times, armed_at });
     }
 
     /// How many requests of `operation` were forwarded or failed so far.
     pub fn count(&self, operation: &str) -> usize {
-        self.operations()
-            .iter()
-            .filter(|op| op.as_str() == operation)
-            .count()
+        self.operations().iter().filter(|op| op.as_str() == operation).count()
     }
 
     /// The operation of every request forwarded or failed so far, in arrival
     /// order; requests still frozen, or abandoned while frozen, are left out.
     pub fn operations(&self) -> Vec<String> {
-        lock(&self.shared.state)
-            .seen
-            .iter()
-            .filter(|seen| seen.fate != Fate::Waiting)
-            .map(|seen| seen.operation.clone())
-            .collect()
+        lock(&self.shared.state).seen.iter().filter(|seen| seen.fate != Fate::Waiting).map(|seen| seen.operation.clone()).collect()
     }
 }
 
@@ -233,10 +193,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let operation = operation_of(&parts.headers);
     let (number, frozen_until) = {
         let mut state = lock(&shared.state);
-        state.seen.push(Seen {
-            operation: operation.clone(),
-            fate: Fate::Waiting,
-        });
+        state.seen.push(Seen { operation: operation.clone(), fate: Fate::Waiting });
         let frozen_until = state.frozen_until.filter(|until| *until > Instant::now());
         (state.seen.len() - 1, frozen_until)
     };
@@ -249,10 +206,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(headers) => headers,
         Err(e) => return bad_gateway(&e),
     };
-    let target = parts
-        .uri
-        .path_and_query()
-        .map_or("/", |target| target.as_str());
+    let target = parts.uri.path_and_query().map_or("/", |target| target.as_str());
     let url = format!("{}{target}", shared.upstream);
 
     if let Some(until) = frozen_until {
@@ -267,11 +221,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             None => take(&mut state.late, &operation, number),
         };
         if let Some(seen) = state.seen.get_mut(number) {
-            seen.fate = if failure.is_some() {
-                Fate::Failed
-            } else {
-                Fate::Forwarded
-            };
+            seen.fate = if failure.is_some() { Fate::Failed } else { Fate::Forwarded };
         }
         (failure, delay)
     };
@@ -283,15 +233,8 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     // hangs up: once a request is on the wire, DynamoDB applies it.
     let method = parts.method.as_str().to_owned();
     let forward = tokio::spawn(async move {
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        tokio::time::timeout(
-            UPSTREAM_TIMEOUT,
-            raw_http::send(&method, &url, &headers, &body),
-        )
-        .await
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+        tokio::time::timeout(UPSTREAM_TIMEOUT, raw_http::send(&method, &url, &headers, &body)).await
     });
     let answer = match forward.await {
         Ok(Ok(Ok(answer))) => answer,
@@ -318,11 +261,7 @@ fn operation_of(headers: &HeaderMap) -> String {
 
 /// Takes one use of the fault armed for `operation`, if it applies to
 /// request `number`.
-fn take<T: Copy>(
-    slot: &mut HashMap<String, Armed<T>>,
-    operation: &str,
-    number: usize,
-) -> Option<T> {
+fn take<T: Copy>(slot: &mut HashMap<String, Armed<T>>, operation: &str, number: usize) -> Option<T> {
     let armed = slot.get_mut(operation)?;
     if armed.remaining == 0 || armed.armed_at > number {
         return None;
@@ -337,37 +276,22 @@ fn take<T: Copy>(
 
 /// The header names listed in `Connection`, lower-cased (also hop-by-hop).
 fn connection_tokens<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
-    values
-        .flat_map(|value| value.split(','))
-        .map(|token| token.trim().to_ascii_lowercase())
-        .filter(|token| !token.is_empty())
-        .collect()
+    values.flat_map(|value| value.split(',')).map(|token| token.trim().to_ascii_lowercase()).filter(|token| !token.is_empty()).collect()
 }
 
 fn is_hop_by_hop(name: &str, listed: &[String]) -> bool {
-    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-        || listed.iter().any(|l| name.eq_ignore_ascii_case(l))
+    HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) || listed.iter().any(|l| name.eq_ignore_ascii_case(l))
 }
 
 /// The client's headers as the forwarding client sends them; `Err` if one is
 /// not text (the SDK only sends ASCII, so that is a broken client).
 fn forwarded_headers(headers: &HeaderMap) -> Result<Vec<(String, String)>, String> {
-    let listed = connection_tokens(
-        headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|value| value.to_str().ok()),
-    );
+    let listed = connection_tokens(headers.get_all(CONNECTION).iter().filter_map(|value| value.to_str().ok()));
     headers
         .iter()
-        .filter(|(name, _)| {
-            !is_hop_by_hop(name.as_str(), &listed) && !SET_BY_CLIENT.contains(&name.as_str())
-        })
+        .filter(|(name, _)| !is_hop_by_hop(name.as_str(), &listed) && !SET_BY_CLIENT.contains(&name.as_str()))
         .map(|(name, value)| {
-            value
-                .to_str()
-                .map(|value| (name.as_str().to_owned(), value.to_owned()))
-                .map_err(|_| format!("header {name} is not text"))
+            value.to_str().map(|value| (name.as_str().to_owned(), value.to_owned())).map_err(|_| format!("header {name} is not text"))
         })
         .collect()
 }
@@ -377,11 +301,7 @@ fn forwarded_headers(headers: &HeaderMap) -> Result<Vec<(String, String)>, Strin
 /// `Content-Length` recomputed for this connection.
 fn relay(answer: HttpResponse) -> Response {
     let listed = connection_tokens(
-        answer
-            .headers
-            .iter()
-            .filter(|(name, _)| name.eq_ignore_ascii_case("connection"))
-            .map(|(_, value)| value.as_str()),
+        answer.headers.iter().filter(|(name, _)| name.eq_ignore_ascii_case("connection")).map(|(_, value)| value.as_str()),
     );
     let mut response = Response::new(Body::from(answer.body));
     *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -391,10 +311,7 @@ fn relay(answer: HttpResponse) -> Response {
             continue;
         }
         // A header that is not valid HTTP cannot be relayed; moto sends none.
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value.as_bytes())) {
             headers.append(name, value);
         }
     }
@@ -407,31 +324,17 @@ fn injected_error(status: u16) -> Response {
         .ok()
         .filter(|status| status.is_client_error() || status.is_server_error())
         .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let kind = if status == StatusCode::BAD_REQUEST {
-        "ProvisionedThroughputExceededException"
-    } else {
-        "InternalServerError"
-    };
+    let kind = if status == StatusCode::BAD_REQUEST { "ProvisionedThroughputExceededException" } else { "InternalServerError" };
     let body = serde_json::json!({
         "__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"),
         "message": "injected",
     });
-    (
-        status,
-        [(CONTENT_TYPE, "application/x-amz-json-1.0")],
-        body.to_string(),
-    )
-        .into_response()
+    (status, [(CONTENT_TYPE, "application/x-amz-json-1.0")], body.to_string()).into_response()
 }
 
 /// The proxy's own failure (bad client request, unreachable upstream).
 fn bad_gateway(message: &str) -> Response {
-    (
-        StatusCode::BAD_GATEWAY,
-        [(CONTENT_TYPE, "text/plain; charset=utf-8")],
-        format!("FaultyDynamo: {message}"),
-    )
-        .into_response()
+    (StatusCode::BAD_GATEWAY, [(CONTENT_TYPE, "text/plain; charset=utf-8")], format!("FaultyDynamo: {message}")).into_response()
 }
 
 /// Stops the proxy task when the last handle is dropped (as in `server.rs`).
@@ -476,36 +379,21 @@ mod tests {
         async fn start() -> Self {
             let log = Arc::new(RequestLog::default());
             let recorder = Arc::clone(&log);
-            let app = Router::new().fallback(
-                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                    let log = Arc::clone(&recorder);
-                    async move {
-                        log.record(&method, &uri, &headers, &body);
-                        let status = headers
-                            .get("x-test-status")
-                            .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
-                            .and_then(|s| StatusCode::from_u16(s).ok())
-                            .unwrap_or(StatusCode::OK);
-                        let echoed = json!({ "Echo": String::from_utf8_lossy(&body) });
-                        (
-                            status,
-                            [
-                                ("content-type", JSON_1_0),
-                                ("x-amzn-requestid", "REQ-1"),
-                                ("x-amz-crc32", "12345"),
-                            ],
-                            echoed.to_string(),
-                        )
-                    }
-                },
-            );
-            let listener = TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind stand-in");
-            let url = format!(
-                "http://{}",
-                listener.local_addr().expect("stand-in address")
-            );
+            let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let log = Arc::clone(&recorder);
+                async move {
+                    log.record(&method, &uri, &headers, &body);
+                    let status = headers
+                        .get("x-test-status")
+                        .and_then(|v| v.to_str().ok()?.parse::<u16>().ok())
+                        .and_then(|s| StatusCode::from_u16(s).ok())
+                        .unwrap_or(StatusCode::OK);
+                    let echoed = json!({ "Echo": String::from_utf8_lossy(&body) });
+                    (status, [("content-type", JSON_1_0), ("x-amzn-requestid", "REQ-1"), ("x-amz-crc32", "12345")], echoed.to_string())
+                }
+            });
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind stand-in");
+            let url = format!("http://{}", listener.local_addr().expect("stand-in address"));
             tokio::spawn(async move { axum::serve(listener, app).await });
             Self { url, log }
         }
@@ -520,18 +408,11 @@ mod tests {
     }
 
     fn operation_of_recorded(r: &Recorded) -> String {
-        r.header("x-amz-target")
-            .and_then(|t| t.rsplit_once('.'))
-            .map(|(_, op)| op.to_owned())
-            .unwrap_or_default()
+        r.header("x-amz-target").and_then(|t| t.rsplit_once('.')).map(|(_, op)| op.to_owned()).unwrap_or_default()
     }
 
     /// One signed-looking DynamoDB request through the proxy.
-    async fn call(
-        proxy: &FaultyDynamo,
-        operation: &str,
-        extra: &[(&str, &str)],
-    ) -> io::Result<HttpResponse> {
+    async fn call(proxy: &FaultyDynamo, operation: &str, extra: &[(&str, &str)]) -> io::Result<HttpResponse> {
         let target = format!("DynamoDB_20120810.{operation}");
         let mut headers = vec![
             ("x-amz-target", target.as_str()),
@@ -541,25 +422,12 @@ mod tests {
         ];
         headers.extend_from_slice(extra);
         let body = format!(r#"{{"TableName":"t","Op":"{operation}"}}"#);
-        raw_http::send(
-            "POST",
-            &format!("{}/", proxy.endpoint()),
-            &headers,
-            body.as_bytes(),
-        )
-        .await
+        raw_http::send("POST", &format!("{}/", proxy.endpoint()), &headers, body.as_bytes()).await
     }
 
     /// `call` with a client-side timeout: `None` if the client gave up.
-    async fn call_within(
-        proxy: &FaultyDynamo,
-        operation: &str,
-        limit: Duration,
-    ) -> Option<HttpResponse> {
-        tokio::time::timeout(limit, call(proxy, operation, &[]))
-            .await
-            .ok()
-            .map(|sent| sent.expect("proxy answers"))
+    async fn call_within(proxy: &FaultyDynamo, operation: &str, limit: Duration) -> Option<HttpResponse> {
+        tokio::time::timeout(limit, call(proxy, operation, &[])).await.ok().map(|sent| sent.expect("proxy answers"))
     }
 
     /// Writes raw bytes to `addr` and reads until the server closes (the
@@ -615,10 +483,7 @@ mod tests {
         assert_eq!(resp.header("content-type"), Some(JSON_1_0));
         let expected = json!({"Echo": r#"{"TableName":"t","Item":{"pk":{"S":"a"}}}"#});
         assert_eq!(resp.json(), expected);
-        assert_eq!(
-            resp.header("content-length"),
-            Some(resp.body.len().to_string().as_str())
-        );
+        assert_eq!(resp.header("content-length"), Some(resp.body.len().to_string().as_str()));
 
         let seen = upstream.requests();
         assert_eq!(seen.len(), 1);
@@ -628,10 +493,7 @@ mod tests {
         assert_eq!(seen.query.as_deref(), Some("a=1&b=%20"));
         assert_eq!(seen.header("authorization"), Some(AUTH));
         assert_eq!(seen.header("x-amz-date"), Some("20260101T000000Z"));
-        assert_eq!(
-            seen.header("x-amz-target"),
-            Some("DynamoDB_20120810.PutItem")
-        );
+        assert_eq!(seen.header("x-amz-target"), Some("DynamoDB_20120810.PutItem"));
         assert_eq!(seen.header("x-amz-security-token"), Some("tok"));
         assert_eq!(seen.header("amz-sdk-invocation-id"), Some("inv-1"));
         assert_eq!(seen.header("content-type"), Some(JSON_1_0));
@@ -684,13 +546,8 @@ mod tests {
         .await
         .expect("proxy answers");
         let text = String::from_utf8_lossy(&raw);
-        let final_status = text
-            .split("\r\n\r\n")
-            .find(|part| !part.starts_with("HTTP/1.1 100"));
-        assert!(
-            final_status.is_some_and(|head| head.starts_with("HTTP/1.1 200")),
-            "{text}"
-        );
+        let final_status = text.split("\r\n\r\n").find(|part| !part.starts_with("HTTP/1.1 100"));
+        assert!(final_status.is_some_and(|head| head.starts_with("HTTP/1.1 200")), "{text}");
         let seen = upstream.requests();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].header("expect"), None);
@@ -705,10 +562,7 @@ mod tests {
             operation_of(&headers)
         };
         assert_eq!(with(b"DynamoDB_20120810.PutItem"), "PutItem");
-        assert_eq!(
-            with(b"DynamoDB_20120810.TransactWriteItems"),
-            "TransactWriteItems"
-        );
+        assert_eq!(with(b"DynamoDB_20120810.TransactWriteItems"), "TransactWriteItems");
         assert_eq!(with(b"ListTables"), "ListTables");
         assert_eq!(with(b"Odd.\xff"), "");
         assert_eq!(operation_of(&HeaderMap::new()), "");
@@ -728,9 +582,7 @@ mod tests {
 
         // Its retry is answered at once: only one answer was to be held.
         let started = Instant::now();
-        let retry = call_within(&proxy, "PutItem", Duration::from_secs(5))
-            .await
-            .expect("answered");
+        let retry = call_within(&proxy, "PutItem", Duration::from_secs(5)).await.expect("answered");
         assert_eq!(retry.status, 200);
         assert!(started.elapsed() < Duration::from_millis(400));
         assert_eq!(upstream.operations(), vec!["PutItem", "PutItem"]);
@@ -744,32 +596,20 @@ mod tests {
         proxy.answer_late("GetItem", Duration::from_millis(300), 2);
 
         let started = Instant::now();
-        let other = call_within(&proxy, "Query", Duration::from_secs(5))
-            .await
-            .expect("answered");
+        let other = call_within(&proxy, "Query", Duration::from_secs(5)).await.expect("answered");
         assert_eq!(other.status, 200);
-        assert!(
-            started.elapsed() < Duration::from_millis(250),
-            "other operations are not held"
-        );
+        assert!(started.elapsed() < Duration::from_millis(250), "other operations are not held");
 
         for _ in 0..2 {
             let started = Instant::now();
-            let late = call_within(&proxy, "GetItem", Duration::from_secs(5))
-                .await
-                .expect("answered");
+            let late = call_within(&proxy, "GetItem", Duration::from_secs(5)).await.expect("answered");
             assert!(started.elapsed() >= Duration::from_millis(300));
             assert_eq!(late.status, 200);
             assert_eq!(late.header("x-amzn-requestid"), Some("REQ-1"));
         }
         let started = Instant::now();
-        call_within(&proxy, "GetItem", Duration::from_secs(5))
-            .await
-            .expect("answered");
-        assert!(
-            started.elapsed() < Duration::from_millis(250),
-            "only `times` answers are held"
-        );
+        call_within(&proxy, "GetItem", Duration::from_secs(5)).await.expect("answered");
+        assert!(started.elapsed() < Duration::from_millis(250), "only `times` answers are held");
     }
 
     #[tokio::test]
@@ -784,14 +624,8 @@ mod tests {
             async move { call_within(&proxy, "UpdateItem", Duration::from_secs(5)).await }
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(
-            upstream.requests().is_empty(),
-            "forwarded during the freeze"
-        );
-        assert!(
-            proxy.operations().is_empty(),
-            "a waiting request is not counted yet"
-        );
+        assert!(upstream.requests().is_empty(), "forwarded during the freeze");
+        assert!(proxy.operations().is_empty(), "a waiting request is not counted yet");
 
         let resp = waiting.await.expect("task").expect("answered");
         assert_eq!(resp.status, 200);
@@ -801,9 +635,7 @@ mod tests {
 
         // After the freeze, requests pass at once.
         let started = Instant::now();
-        call_within(&proxy, "UpdateItem", Duration::from_secs(5))
-            .await
-            .expect("answered");
+        call_within(&proxy, "UpdateItem", Duration::from_secs(5)).await.expect("answered");
         assert!(started.elapsed() < Duration::from_millis(250));
     }
 
@@ -835,9 +667,7 @@ mod tests {
         proxy.freeze_for(Duration::ZERO);
 
         let quick = Instant::now();
-        call_within(&proxy, "Query", Duration::from_secs(5))
-            .await
-            .expect("answered");
+        call_within(&proxy, "Query", Duration::from_secs(5)).await.expect("answered");
         assert!(quick.elapsed() < Duration::from_millis(250));
         frozen.await.expect("task").expect("answered");
         assert!(started.elapsed() >= Duration::from_millis(500));
@@ -865,43 +695,22 @@ mod tests {
         }
         let throttled = call(&proxy, "GetItem", &[]).await.expect("proxy answers");
         assert_eq!(throttled.status, 400);
-        assert_eq!(
-            throttled.json()["__type"],
-            "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"
-        );
+        assert_eq!(throttled.json()["__type"], "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException");
         let odd = {
             proxy.fail("Query", 42, 1);
             call(&proxy, "Query", &[]).await.expect("proxy answers")
         };
         assert_eq!(odd.status, 500);
         proxy.fail("Scan", 100, 1);
-        assert_eq!(
-            call(&proxy, "Scan", &[])
-                .await
-                .expect("proxy answers")
-                .status,
-            500
-        );
+        assert_eq!(call(&proxy, "Scan", &[]).await.expect("proxy answers").status, 500);
         assert!(upstream.requests().is_empty());
 
         // The failures are used up: the next ones are forwarded.
         for op in ["PutItem", "GetItem", "Query", "Scan"] {
-            assert_eq!(
-                call(&proxy, op, &[]).await.expect("proxy answers").status,
-                200
-            );
+            assert_eq!(call(&proxy, op, &[]).await.expect("proxy answers").status, 200);
         }
-        assert_eq!(
-            upstream.operations(),
-            vec!["PutItem", "GetItem", "Query", "Scan"]
-        );
-        assert_eq!(
-            proxy.operations(),
-            vec![
-                "PutItem", "PutItem", "GetItem", "Query", "Scan", "PutItem", "GetItem", "Query",
-                "Scan"
-            ]
-        );
+        assert_eq!(upstream.operations(), vec!["PutItem", "GetItem", "Query", "Scan"]);
+        assert_eq!(proxy.operations(), vec!["PutItem", "PutItem", "GetItem", "Query", "Scan", "PutItem", "GetItem", "Query", "Scan"]);
         assert_eq!(proxy.count("PutItem"), 3);
         assert_eq!(proxy.count("DeleteItem"), 0);
     }
@@ -919,13 +728,7 @@ mod tests {
         proxy.fail("PutItem", 500, 1);
 
         assert_eq!(waiting.await.expect("task").expect("answered").status, 200);
-        assert_eq!(
-            call(&proxy, "PutItem", &[])
-                .await
-                .expect("proxy answers")
-                .status,
-            500
-        );
+        assert_eq!(call(&proxy, "PutItem", &[]).await.expect("proxy answers").status, 500);
         assert_eq!(upstream.operations(), vec!["PutItem"]);
     }
 
@@ -935,25 +738,10 @@ mod tests {
         let proxy = FaultyDynamo::start(&upstream.url).await;
         proxy.answer_late("PutItem", Duration::from_millis(300), 1);
         proxy.fail("PutItem", 500, 1);
-        assert_eq!(
-            call(&proxy, "PutItem", &[])
-                .await
-                .expect("proxy answers")
-                .status,
-            500
-        );
+        assert_eq!(call(&proxy, "PutItem", &[]).await.expect("proxy answers").status, 500);
         let started = Instant::now();
-        assert_eq!(
-            call(&proxy, "PutItem", &[])
-                .await
-                .expect("proxy answers")
-                .status,
-            200
-        );
-        assert!(
-            started.elapsed() >= Duration::from_millis(300),
-            "the late answer is still armed"
-        );
+        assert_eq!(call(&proxy, "PutItem", &[]).await.expect("proxy answers").status, 200);
+        assert!(started.elapsed() >= Duration::from_millis(300), "the late answer is still armed");
     }
 
     #[tokio::test]
@@ -964,16 +752,12 @@ mod tests {
             format!("http://{}", listener.local_addr().expect("address"))
         };
         let proxy = FaultyDynamo::start(&closed).await;
-        let resp = call(&proxy, "ListTables", &[])
-            .await
-            .expect("proxy answers");
+        let resp = call(&proxy, "ListTables", &[]).await.expect("proxy answers");
         assert_eq!(resp.status, 502);
         assert!(resp.text().contains("upstream"), "{}", resp.text());
 
         let not_http = FaultyDynamo::start("https://dynamodb.example").await;
-        let resp = call(&not_http, "ListTables", &[])
-            .await
-            .expect("proxy answers");
+        let resp = call(&not_http, "ListTables", &[]).await.expect("proxy answers");
         assert_eq!(resp.status, 502);
 
         // A header value that is not text (raw bytes, so raw_http cannot send it).
@@ -999,13 +783,7 @@ mod tests {
         let clone = proxy.clone();
         let addr = proxy.addr;
         drop(proxy);
-        assert_eq!(
-            call(&clone, "ListTables", &[])
-                .await
-                .expect("still up")
-                .status,
-            200
-        );
+        assert_eq!(call(&clone, "ListTables", &[]).await.expect("still up").status, 200);
         assert_eq!(clone.count("ListTables"), 1);
         drop(clone);
         let mut stopped = false;
@@ -1021,9 +799,6 @@ mod tests {
 
     #[test]
     fn connection_tokens_are_split_and_lower_cased() {
-        assert_eq!(
-            connection_tokens(["close, X-A", " x-b ,,"].into_iter()),
-            vec!["close", "x-a", "x-b"]
-        );
+        assert_eq!(connection_tokens(["close, X-A", " x-b ,,"].into_iter()), vec!["close", "x-a", "x-b"]);
     }
 }

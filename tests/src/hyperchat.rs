@@ -48,7 +48,6 @@ pub struct FakeHyperChat {
     server: Running<Shared>,
 }
 
-
 struct Shared {
     log: RequestLog,
     state: Mutex<ChatState>,
@@ -79,9 +78,7 @@ struct ChatState {
 
 impl ChatState {
     fn user_mut(&mut self, id: &str) -> Option<&mut Map<String, Value>> {
-        self.users
-            .iter_mut()
-            .find(|u| str_field(u, "id") == Some(id))
+        self.users.iter_mut().find(|u| str_field(u, "id") == Some(id))
     }
 
     fn user_exists(&self, id: &str) -> bool {
@@ -89,9 +86,7 @@ impl ChatState {
     }
 
     fn chat_mut(&mut self, id: &str) -> Option<&mut StoredChat> {
-        self.chats
-            .iter_mut()
-            .find(|c| str_field(&c.chat, "id") == Some(id))
+        self.chats.iter_mut().find(|c| str_field(&c.chat, "id") == Some(id))
     }
 
     /// Adds a user object (without `id` and `chats`, which are filled in)
@@ -118,11 +113,8 @@ impl FakeHyperChat {
     /// Starts a fake on `127.0.0.1:<random port>`, with queue mode off, no
     /// available agents, and no users or chats.
     pub async fn start() -> Self {
-        let server = Running::start("FakeHyperChat", |_| Shared {
-            log: RequestLog::default(),
-            state: Mutex::new(ChatState::default()),
-        })
-        .await;
+        let server =
+            Running::start("FakeHyperChat", |_| Shared { log: RequestLog::default(), state: Mutex::new(ChatState::default()) }).await;
         Self { server }
     }
 
@@ -198,10 +190,7 @@ impl FakeHyperChat {
     /// Note a trailing `/` in the request path counts: `/v1/chats/` does not
     /// end with `/v1/chats`.
     pub fn count(&self, path_suffix: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.path.ends_with(path_suffix))
-            .count()
+        self.requests().iter().filter(|r| r.path.ends_with(path_suffix)).count()
     }
 
     /// Every chat, in creation order, as `GET /v1/chats/{id}` would return it
@@ -220,23 +209,13 @@ impl FakeHyperChat {
 
     /// Messages accepted in chat `chat_id`, in order, as the API returned them.
     pub fn messages(&self, chat_id: &str) -> Vec<Value> {
-        lock(&self.server.shared.state)
-            .messages
-            .iter()
-            .filter(|m| m["chat"] == chat_id)
-            .cloned()
-            .collect()
+        lock(&self.server.shared.state).messages.iter().filter(|m| m["chat"] == chat_id).cloned().collect()
     }
 
     /// Every user (agents included), in creation order, as `GET /v1/users/{id}`
     /// would return it now.
     pub fn users(&self) -> Vec<Value> {
-        lock(&self.server.shared.state)
-            .users
-            .iter()
-            .cloned()
-            .map(Value::Object)
-            .collect()
+        lock(&self.server.shared.state).users.iter().cloned().map(Value::Object).collect()
     }
 }
 
@@ -244,10 +223,7 @@ impl FakeHyperChat {
 
 /// HyperChat's error envelope.
 fn api_error(status: StatusCode, message: &str) -> Reply {
-    (
-        status,
-        json!({"error": {"code": status.as_u16(), "message": message}}),
-    )
+    (status, json!({"error": {"code": status.as_u16(), "message": message}}))
 }
 
 fn unauthorized() -> Reply {
@@ -293,11 +269,7 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, Reply> {
 
 /// `input[key]` as a string; a 400 if missing or not a string (or empty,
 /// unless `allow_empty`).
-fn required_str<'a>(
-    input: &'a Map<String, Value>,
-    key: &str,
-    allow_empty: bool,
-) -> Result<&'a str, Reply> {
+fn required_str<'a>(input: &'a Map<String, Value>, key: &str, allow_empty: bool) -> Result<&'a str, Reply> {
     match input.get(key) {
         Some(Value::String(s)) if allow_empty || !s.is_empty() => Ok(s),
         _ => Err(bad_request(&format!("'{key}' must be a non-empty string"))),
@@ -331,24 +303,14 @@ fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
     Some(status)
 }
 
-
-async fn route(
-    shared: &Shared,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, Reply> {
+async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
     if let Some(status) = take_failure(&mut lock(&shared.state).failures) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return Err(api_error(
-            status,
-            status.canonical_reason().unwrap_or("Error"),
-        ));
+        return Err(api_error(status, status.canonical_reason().unwrap_or("Error")));
     }
     if header(headers, "x-hyper-appid") != Some(FakeHyperChat::APP_ID) {
         return Err(unauthorized());
@@ -360,21 +322,10 @@ async fn route(
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let query = uri.query();
     let secret = || {
-        if header(headers, "x-hyper-secret") == Some(FakeHyperChat::SECRET) {
-            Ok(())
-        } else {
-            Err(unauthorized())
-        }
+        if header(headers, "x-hyper-secret") == Some(FakeHyperChat::SECRET) { Ok(()) } else { Err(unauthorized()) }
     };
     let allow = |allowed: &[Method]| {
-        if allowed.contains(method) {
-            Ok(())
-        } else {
-            Err(api_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Method not allowed",
-            ))
-        }
+        if allowed.contains(method) { Ok(()) } else { Err(api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")) }
     };
 
     let mut state = lock(&shared.state);
@@ -385,20 +336,13 @@ async fn route(
         }
         ["agents", "available"] => {
             allow(&[Method::GET])?;
-            let rooms = query_param(query, "roomIds")
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| bad_request("'roomIds' is required"))?;
-            let agents: Map<String, Value> = rooms
-                .split(',')
-                .map(|room| (room.trim().to_owned(), json!(state.agents_available)))
-                .collect();
+            let rooms = query_param(query, "roomIds").filter(|r| !r.is_empty()).ok_or_else(|| bad_request("'roomIds' is required"))?;
+            let agents: Map<String, Value> = rooms.split(',').map(|room| (room.trim().to_owned(), json!(state.agents_available))).collect();
             ok(json!({"agents": agents}))
         }
         ["agents", "online"] => {
             allow(&[Method::GET])?;
-            query_param(query, "roomId")
-                .filter(|r| !r.is_empty())
-                .ok_or_else(|| bad_request("'roomId' is required"))?;
+            query_param(query, "roomId").filter(|r| !r.is_empty()).ok_or_else(|| bad_request("'roomId' is required"))?;
             ok(json!({"agentsOnline": state.agents_available > 0}))
         }
         ["users"] => {
@@ -411,11 +355,7 @@ async fn route(
                 let users: Vec<Value> = state
                     .users
                     .iter()
-                    .filter(|u| {
-                        wanted
-                            .as_deref()
-                            .is_none_or(|w| str_field(u, "externalId") == Some(w))
-                    })
+                    .filter(|u| wanted.as_deref().is_none_or(|w| str_field(u, "externalId") == Some(w)))
                     .cloned()
                     .map(Value::Object)
                     .collect();
@@ -444,19 +384,14 @@ async fn route(
             allow(&[Method::POST])?;
             secret()?;
             if state.chat_creation_fails {
-                return Err(api_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Chat creation failed",
-                ));
+                return Err(api_error(StatusCode::INTERNAL_SERVER_ERROR, "Chat creation failed"));
             }
             create_chat(&mut state, body)
         }
         ["chats", id] => {
             allow(&[Method::GET, Method::DELETE])?;
             secret()?;
-            let closer = (method == Method::DELETE)
-                .then(|| query_param(query, "userId"))
-                .flatten();
+            let closer = (method == Method::DELETE).then(|| query_param(query, "userId")).flatten();
             if closer.as_deref().is_some_and(|u| !state.user_exists(u)) {
                 return Err(bad_request("'userId' is not a known user"));
             }
@@ -493,11 +428,7 @@ fn signup(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
     let name = required_str(&input, "name", true)?;
     let external_id = required_str(&input, "externalId", false)?;
     check_user_fields(&input)?;
-    if state
-        .users
-        .iter()
-        .any(|u| str_field(u, "externalId") == Some(external_id))
-    {
+    if state.users.iter().any(|u| str_field(u, "externalId") == Some(external_id)) {
         return Err(api_error(StatusCode::CONFLICT, "User already exists"));
     }
     let mut user = Map::new();
@@ -520,11 +451,8 @@ fn create_chat(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
         Some(room @ (Value::String(_) | Value::Number(_))) => room.clone(),
         _ => return Err(bad_request("'room' must be a string or a number")),
     };
-    let source = input
-        .get("source")
-        .filter(|s| s.is_i64() || s.is_u64())
-        .cloned()
-        .ok_or_else(|| bad_request("'source' must be an integer"))?;
+    let source =
+        input.get("source").filter(|s| s.is_i64() || s.is_u64()).cloned().ok_or_else(|| bad_request("'source' must be an integer"))?;
     let lang = required_str(&input, "lang", false)?;
     let external_id = match input.get("externalId") {
         None | Some(Value::Null) => Value::Null,
@@ -534,13 +462,9 @@ fn create_chat(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
     let history = match input.get("history") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(entries)) => {
-            let well_formed = entries.iter().all(|e| {
-                e["sender"].is_string() && e["message"].is_string() && e["created"].is_number()
-            });
+            let well_formed = entries.iter().all(|e| e["sender"].is_string() && e["message"].is_string() && e["created"].is_number());
             if !well_formed {
-                return Err(bad_request(
-                    "'history' entries need 'sender' and 'message' strings and a numeric 'created'",
-                ));
+                return Err(bad_request("'history' entries need 'sender' and 'message' strings and a numeric 'created'"));
             }
             entries.clone()
         }
@@ -563,13 +487,8 @@ fn create_chat(state: &mut ChatState, body: &[u8]) -> Result<Reply, Reply> {
         "status": "waiting",
         "externalId": external_id,
     });
-    let Value::Object(chat) = chat else {
-        unreachable!("json! object literal")
-    };
-    state.chats.push(StoredChat {
-        chat: chat.clone(),
-        history,
-    });
+    let Value::Object(chat) = chat else { unreachable!("json! object literal") };
+    state.chats.push(StoredChat { chat: chat.clone(), history });
     ok(json!({"chat": chat}))
 }
 
@@ -620,66 +539,31 @@ mod tests {
     const BOTH: &[(&str, &str)] = &[APPID, SECRET];
 
     async fn get(fake: &FakeHyperChat, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
-        raw_http::get(&format!("{}{path}", fake.base_url()), headers)
-            .await
-            .expect("request to fake")
+        raw_http::get(&format!("{}{path}", fake.base_url()), headers).await.expect("request to fake")
     }
 
-    async fn send(
-        fake: &FakeHyperChat,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Value,
-    ) -> HttpResponse {
+    async fn send(fake: &FakeHyperChat, method: &str, path: &str, headers: &[(&str, &str)], body: Value) -> HttpResponse {
         let mut all = vec![("content-type", "application/json")];
         all.extend_from_slice(headers);
-        raw_http::send(
-            method,
-            &format!("{}{path}", fake.base_url()),
-            &all,
-            body.to_string().as_bytes(),
-        )
-        .await
-        .expect("request to fake")
+        raw_http::send(method, &format!("{}{path}", fake.base_url()), &all, body.to_string().as_bytes()).await.expect("request to fake")
     }
 
     /// Signs a user up and returns its id.
     async fn signup(fake: &FakeHyperChat, external_id: &str) -> String {
-        let resp = send(
-            fake,
-            "POST",
-            "/v1/users/",
-            &[APPID],
-            json!({"name": "Ann", "externalId": external_id}),
-        )
-        .await;
+        let resp = send(fake, "POST", "/v1/users/", &[APPID], json!({"name": "Ann", "externalId": external_id})).await;
         assert_eq!(resp.status, 200, "{}", resp.text());
-        resp.json()["user"]["id"]
-            .as_str()
-            .expect("user id")
-            .to_owned()
+        resp.json()["user"]["id"].as_str().expect("user id").to_owned()
     }
 
     async fn create_chat(fake: &FakeHyperChat, creator: &str) -> HttpResponse {
-        send(
-            fake,
-            "POST",
-            "/v1/chats",
-            BOTH,
-            json!({"creator": creator, "room": "1", "source": 3, "lang": "en"}),
-        )
-        .await
+        send(fake, "POST", "/v1/chats", BOTH, json!({"creator": creator, "room": "1", "source": 3, "lang": "en"})).await
     }
 
     #[tokio::test]
     async fn agent_availability_and_queue_mode_follow_the_switches() {
         let fake = FakeHyperChat::start().await;
         let settings = get(&fake, "/v1/settings/", &[APPID]).await;
-        assert_eq!(
-            (settings.status, settings.json()),
-            (200, json!({"settings": {"queue": {"active": false}}}))
-        );
+        assert_eq!((settings.status, settings.json()), (200, json!({"settings": {"queue": {"active": false}}})));
         let available = get(&fake, "/v1/agents/available?roomIds=7", &[APPID]).await;
         assert_eq!(available.json(), json!({"agents": {"7": 0}}));
         let online = get(&fake, "/v1/agents/online?roomId=7", &[APPID]).await;
@@ -690,10 +574,7 @@ mod tests {
         let settings = get(&fake, "/v1/settings", &[APPID]).await;
         assert_eq!(settings.json()["settings"]["queue"]["active"], true);
         let available = get(&fake, "/v1/agents/available?roomIds=42", &[APPID]).await;
-        assert_eq!(
-            (available.status, available.json()),
-            (200, json!({"agents": {"42": 2}}))
-        );
+        assert_eq!((available.status, available.json()), (200, json!({"agents": {"42": 2}})));
         let online = get(&fake, "/v1/agents/online?roomId=42", &[APPID]).await;
         assert_eq!(online.json(), json!({"agentsOnline": true}));
 
@@ -721,14 +602,7 @@ mod tests {
         assert_eq!(body["user"]["extraInfo"], json!({"phone": "+34600"}));
         assert_eq!(body["session"]["token"], "UT1");
 
-        let dup = send(
-            &fake,
-            "POST",
-            "/v1/users",
-            &[APPID],
-            json!({"name": "Other", "externalId": "twilio-co-+34600"}),
-        )
-        .await;
+        let dup = send(&fake, "POST", "/v1/users", &[APPID], json!({"name": "Other", "externalId": "twilio-co-+34600"})).await;
         assert_eq!(dup.status, 409);
         assert_eq!(dup.json()["error"]["code"], 409);
         assert_eq!(fake.users().len(), 1, "the duplicate created nothing");
@@ -739,20 +613,9 @@ mod tests {
         let none = get(&fake, "/v1/users?externalId=nobody", BOTH).await;
         assert_eq!(none.json(), json!({"users": []}));
 
-        let updated = send(
-            &fake,
-            "PUT",
-            "/v1/users/U1",
-            BOTH,
-            json!({"name": "Ann B", "id": "U9"}),
-        )
-        .await;
+        let updated = send(&fake, "PUT", "/v1/users/U1", BOTH, json!({"name": "Ann B", "id": "U9"})).await;
         assert_eq!(updated.json()["user"]["name"], "Ann B");
-        assert_eq!(
-            updated.json()["user"]["id"],
-            "U1",
-            "only user fields change"
-        );
+        assert_eq!(updated.json()["user"]["id"], "U1", "only user fields change");
     }
 
     #[tokio::test]
@@ -779,10 +642,7 @@ mod tests {
         assert_eq!(chat["status"], "waiting");
         assert_eq!(chat["source"], 3);
         assert_eq!(chat["externalId"], "ext-1");
-        assert!(
-            chat.get("history").is_none(),
-            "the API does not echo history"
-        );
+        assert!(chat.get("history").is_none(), "the API does not echo history");
 
         let chats = fake.chats();
         assert_eq!(chats.len(), 1);
@@ -806,11 +666,7 @@ mod tests {
         let fake = FakeHyperChat::start().await;
         let user = signup(&fake, "ext-1").await;
         let unauthorized = json!({"error": {"code": 401, "message": "Unauthorized"}});
-        for headers in [
-            &[APPID][..],
-            &[APPID, ("x-hyper-secret", "nope")],
-            &[SECRET],
-        ] {
+        for headers in [&[APPID][..], &[APPID, ("x-hyper-secret", "nope")], &[SECRET]] {
             let resp = get(&fake, &format!("/v1/users/{user}"), headers).await;
             assert_eq!(resp.status, 401, "{headers:?}");
             assert_eq!(resp.json(), unauthorized);
@@ -822,10 +678,7 @@ mod tests {
         assert_eq!(fake.chats()[0]["status"], "waiting");
         let no_appid = get(&fake, "/v1/settings", &[SECRET]).await;
         assert_eq!((no_appid.status, no_appid.json()), (401, unauthorized));
-        assert_eq!(
-            get(&fake, &format!("/v1/users/{user}"), BOTH).await.status,
-            200
-        );
+        assert_eq!(get(&fake, &format!("/v1/users/{user}"), BOTH).await.status, 200);
     }
 
     #[tokio::test]
@@ -835,29 +688,15 @@ mod tests {
         let agent = fake.add_agent("Bob");
         let agent_user = get(&fake, &format!("/v1/users/{agent}"), BOTH).await.json();
         assert_eq!(agent_user["user"]["nickname"], "Bob");
-        assert!(
-            agent_user["user"]["providerId"]
-                .as_str()
-                .is_some_and(|p| !p.is_empty())
-        );
-        assert!(
-            fake.users()[0].get("providerId").is_none(),
-            "end users are not agents"
-        );
+        assert!(agent_user["user"]["providerId"].as_str().is_some_and(|p| !p.is_empty()));
+        assert!(fake.users()[0].get("providerId").is_none(), "end users are not agents");
 
         assert_eq!(create_chat(&fake, &user).await.status, 200);
         let assign = get(&fake, "/v1/chats/C1/assign", BOTH).await;
         assert_eq!(assign.json(), json!({"success": true}));
         assert_eq!(fake.chats()[0]["status"], "active");
 
-        let msg = send(
-            &fake,
-            "POST",
-            "/v1/chats/C1/messages",
-            BOTH,
-            json!({"chatId": "C1", "sender": user, "message": "hello"}),
-        )
-        .await;
+        let msg = send(&fake, "POST", "/v1/chats/C1/messages", BOTH, json!({"chatId": "C1", "sender": user, "message": "hello"})).await;
         assert_eq!(
             msg.json(),
             json!({"message": {"id": "M1", "chat": "C1", "sender": user,
@@ -866,24 +705,10 @@ mod tests {
         assert_eq!(fake.messages("C1"), vec![msg.json()["message"].clone()]);
         assert!(fake.messages("C2").is_empty());
 
-        let close = send(
-            &fake,
-            "DELETE",
-            &format!("/v1/chats/C1?userId={user}"),
-            BOTH,
-            json!({}),
-        )
-        .await;
+        let close = send(&fake, "DELETE", &format!("/v1/chats/C1?userId={user}"), BOTH, json!({})).await;
         assert_eq!(close.json(), json!({"success": true}));
         assert_eq!(fake.chats()[0]["status"], "closed");
-        let late = send(
-            &fake,
-            "POST",
-            "/v1/chats/C1/messages",
-            BOTH,
-            json!({"sender": user, "message": "still there?"}),
-        )
-        .await;
+        let late = send(&fake, "POST", "/v1/chats/C1/messages", BOTH, json!({"sender": user, "message": "still there?"})).await;
         assert_eq!(late.status, 400);
         assert_eq!(fake.messages("C1").len(), 1);
         assert_eq!(get(&fake, "/v1/chats/C9", BOTH).await.status, 404);
@@ -895,19 +720,10 @@ mod tests {
         fake.fail_with(503, 2);
         for _ in 0..2 {
             let resp = get(&fake, "/v1/settings", &[]).await;
-            assert_eq!(
-                (resp.status, resp.json()),
-                (
-                    503,
-                    json!({"error": {"code": 503, "message": "Service Unavailable"}})
-                )
-            );
+            assert_eq!((resp.status, resp.json()), (503, json!({"error": {"code": 503, "message": "Service Unavailable"}})));
         }
         assert_eq!(get(&fake, "/v1/settings", &[APPID]).await.status, 200);
         assert_eq!(fake.count("/v1/settings"), 3);
-        assert_eq!(
-            fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(),
-            vec![Some(503), Some(503), Some(200)]
-        );
+        assert_eq!(fake.requests().iter().map(|r| r.status).collect::<Vec<_>>(), vec![Some(503), Some(503), Some(200)]);
     }
 }

@@ -77,7 +77,6 @@ pub struct FakeInbenta {
     server: Running<Shared>,
 }
 
-
 /// State shared between the handle and the request handlers.
 struct Shared {
     base_url: String,
@@ -154,15 +153,12 @@ impl BotState {
     fn issue_token(&mut self) -> (String, u64) {
         self.tokens_issued += 1;
         let token = format!("AT-{}", self.tokens_issued);
-        self.tokens
-            .insert(token.clone(), Instant::now() + self.token_lifetime);
+        self.tokens.insert(token.clone(), Instant::now() + self.token_lifetime);
         (token, self.token_lifetime.as_secs())
     }
 
     fn token_is_valid(&self, token: &str) -> bool {
-        self.tokens
-            .get(token)
-            .is_some_and(|until| Instant::now() < *until)
+        self.tokens.get(token).is_some_and(|until| Instant::now() < *until)
     }
 }
 
@@ -217,9 +213,7 @@ impl FakeInbenta {
     /// case-insensitively), reply with `response` verbatim (a full body such
     /// as [`answer`]`("...")`). A later call for the same text replaces it.
     pub fn on_message(&self, text: &str, response: Value) {
-        lock(&self.server.shared.state)
-            .on_message
-            .insert(normalize_message(text), response);
+        lock(&self.server.shared.state).on_message.insert(normalize_message(text), response);
     }
 
     /// When `{"option": v}` arrives whose string form equals `value`'s
@@ -227,16 +221,12 @@ impl FakeInbenta {
     /// `response`. Pass a plain integer or `&str`, not a `serde_json::Value`
     /// (whose `Display` adds quotes to strings).
     pub fn on_option(&self, value: impl Display, response: Value) {
-        lock(&self.server.shared.state)
-            .on_option
-            .insert(value.to_string(), response);
+        lock(&self.server.shared.state).on_option.insert(value.to_string(), response);
     }
 
     /// When `{"directCall": name}` arrives (exact match), reply with `response`.
     pub fn on_direct_call(&self, name: &str, response: Value) {
-        lock(&self.server.shared.state)
-            .on_direct_call
-            .insert(name.to_owned(), response);
+        lock(&self.server.shared.state).on_direct_call.insert(name.to_owned(), response);
     }
 
     /// Body of `GET .../conversation/history` (default `[]`).
@@ -247,9 +237,7 @@ impl FakeInbenta {
     /// `GET .../app/data/{group}` answers `{"results": results}`; groups never
     /// configured answer 404.
     pub fn set_extra_info(&self, group: &str, results: Value) {
-        lock(&self.server.shared.state)
-            .extra_info
-            .insert(group.to_owned(), results);
+        lock(&self.server.shared.state).extra_info.insert(group.to_owned(), results);
     }
 
     // ----- controls -----------------------------------------------------
@@ -288,19 +276,13 @@ impl FakeInbenta {
     /// [`FakeInbenta::fail_auth_with`] for those. An invalid status code is
     /// answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.server.shared.state).chatbot_failures = Some(Failures {
-            status,
-            remaining: times,
-        });
+        lock(&self.server.shared.state).chatbot_failures = Some(Failures { status, remaining: times });
     }
 
     /// Like [`FakeInbenta::fail_with`], but for `/v1/auth` and
     /// `/v1/refreshToken` only (a separate counter).
     pub fn fail_auth_with(&self, status: u16, times: usize) {
-        lock(&self.server.shared.state).auth_failures = Some(Failures {
-            status,
-            remaining: times,
-        });
+        lock(&self.server.shared.state).auth_failures = Some(Failures { status, remaining: times });
     }
 
     // ----- recordings ---------------------------------------------------
@@ -314,10 +296,7 @@ impl FakeInbenta {
     /// `path_suffix`, e.g. `count("/v1/auth")`, `count("/conversation/message")`.
     /// Note `count("/conversation")` counts conversation starts only.
     pub fn count(&self, path_suffix: &str) -> usize {
-        self.requests()
-            .iter()
-            .filter(|r| r.path.ends_with(path_suffix))
-            .count()
+        self.requests().iter().filter(|r| r.path.ends_with(path_suffix)).count()
     }
 
     /// Every `POST .../conversation/message` request, in order, whatever the
@@ -356,20 +335,13 @@ impl FakeInbenta {
     }
 
     fn requests_to(&self, path: &str) -> Vec<Recorded> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.path == path && r.method == "POST")
-            .collect()
+        self.requests().into_iter().filter(|r| r.path == path && r.method == "POST").collect()
     }
 }
 
 /// Bodies of requests not rejected by the fake (status pending or 2xx).
 fn accepted_json(requests: Vec<Recorded>) -> Vec<Value> {
-    requests
-        .into_iter()
-        .filter(|r| r.status.is_none_or(|s| (200..300).contains(&s)))
-        .filter_map(|r| r.try_json())
-        .collect()
+    requests.into_iter().filter(|r| r.status.is_none_or(|s| (200..300).contains(&s))).filter_map(|r| r.try_json()).collect()
 }
 
 // ----- HTTP handling ----------------------------------------------------
@@ -380,10 +352,7 @@ fn unauthorized() -> Reply {
 
 /// Inbenta's chatbot-API error shape.
 fn api_error(status: StatusCode, message: &str) -> Reply {
-    (
-        status,
-        json!({"errors": [{"message": message, "code": status.as_u16()}]}),
-    )
+    (status, json!({"errors": [{"message": message, "code": status.as_u16()}]}))
 }
 
 fn session_expired() -> Reply {
@@ -403,17 +372,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn bearer<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     let value = header(headers, name)?.trim();
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 fn now_unix() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// Parses a JSON body by hand, because the product may send the malformed
@@ -425,32 +388,16 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, Value>, Reply> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(api_error(
-            StatusCode::BAD_REQUEST,
-            "Body must be a JSON object",
-        )),
-        Err(e) => Err(api_error(
-            StatusCode::BAD_REQUEST,
-            &format!("Invalid JSON body: {e}"),
-        )),
+        Ok(_) => Err(api_error(StatusCode::BAD_REQUEST, "Body must be a JSON object")),
+        Err(e) => Err(api_error(StatusCode::BAD_REQUEST, &format!("Invalid JSON body: {e}"))),
     }
 }
 
-
-async fn route(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, Reply> {
+async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     match path {
         "/v1/auth" | "/v1/refreshToken" => {
             if method != Method::POST {
-                return Err(api_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "Method not allowed",
-                ));
+                return Err(api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"));
             }
             if let Some(status) = Failures::take(&mut lock(&shared.state).auth_failures) {
                 return Err(injected(status));
@@ -458,16 +405,10 @@ async fn route(
             if header(headers, "x-inbenta-key") != Some(FakeInbenta::API_KEY) {
                 return Err(unauthorized());
             }
-            if path == "/v1/auth" {
-                auth(shared, body)
-            } else {
-                refresh(shared, headers)
-            }
+            if path == "/v1/auth" { auth(shared, body) } else { refresh(shared, headers) }
         }
         _ => match path.strip_prefix("/prod/chatbot") {
-            Some(rest) if rest.starts_with('/') => {
-                chatbot(shared, method, rest, headers, body).await
-            }
+            Some(rest) if rest.starts_with('/') => chatbot(shared, method, rest, headers, body).await,
             _ => Err(api_error(StatusCode::NOT_FOUND, "Not found")),
         },
     }
@@ -477,16 +418,9 @@ async fn route(
 fn secret_from_body(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?.trim();
     if text.starts_with('{') {
-        serde_json::from_str::<Value>(text)
-            .ok()?
-            .get("secret")?
-            .as_str()
-            .map(str::to_owned)
+        serde_json::from_str::<Value>(text).ok()?.get("secret")?.as_str().map(str::to_owned)
     } else {
-        serde_urlencoded::from_str::<Vec<(String, String)>>(text)
-            .ok()?
-            .into_iter()
-            .find_map(|(k, v)| (k == "secret").then_some(v))
+        serde_urlencoded::from_str::<Vec<(String, String)>>(text).ok()?.into_iter().find_map(|(k, v)| (k == "secret").then_some(v))
     }
 }
 
@@ -516,20 +450,11 @@ fn refresh(shared: &Shared, headers: &HeaderMap) -> Result<Reply, Reply> {
         return Err(unauthorized());
     }
     let (token, lifetime) = state.issue_token();
-    Ok((
-        StatusCode::OK,
-        json!({"accessToken": token, "expiration": now_unix() + lifetime, "expires_in": lifetime}),
-    ))
+    Ok((StatusCode::OK, json!({"accessToken": token, "expiration": now_unix() + lifetime, "expires_in": lifetime})))
 }
 
 /// Everything under `/prod/chatbot`; `rest` starts with `/v1/...`.
-async fn chatbot(
-    shared: &Shared,
-    method: &Method,
-    rest: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, Reply> {
+async fn chatbot(shared: &Shared, method: &Method, rest: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -556,10 +481,7 @@ async fn chatbot(
             let n = state.sessions_issued;
             let session_token = format!("ST-{n}");
             state.sessions.insert(session_token.clone(), false);
-            Ok((
-                StatusCode::OK,
-                json!({"sessionToken": session_token, "sessionId": format!("SID-{n}")}),
-            ))
+            Ok((StatusCode::OK, json!({"sessionToken": session_token, "sessionId": format!("SID-{n}")})))
         }
         "/v1/conversation/message" if post => {
             check_session(&state, headers)?;
@@ -583,9 +505,7 @@ async fn chatbot(
         _ if get && rest.starts_with("/v1/app/data/") => {
             let group = &rest["/v1/app/data/".len()..];
             match state.extra_info.get(group) {
-                Some(results) if !group.is_empty() => {
-                    Ok((StatusCode::OK, json!({"results": results})))
-                }
+                Some(results) if !group.is_empty() => Ok((StatusCode::OK, json!({"results": results}))),
                 _ => Err(api_error(StatusCode::NOT_FOUND, "Not found")),
             }
         }
@@ -593,10 +513,7 @@ async fn chatbot(
         | "/v1/conversation/message"
         | "/v1/tracking/events"
         | "/v1/conversation/variables"
-        | "/v1/conversation/history" => Err(api_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Method not allowed",
-        )),
+        | "/v1/conversation/history" => Err(api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")),
         _ => Err(api_error(StatusCode::NOT_FOUND, "Not found")),
     }
 }
@@ -604,10 +521,7 @@ async fn chatbot(
 /// Requires `x-inbenta-session: Bearer <sessionToken>` naming a live session.
 fn check_session(state: &BotState, headers: &HeaderMap) -> Result<(), Reply> {
     let token = bearer(headers, "x-inbenta-session").ok_or_else(|| {
-        api_error(
-            StatusCode::BAD_REQUEST,
-            "Missing or malformed x-inbenta-session header (expected 'Bearer <sessionToken>')",
-        )
+        api_error(StatusCode::BAD_REQUEST, "Missing or malformed x-inbenta-session header (expected 'Bearer <sessionToken>')")
     })?;
     match state.sessions.get(token) {
         Some(false) => Ok(()),
@@ -618,18 +532,11 @@ fn check_session(state: &BotState, headers: &HeaderMap) -> Result<(), Reply> {
 
 /// The scripted answer for one `/conversation/message` body.
 fn bot_reply(state: &BotState, input: &serde_json::Map<String, Value>) -> Result<Value, Reply> {
-    let present: Vec<&str> = ["message", "option", "directCall"]
-        .into_iter()
-        .filter(|k| input.contains_key(*k))
-        .collect();
+    let present: Vec<&str> = ["message", "option", "directCall"].into_iter().filter(|k| input.contains_key(*k)).collect();
     let [kind] = present.as_slice() else {
-        return Err(api_error(
-            StatusCode::BAD_REQUEST,
-            "Exactly one of 'message', 'option' or 'directCall' is required",
-        ));
+        return Err(api_error(StatusCode::BAD_REQUEST, "Exactly one of 'message', 'option' or 'directCall' is required"));
     };
-    let bad_type =
-        |what: &str| api_error(StatusCode::BAD_REQUEST, &format!("'{kind}' must be {what}"));
+    let bad_type = |what: &str| api_error(StatusCode::BAD_REQUEST, &format!("'{kind}' must be {what}"));
     let scripted = match (*kind, input.get(*kind).unwrap_or(&Value::Null)) {
         ("message", Value::String(text)) => state.on_message.get(&normalize_message(text)),
         ("message", _) => return Err(bad_type("a string")),
@@ -660,60 +567,35 @@ mod tests {
     const KEY: (&str, &str) = ("x-inbenta-key", FakeInbenta::API_KEY);
 
     async fn post(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
-        raw_http::send("POST", url, headers, body.as_bytes())
-            .await
-            .expect("request to fake")
+        raw_http::send("POST", url, headers, body.as_bytes()).await.expect("request to fake")
     }
 
     async fn token(fake: &FakeInbenta) -> String {
-        let resp = post(
-            &format!("{}/auth", fake.auth_url()),
-            &[KEY, ("content-type", "application/json")],
-            r#"{"secret":"test-inbenta-secret"}"#,
-        )
-        .await;
+        let resp =
+            post(&format!("{}/auth", fake.auth_url()), &[KEY, ("content-type", "application/json")], r#"{"secret":"test-inbenta-secret"}"#)
+                .await;
         assert_eq!(resp.status, 200, "{}", resp.text());
-        resp.json()["accessToken"]
-            .as_str()
-            .expect("accessToken")
-            .to_owned()
+        resp.json()["accessToken"].as_str().expect("accessToken").to_owned()
     }
 
     async fn start_session(fake: &FakeInbenta, token: &str) -> String {
         let auth = format!("Bearer {token}");
         let resp = post(
             &format!("{}/v1/conversation", fake.chatbot_url()),
-            &[
-                KEY,
-                ("authorization", &auth),
-                ("content-type", "application/json"),
-            ],
+            &[KEY, ("authorization", &auth), ("content-type", "application/json")],
             "{}",
         )
         .await;
         assert_eq!(resp.status, 200, "{}", resp.text());
-        resp.json()["sessionToken"]
-            .as_str()
-            .expect("sessionToken")
-            .to_owned()
+        resp.json()["sessionToken"].as_str().expect("sessionToken").to_owned()
     }
 
-    async fn send_message(
-        fake: &FakeInbenta,
-        token: &str,
-        session: &str,
-        body: &str,
-    ) -> HttpResponse {
+    async fn send_message(fake: &FakeInbenta, token: &str, session: &str, body: &str) -> HttpResponse {
         let auth = format!("Bearer {token}");
         let sess = format!("Bearer {session}");
         post(
             &format!("{}/v1/conversation/message", fake.chatbot_url()),
-            &[
-                KEY,
-                ("authorization", &auth),
-                ("x-inbenta-session", &sess),
-                ("content-type", "application/json"),
-            ],
+            &[KEY, ("authorization", &auth), ("x-inbenta-session", &sess), ("content-type", "application/json")],
             body,
         )
         .await
@@ -722,12 +604,9 @@ mod tests {
     #[tokio::test]
     async fn auth_with_json_secret_returns_a_token_and_the_chatbot_url() {
         let fake = FakeInbenta::start().await;
-        let resp = post(
-            &format!("{}/auth", fake.auth_url()),
-            &[KEY, ("content-type", "application/json")],
-            r#"{"secret":"test-inbenta-secret"}"#,
-        )
-        .await;
+        let resp =
+            post(&format!("{}/auth", fake.auth_url()), &[KEY, ("content-type", "application/json")], r#"{"secret":"test-inbenta-secret"}"#)
+                .await;
         assert_eq!(resp.status, 200);
         let body = resp.json();
         assert_eq!(body["accessToken"], "AT-1");
@@ -742,12 +621,7 @@ mod tests {
     #[tokio::test]
     async fn auth_accepts_a_form_secret_without_content_type() {
         let fake = FakeInbenta::start().await;
-        let resp = post(
-            &format!("{}/auth", fake.auth_url()),
-            &[KEY],
-            "secret=test-inbenta-secret",
-        )
-        .await;
+        let resp = post(&format!("{}/auth", fake.auth_url()), &[KEY], "secret=test-inbenta-secret").await;
         assert_eq!(resp.status, 200, "{}", resp.text());
         assert_eq!(resp.json()["accessToken"], "AT-1");
     }
@@ -756,23 +630,14 @@ mod tests {
     async fn auth_rejects_a_wrong_key_or_secret() {
         let fake = FakeInbenta::start().await;
         let url = format!("{}/auth", fake.auth_url());
-        let wrong_key = post(
-            &url,
-            &[("x-inbenta-key", "nope")],
-            r#"{"secret":"test-inbenta-secret"}"#,
-        )
-        .await;
+        let wrong_key = post(&url, &[("x-inbenta-key", "nope")], r#"{"secret":"test-inbenta-secret"}"#).await;
         assert_eq!(wrong_key.status, 401);
         assert_eq!(wrong_key.json(), json!({"message": "Unauthorized"}));
         let wrong_secret = post(&url, &[KEY], r#"{"secret":"nope"}"#).await;
         assert_eq!(wrong_secret.status, 401);
         let no_body = post(&url, &[KEY], "").await;
         assert_eq!(no_body.status, 401);
-        assert_eq!(
-            fake.count("/v1/auth"),
-            3,
-            "rejected requests are recorded too"
-        );
+        assert_eq!(fake.count("/v1/auth"), 3, "rejected requests are recorded too");
         assert!(fake.requests().iter().all(|r| r.status == Some(401)));
     }
 
@@ -798,26 +663,12 @@ mod tests {
         let fake = FakeInbenta::start().await;
         let url = format!("{}/v1/conversation", fake.chatbot_url());
         assert_eq!(post(&url, &[KEY], "{}").await.status, 401);
-        assert_eq!(
-            post(&url, &[KEY, ("authorization", "Bearer AT-1")], "{}")
-                .await
-                .status,
-            401
-        );
+        assert_eq!(post(&url, &[KEY, ("authorization", "Bearer AT-1")], "{}").await.status, 401);
 
         let tok = token(&fake).await;
         let auth = format!("Bearer {tok}");
-        assert_eq!(
-            post(&url, &[("authorization", &auth)], "{}").await.status,
-            401,
-            "key is required too"
-        );
-        assert_eq!(
-            post(&url, &[KEY, ("authorization", &auth)], "{}")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(post(&url, &[("authorization", &auth)], "{}").await.status, 401, "key is required too");
+        assert_eq!(post(&url, &[KEY, ("authorization", &auth)], "{}").await.status, 200);
 
         fake.expire_tokens();
         let resp = post(&url, &[KEY, ("authorization", &auth)], "{}").await;
@@ -827,12 +678,7 @@ mod tests {
         fake.set_token_lifetime(0);
         let short = token(&fake).await;
         let auth = format!("Bearer {short}");
-        assert_eq!(
-            post(&url, &[KEY, ("authorization", &auth)], "{}")
-                .await
-                .status,
-            401
-        );
+        assert_eq!(post(&url, &[KEY, ("authorization", &auth)], "{}").await.status, 401);
     }
 
     #[tokio::test]
@@ -854,10 +700,7 @@ mod tests {
         )
         .await;
         assert_eq!(resp.status, 200, "{}", resp.text());
-        assert_eq!(
-            resp.json(),
-            json!({"sessionToken": "ST-1", "sessionId": "SID-1"})
-        );
+        assert_eq!(resp.json(), json!({"sessionToken": "ST-1", "sessionId": "SID-1"}));
 
         let starts = fake.conversation_starts();
         assert_eq!(starts.len(), 1);
@@ -867,16 +710,8 @@ mod tests {
         assert_eq!(starts[0].header("x-inbenta-user-type"), Some("0"));
         assert_eq!(starts[0].status, Some(200));
 
-        let bad = post(
-            &format!("{}/v1/conversation", fake.chatbot_url()),
-            &[KEY, ("authorization", &auth)],
-            "{nope",
-        )
-        .await;
-        assert_eq!(
-            bad.status, 400,
-            "invalid JSON is a client error, not a panic"
-        );
+        let bad = post(&format!("{}/v1/conversation", fake.chatbot_url()), &[KEY, ("authorization", &auth)], "{nope").await;
+        assert_eq!(bad.status, 400, "invalid JSON is a client error, not a panic");
     }
 
     #[tokio::test]
@@ -894,10 +729,7 @@ mod tests {
         assert_eq!(other.json(), no_results());
         assert_eq!(other.json()["answers"][0]["flags"][0], "no-results");
 
-        assert_eq!(
-            fake.bot_inputs(),
-            vec![json!({"message": "  hELLo "}), json!({"message": "what?"})]
-        );
+        assert_eq!(fake.bot_inputs(), vec![json!({"message": "  hELLo "}), json!({"message": "what?"})]);
     }
 
     #[tokio::test]
@@ -909,36 +741,11 @@ mod tests {
         let tok = token(&fake).await;
         let sess = start_session(&fake, &tok).await;
 
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"option":1}"#)
-                .await
-                .json(),
-            answer("one")
-        );
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"option":"1"}"#)
-                .await
-                .json(),
-            answer("one")
-        );
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"option":"yes"}"#)
-                .await
-                .json(),
-            answer("affirmative")
-        );
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"option":2}"#)
-                .await
-                .json(),
-            no_results()
-        );
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"directCall":"sys-welcome"}"#)
-                .await
-                .json(),
-            answer("welcome")
-        );
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"option":1}"#).await.json(), answer("one"));
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"option":"1"}"#).await.json(), answer("one"));
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"option":"yes"}"#).await.json(), answer("affirmative"));
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"option":2}"#).await.json(), no_results());
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"directCall":"sys-welcome"}"#).await.json(), answer("welcome"));
     }
 
     #[tokio::test]
@@ -946,23 +753,14 @@ mod tests {
         let fake = FakeInbenta::start().await;
         let tok = token(&fake).await;
         let sess = start_session(&fake, &tok).await;
-        for body in [
-            "{}",
-            r#"{"message":"a","option":1}"#,
-            r#"{"message":5}"#,
-            r#"{"option":[1]}"#,
-            r#"{"directCall":null}"#,
-            "not json",
-            "[1]",
-        ] {
+        for body in
+            ["{}", r#"{"message":"a","option":1}"#, r#"{"message":5}"#, r#"{"option":[1]}"#, r#"{"directCall":null}"#, "not json", "[1]"]
+        {
             let resp = send_message(&fake, &tok, &sess, body).await;
             assert_eq!(resp.status, 400, "body {body}: {}", resp.text());
             assert!(resp.json()["errors"][0]["message"].is_string());
         }
-        assert!(
-            fake.bot_inputs().is_empty(),
-            "rejected inputs are not bot inputs"
-        );
+        assert!(fake.bot_inputs().is_empty(), "rejected inputs are not bot inputs");
         assert_eq!(fake.message_requests().len(), 7);
     }
 
@@ -971,35 +769,17 @@ mod tests {
         let fake = FakeInbenta::start().await;
         let tok = token(&fake).await;
         let sess = start_session(&fake, &tok).await;
-        assert_eq!(
-            send_message(&fake, &tok, &sess, r#"{"message":"hi"}"#)
-                .await
-                .status,
-            200
-        );
+        assert_eq!(send_message(&fake, &tok, &sess, r#"{"message":"hi"}"#).await.status, 200);
 
         fake.expire_sessions();
         let resp = send_message(&fake, &tok, &sess, r#"{"message":"hi"}"#).await;
         assert_eq!(resp.status, 400);
-        assert_eq!(
-            resp.json(),
-            json!({"errors": [{"message": "Session expired", "code": 400}]})
-        );
-        assert_eq!(
-            send_message(&fake, &tok, "ST-42", r#"{"message":"hi"}"#)
-                .await
-                .status,
-            400
-        );
+        assert_eq!(resp.json(), json!({"errors": [{"message": "Session expired", "code": 400}]}));
+        assert_eq!(send_message(&fake, &tok, "ST-42", r#"{"message":"hi"}"#).await.status, 400);
 
         let fresh = start_session(&fake, &tok).await;
         assert_ne!(fresh, sess);
-        assert_eq!(
-            send_message(&fake, &tok, &fresh, r#"{"message":"hi"}"#)
-                .await
-                .status,
-            200
-        );
+        assert_eq!(send_message(&fake, &tok, &fresh, r#"{"message":"hi"}"#).await.status, 200);
         assert_eq!(fake.bot_inputs().len(), 2);
         assert_eq!(fake.count("/conversation/message"), 4);
     }
@@ -1012,51 +792,21 @@ mod tests {
         let sess = start_session(&fake, &tok).await;
         let auth = format!("Bearer {tok}");
         let session = format!("Bearer {sess}");
-        let h = [
-            KEY,
-            ("authorization", auth.as_str()),
-            ("x-inbenta-session", session.as_str()),
-        ];
+        let h = [KEY, ("authorization", auth.as_str()), ("x-inbenta-session", session.as_str())];
         let base = fake.chatbot_url();
 
-        let track = post(
-            &format!("{base}/v1/tracking/events"),
-            &h,
-            r#"{"type":"click","data":{"code":"CC"}}"#,
-        )
-        .await;
+        let track = post(&format!("{base}/v1/tracking/events"), &h, r#"{"type":"click","data":{"code":"CC"}}"#).await;
         assert_eq!((track.status, track.json()), (200, json!({})));
-        let vars = post(
-            &format!("{base}/v1/conversation/variables"),
-            &h,
-            r#"{"name":"phone","value":"1"}"#,
-        )
-        .await;
+        let vars = post(&format!("{base}/v1/conversation/variables"), &h, r#"{"name":"phone","value":"1"}"#).await;
         assert_eq!((vars.status, vars.json()), (200, json!({"success": true})));
-        let hist = raw_http::get(&format!("{base}/v1/conversation/history"), &h)
-            .await
-            .unwrap();
-        assert_eq!(
-            (hist.status, hist.json()),
-            (200, json!([{"user": "hi", "message": "hello"}]))
-        );
+        let hist = raw_http::get(&format!("{base}/v1/conversation/history"), &h).await.unwrap();
+        assert_eq!((hist.status, hist.json()), (200, json!([{"user": "hi", "message": "hello"}])));
 
-        let no_session = post(
-            &format!("{base}/v1/tracking/events"),
-            &h[..2],
-            r#"{"type":"click"}"#,
-        )
-        .await;
+        let no_session = post(&format!("{base}/v1/tracking/events"), &h[..2], r#"{"type":"click"}"#).await;
         assert_eq!(no_session.status, 400);
 
-        assert_eq!(
-            fake.tracking_events(),
-            vec![json!({"type": "click", "data": {"code": "CC"}})]
-        );
-        assert_eq!(
-            fake.variables(),
-            vec![json!({"name": "phone", "value": "1"})]
-        );
+        assert_eq!(fake.tracking_events(), vec![json!({"type": "click", "data": {"code": "CC"}})]);
+        assert_eq!(fake.variables(), vec![json!({"name": "phone", "value": "1"})]);
     }
 
     #[tokio::test]
@@ -1066,30 +816,12 @@ mod tests {
         let tok = token(&fake).await;
         let auth = format!("Bearer {tok}");
         let h = [KEY, ("authorization", auth.as_str())];
-        let ok = raw_http::get(&format!("{}/v1/app/data/phones", fake.chatbot_url()), &h)
-            .await
-            .unwrap();
-        assert_eq!(
-            (ok.status, ok.json()),
-            (
-                200,
-                json!({"results": [{"name": "support", "value": "+1"}]})
-            )
-        );
-        let missing = raw_http::get(&format!("{}/v1/app/data/other", fake.chatbot_url()), &h)
-            .await
-            .unwrap();
+        let ok = raw_http::get(&format!("{}/v1/app/data/phones", fake.chatbot_url()), &h).await.unwrap();
+        assert_eq!((ok.status, ok.json()), (200, json!({"results": [{"name": "support", "value": "+1"}]})));
+        let missing = raw_http::get(&format!("{}/v1/app/data/other", fake.chatbot_url()), &h).await.unwrap();
         assert_eq!(missing.status, 404);
-        assert_eq!(
-            missing.json(),
-            json!({"errors": [{"message": "Not found", "code": 404}]})
-        );
-        let anon = raw_http::get(
-            &format!("{}/v1/app/data/phones", fake.chatbot_url()),
-            &[KEY],
-        )
-        .await
-        .unwrap();
+        assert_eq!(missing.json(), json!({"errors": [{"message": "Not found", "code": 404}]}));
+        let anon = raw_http::get(&format!("{}/v1/app/data/phones", fake.chatbot_url()), &[KEY]).await.unwrap();
         assert_eq!(anon.status, 401);
     }
 
@@ -1103,33 +835,13 @@ mod tests {
         let first = post(&url, &[KEY, ("authorization", &auth)], "{}").await;
         assert_eq!(first.status, 503);
         assert_eq!(first.json(), json!({"message": "Internal server error"}));
-        assert_eq!(
-            post(&url, &[KEY, ("authorization", &auth)], "{}")
-                .await
-                .status,
-            503
-        );
-        assert_eq!(
-            post(&url, &[KEY, ("authorization", &auth)], "{}")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(post(&url, &[KEY, ("authorization", &auth)], "{}").await.status, 503);
+        assert_eq!(post(&url, &[KEY, ("authorization", &auth)], "{}").await.status, 200);
 
         fake.fail_auth_with(500, 1);
         let auth_url = format!("{}/auth", fake.auth_url());
-        assert_eq!(
-            post(&auth_url, &[KEY], "secret=test-inbenta-secret")
-                .await
-                .status,
-            500
-        );
-        assert_eq!(
-            post(&auth_url, &[KEY], "secret=test-inbenta-secret")
-                .await
-                .status,
-            200
-        );
+        assert_eq!(post(&auth_url, &[KEY], "secret=test-inbenta-secret").await.status, 500);
+        assert_eq!(post(&auth_url, &[KEY], "secret=test-inbenta-secret").await.status, 200);
     }
 
     #[tokio::test]
@@ -1139,36 +851,21 @@ mod tests {
         fake.set_delay(Duration::from_millis(300));
         let started = Instant::now();
         let auth = format!("Bearer {tok}");
-        let resp = post(
-            &format!("{}/v1/conversation", fake.chatbot_url()),
-            &[KEY, ("authorization", &auth)],
-            "{}",
-        )
-        .await;
+        let resp = post(&format!("{}/v1/conversation", fake.chatbot_url()), &[KEY, ("authorization", &auth)], "{}").await;
         assert_eq!(resp.status, 200);
-        assert!(
-            started.elapsed() >= Duration::from_millis(300),
-            "answered too early"
-        );
+        assert!(started.elapsed() >= Duration::from_millis(300), "answered too early");
 
         let started = Instant::now();
         token(&fake).await;
-        assert!(
-            started.elapsed() < Duration::from_millis(300),
-            "auth should not be delayed"
-        );
+        assert!(started.elapsed() < Duration::from_millis(300), "auth should not be delayed");
     }
 
     #[tokio::test]
     async fn unknown_paths_and_wrong_methods_get_json_errors() {
         let fake = FakeInbenta::start().await;
-        let resp = raw_http::get(&format!("{}/nope", fake.base_url()), &[])
-            .await
-            .unwrap();
+        let resp = raw_http::get(&format!("{}/nope", fake.base_url()), &[]).await.unwrap();
         assert_eq!(resp.status, 404);
-        let resp = raw_http::get(&format!("{}/auth", fake.auth_url()), &[])
-            .await
-            .unwrap();
+        let resp = raw_http::get(&format!("{}/auth", fake.auth_url()), &[]).await.unwrap();
         assert_eq!(resp.status, 405);
         assert_eq!(fake.count("/nope"), 1);
     }
@@ -1179,19 +876,11 @@ mod tests {
         let addr = fake.addr();
         let clone = fake.clone();
         drop(fake);
-        assert!(
-            raw_http::get(&format!("http://{addr}/x"), &[])
-                .await
-                .is_ok(),
-            "a clone keeps it alive"
-        );
+        assert!(raw_http::get(&format!("http://{addr}/x"), &[]).await.is_ok(), "a clone keeps it alive");
         drop(clone);
         let deadline = Instant::now() + Duration::from_secs(5);
         while tokio::net::TcpStream::connect(addr).await.is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "server still accepting after drop"
-            );
+            assert!(Instant::now() < deadline, "server still accepting after drop");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

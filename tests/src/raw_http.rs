@@ -26,10 +26,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// Body as (lossy) UTF-8 text.
@@ -39,13 +36,8 @@ impl HttpResponse {
 
     /// Body as JSON; panics with the body text if it is not JSON (test helper).
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "response (status {}) is not JSON ({e}): {:?}",
-                self.status,
-                self.text()
-            )
-        })
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("response (status {}) is not JSON ({e}): {:?}", self.status, self.text()))
     }
 }
 
@@ -54,12 +46,7 @@ impl HttpResponse {
 /// `url` is `http://host:port/path?query`. `Host`, `Content-Length` and
 /// `Connection: close` are added automatically; `headers` may add anything
 /// else (including `Content-Type`).
-pub async fn send(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> io::Result<HttpResponse> {
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]) -> io::Result<HttpResponse> {
     let (authority, target) = split_url(url)?;
     let stream = TcpStream::connect(authority.as_str()).await?;
 
@@ -67,10 +54,7 @@ pub async fn send(
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
     let mut request = head.into_bytes();
     request.extend_from_slice(body);
 
@@ -80,22 +64,14 @@ pub async fn send(
 }
 
 /// `POST` with a JSON body.
-pub async fn post_json(
-    url: &str,
-    headers: &[(&str, &str)],
-    body: &Value,
-) -> io::Result<HttpResponse> {
+pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> io::Result<HttpResponse> {
     let mut all = vec![("Content-Type", "application/json")];
     all.extend_from_slice(headers);
     send("POST", url, &all, body.to_string().as_bytes()).await
 }
 
 /// `POST` with an `application/x-www-form-urlencoded` body.
-pub async fn post_form(
-    url: &str,
-    headers: &[(&str, &str)],
-    params: &[(String, String)],
-) -> io::Result<HttpResponse> {
+pub async fn post_form(url: &str, headers: &[(&str, &str)], params: &[(String, String)]) -> io::Result<HttpResponse> {
     let body = serde_urlencoded::to_string(params).map_err(io::Error::other)?;
     let mut all = vec![("Content-Type", "application/x-www-form-urlencoded")];
     all.extend_from_slice(headers);
@@ -113,12 +89,9 @@ fn invalid(msg: impl Into<String>) -> io::Error {
 
 /// Splits `http://authority/target` into `(authority, target)`.
 fn split_url(url: &str) -> io::Result<(String, String)> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("only http:// URLs are supported: {url}"),
-        )
-    })?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("only http:// URLs are supported: {url}")))?;
     Ok(match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes()[i] == b'/' => (rest[..i].to_owned(), rest[i..].to_owned()),
         // "host?query" has an empty path; HTTP requires "/" before the query.
@@ -155,12 +128,8 @@ async fn read_to_end(stream: &TcpStream) -> io::Result<Vec<u8>> {
 }
 
 fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| invalid("response has no end of headers"))?;
-    let head =
-        std::str::from_utf8(&raw[..split]).map_err(|_| invalid("response head is not UTF-8"))?;
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| invalid("response has no end of headers"))?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| invalid("response head is not UTF-8"))?;
     let rest = &raw[split + 4..];
 
     let mut lines = head.split("\r\n");
@@ -170,41 +139,24 @@ fn parse_response(raw: &[u8]) -> io::Result<HttpResponse> {
         .nth(1)
         .and_then(|s| s.parse::<u16>().ok())
         .ok_or_else(|| invalid(format!("bad status line: {status_line:?}")))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|line| line.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned())).collect();
 
-    let find = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    let find = |name: &str| headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let body = if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
+        dechunk(rest)?
+    } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        rest.get(..len).ok_or_else(|| invalid("body shorter than Content-Length"))?.to_vec()
+    } else {
+        rest.to_vec()
     };
-    let body =
-        if find("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked")) {
-            dechunk(rest)?
-        } else if let Some(len) = find("content-length").and_then(|v| v.parse::<usize>().ok()) {
-            rest.get(..len)
-                .ok_or_else(|| invalid("body shorter than Content-Length"))?
-                .to_vec()
-        } else {
-            rest.to_vec()
-        };
-    Ok(HttpResponse {
-        status,
-        headers,
-        body,
-    })
+    Ok(HttpResponse { status, headers, body })
 }
 
 fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let eol = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or_else(|| invalid("truncated chunk size"))?;
+        let eol = data.windows(2).position(|w| w == b"\r\n").ok_or_else(|| invalid("truncated chunk size"))?;
         let size_text = std::str::from_utf8(&data[..eol]).map_err(|_| invalid("bad chunk size"))?;
         let size_hex = size_text.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_hex, 16).map_err(|_| invalid("bad chunk size"))?;
@@ -214,9 +166,7 @@ fn dechunk(mut data: &[u8]) -> io::Result<Vec<u8>> {
         }
         let chunk = data.get(..size).ok_or_else(|| invalid("truncated chunk"))?;
         out.extend_from_slice(chunk);
-        data = data
-            .get(size + 2..)
-            .ok_or_else(|| invalid("truncated chunk"))?;
+        data = data.get(size + 2..).ok_or_else(|| invalid("truncated chunk"))?;
     }
 }
 
@@ -230,14 +180,8 @@ mod tests {
             let (a, t) = split_url(u).unwrap();
             (a, t)
         };
-        assert_eq!(
-            split("http://127.0.0.1:80/a/b?c=1"),
-            ("127.0.0.1:80".into(), "/a/b?c=1".into())
-        );
-        assert_eq!(
-            split("http://localhost:9"),
-            ("localhost:9".into(), "/".into())
-        );
+        assert_eq!(split("http://127.0.0.1:80/a/b?c=1"), ("127.0.0.1:80".into(), "/a/b?c=1".into()));
+        assert_eq!(split("http://localhost:9"), ("localhost:9".into(), "/".into()));
         assert_eq!(split("http://h:1?x=1"), ("h:1".into(), "/?x=1".into()));
         assert!(split_url("https://example.com/").is_err());
     }

@@ -30,10 +30,7 @@ pub struct Recorded {
 impl Recorded {
     /// First value of header `name` (case-insensitive), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The body parsed as JSON; `None` if it is empty or not JSON.
@@ -50,12 +47,8 @@ impl Recorded {
         if self.body.trim().is_empty() {
             return Value::Null;
         }
-        serde_json::from_str(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "body of {} {} is not JSON ({e}): {:?}",
-                self.method, self.path, self.body
-            )
-        })
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("body of {} {} is not JSON ({e}): {:?}", self.method, self.path, self.body))
     }
 
     /// The body parsed as `application/x-www-form-urlencoded` pairs (repeats
@@ -77,25 +70,14 @@ pub(crate) struct RequestLog {
 pub(crate) struct EntryId(usize);
 
 impl RequestLog {
-    pub(crate) fn record(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> EntryId {
+    pub(crate) fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> EntryId {
         let entry = Recorded {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
             query: uri.query().map(str::to_owned),
             headers: headers
                 .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_ascii_lowercase(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
+                .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
                 .collect(),
             body: String::from_utf8_lossy(body).into_owned(),
             status: None,

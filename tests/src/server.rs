@@ -25,13 +25,7 @@ pub(crate) trait Upstream: Send + Sync + 'static {
     fn log(&self) -> &RequestLog;
     /// The answer to one request; `Err` is an error answer (same shape, kept
     /// apart so routes can use `?`).
-    fn answer(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> impl Future<Output = Result<Reply, Reply>> + Send;
+    fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> impl Future<Output = Result<Reply, Reply>> + Send;
 }
 
 /// A running fake: its address and the state its routes share. Cheap to
@@ -45,20 +39,13 @@ pub(crate) struct Running<S> {
 
 impl<S> Clone for Running<S> {
     fn clone(&self) -> Self {
-        Self {
-            name: self.name,
-            addr: self.addr,
-            shared: Arc::clone(&self.shared),
-            _guard: Arc::clone(&self._guard),
-        }
+        Self { name: self.name, addr: self.addr, shared: Arc::clone(&self.shared), _guard: Arc::clone(&self._guard) }
     }
 }
 
 impl<S> std::fmt::Debug for Running<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct(self.name)
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct(self.name).field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -74,12 +61,7 @@ impl<S: Upstream> Running<S> {
         })
         .await;
         let shared = built.unwrap_or_else(|| unreachable!("spawn always builds the router"));
-        Self {
-            name,
-            addr,
-            shared,
-            _guard: guard,
-        }
+        Self { name, addr, shared, _guard: guard }
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash.
@@ -89,18 +71,9 @@ impl<S: Upstream> Running<S> {
 }
 
 /// Every request of every fake: recorded, answered, its status recorded.
-async fn handle<S: Upstream>(
-    State(shared): State<Arc<S>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle<S: Upstream>(State(shared): State<Arc<S>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let id = shared.log().record(&method, &uri, &headers, &body);
-    let (status, reply) = shared
-        .answer(&method, &uri, &headers, &body)
-        .await
-        .unwrap_or_else(|err| err);
+    let (status, reply) = shared.answer(&method, &uri, &headers, &body).await.unwrap_or_else(|err| err);
     shared.log().set_status(id, status.as_u16());
     (status, Json(reply)).into_response()
 }
@@ -131,16 +104,9 @@ impl Drop for ShutdownGuard {
 /// loud failure at test start is the most useful thing a test helper can do.
 /// The router is built by `make_router` once the address is known, because
 /// some fakes must return their own URL in responses (Inbenta's `apis`).
-async fn spawn(
-    name: &str,
-    make_router: impl FnOnce(SocketAddr) -> Router,
-) -> (SocketAddr, Arc<ShutdownGuard>) {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{name}: cannot bind 127.0.0.1:0: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("{name}: no local address: {e}"));
+async fn spawn(name: &str, make_router: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, Arc<ShutdownGuard>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{name}: cannot bind 127.0.0.1:0: {e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{name}: no local address: {e}"));
     let router = make_router(addr);
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

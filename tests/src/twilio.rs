@@ -8,8 +8,8 @@
 //! shows up as the same error it would get in production.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -39,7 +39,6 @@ pub struct FakeTwilio {
     server: Running<Shared>,
 }
 
-
 struct Shared {
     log: RequestLog,
     state: Mutex<TwilioState>,
@@ -65,11 +64,8 @@ impl FakeTwilio {
 
     /// Starts a fake on `127.0.0.1:<random port>`.
     pub async fn start() -> Self {
-        let server = Running::start("FakeTwilio", |_| Shared {
-            log: RequestLog::default(),
-            state: Mutex::new(TwilioState::default()),
-        })
-        .await;
+        let server =
+            Running::start("FakeTwilio", |_| Shared { log: RequestLog::default(), state: Mutex::new(TwilioState::default()) }).await;
         Self { server }
     }
 
@@ -86,11 +82,7 @@ impl FakeTwilio {
 
     /// Full URL of the Messages endpoint for [`FakeTwilio::ACCOUNT_SID`].
     pub fn messages_url(&self) -> String {
-        format!(
-            "{}/2010-04-01/Accounts/{}/Messages.json",
-            self.base_url(),
-            Self::ACCOUNT_SID
-        )
+        format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base_url(), Self::ACCOUNT_SID)
     }
 
     /// Messages accepted so far (201 answers only), in arrival order.
@@ -143,7 +135,6 @@ impl FakeTwilio {
 
 // ----- HTTP handling ----------------------------------------------------
 
-
 /// Twilio's REST error body.
 fn twilio_error(status: StatusCode, code: u32, message: &str) -> Reply {
     (
@@ -165,14 +156,7 @@ fn unauthenticated() -> Reply {
     twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
 }
 
-
-async fn route(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Reply, Reply> {
+async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -191,18 +175,10 @@ async fn route(
 
     let segments: Vec<&str> = path.split('/').collect();
     let ["", "2010-04-01", "Accounts", sid, "Messages.json"] = segments.as_slice() else {
-        return Err(twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        ));
+        return Err(twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"));
     };
     if method != Method::POST {
-        return Err(twilio_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            20004,
-            "Method not allowed",
-        ));
+        return Err(twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"));
     }
     check_basic_auth(headers, sid)?;
     let message = validate(body)?;
@@ -251,65 +227,35 @@ fn check_basic_auth(headers: &HeaderMap, path_sid: &str) -> Result<(), Reply> {
     let decoded = STANDARD.decode(encoded).map_err(|_| unauthenticated())?;
     let decoded = String::from_utf8(decoded).map_err(|_| unauthenticated())?;
     let (user, password) = decoded.split_once(':').ok_or_else(unauthenticated)?;
-    let valid =
-        user == FakeTwilio::ACCOUNT_SID && password == FakeTwilio::AUTH_TOKEN && path_sid == user;
-    if valid {
-        Ok(())
-    } else {
-        Err(unauthenticated())
-    }
+    let valid = user == FakeTwilio::ACCOUNT_SID && password == FakeTwilio::AUTH_TOKEN && path_sid == user;
+    if valid { Ok(()) } else { Err(unauthenticated()) }
 }
 
 /// Applies Twilio's send-time validation, in the order Twilio reports errors.
 fn validate(body: &[u8]) -> Result<SentMessage, Reply> {
-    let params: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-        .map_err(|_| bad_request(21600, "The request body could not be parsed as a form"))?;
-    let first = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
+    let params: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|_| bad_request(21600, "The request body could not be parsed as a form"))?;
+    let first = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
     let to = first("To").ok_or_else(|| bad_request(21604, "A 'To' phone number is required."))?;
-    let from = first("From").ok_or_else(|| {
-        bad_request(
-            21603,
-            "A 'From' or 'MessagingServiceSid' parameter is required to send a message.",
-        )
-    })?;
+    let from =
+        first("From").ok_or_else(|| bad_request(21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."))?;
     let body_text = first("Body").unwrap_or_default();
-    let media_urls: Vec<String> = params
-        .iter()
-        .filter(|(k, v)| k == "MediaUrl" && !v.is_empty())
-        .map(|(_, v)| v.clone())
-        .collect();
+    let media_urls: Vec<String> = params.iter().filter(|(k, v)| k == "MediaUrl" && !v.is_empty()).map(|(_, v)| v.clone()).collect();
 
     if body_text.is_empty() && media_urls.is_empty() {
         return Err(bad_request(21602, "Message body is required."));
     }
     if body_text.chars().count() > FakeTwilio::MAX_BODY_CHARS {
-        return Err(bad_request(
-            21617,
-            "The concatenated message body exceeds the 1600 character limit.",
-        ));
+        return Err(bad_request(21617, "The concatenated message body exceeds the 1600 character limit."));
     }
     let to_whatsapp = to.starts_with("whatsapp:");
     if to_whatsapp != from.starts_with("whatsapp:") {
-        return Err(bad_request(
-            21910,
-            "Invalid From and To pair. From and To should be of the same channel.",
-        ));
+        return Err(bad_request(21910, "Invalid From and To pair. From and To should be of the same channel."));
     }
     if to_whatsapp && media_urls.len() > 1 {
         return Err(bad_request(21623, "WhatsApp allows one media per message"));
     }
-    Ok(SentMessage {
-        to,
-        from,
-        body: body_text,
-        media_urls,
-    })
+    Ok(SentMessage { to, from, body: body_text, media_urls })
 }
 
 /// The 201 body, shaped like Twilio's Message resource.
@@ -344,18 +290,13 @@ fn created_body(sid: &str, m: &SentMessage) -> Value {
 
 /// Current UTC time as Twilio formats dates (`Thu, 30 Jul 2015 20:12:31 +0000`).
 fn rfc2822_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     rfc2822(secs)
 }
 
 fn rfc2822(unix: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = unix / 86_400;
     let rem = unix % 86_400;
     // Civil-from-days (Howard Hinnant), valid for all dates after 1970.
@@ -400,34 +341,18 @@ mod tests {
     }
 
     fn form(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     async fn send(fake: &FakeTwilio, params: &[(&str, &str)]) -> HttpResponse {
         let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
-        raw_http::post_form(
-            &fake.messages_url(),
-            &[("authorization", &auth)],
-            &form(params),
-        )
-        .await
-        .expect("request to fake")
+        raw_http::post_form(&fake.messages_url(), &[("authorization", &auth)], &form(params)).await.expect("request to fake")
     }
 
     #[tokio::test]
     async fn a_valid_sms_is_accepted_with_a_twilio_shaped_body_and_recorded() {
         let fake = FakeTwilio::start().await;
-        let resp = send(
-            &fake,
-            &[
-                ("To", "+34600000001"),
-                ("From", "+15550001111"),
-                ("Body", "Hola ñ & co"),
-            ],
-        )
-        .await;
+        let resp = send(&fake, &[("To", "+34600000001"), ("From", "+15550001111"), ("Body", "Hola ñ & co")]).await;
         assert_eq!(resp.status, 201, "{}", resp.text());
         let body = resp.json();
         assert_eq!(body["status"], "queued");
@@ -439,12 +364,7 @@ mod tests {
         assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
         assert_eq!(
             fake.messages(),
-            vec![SentMessage {
-                to: "+34600000001".into(),
-                from: "+15550001111".into(),
-                body: "Hola ñ & co".into(),
-                media_urls: vec![],
-            }]
+            vec![SentMessage { to: "+34600000001".into(), from: "+15550001111".into(), body: "Hola ñ & co".into(), media_urls: vec![] }]
         );
         let second = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await;
         assert_ne!(second.json()["sid"], body["sid"], "sids are unique");
@@ -460,10 +380,7 @@ mod tests {
             "Bearer abc".to_owned(),
             "Basic !!!notbase64".to_owned(),
         ] {
-            let resp =
-                raw_http::post_form(&fake.messages_url(), &[("authorization", &auth)], &params)
-                    .await
-                    .unwrap();
+            let resp = raw_http::post_form(&fake.messages_url(), &[("authorization", &auth)], &params).await.unwrap();
             assert_eq!(resp.status, 401, "{auth}");
             assert_eq!(
                 resp.json(),
@@ -471,20 +388,13 @@ mod tests {
                        "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401})
             );
         }
-        let no_auth = raw_http::post_form(&fake.messages_url(), &[], &params)
-            .await
-            .unwrap();
+        let no_auth = raw_http::post_form(&fake.messages_url(), &[], &params).await.unwrap();
         assert_eq!(no_auth.status, 401);
 
         // Right credentials, but another account's URL.
-        let other = fake.messages_url().replace(
-            FakeTwilio::ACCOUNT_SID,
-            "AC11111111111111111111111111111111",
-        );
+        let other = fake.messages_url().replace(FakeTwilio::ACCOUNT_SID, "AC11111111111111111111111111111111");
         let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
-        let resp = raw_http::post_form(&other, &[("authorization", &auth)], &params)
-            .await
-            .unwrap();
+        let resp = raw_http::post_form(&other, &[("authorization", &auth)], &params).await.unwrap();
         assert_eq!(resp.status, 401);
         assert!(fake.messages().is_empty());
         assert_eq!(fake.requests().len(), 6);
@@ -526,41 +436,20 @@ mod tests {
     #[tokio::test]
     async fn repeated_media_urls_are_kept_for_sms_but_whatsapp_allows_only_one() {
         let fake = FakeTwilio::start().await;
-        let sms = send(
-            &fake,
-            &[
-                ("To", "+3"),
-                ("From", "+1"),
-                ("MediaUrl", "https://a/1.png"),
-                ("MediaUrl", "https://a/2.png"),
-            ],
-        )
-        .await;
+        let sms = send(&fake, &[("To", "+3"), ("From", "+1"), ("MediaUrl", "https://a/1.png"), ("MediaUrl", "https://a/2.png")]).await;
         assert_eq!(sms.status, 201, "{}", sms.text());
         assert_eq!(sms.json()["num_media"], "2");
-        assert_eq!(
-            fake.messages()[0].media_urls,
-            vec!["https://a/1.png", "https://a/2.png"]
-        );
+        assert_eq!(fake.messages()[0].media_urls, vec!["https://a/1.png", "https://a/2.png"]);
         assert_eq!(fake.messages()[0].body, "");
 
-        let wa = [
-            ("To", "whatsapp:+3"),
-            ("From", "whatsapp:+1"),
-            ("MediaUrl", "https://a/1.png"),
-            ("MediaUrl", "https://a/2.png"),
-        ];
+        let wa = [("To", "whatsapp:+3"), ("From", "whatsapp:+1"), ("MediaUrl", "https://a/1.png"), ("MediaUrl", "https://a/2.png")];
         let resp = send(&fake, &wa).await;
         assert_eq!(resp.status, 400);
         assert_eq!(resp.json()["code"], 21623);
         let one = send(&fake, &wa[..3]).await;
         assert_eq!(one.status, 201);
 
-        let mixed = send(
-            &fake,
-            &[("To", "whatsapp:+3"), ("From", "+1"), ("Body", "x")],
-        )
-        .await;
+        let mixed = send(&fake, &[("To", "whatsapp:+3"), ("From", "+1"), ("Body", "x")]).await;
         assert_eq!(mixed.status, 400);
         assert_eq!(mixed.json()["code"], 21910);
         assert_eq!(fake.messages().len(), 2);
@@ -604,12 +493,7 @@ mod tests {
         let fake = FakeTwilio::start().await;
         fake.set_delay(Duration::from_millis(200));
         let started = Instant::now();
-        assert_eq!(
-            send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")])
-                .await
-                .status,
-            201
-        );
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await.status, 201);
         assert!(started.elapsed() >= Duration::from_millis(200));
     }
 
@@ -625,11 +509,7 @@ mod tests {
 
         let gave_up = tokio::time::timeout(Duration::from_millis(150), send(&fake, &params)).await;
         assert!(gave_up.is_err(), "the 201 should have been held");
-        assert_eq!(
-            fake.messages().len(),
-            1,
-            "accepted before the answer was held"
-        );
+        assert_eq!(fake.messages().len(), 1, "accepted before the answer was held");
         assert_eq!(fake.messages()[0].body, "x");
 
         let started = Instant::now();
@@ -657,19 +537,10 @@ mod tests {
     #[tokio::test]
     async fn other_paths_get_404_and_malformed_forms_get_400() {
         let fake = FakeTwilio::start().await;
-        let resp = raw_http::get(&format!("{}/2010-04-01/Accounts", fake.base_url()), &[])
-            .await
-            .unwrap();
+        let resp = raw_http::get(&format!("{}/2010-04-01/Accounts", fake.base_url()), &[]).await.unwrap();
         assert_eq!(resp.status, 404);
         let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
-        let resp = raw_http::send(
-            "POST",
-            &fake.messages_url(),
-            &[("authorization", &auth)],
-            b"To=%ZZ&\xff=1",
-        )
-        .await
-        .unwrap();
+        let resp = raw_http::send("POST", &fake.messages_url(), &[("authorization", &auth)], b"To=%ZZ&\xff=1").await.unwrap();
         assert_eq!(resp.status / 100, 4, "{}", resp.text());
     }
 

@@ -25,11 +25,7 @@ use crate::twilio::FakeTwilio;
 /// value, so the result never depends on the order the caller listed them in.
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
-    sorted.sort_by(|a, b| {
-        a.0.as_bytes()
-            .cmp(b.0.as_bytes())
-            .then_with(|| a.1.as_bytes().cmp(b.1.as_bytes()))
-    });
+    sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
 
     let mut payload = String::from(url);
     for (name, value) in sorted {
@@ -38,8 +34,7 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]
     }
 
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(auth_token.as_bytes())
-        .expect("HMAC-SHA1 accepts keys of any length");
+    let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(auth_token.as_bytes()).expect("HMAC-SHA1 accepts keys of any length");
     mac.update(payload.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
 }
@@ -80,24 +75,11 @@ pub fn inbound_form(from: &str, to: &str, body: &str, message_sid: &str) -> Vec<
         let wa_id: String = number.chars().filter(char::is_ascii_digit).collect();
         // WhatsApp webhooks carry no geographic fields, but do carry these.
         params.retain(|(k, _)| {
-            !matches!(
-                k.as_str(),
-                "ToCountry"
-                    | "ToState"
-                    | "ToCity"
-                    | "ToZip"
-                    | "FromCountry"
-                    | "FromState"
-                    | "FromCity"
-                    | "FromZip"
-            )
+            !matches!(k.as_str(), "ToCountry" | "ToState" | "ToCity" | "ToZip" | "FromCountry" | "FromState" | "FromCity" | "FromZip")
         });
-        for (k, v) in [
-            ("ProfileName", "Ana".to_owned()),
-            ("WaId", wa_id),
-            ("MessageType", "text".to_owned()),
-            ("ReferralNumMedia", "0".to_owned()),
-        ] {
+        for (k, v) in
+            [("ProfileName", "Ana".to_owned()), ("WaId", wa_id), ("MessageType", "text".to_owned()), ("ReferralNumMedia", "0".to_owned())]
+        {
             params.push((k.to_owned(), v));
         }
     }
@@ -116,9 +98,7 @@ mod tests {
     use super::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     const DOC_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
@@ -132,10 +112,7 @@ mod tests {
             ("From", "+14158675309"),
             ("To", "+18005551212"),
         ]);
-        assert_eq!(
-            twilio_signature("12345", DOC_URL, &params),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        );
+        assert_eq!(twilio_signature("12345", DOC_URL, &params), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
     }
 
     #[test]
@@ -147,10 +124,7 @@ mod tests {
             ("From", "+12349013030"),
             ("To", "+18005551212"),
         ]);
-        assert_eq!(
-            twilio_signature("12345", DOC_URL, &params),
-            "0/KCTR6DLpKmkAf8muzZqo1nDgQ="
-        );
+        assert_eq!(twilio_signature("12345", DOC_URL, &params), "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
     }
 
     #[test]
@@ -162,16 +136,10 @@ mod tests {
             ("Caller", "+14158675309"),
             ("CallSid", "CA1234567890ABCDE"),
         ]);
-        assert_eq!(
-            twilio_signature("12345", DOC_URL, &params),
-            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-        );
+        assert_eq!(twilio_signature("12345", DOC_URL, &params), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
         let repeated_a = pairs(&[("MediaUrl", "b"), ("MediaUrl", "a")]);
         let repeated_b = pairs(&[("MediaUrl", "a"), ("MediaUrl", "b")]);
-        assert_eq!(
-            twilio_signature("t", "https://x/", &repeated_a),
-            twilio_signature("t", "https://x/", &repeated_b)
-        );
+        assert_eq!(twilio_signature("t", "https://x/", &repeated_a), twilio_signature("t", "https://x/", &repeated_b));
     }
 
     #[test]
@@ -180,10 +148,7 @@ mod tests {
         let base = twilio_signature("tok", "https://a/hook", &params);
         assert_ne!(base, twilio_signature("tok2", "https://a/hook", &params));
         assert_ne!(base, twilio_signature("tok", "https://a/hook?x=1", &params));
-        assert_ne!(
-            base,
-            twilio_signature("tok", "https://a/hook", &pairs(&[("Body", "hi!")]))
-        );
+        assert_ne!(base, twilio_signature("tok", "https://a/hook", &pairs(&[("Body", "hi!")])));
     }
 
     #[test]
@@ -207,12 +172,7 @@ mod tests {
 
     #[test]
     fn whatsapp_inbound_form_carries_profile_name_and_wa_id() {
-        let form = inbound_form(
-            "whatsapp:+34600000001",
-            "whatsapp:+15550001111",
-            "hola",
-            "SM9",
-        );
+        let form = inbound_form("whatsapp:+34600000001", "whatsapp:+15550001111", "hola", "SM9");
         let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("ProfileName"), Some("Ana"));
         assert_eq!(get("WaId"), Some("34600000001"));
@@ -223,12 +183,7 @@ mod tests {
 
     #[test]
     fn encoded_form_round_trips_with_plus_signs_and_spaces() {
-        let params = pairs(&[
-            ("From", "+34 600"),
-            ("Body", "a&b=c ñ"),
-            ("MediaUrl", "x"),
-            ("MediaUrl", "y"),
-        ]);
+        let params = pairs(&[("From", "+34 600"), ("Body", "a&b=c ñ"), ("MediaUrl", "x"), ("MediaUrl", "y")]);
         let encoded = encode_form(&params);
         assert!(encoded.contains("From=%2B34+600"), "{encoded}");
         let decoded: Vec<(String, String)> = serde_urlencoded::from_str(&encoded).unwrap();

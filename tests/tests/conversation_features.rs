@@ -25,7 +25,10 @@ async fn a_three_field_form_with_one_invalid_answer_is_completed_through_the_bot
     let c = Connector::start().await;
     c.inbenta.on_message("book", field("What is your name?", json!({"fieldType":"default"})));
     c.inbenta.on_message("Ann", field("Which city?", cities()));
-    c.inbenta.on_message("Atlantis", answers(json!([{"type":"answer","message":"Please pick one of the cities.","flags":["form-retry"],"actionField":cities()}])));
+    c.inbenta.on_message(
+        "Atlantis",
+        answers(json!([{"type":"answer","message":"Please pick one of the cities.","flags":["form-retry"],"actionField":cities()}])),
+    );
     c.inbenta.on_message("Barcelona", field("Which day?", json!({"fieldType":"datePicker"})));
     c.inbenta.on_message("12/01/2026", unrated("Booked: Ann, Barcelona, 12/01/2026."));
 
@@ -51,7 +54,8 @@ async fn a_list_value_is_accepted_by_number_by_label_and_by_synonym() {
 
 #[tokio::test]
 async fn abandoning_a_form_is_the_bots_decision_and_its_answer_is_relayed() {
-    let c = Connector::start_with(&[], &[("conversation.toml", "[default.forms]\nallowUserToAbandonForm = true\nerrorRetries = 1\n")]).await;
+    let c =
+        Connector::start_with(&[], &[("conversation.toml", "[default.forms]\nallowUserToAbandonForm = true\nerrorRetries = 1\n")]).await;
     c.inbenta.on_message("book", field("Which city?", cities()));
     c.inbenta.on_message("never mind", unrated("No problem, the booking is cancelled."));
     c.sms("book").await;
@@ -97,8 +101,11 @@ async fn ratings_can_be_switched_off_in_the_configuration() {
 #[tokio::test]
 async fn picking_a_related_content_with_a_click_code_tracks_the_click() {
     let c = Connector::start().await;
-    c.inbenta.on_message("cards", answers(json!([{"type":"answer","message":"Cards.","parameters":{"contents":{"related":{"relatedTitle":"Related",
-        "relatedContents":[{"id":1,"title":"Lost card","trackingCode":{"clickCode":"CLICK-LOST"}}]}}}}])));
+    c.inbenta.on_message(
+        "cards",
+        answers(json!([{"type":"answer","message":"Cards.","parameters":{"contents":{"related":{"relatedTitle":"Related",
+        "relatedContents":[{"id":1,"title":"Lost card","trackingCode":{"clickCode":"CLICK-LOST"}}]}}}}])),
+    );
     c.sms("cards").await;
     c.sms("1").await;
     assert_eq!(c.inbenta.tracking_events(), vec![json!({"type":"click","data":{"code":"CLICK-LOST"}})]);
@@ -109,7 +116,10 @@ async fn picking_a_related_content_with_a_click_code_tracks_the_click() {
 #[tokio::test]
 async fn extra_info_translations_override_the_label_files() {
     let c = Connector::start().await;
-    c.inbenta.set_extra_info("twilio", json!([{"name":"translations","value":{"en":[{"rate_content_intro":"Did that help?","yes":"Yep","thanks":"Cheers!"}]}}]));
+    c.inbenta.set_extra_info(
+        "twilio",
+        json!([{"name":"translations","value":{"en":[{"rate_content_intro":"Did that help?","yes":"Yep","thanks":"Cheers!"}]}}]),
+    );
     c.inbenta.on_message("hours", answer("We open at 9."));
     let ex = c.sms("hours").await;
     assert_eq!(ex.replies[0].body, "We open at 9.\n\nDid that help? (type a number)\n1) Yep\n2) No");

@@ -48,7 +48,10 @@ async fn twenty_concurrent_messages_of_one_user_are_all_answered_in_whole_turns_
     let c = Arc::new(Connector::start_on_dynamodb().await);
     // Every answer is three WhatsApp messages (text, image, text): interleaved turns would show.
     for i in 0..20 {
-        c.inbenta.on_message(&format!("question {i}"), unrated(&format!("<p>start {i}</p><img src=\"https://cdn.example/{i}.png\"><p>end {i}</p>")));
+        c.inbenta.on_message(
+            &format!("question {i}"),
+            unrated(&format!("<p>start {i}</p><img src=\"https://cdn.example/{i}.png\"><p>end {i}</p>")),
+        );
     }
     let turns: Vec<_> = (0..20)
         .map(|i| {
@@ -74,8 +77,11 @@ async fn twenty_concurrent_messages_of_one_user_are_all_answered_in_whole_turns_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn options_offered_in_one_request_are_answered_in_the_next_with_dynamodb_state() {
     let c = Connector::start_on_dynamodb().await;
-    c.inbenta.on_message("cards", serde_json::json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which?","options":[
-        {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}));
+    c.inbenta.on_message(
+        "cards",
+        serde_json::json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which?","options":[
+        {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}),
+    );
     c.inbenta.on_option(2, unrated("Credit it is."));
     c.sms("cards").await;
     assert_eq!(c.sms("2").await.replies[0].body, "Credit it is.");

@@ -95,8 +95,12 @@ async fn an_agent_is_offered_after_the_configured_number_of_negative_ratings_in_
 #[tokio::test]
 async fn a_direct_call_escalation_runs_the_bots_form_and_its_completion_opens_the_chat() {
     let (c, hc) = start(0, 0, 1).await;
-    c.inbenta.on_message("agent", json!({"answers":[{"type":"answer","message":"","actions":[{"parameters":{"callback":"escalationStart"}}]}]}));
-    c.inbenta.on_direct_call("escalationStart", json!({"answers":[{"type":"answer","message":"What is your first name?","actionField":{"fieldType":"default"}}]}));
+    c.inbenta
+        .on_message("agent", json!({"answers":[{"type":"answer","message":"","actions":[{"parameters":{"callback":"escalationStart"}}]}]}));
+    c.inbenta.on_direct_call(
+        "escalationStart",
+        json!({"answers":[{"type":"answer","message":"What is your first name?","actionField":{"fieldType":"default"}}]}),
+    );
     c.inbenta.on_message("Ann Lee ann@example.com", json!({"answers":[{"type":"answer","message":"Thank you, Ann.","actions":[{"parameters":{
         "callback":"escalateToAgent","data":{"FIRST_NAME":"Ann","LAST_NAME":"Lee","EMAIL_ADDRESS":"ann@example.com","INQUIRY":"Lost card"}}}]}]}));
 

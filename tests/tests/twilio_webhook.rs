@@ -55,10 +55,13 @@ async fn the_conversation_is_started_with_the_configured_headers_and_body() {
 #[tokio::test]
 async fn chained_answers_arrive_in_order_in_as_few_messages_as_fit() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hello", answers(json!([
-        {"type":"answer","message":"First part."},
-        {"type":"answer","message":"Second part."}
-    ])));
+    c.inbenta.on_message(
+        "hello",
+        answers(json!([
+            {"type":"answer","message":"First part."},
+            {"type":"answer","message":"Second part."}
+        ])),
+    );
     let ex = c.sms("hello").await;
     assert_eq!(ex.replies.len(), 1);
     assert_eq!(ex.replies[0].body, "First part.\n\nSecond part.");
@@ -77,15 +80,21 @@ async fn an_html_answer_becomes_text_with_links_lists_and_decoded_entities() {
 #[tokio::test]
 async fn side_bubble_text_follows_the_main_unrated() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hours", answers(json!([{"type":"answer","message":"9 to 5.","attributes":{"SIDEBUBBLE_TEXT":"<p>Closed on holidays.</p>"}}])));
+    c.inbenta.on_message(
+        "hours",
+        answers(json!([{"type":"answer","message":"9 to 5.","attributes":{"SIDEBUBBLE_TEXT":"<p>Closed on holidays.</p>"}}])),
+    );
     assert_eq!(c.sms("hours").await.replies[0].body, "9 to 5.\n\nClosed on holidays.");
 }
 
 #[tokio::test]
 async fn related_contents_are_numbered_and_a_number_asks_the_bot_about_that_title() {
     let c = Connector::start().await;
-    c.inbenta.on_message("cards", answers(json!([{"type":"answer","message":"About cards.","parameters":{"contents":{
-        "related":{"relatedTitle":"Related","relatedContents":[{"id":1,"title":"Lost card"},{"id":2,"title":"New card"}]}}}}])));
+    c.inbenta.on_message(
+        "cards",
+        answers(json!([{"type":"answer","message":"About cards.","parameters":{"contents":{
+        "related":{"relatedTitle":"Related","relatedContents":[{"id":1,"title":"Lost card"},{"id":2,"title":"New card"}]}}}}])),
+    );
     c.inbenta.on_message("New card", unrated("Order it in the app."));
     let ex = c.sms("cards").await;
     assert_eq!(ex.replies[0].body, "About cards.\n\nRelated (type a number)\n1) Lost card\n2) New card");
@@ -128,8 +137,11 @@ async fn a_reply_that_only_starts_with_a_number_is_a_new_question() {
 #[tokio::test]
 async fn a_polar_question_is_answered_with_the_translated_label() {
     let c = Connector::start().await;
-    c.inbenta.on_message("help", answers(json!([{"type":"polarQuestion","message":"Did it help?","options":[
-        {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}])));
+    c.inbenta.on_message(
+        "help",
+        answers(json!([{"type":"polarQuestion","message":"Did it help?","options":[
+        {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}])),
+    );
     let ex = c.sms("help").await;
     assert_eq!(ex.replies[0].body, "Did it help? (type a number)\n1) Yes\n2) No");
     c.sms("yes").await;
@@ -162,15 +174,21 @@ async fn whatsapp_keeps_bold_and_italic_while_sms_gets_plain_text() {
 #[tokio::test]
 async fn whatsapp_gets_each_image_as_its_own_media_message_and_sms_gets_links() {
     let c = Connector::start().await;
-    c.inbenta.on_message("map", unrated("<p>Here:</p><img src=\"https://cdn.example/a.png\"><img src=\"https://cdn.example/b.png\"><p>Bye.</p>"));
+    c.inbenta.on_message(
+        "map",
+        unrated("<p>Here:</p><img src=\"https://cdn.example/a.png\"><img src=\"https://cdn.example/b.png\"><p>Bye.</p>"),
+    );
     let wa = c.whatsapp("map").await;
     let shape: Vec<(&str, Vec<String>)> = wa.replies.iter().map(|m| (m.body.as_str(), m.media_urls.clone())).collect();
-    assert_eq!(shape, vec![
-        ("Here:", vec![]),
-        ("", vec!["https://cdn.example/a.png".to_owned()]),
-        ("", vec!["https://cdn.example/b.png".to_owned()]),
-        ("Bye.", vec![]),
-    ]);
+    assert_eq!(
+        shape,
+        vec![
+            ("Here:", vec![]),
+            ("", vec!["https://cdn.example/a.png".to_owned()]),
+            ("", vec!["https://cdn.example/b.png".to_owned()]),
+            ("Bye.", vec![]),
+        ]
+    );
     assert!(wa.replies.iter().all(|m| m.to == WHATSAPP_USER && m.from == format!("whatsapp:{COMPANY_NUMBER}")));
     let sms = c.sms("map").await;
     assert_eq!(sms.replies.len(), 1);
@@ -307,7 +325,10 @@ async fn a_wrong_signature_is_refused_with_403_before_anything_happens() {
     let c = Connector::start().await;
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
     let forged = twilio_signature("not-the-token", WEBHOOK_URL, &params);
-    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &forged)]);
+    let req = request(
+        encode_form(&params).into_bytes(),
+        &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &forged)],
+    );
     assert_eq!(c.exchange(req).await.status, 403);
     assert_untouched(&c);
 }
@@ -331,7 +352,10 @@ async fn a_param_changed_after_signing_is_refused_with_403() {
             *v = "+15550000000".into();
         }
     }
-    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)]);
+    let req = request(
+        encode_form(&params).into_bytes(),
+        &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
+    );
     assert_eq!(c.exchange(req).await.status, 403);
     assert_untouched(&c);
 }
@@ -342,7 +366,10 @@ async fn a_signature_over_the_url_with_the_default_port_is_accepted() {
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
     let with_port = WEBHOOK_URL.replace("example.com/", "example.com:443/");
     let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, &with_port, &params);
-    let req = request(encode_form(&params).into_bytes(), &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)]);
+    let req = request(
+        encode_form(&params).into_bytes(),
+        &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
+    );
     assert_eq!(c.exchange(req).await.status, 200);
 }
 
@@ -361,7 +388,10 @@ async fn an_empty_body_is_refused_without_any_upstream_call() {
 #[tokio::test]
 async fn a_json_body_is_refused_without_any_upstream_call() {
     let c = Connector::start().await;
-    let req = request(br#"{"From":"+34600000001","Body":"hi"}"#.to_vec(), &[("content-type", "application/json"), ("x-twilio-signature", "abc=")]);
+    let req = request(
+        br#"{"From":"+34600000001","Body":"hi"}"#.to_vec(),
+        &[("content-type", "application/json"), ("x-twilio-signature", "abc=")],
+    );
     assert_eq!(c.exchange(req).await.status, 415);
     assert_untouched(&c);
 }

@@ -133,10 +133,24 @@ mod tests {
     fn the_knowledge_base_covers_every_answer_type_the_connector_renders() {
         let bot = DemoBot::new().unwrap();
         let seen = kinds_and_features(&bot);
-        for wanted in ["Answer", "MultipleChoiceQuestion", "PolarQuestion", "ExtendedContentsAnswer", "related", "list", "datePicker", "sidebubble", "image", "long"] {
+        for wanted in [
+            "Answer",
+            "MultipleChoiceQuestion",
+            "PolarQuestion",
+            "ExtendedContentsAnswer",
+            "related",
+            "list",
+            "datePicker",
+            "sidebubble",
+            "image",
+            "long",
+        ] {
             assert!(seen.iter().any(|s| s == wanted), "no demo answer shows {wanted}");
         }
-        assert!(bot.knowledge.entries.iter().any(|e| BotResponse::from_json(e.response.clone()).unwrap().answers.len() > 1), "no chained answer");
+        assert!(
+            bot.knowledge.entries.iter().any(|e| BotResponse::from_json(e.response.clone()).unwrap().answers.len() > 1),
+            "no chained answer"
+        );
     }
 
     #[test]

@@ -42,11 +42,8 @@ impl App {
             // Local use only: in AWS the SAM template owns the table.
             state_store::DynamoStore::from_env(table).await.ensure_table().await?;
         }
-        let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) = if app.api()?.has_credentials() {
-            (app.inbenta()?, "inbenta")
-        } else {
-            (Arc::new(crate::demo_bot::DemoBot::new()?), "demo")
-        };
+        let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) =
+            if app.api()?.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
         let limits = app.config.section("local")?;
         Ok(Self { twilio: app.twilio_webhook(chatbot)?, limits, bot_kind })
     }

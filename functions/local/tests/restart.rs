@@ -66,8 +66,11 @@ async fn sms(local: &Local, text: &str, sid: &str) -> u16 {
 #[tokio::test]
 async fn pending_options_are_answered_after_connector_local_restarts_and_the_token_is_reused() {
     let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
-    inbenta.on_message("cards", json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which card?","options":[
-        {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}));
+    inbenta.on_message(
+        "cards",
+        json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which card?","options":[
+        {"label":"Debit","value":1},{"label":"Credit","value":2}]}]}),
+    );
     inbenta.on_option(2, unrated("Credit cards have a limit."));
     let table = fresh_table().await;
     let port = free_port();

@@ -8,10 +8,10 @@
 
 use crate::{WebhookRequest, WebhookResponse};
 use async_trait::async_trait;
+use connector_engine::Reply;
 use connector_engine::conversation::{ConversationKey, ReplyAddress};
 use connector_engine::ports::MessageId;
 use connector_engine::step::Input;
-use connector_engine::Reply;
 use http::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -17,12 +17,12 @@ use crate::channel::{Event, Rendered, ReplySink, SendError, Sinks};
 use crate::fingerprint::Fingerprinter;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
+use connector_engine::error_chain;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
     Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Versioned,
 };
 use connector_engine::step::{Engine, Policy};
-use connector_engine::error_chain;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -240,7 +240,11 @@ impl Pipeline {
         };
 
         let app = self.app_data(sink.group(), budget.work).await;
-        let labels = if app.translations.is_empty() { self.labels.clone() } else { Arc::new((*self.labels).clone().overridden_by(app.translations)) };
+        let labels = if app.translations.is_empty() {
+            self.labels.clone()
+        } else {
+            Arc::new((*self.labels).clone().overridden_by(app.translations))
+        };
         let engine = Engine {
             chatbot: self.chatbot.as_ref(),
             live_chat: self.live_chat.as_ref(),
@@ -262,7 +266,10 @@ impl Pipeline {
         // The first send is recorded with the commit, so a plain message costs no extra write.
         let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: rendered.len().min(1) };
         let committed = self
-            .bounded(self.store.commit(&event.key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)), budget.hard)
+            .bounded(
+                self.store.commit(&event.key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)),
+                budget.hard,
+            )
             .await;
         if let Err(error) = committed {
             tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
@@ -317,7 +324,9 @@ impl Pipeline {
         let mut sent = 0;
         for index in from..rendered.len() {
             if Instant::now() >= budget.send {
-                return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, SendError::Unavailable(deadline_passed()), budget).await);
+                return Delivered::Stopped(
+                    self.undo(key, lease, outbox, index, recorded, SendError::Unavailable(deadline_passed()), budget).await,
+                );
             }
             if recorded < index + 1 {
                 if let Err(error) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index + 1), budget.send).await {
@@ -349,7 +358,16 @@ impl Pipeline {
     /// A send that certainly did not happen is no longer recorded as attempted, so a retry
     /// sends it.
     #[allow(clippy::too_many_arguments)]
-    async fn undo(&self, key: &ConversationKey, lease: &Lease, outbox: &Outbox, index: usize, recorded: usize, error: SendError, budget: Budget) -> PipelineError {
+    async fn undo(
+        &self,
+        key: &ConversationKey,
+        lease: &Lease,
+        outbox: &Outbox,
+        index: usize,
+        recorded: usize,
+        error: SendError,
+        budget: Budget,
+    ) -> PipelineError {
         if recorded > index {
             if let Err(undo) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
                 tracing::error!(error = %error_chain(&undo), "could not record that a reply was not sent; it will not be retried");

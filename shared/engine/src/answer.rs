@@ -15,11 +15,7 @@ pub struct BotResponse {
 impl BotResponse {
     /// Parses a response; a body without `answers` is itself one answer (as the API sometimes does).
     pub fn from_json(body: Value) -> Result<Self, serde_json::Error> {
-        if body.get("answers").is_some() {
-            serde_json::from_value(body)
-        } else {
-            Ok(Self { answers: vec![serde_json::from_value(body)?] })
-        }
+        if body.get("answers").is_some() { serde_json::from_value(body) } else { Ok(Self { answers: vec![serde_json::from_value(body)?] }) }
     }
 }
 
@@ -225,9 +221,7 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::E
     })
 }
 
-fn lenient_map<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, Value>, D::Error> {
+fn lenient_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Value>, D::Error> {
     Ok(match Value::deserialize(d)? {
         Value::Object(map) => map.into_iter().collect(),
         // PHP-serialised empty objects arrive as `[]`.
@@ -261,10 +255,7 @@ mod tests {
 
     #[test]
     fn side_bubble_text_follows_the_message() {
-        let a: Answer = serde_json::from_value(
-            json!({"type":"answer","message":"Main","attributes":{"SIDEBUBBLE_TEXT":"Side"}}),
-        )
-        .unwrap();
+        let a: Answer = serde_json::from_value(json!({"type":"answer","message":"Main","attributes":{"SIDEBUBBLE_TEXT":"Side"}})).unwrap();
         assert_eq!(a.display_text(), "Main\nSide");
     }
 }

@@ -52,9 +52,17 @@ pub struct Labels {
 #[derive(Debug, thiserror::Error)]
 pub enum LabelsError {
     #[error("cannot read label file {path}")]
-    Read { path: PathBuf, #[source] source: std::io::Error },
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("label file {path} is not a flat TOML table of strings")]
-    Parse { path: PathBuf, #[source] source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
 }
 
 impl Labels {
@@ -99,10 +107,8 @@ mod tests {
     #[test]
     fn every_label_the_code_shows_exists_in_every_shipped_language() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lang");
-        let mut langs: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned))
-            .collect();
+        let mut langs: Vec<String> =
+            std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()?.path().file_stem()?.to_str().map(str::to_owned)).collect();
         langs.sort();
         assert!(langs.len() >= 3, "{langs:?}");
         for lang in &langs {

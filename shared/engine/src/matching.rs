@@ -4,11 +4,7 @@ use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
 /// Lower-cased, accent-free, whitespace-collapsed form used to compare labels.
 pub fn fold(text: &str) -> String {
-    let folded: String = text
-        .nfd()
-        .filter(|c| !is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    let folded: String = text.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -27,11 +23,7 @@ where
         return None;
     }
     if reply.chars().all(|c| c.is_ascii_digit()) {
-        return reply
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=option_count).contains(n))
-            .map(|n| n - 1);
+        return reply.parse::<usize>().ok().filter(|n| (1..=option_count).contains(n)).map(|n| n - 1);
     }
     let wanted = fold(reply);
     (0..option_count).find(|&i| labels(i).into_iter().any(|label| fold(label) == wanted))

@@ -21,14 +21,20 @@ use tokio::time::Instant;
 pub enum UserInput {
     Text(String),
     /// A picture, voice note, file... (with its caption, if any).
-    Media { caption: String },
+    Media {
+        caption: String,
+    },
 }
 
 /// Something that happened in the user's live chat, not written by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
-    AgentJoined { agent: String },
-    AgentMessage { text: String },
+    AgentJoined {
+        agent: String,
+    },
+    AgentMessage {
+        text: String,
+    },
     /// Closed by the agent or the system.
     ChatClosed,
 }
@@ -207,7 +213,13 @@ impl Engine<'_> {
         }
     }
 
-    async fn ask_and_present(&self, conv: &mut Conversation, input: &BotInput, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+    async fn ask_and_present(
+        &self,
+        conv: &mut Conversation,
+        input: &BotInput,
+        now: Timestamp,
+        turn: &mut Turn,
+    ) -> Result<(), ChatbotError> {
         let response = self.ask(conv, input, now).await?;
         self.present(conv, response, now, turn, true).await
     }
@@ -229,11 +241,7 @@ impl Engine<'_> {
     }
 
     async fn session(&self, conv: &mut Conversation, now: Timestamp) -> Result<BotSession, ChatbotError> {
-        let fresh = conv
-            .bot_session
-            .as_ref()
-            .filter(|s| now.seconds_since(s.last_used_at) < self.policy.bot_session_idle_secs)
-            .cloned();
+        let fresh = conv.bot_session.as_ref().filter(|s| now.seconds_since(s.last_used_at) < self.policy.bot_session_idle_secs).cloned();
         match fresh {
             Some(session) => Ok(session),
             None => self.start_session(conv, now).await,
@@ -314,15 +322,24 @@ impl Engine<'_> {
 
     /// Asks "Do you want to talk to an agent?" when one is available; otherwise says so (or,
     /// for the bot's own offer, lets the bot's escalation flow handle "no agents").
-    async fn offer_escalation(&self, conv: &mut Conversation, trigger: Trigger, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+    async fn offer_escalation(
+        &self,
+        conv: &mut Conversation,
+        trigger: Trigger,
+        now: Timestamp,
+        turn: &mut Turn,
+    ) -> Result<(), ChatbotError> {
         let offer = trigger == Trigger::Offer;
         if self.agents_available().await {
-            let yes_no = [(self.labels.get(Label::Yes), "yes", true), (self.labels.get(Label::No), "no", false)].map(|(label, key, accept)| PendingOption {
-                label: label.to_owned(),
-                aliases: vec![key.to_owned()],
-                action: OptionAction::Escalate { accept, offer },
-                click_code: None,
-            });
+            let yes_no =
+                [(self.labels.get(Label::Yes), "yes", true), (self.labels.get(Label::No), "no", false)].map(|(label, key, accept)| {
+                    PendingOption {
+                        label: label.to_owned(),
+                        aliases: vec![key.to_owned()],
+                        action: OptionAction::Escalate { accept, offer },
+                        click_code: None,
+                    }
+                });
             turn.choice(self.labels.get(Label::AskToEscalate), yes_no.into(), PromptKind::Escalation, self.labels);
             return Ok(());
         }
@@ -412,7 +429,15 @@ impl Engine<'_> {
 
     /// Records a rating. A rating that asks for a reason is tracked once the reason arrives
     /// (one event with its comment, not two); enough negative ratings in a row offer an agent.
-    async fn rate(&self, conv: &mut Conversation, rating: RatingChoice, comment: bool, negative: bool, now: Timestamp, turn: &mut Turn) -> Result<(), ChatbotError> {
+    async fn rate(
+        &self,
+        conv: &mut Conversation,
+        rating: RatingChoice,
+        comment: bool,
+        negative: bool,
+        now: Timestamp,
+        turn: &mut Turn,
+    ) -> Result<(), ChatbotError> {
         conv.negative_ratings_count = if negative { conv.negative_ratings_count + 1 } else { 0 };
         let policy = &self.policy.escalation;
         let threshold = policy.negative_ratings_before_escalation;
@@ -440,12 +465,14 @@ impl Engine<'_> {
                     .map(|o| {
                         let shown = self.labels.translate_or_keep(&o.label).to_owned();
                         let title = o.attributes.get("title").and_then(Value::as_str).unwrap_or_default();
-                        let aliases = [o.label.as_str(), title]
-                            .into_iter()
-                            .filter(|a| !a.is_empty() && *a != shown)
-                            .map(str::to_owned)
-                            .collect();
-                        PendingOption { label: shown, aliases, action: OptionAction::BotOption(o.value.clone()), click_code: o.click_code() }
+                        let aliases =
+                            [o.label.as_str(), title].into_iter().filter(|a| !a.is_empty() && *a != shown).map(str::to_owned).collect();
+                        PendingOption {
+                            label: shown,
+                            aliases,
+                            action: OptionAction::BotOption(o.value.clone()),
+                            click_code: o.click_code(),
+                        }
                     })
                     .collect();
                 turn.choice(&answer.message, options, PromptKind::Options, self.labels);
@@ -544,7 +571,8 @@ fn rate_code(answers: &[Answer]) -> Option<String> {
                 && !a.has_flag("no-rating")
                 && !a.has_flag("escalate")
                 && a.attribute("DIRECT_CALL") != "escalationOffer"
-                && a.actions.first().and_then(|x| x.parameters.as_ref()).and_then(|p| p.callback.as_deref()) != Some(DIRECT_CALL_ESCALATION_START)
+                && a.actions.first().and_then(|x| x.parameters.as_ref()).and_then(|p| p.callback.as_deref())
+                    != Some(DIRECT_CALL_ESCALATION_START)
         })
         .and_then(|a| a.tracking_code()?.rate_code.clone())
 }

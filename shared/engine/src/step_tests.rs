@@ -60,7 +60,8 @@ impl Harness {
     fn escalating(tries: u32, negatives: u32) -> Self {
         let mut h = Self::new();
         h.policy.ratings = ratings(true);
-        h.policy.escalation = EscalationPolicy { enabled: true, tries_before_escalation: tries, negative_ratings_before_escalation: negatives };
+        h.policy.escalation =
+            EscalationPolicy { enabled: true, tries_before_escalation: tries, negative_ratings_before_escalation: negatives };
         h
     }
 
@@ -122,10 +123,13 @@ async fn a_plain_answer_becomes_one_text_reply_and_leaves_no_prompt() {
 #[tokio::test]
 async fn chained_answers_become_replies_in_the_order_the_bot_gave_them() {
     let mut h = Harness::new();
-    h.bot.on(msg("hello"), answers(json!([
-        {"type":"answer","message":"First"},
-        {"type":"answer","message":"Second"}
-    ])));
+    h.bot.on(
+        msg("hello"),
+        answers(json!([
+            {"type":"answer","message":"First"},
+            {"type":"answer","message":"Second"}
+        ])),
+    );
     assert_eq!(h.say("hello").await, vec![Reply::Text("First".into()), Reply::Text("Second".into())]);
 }
 
@@ -169,8 +173,11 @@ async fn a_reply_that_is_no_option_goes_to_the_bot_as_a_question_and_drops_the_p
 #[tokio::test]
 async fn polar_labels_are_shown_translated_and_accepted_raw_or_translated() {
     let mut h = Harness::new();
-    h.bot.on(msg("help"), answers(json!([{"type":"polarQuestion","message":"Did it help?","options":[
-        {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}])));
+    h.bot.on(
+        msg("help"),
+        answers(json!([{"type":"polarQuestion","message":"Did it help?","options":[
+        {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}])),
+    );
     assert_eq!(h.say("help").await, vec![choice("Did it help?", &["Yes", "No"], 1)]);
     h.say("no").await;
     assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!("no"))));
@@ -184,11 +191,10 @@ async fn related_contents_and_a_following_question_share_one_numbering() {
         {"type":"polarQuestion","message":"More?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}
     ])));
     let replies = h.say("card").await;
-    assert_eq!(replies, vec![
-        Reply::Text("About cards".into()),
-        choice("Related", &["Lost card", "New card"], 1),
-        choice("More?", &["Yes", "No"], 3),
-    ]);
+    assert_eq!(
+        replies,
+        vec![Reply::Text("About cards".into()), choice("Related", &["Lost card", "New card"], 1), choice("More?", &["Yes", "No"], 3),]
+    );
     h.say("2").await;
     assert_eq!(h.bot.sent().last(), Some(&msg("New card")));
 }
@@ -196,8 +202,11 @@ async fn related_contents_and_a_following_question_share_one_numbering() {
 #[tokio::test]
 async fn a_list_field_is_answered_by_a_synonym_and_sends_the_canonical_value() {
     let mut h = Harness::new();
-    h.bot.on(msg("book"), answers(json!([{"type":"answer","message":"Pick a city","actionField":{"fieldType":"list","listValues":{"values":[
-        {"option":"Madrid","label":["Madrid","MAD"]},{"option":"Roma","label":["Roma","Rome"]}]}}}])));
+    h.bot.on(
+        msg("book"),
+        answers(json!([{"type":"answer","message":"Pick a city","actionField":{"fieldType":"list","listValues":{"values":[
+        {"option":"Madrid","label":["Madrid","MAD"]},{"option":"Roma","label":["Roma","Rome"]}]}}}])),
+    );
     assert_eq!(h.say("book").await, vec![choice("Pick a city", &["Madrid", "Roma"], 1)]);
     h.say("rome").await;
     assert_eq!(h.bot.sent().last(), Some(&msg("Roma")));
@@ -332,9 +341,12 @@ async fn no_rating_is_asked_when_ratings_are_off_or_the_answer_forbids_it_or_opt
     let mut h = Harness::escalating(0, 0);
     h.bot.on(msg("hours"), answers(json!([{"type":"answer","message":"9 to 5","flags":["no-rating"],"parameters":{"contents":{"trackingCode":{"rateCode":"RC1"}}}}])));
     assert_eq!(h.say("hours").await, vec![text("9 to 5")], "no-rating flag");
-    h.bot.on(msg("cards"), answers(json!([
+    h.bot.on(
+        msg("cards"),
+        answers(json!([
         {"type":"answer","message":"Cards","parameters":{"contents":{"trackingCode":{"rateCode":"RC2"}}}},
-        {"type":"polarQuestion","message":"More?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])));
+        {"type":"polarQuestion","message":"More?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])),
+    );
     assert_eq!(h.say("cards").await, vec![text("Cards"), choice("More?", &["Yes", "No"], 1)], "options pending");
 }
 
@@ -430,7 +442,10 @@ async fn consecutive_negative_ratings_offer_an_agent_instead_of_asking_why() {
 
 #[tokio::test]
 async fn an_escalate_flag_or_setting_offers_an_agent_at_once() {
-    for answer in [json!({"type":"answer","message":"Let me pass you on","flags":["escalate"]}), json!({"type":"answer","message":"Let me pass you on","attributes":{"ESCALATE":"TRUE"}})] {
+    for answer in [
+        json!({"type":"answer","message":"Let me pass you on","flags":["escalate"]}),
+        json!({"type":"answer","message":"Let me pass you on","attributes":{"ESCALATE":"TRUE"}}),
+    ] {
         let mut h = Harness::escalating(0, 0);
         h.bot.on(msg("agent"), answers(json!([answer])));
         assert_eq!(h.say("agent").await, vec![text("Let me pass you on"), escalation_choice()]);
@@ -456,8 +471,11 @@ async fn an_escalation_start_callback_tells_the_bot_about_agents_and_runs_its_fo
 #[tokio::test]
 async fn a_completed_escalation_form_opens_a_chat_with_the_users_name_and_email() {
     let mut h = Harness::escalating(0, 0);
-    h.bot.on(msg("a@b.c"), answers(json!([{"type":"answer","message":"Thanks","actions":[{"parameters":{"callback":"escalateToAgent","data":
-        {"FIRST_NAME":"Ann","LAST_NAME":"Lee","EMAIL_ADDRESS":"a@b.c","INQUIRY":"Lost card"}}}]}])));
+    h.bot.on(
+        msg("a@b.c"),
+        answers(json!([{"type":"answer","message":"Thanks","actions":[{"parameters":{"callback":"escalateToAgent","data":
+        {"FIRST_NAME":"Ann","LAST_NAME":"Lee","EMAIL_ADDRESS":"a@b.c","INQUIRY":"Lost card"}}}]}])),
+    );
     let replies = h.say("a@b.c").await;
     assert_eq!(replies, vec![text("Thanks"), text("I will try to connect you with an agent. Please wait.")]);
     let opened = h.agents.opened.lock().unwrap()[0].clone();
@@ -468,9 +486,12 @@ async fn a_completed_escalation_form_opens_a_chat_with_the_users_name_and_email(
 #[tokio::test]
 async fn an_escalation_offer_replaces_the_bots_question_and_yes_starts_the_bots_form() {
     let mut h = Harness::escalating(0, 0);
-    h.bot.on(msg("talk"), answers(json!([
+    h.bot.on(
+        msg("talk"),
+        answers(json!([
         {"type":"answer","message":"We can call you","attributes":{"DIRECT_CALL":"escalationOffer"}},
-        {"type":"polarQuestion","message":"Shall we?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])));
+        {"type":"polarQuestion","message":"Shall we?","options":[{"label":"yes","value":1},{"label":"no","value":2}]}])),
+    );
     h.bot.on(BotInput::DirectCall("escalationStart".into()), answers(json!([{"type":"answer","message":"Your first name?"}])));
     assert_eq!(h.say("talk").await, vec![text("We can call you"), escalation_choice()]);
     assert_eq!(h.say("yes").await, vec![text("Your first name?")]);
@@ -479,8 +500,11 @@ async fn an_escalation_offer_replaces_the_bots_question_and_yes_starts_the_bots_
 #[tokio::test]
 async fn picking_an_option_with_a_click_code_tracks_the_click() {
     let mut h = Harness::new();
-    h.bot.on(msg("cards"), answers(json!([{"type":"answer","message":"Cards","parameters":{"contents":{"related":{"relatedTitle":"Related",
-        "relatedContents":[{"title":"Lost card","trackingCode":{"clickCode":"CLICK-LOST"}}]}}}}])));
+    h.bot.on(
+        msg("cards"),
+        answers(json!([{"type":"answer","message":"Cards","parameters":{"contents":{"related":{"relatedTitle":"Related",
+        "relatedContents":[{"title":"Lost card","trackingCode":{"clickCode":"CLICK-LOST"}}]}}}}])),
+    );
     h.say("cards").await;
     h.say("1").await;
     assert_eq!(h.bot.events.lock().unwrap()[0].data, json!({"code":"CLICK-LOST"}));

@@ -138,7 +138,6 @@ fn rejected(status: StatusCode, body: &Value) -> LiveChatError {
     LiveChatError::Rejected(format!("HTTP {}: {message}", status.as_u16()))
 }
 
-
 #[async_trait]
 impl LiveChat for HyperChatClient {
     /// Queue mode: any agent online; otherwise an agent free in the room.
@@ -171,7 +170,8 @@ impl LiveChat for HyperChatClient {
                 })),
             )
             .await?;
-        let chat_id = chat.pointer("/chat/id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("chat without id".into()))?.to_owned();
+        let chat_id =
+            chat.pointer("/chat/id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("chat without id".into()))?.to_owned();
         if !self.queue_mode().await? {
             self.ok(Method::GET, &format!("chats/{}/assign", encode(&chat_id)), None).await?;
         }

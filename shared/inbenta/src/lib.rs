@@ -7,6 +7,7 @@ mod app_data;
 pub mod hyperchat;
 mod token;
 
+use app_data::AppDataCache;
 use async_trait::async_trait;
 use connector_config::{Config, ConfigError, EnvKey};
 use connector_engine::answer::BotResponse;
@@ -19,7 +20,6 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 pub use token::AccessToken;
-use app_data::AppDataCache;
 use token::TokenKeeper;
 use upstream::{StatusClass, StatusCode, Timeouts, Upstream, UpstreamError};
 
@@ -148,10 +148,9 @@ impl InbentaClient {
             Err(Unauthorized) => {
                 self.tokens.forget(&token).await;
                 let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
-                self.execute(build(&self.upstream, &token)).await.map_err(|Unauthorized| ChatbotError::Rejected {
-                    code: 401,
-                    message: "access token refused".into(),
-                })?
+                self.execute(build(&self.upstream, &token))
+                    .await
+                    .map_err(|Unauthorized| ChatbotError::Rejected { code: 401, message: "access token refused".into() })?
             }
             Ok(result) => result,
         }

@@ -18,8 +18,8 @@ use html_escape::NAMED_ENTITIES;
 /// What browsers show for `&#128;`..`&#159;`: text pasted from Word often
 /// carries Windows-1252 numbers such as `&#146;` for a right quote.
 const WINDOWS_1252: [char; 32] = [
-    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž', '\u{8F}',
-    '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9D}', 'ž', 'Ÿ',
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8D}', 'Ž', '\u{8F}', '\u{90}', '‘', '’', '“', '”', '•', '–',
+    '—', '˜', '™', 'š', '›', 'œ', '\u{9D}', 'ž', 'Ÿ',
 ];
 
 /// Decodes every character reference in `text`; borrows when there is none.
@@ -60,11 +60,7 @@ fn numeric(number: &str) -> Option<(char, usize)> {
         Some(b'x' | b'X') => (16, 1),
         _ => (10, 0),
     };
-    let digits_len = number
-        .bytes()
-        .skip(prefix)
-        .take_while(|b| char::from(*b).is_digit(radix))
-        .count();
+    let digits_len = number.bytes().skip(prefix).take_while(|b| char::from(*b).is_digit(radix)).count();
     if digits_len == 0 {
         return None;
     }
@@ -73,11 +69,7 @@ fn numeric(number: &str) -> Option<(char, usize)> {
         let digit = d.to_digit(radix).unwrap_or(0);
         acc.saturating_mul(radix).saturating_add(digit)
     });
-    let semicolon = usize::from(
-        number
-            .get(prefix + digits_len..)
-            .is_some_and(|r| r.starts_with(';')),
-    );
+    let semicolon = usize::from(number.get(prefix + digits_len..).is_some_and(|r| r.starts_with(';')));
     Some((code_point(value), prefix + digits_len + semicolon))
 }
 
@@ -85,10 +77,7 @@ fn numeric(number: &str) -> Option<(char, usize)> {
 fn code_point(value: u32) -> char {
     match value {
         0 => char::REPLACEMENT_CHARACTER,
-        0x80..=0x9F => WINDOWS_1252
-            .get((value - 0x80) as usize)
-            .copied()
-            .unwrap_or(char::REPLACEMENT_CHARACTER),
+        0x80..=0x9F => WINDOWS_1252.get((value - 0x80) as usize).copied().unwrap_or(char::REPLACEMENT_CHARACTER),
         _ => char::from_u32(value).unwrap_or(char::REPLACEMENT_CHARACTER),
     }
 }
@@ -101,12 +90,8 @@ fn named(after: &str) -> Option<(&'static str, usize)> {
         return None;
     }
     let name = after.get(..name_len)?.as_bytes();
-    let index = NAMED_ENTITIES
-        .binary_search_by(|(known, _)| known.cmp(&name))
-        .ok()?;
-    NAMED_ENTITIES
-        .get(index)
-        .map(|(_, decoded)| (*decoded, name_len + 1))
+    let index = NAMED_ENTITIES.binary_search_by(|(known, _)| known.cmp(&name)).ok()?;
+    NAMED_ENTITIES.get(index).map(|(_, decoded)| (*decoded, name_len + 1))
 }
 
 #[cfg(test)]
@@ -132,10 +117,7 @@ mod tests {
 
     #[test]
     fn surrogates_zero_and_huge_numbers_become_the_replacement_character() {
-        assert_eq!(
-            decode("&#xD800;&#0;&#x110000;&#99999999999999999999;"),
-            "\u{FFFD}".repeat(4)
-        );
+        assert_eq!(decode("&#xD800;&#0;&#x110000;&#99999999999999999999;"), "\u{FFFD}".repeat(4));
     }
 
     #[test]
@@ -145,10 +127,7 @@ mod tests {
 
     #[test]
     fn references_with_nothing_to_decode_are_left_as_written() {
-        assert_eq!(
-            decode("& &# &#x; &#; &bogus; &;"),
-            "& &# &#x; &#; &bogus; &;"
-        );
+        assert_eq!(decode("& &# &#x; &#; &bogus; &;"), "& &# &#x; &#; &bogus; &;");
     }
 
     #[test]
@@ -164,12 +143,7 @@ mod tests {
 
     #[test]
     fn names_missing_from_the_old_hand_list_decode() {
-        assert_eq!(
-            decode(
-                "&check; &alpha;&Omega; &NotNestedGreaterGreater; &CounterClockwiseContourIntegral;"
-            ),
-            "✓ αΩ \u{2AA2}\u{338} ∳"
-        );
+        assert_eq!(decode("&check; &alpha;&Omega; &NotNestedGreaterGreater; &CounterClockwiseContourIntegral;"), "✓ αΩ \u{2AA2}\u{338} ∳");
     }
 
     #[test]
@@ -189,9 +163,6 @@ mod tests {
 
     #[test]
     fn text_without_an_ampersand_is_borrowed() {
-        assert!(matches!(
-            decode("no references"),
-            Cow::Borrowed("no references")
-        ));
+        assert!(matches!(decode("no references"), Cow::Borrowed("no references")));
     }
 }

@@ -105,10 +105,7 @@ mod tests {
     }
 
     fn media(url: &str, kind: MediaKind) -> Block {
-        Block::Media(Media {
-            url: url.to_owned(),
-            kind,
-        })
+        Block::Media(Media { url: url.to_owned(), kind })
     }
 
     // ----- structure -----
@@ -123,10 +120,7 @@ mod tests {
 
     #[test]
     fn every_form_of_br_is_a_single_line_break() {
-        assert_eq!(
-            plain("one<br>two<BR/>three<br />four<Br >five"),
-            "one\ntwo\nthree\nfour\nfive"
-        );
+        assert_eq!(plain("one<br>two<BR/>three<br />four<Br >five"), "one\ntwo\nthree\nfour\nfive");
     }
 
     #[test]
@@ -136,45 +130,30 @@ mod tests {
 
     #[test]
     fn an_unordered_list_becomes_dash_lines() {
-        assert_eq!(
-            plain("<ul><li>Apples</li><li>Pears</li></ul>"),
-            "- Apples\n- Pears"
-        );
+        assert_eq!(plain("<ul><li>Apples</li><li>Pears</li></ul>"), "- Apples\n- Pears");
     }
 
     #[test]
     fn an_ordered_list_is_numbered_from_one_or_from_its_start() {
         assert_eq!(plain("<ol><li>One</li><li>Two</li></ol>"), "1. One\n2. Two");
-        assert_eq!(
-            plain("<ol start=\"4\"><li>Four</li><li>Five</li></ol>"),
-            "4. Four\n5. Five"
-        );
+        assert_eq!(plain("<ol start=\"4\"><li>Four</li><li>Five</li></ol>"), "4. Four\n5. Five");
     }
 
     #[test]
     fn nested_lists_indent_by_two_spaces_and_number_per_list() {
         let html = "<ul><li>Fruit<ul><li>Apple</li><li>Pear</li></ul></li>\
                     <li>Veg<ol><li>Leek</li><li>Kale</li></ol></li></ul>";
-        assert_eq!(
-            plain(html),
-            "- Fruit\n  - Apple\n  - Pear\n- Veg\n  1. Leek\n  2. Kale"
-        );
+        assert_eq!(plain(html), "- Fruit\n  - Apple\n  - Pear\n- Veg\n  1. Leek\n  2. Kale");
     }
 
     #[test]
     fn a_list_is_a_paragraph_of_its_own() {
-        assert_eq!(
-            plain("<p>Options:</p><ul><li>A</li><li>B</li></ul><p>Bye</p>"),
-            "Options:\n\n- A\n- B\n\nBye"
-        );
+        assert_eq!(plain("<p>Options:</p><ul><li>A</li><li>B</li></ul><p>Bye</p>"), "Options:\n\n- A\n- B\n\nBye");
     }
 
     #[test]
     fn list_items_may_be_unclosed_or_wrap_paragraphs() {
-        assert_eq!(
-            plain("<ol><li>one<li><p>two</p><li></ol>next"),
-            "1. one\n2. two\n\nnext"
-        );
+        assert_eq!(plain("<ol><li>one<li><p>two</p><li></ol>next"), "1. one\n2. two\n\nnext");
     }
 
     #[test]
@@ -192,10 +171,7 @@ mod tests {
 
     #[test]
     fn newlines_in_the_source_text_are_line_breaks() {
-        assert_eq!(
-            plain("<p>First line\nsecond line</p>"),
-            "First line\nsecond line"
-        );
+        assert_eq!(plain("<p>First line\nsecond line</p>"), "First line\nsecond line");
     }
 
     #[test]
@@ -212,18 +188,12 @@ mod tests {
     fn whatsapp_marks_bold_italic_and_strike() {
         let html = "<p>This is <strong>very</strong> <em>important</em>, <b>b</b><i>i</i> \
                     and <s>old</s> <strike>x</strike> <del>y</del></p>";
-        assert_eq!(
-            whatsapp(html),
-            "This is *very* _important_, *b*_i_ and ~old~ ~x~ ~y~"
-        );
+        assert_eq!(whatsapp(html), "This is *very* _important_, *b*_i_ and ~old~ ~x~ ~y~");
     }
 
     #[test]
     fn plain_style_has_no_markers() {
-        assert_eq!(
-            plain("<h2>Title</h2><p><b>bold</b> <i>it</i> <s>gone</s></p>"),
-            "Title\n\nbold it gone"
-        );
+        assert_eq!(plain("<h2>Title</h2><p><b>bold</b> <i>it</i> <s>gone</s></p>"), "Title\n\nbold it gone");
     }
 
     #[test]
@@ -257,26 +227,14 @@ mod tests {
 
     #[test]
     fn a_link_becomes_its_text_followed_by_the_url_in_parentheses() {
-        assert_eq!(
-            plain("Visit <a href=\"https://x.es/help\">our help</a>, thanks"),
-            "Visit our help (https://x.es/help), thanks"
-        );
+        assert_eq!(plain("Visit <a href=\"https://x.es/help\">our help</a>, thanks"), "Visit our help (https://x.es/help), thanks");
     }
 
     #[test]
     fn a_link_whose_text_is_its_url_or_empty_is_just_the_url() {
-        assert_eq!(
-            plain("<a href=\"https://x.es\">https://x.es</a>"),
-            "https://x.es"
-        );
-        assert_eq!(
-            plain("<a href=\"https://www.x.es/\">www.x.es</a>"),
-            "www.x.es"
-        );
-        assert_eq!(
-            plain("see <a href='https://x.es/a'></a>"),
-            "see https://x.es/a"
-        );
+        assert_eq!(plain("<a href=\"https://x.es\">https://x.es</a>"), "https://x.es");
+        assert_eq!(plain("<a href=\"https://www.x.es/\">www.x.es</a>"), "www.x.es");
+        assert_eq!(plain("see <a href='https://x.es/a'></a>"), "see https://x.es/a");
     }
 
     #[test]
@@ -299,22 +257,13 @@ mod tests {
             ),
             "Write us (help@x.es) or call (+34900123456)"
         );
-        assert_eq!(
-            plain("<a href=\"mailto:help@x.es\">help@x.es</a>"),
-            "help@x.es"
-        );
-        assert_eq!(
-            plain("<a href=\"tel:900123456\">900 123 456</a>"),
-            "900 123 456"
-        );
+        assert_eq!(plain("<a href=\"mailto:help@x.es\">help@x.es</a>"), "help@x.es");
+        assert_eq!(plain("<a href=\"tel:900123456\">900 123 456</a>"), "900 123 456");
     }
 
     #[test]
     fn links_without_a_usable_href_are_just_their_text() {
-        assert_eq!(
-            plain("<a>none</a> <a href=\"javascript:void(0)\">js</a> <a href=\"#top\">top</a>"),
-            "none js top"
-        );
+        assert_eq!(plain("<a>none</a> <a href=\"javascript:void(0)\">js</a> <a href=\"#top\">top</a>"), "none js top");
     }
 
     #[test]
@@ -324,18 +273,12 @@ mod tests {
 
     #[test]
     fn non_ascii_link_text_stays_intact() {
-        assert_eq!(
-            plain("<a href=\"https://x.es\">Información útil</a>"),
-            "Información útil (https://x.es)"
-        );
+        assert_eq!(plain("<a href=\"https://x.es\">Información útil</a>"), "Información útil (https://x.es)");
     }
 
     #[test]
     fn formatted_link_text_keeps_its_markers_and_the_url_follows() {
-        assert_eq!(
-            whatsapp("<a href=\"https://x.es\"><b>Offers</b></a>"),
-            "*Offers* (https://x.es)"
-        );
+        assert_eq!(whatsapp("<a href=\"https://x.es\"><b>Offers</b></a>"), "*Offers* (https://x.es)");
     }
 
     #[test]
@@ -365,41 +308,25 @@ mod tests {
     fn html_to_text_writes_each_media_url_on_its_own_line() {
         let html = "<p>Look:</p><img src=\"https://cdn.x/a.png\"><p>Nice, \
                     <img src='https://cdn.x/b.jpg'> right?</p>";
-        assert_eq!(
-            plain(html),
-            "Look:\n\nhttps://cdn.x/a.png\n\nNice,\nhttps://cdn.x/b.jpg\nright?"
-        );
+        assert_eq!(plain(html), "Look:\n\nhttps://cdn.x/a.png\n\nNice,\nhttps://cdn.x/b.jpg\nright?");
     }
 
     #[test]
     fn formatting_is_closed_before_a_media_block_and_reopened_after() {
         assert_eq!(
             html_to_blocks("<b>a<img src=https://c.x/i.gif>b</b>", Style::WhatsApp),
-            vec![
-                text("*a*"),
-                media("https://c.x/i.gif", MediaKind::Image),
-                text("*b*")
-            ]
+            vec![text("*a*"), media("https://c.x/i.gif", MediaKind::Image), text("*b*")]
         );
     }
 
     #[test]
     fn images_without_an_absolute_http_url_are_dropped() {
-        assert_eq!(
-            html_to_blocks(
-                "<img src=\"/a.png\">Hi<img src=\"data:image/png;base64,AAA\"><img>",
-                Style::Plain
-            ),
-            vec![text("Hi")]
-        );
+        assert_eq!(html_to_blocks("<img src=\"/a.png\">Hi<img src=\"data:image/png;base64,AAA\"><img>", Style::Plain), vec![text("Hi")]);
     }
 
     #[test]
     fn a_protocol_relative_image_is_taken_as_https() {
-        assert_eq!(
-            html_to_blocks("<img src=\"//cdn.x/a.webp\">", Style::Plain),
-            vec![media("https://cdn.x/a.webp", MediaKind::Image)]
-        );
+        assert_eq!(html_to_blocks("<img src=\"//cdn.x/a.webp\">", Style::Plain), vec![media("https://cdn.x/a.webp", MediaKind::Image)]);
     }
 
     #[test]
@@ -410,21 +337,14 @@ mod tests {
                  <a href=\"https://shop.x\"><img src=\"https://c.x/ad.png\"></a>",
                 Style::Plain
             ),
-            vec![
-                media("https://c.x/big.png", MediaKind::Image),
-                media("https://c.x/ad.png", MediaKind::Image),
-                text("https://shop.x"),
-            ]
+            vec![media("https://c.x/big.png", MediaKind::Image), media("https://c.x/ad.png", MediaKind::Image), text("https://shop.x"),]
         );
     }
 
     #[test]
     fn an_iframe_to_a_video_file_becomes_video_media() {
         assert_eq!(
-            html_to_blocks(
-                "<iframe src=\"https://cdn.x/clip.MP4?token=1\"></iframe>",
-                Style::Plain
-            ),
+            html_to_blocks("<iframe src=\"https://cdn.x/clip.MP4?token=1\"></iframe>", Style::Plain),
             vec![media("https://cdn.x/clip.MP4?token=1", MediaKind::Video)]
         );
     }
@@ -432,14 +352,8 @@ mod tests {
     #[test]
     fn an_iframe_to_a_document_becomes_file_media() {
         assert_eq!(
-            html_to_blocks(
-                "Manual: <iframe src='https://cdn.x/manual.pdf#page=2'></iframe>",
-                Style::Plain
-            ),
-            vec![
-                text("Manual:"),
-                media("https://cdn.x/manual.pdf#page=2", MediaKind::File)
-            ]
+            html_to_blocks("Manual: <iframe src='https://cdn.x/manual.pdf#page=2'></iframe>", Style::Plain),
+            vec![text("Manual:"), media("https://cdn.x/manual.pdf#page=2", MediaKind::File)]
         );
     }
 
@@ -447,10 +361,7 @@ mod tests {
     fn an_iframe_to_a_page_becomes_its_url_on_its_own_line() {
         let html = "<p>Watch: <iframe width=\"560\" src=\"https://www.youtube.com/embed/abc\" \
                     frameborder=\"0\">fallback <b>text</b></iframe> enjoy</p>";
-        assert_eq!(
-            html_to_blocks(html, Style::Plain),
-            vec![text("Watch:\nhttps://www.youtube.com/embed/abc\nenjoy")]
-        );
+        assert_eq!(html_to_blocks(html, Style::Plain), vec![text("Watch:\nhttps://www.youtube.com/embed/abc\nenjoy")]);
     }
 
     #[test]
@@ -460,11 +371,7 @@ mod tests {
                     <audio src=\"https://c.x/a.mp3\">no audio</audio><p>End</p>";
         assert_eq!(
             html_to_blocks(html, Style::Plain),
-            vec![
-                media("https://c.x/v.webm", MediaKind::Video),
-                media("https://c.x/a.mp3", MediaKind::Audio),
-                text("End"),
-            ]
+            vec![media("https://c.x/v.webm", MediaKind::Video), media("https://c.x/a.mp3", MediaKind::Audio), text("End"),]
         );
     }
 
@@ -496,10 +403,7 @@ mod tests {
 
     #[test]
     fn unknown_tags_are_removed_and_their_text_kept() {
-        assert_eq!(
-            plain("<span class=x>a</span> <custom-tag>b</custom-tag><u>c</u>"),
-            "a bc"
-        );
+        assert_eq!(plain("<span class=x>a</span> <custom-tag>b</custom-tag><u>c</u>"), "a bc");
     }
 
     // ----- malformed input -----
@@ -542,24 +446,11 @@ mod tests {
 
     #[test]
     fn huge_and_deeply_nested_input_is_handled_quickly() {
-        let deep = format!(
-            "{}x{}",
-            "<b><ul><li><td>".repeat(50_000),
-            "</b>".repeat(50_000)
-        );
+        let deep = format!("{}x{}", "<b><ul><li><td>".repeat(50_000), "</b>".repeat(50_000));
         assert!(whatsapp(&deep).contains('x'));
         let long = "<p>Hola <b>mundo</b> &amp; <a href=https://x.es>más</a></p>".repeat(20_000);
         assert_eq!(plain(&long).matches("más (https://x.es)").count(), 20_000);
-        for garbage in [
-            "<a",
-            "<a b",
-            "&#",
-            "</a",
-            "<!",
-            "<script>",
-            "<<",
-            "\u{1F600}",
-        ] {
+        for garbage in ["<a", "<a b", "&#", "</a", "<!", "<script>", "<<", "\u{1F600}"] {
             let input = garbage.repeat(100_000);
             let _ = html_to_blocks(&input, Style::WhatsApp);
         }
@@ -623,10 +514,7 @@ mod tests {
 
     impl Lcg {
         fn below(&mut self, n: usize) -> usize {
-            self.0 = self
-                .0
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
             usize::try_from(self.0 >> 33).unwrap_or(0) % n
         }
     }
@@ -646,9 +534,7 @@ mod tests {
         let mut rng = Lcg(42);
         for _ in 0..400 {
             let len = rng.below(60);
-            let html: String = (0..len)
-                .map(|_| FRAGMENTS[rng.below(FRAGMENTS.len())])
-                .collect();
+            let html: String = (0..len).map(|_| FRAGMENTS[rng.below(FRAGMENTS.len())]).collect();
             for block in html_to_blocks(&html, Style::WhatsApp) {
                 if let Block::Text(t) = block {
                     assert!(!t.is_empty());
@@ -659,18 +545,10 @@ mod tests {
             assert_tidy(&rendered);
             for max in [1, 7, 40] {
                 let chunks = split_text(&rendered, max);
-                assert!(
-                    chunks
-                        .iter()
-                        .all(|c| !c.is_empty() && c.chars().count() <= max)
-                );
+                assert!(chunks.iter().all(|c| !c.is_empty() && c.chars().count() <= max));
                 assert_eq!(non_whitespace(&chunks.concat()), non_whitespace(&rendered));
                 let packed = pack(&chunks, "\n\n", max);
-                assert!(
-                    packed
-                        .iter()
-                        .all(|c| !c.is_empty() && c.chars().count() <= max)
-                );
+                assert!(packed.iter().all(|c| !c.is_empty() && c.chars().count() <= max));
                 assert_eq!(non_whitespace(&packed.concat()), non_whitespace(&rendered));
             }
         }

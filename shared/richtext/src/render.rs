@@ -119,15 +119,7 @@ struct Renderer {
 
 impl Renderer {
     fn new(style: Style, media_output: MediaOutput) -> Self {
-        Self {
-            style,
-            media_output,
-            stack: Vec::new(),
-            gap: Gap::default(),
-            prefix: None,
-            buf: String::new(),
-            blocks: Vec::new(),
-        }
+        Self { style, media_output, stack: Vec::new(), gap: Gap::default(), prefix: None, buf: String::new(), blocks: Vec::new() }
     }
 
     fn run(&mut self, html: &str) {
@@ -194,11 +186,7 @@ impl Renderer {
         let separated = self.flush_gap();
         if let Some(prefix) = self.prefix.take() {
             // A block never starts with indentation, even a nested item's.
-            let prefix = if self.buf.is_empty() {
-                prefix.trim_start()
-            } else {
-                &prefix
-            };
+            let prefix = if self.buf.is_empty() { prefix.trim_start() } else { &prefix };
             self.buf.push_str(prefix);
         }
         if decorated {
@@ -232,11 +220,7 @@ impl Renderer {
 
     fn open_markers(&mut self) {
         for frame in &mut self.stack {
-            if let Kind::Marker {
-                marker: Some(c),
-                shown,
-            } = &mut frame.kind
-            {
+            if let Kind::Marker { marker: Some(c), shown } = &mut frame.kind {
                 if !*shown {
                     self.buf.push(*c);
                     *shown = true;
@@ -247,11 +231,7 @@ impl Renderer {
 
     fn close_markers(&mut self) {
         for frame in self.stack.iter_mut().rev() {
-            if let Kind::Marker {
-                marker: Some(c),
-                shown,
-            } = &mut frame.kind
-            {
+            if let Kind::Marker { marker: Some(c), shown } = &mut frame.kind {
                 if *shown {
                     self.buf.push(*c);
                     *shown = false;
@@ -360,10 +340,7 @@ impl Renderer {
 
     fn push(&mut self, tag: &str, kind: Kind) {
         if self.stack.len() < MAX_DEPTH {
-            self.stack.push(Frame {
-                tag: tag.to_owned(),
-                kind,
-            });
+            self.stack.push(Frame { tag: tag.to_owned(), kind });
         }
     }
 
@@ -378,10 +355,7 @@ impl Renderer {
 
     fn close(&mut self, kind: Kind) {
         match kind {
-            Kind::Marker {
-                marker: Some(c),
-                shown: true,
-            } => self.buf.push(c),
+            Kind::Marker { marker: Some(c), shown: true } => self.buf.push(c),
             Kind::Link(link) => self.close_link(link),
             // An empty item must not lend its bullet to what follows.
             Kind::Item => self.prefix = None,
@@ -392,10 +366,7 @@ impl Renderer {
     /// Implicitly closes the innermost `target` element (an open `<li>` when
     /// the next `<li>` starts), unless a `boundary` element comes first.
     fn close_innermost(&mut self, target: fn(&Kind) -> bool, boundary: fn(&Kind) -> bool) {
-        let found = self
-            .stack
-            .iter()
-            .rposition(|f| target(&f.kind) || boundary(&f.kind));
+        let found = self.stack.iter().rposition(|f| target(&f.kind) || boundary(&f.kind));
         if let Some(index) = found {
             if self.stack.get(index).is_some_and(|f| target(&f.kind)) {
                 self.pop_to(index);
@@ -404,9 +375,7 @@ impl Renderer {
     }
 
     fn silent(&self) -> bool {
-        self.stack
-            .iter()
-            .any(|f| matches!(f.kind, Kind::Silent | Kind::MediaBox { .. }))
+        self.stack.iter().any(|f| matches!(f.kind, Kind::Silent | Kind::MediaBox { .. }))
     }
 
     fn context(&self) -> Context {
@@ -429,22 +398,12 @@ impl Renderer {
         let Some(marker) = marker_for(name) else {
             return;
         };
-        let marker = Some(marker)
-            .filter(|_| self.style == Style::WhatsApp)
-            .filter(|c| !self.marker_active(*c));
-        self.push(
-            name,
-            Kind::Marker {
-                marker,
-                shown: false,
-            },
-        );
+        let marker = Some(marker).filter(|_| self.style == Style::WhatsApp).filter(|c| !self.marker_active(*c));
+        self.push(name, Kind::Marker { marker, shown: false });
     }
 
     fn marker_active(&self, c: char) -> bool {
-        self.stack
-            .iter()
-            .any(|f| matches!(f.kind, Kind::Marker { marker: Some(m), .. } if m == c))
+        self.stack.iter().any(|f| matches!(f.kind, Kind::Marker { marker: Some(m), .. } if m == c))
     }
 
     // ----- links -----
@@ -452,11 +411,7 @@ impl Renderer {
     fn open_link(&mut self, tag: &Tag) {
         // Links do not nest; a new one closes the previous.
         self.close_innermost(|k| matches!(k, Kind::Link(_)), |_| false);
-        let link = Link {
-            target: tag.attr("href").and_then(url::link_target),
-            text: String::new(),
-            wraps_media: false,
-        };
+        let link = Link { target: tag.attr("href").and_then(url::link_target), text: String::new(), wraps_media: false };
         self.push("a", Kind::Link(link));
     }
 
@@ -485,25 +440,14 @@ impl Renderer {
     // ----- lists -----
 
     fn open_list(&mut self, tag: &Tag) {
-        let next = (tag.name == "ol").then(|| {
-            tag.attr("start")
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(1)
-        });
+        let next = (tag.name == "ol").then(|| tag.attr("start").and_then(|s| s.trim().parse().ok()).unwrap_or(1));
         self.push(&tag.name, Kind::List { next });
     }
 
     fn open_item(&mut self) {
-        self.close_innermost(
-            |k| matches!(k, Kind::Item),
-            |k| matches!(k, Kind::List { .. }),
-        );
+        self.close_innermost(|k| matches!(k, Kind::Item), |k| matches!(k, Kind::List { .. }));
         self.request_break(1);
-        let depth = self
-            .stack
-            .iter()
-            .filter(|f| matches!(f.kind, Kind::List { .. }))
-            .count();
+        let depth = self.stack.iter().filter(|f| matches!(f.kind, Kind::List { .. })).count();
         let indent = "  ".repeat(depth.saturating_sub(1));
         let bullet = self.next_bullet();
         self.prefix = Some(format!("{indent}{bullet}"));
@@ -528,19 +472,13 @@ impl Renderer {
     // ----- tables -----
 
     fn open_row(&mut self) {
-        self.close_innermost(
-            |k| matches!(k, Kind::Row { .. }),
-            |k| matches!(k, Kind::Table),
-        );
+        self.close_innermost(|k| matches!(k, Kind::Row { .. }), |k| matches!(k, Kind::Table));
         self.request_break(1);
         self.push("tr", Kind::Row { has_content: false });
     }
 
     fn open_cell(&mut self, name: &str) {
-        self.close_innermost(
-            |k| matches!(k, Kind::Cell),
-            |k| matches!(k, Kind::Row { .. } | Kind::Table),
-        );
+        self.close_innermost(|k| matches!(k, Kind::Cell), |k| matches!(k, Kind::Row { .. } | Kind::Table));
         if let Some(Kind::Row { has_content: true }) = self.innermost_table_part() {
             self.gap.cell_separator = true;
         }
@@ -548,21 +486,14 @@ impl Renderer {
     }
 
     fn innermost_table_part(&mut self) -> Option<&mut Kind> {
-        self.stack
-            .iter_mut()
-            .rev()
-            .map(|f| &mut f.kind)
-            .find(|k| matches!(k, Kind::Row { .. } | Kind::Table))
+        self.stack.iter_mut().rev().map(|f| &mut f.kind).find(|k| matches!(k, Kind::Row { .. } | Kind::Table))
     }
 
     // ----- media -----
 
     fn image(&mut self, tag: &Tag) {
         if let Some(url) = tag.attr("src").and_then(url::absolute) {
-            self.emit_media(Media {
-                url,
-                kind: MediaKind::Image,
-            });
+            self.emit_media(Media { url, kind: MediaKind::Image });
         }
     }
 
@@ -592,8 +523,7 @@ impl Renderer {
         let Some(url) = tag.attr("src").and_then(url::absolute) else {
             return;
         };
-        let Some(Kind::MediaBox { kind, found }) = self.stack.last_mut().map(|f| &mut f.kind)
-        else {
+        let Some(Kind::MediaBox { kind, found }) = self.stack.last_mut().map(|f| &mut f.kind) else {
             return;
         };
         if mem::replace(found, true) {
@@ -680,20 +610,7 @@ fn is_block(name: &str) -> bool {
 fn is_void(name: &str) -> bool {
     matches!(
         name,
-        "area"
-            | "base"
-            | "br"
-            | "col"
-            | "embed"
-            | "hr"
-            | "img"
-            | "input"
-            | "link"
-            | "meta"
-            | "param"
-            | "source"
-            | "track"
-            | "wbr"
+        "area" | "base" | "br" | "col" | "embed" | "hr" | "img" | "input" | "link" | "meta" | "param" | "source" | "track" | "wbr"
     )
 }
 

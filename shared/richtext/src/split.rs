@@ -87,10 +87,7 @@ impl<'a> Packer<'a> {
     /// Adds a non-empty part of at most `max_chars` characters.
     fn add(&mut self, part: &str) {
         let part_chars = part.chars().count();
-        let joined = self
-            .current_chars
-            .saturating_add(self.separator_chars)
-            .saturating_add(part_chars);
+        let joined = self.current_chars.saturating_add(self.separator_chars).saturating_add(part_chars);
         if self.current.is_empty() {
             self.current_chars = part_chars;
         } else if joined <= self.max_chars {
@@ -153,9 +150,7 @@ fn best_cut(text: &str, window_end: usize) -> usize {
         consider(boundary, i);
         previous = None;
     }
-    best.map(|(_, at)| at)
-        .or(last_cluster_start)
-        .unwrap_or(window_end)
+    best.map(|(_, at)| at).or(last_cluster_start).unwrap_or(window_end)
 }
 
 fn ends_sentence(c: char) -> bool {
@@ -174,20 +169,13 @@ fn is_blank(cluster: &str) -> bool {
 
 /// Drops leading blank clusters, never half of one.
 fn trim_start(text: &str) -> &str {
-    let start = text
-        .grapheme_indices(true)
-        .find(|(_, cluster)| !is_blank(cluster))
-        .map_or(text.len(), |(i, _)| i);
+    let start = text.grapheme_indices(true).find(|(_, cluster)| !is_blank(cluster)).map_or(text.len(), |(i, _)| i);
     text.get(start..).unwrap_or("")
 }
 
 /// Drops trailing blank clusters, never half of one.
 fn trim_end(text: &str) -> &str {
-    let end = text
-        .grapheme_indices(true)
-        .rev()
-        .find(|(_, cluster)| !is_blank(cluster))
-        .map_or(0, |(i, cluster)| i + cluster.len());
+    let end = text.grapheme_indices(true).rev().find(|(_, cluster)| !is_blank(cluster)).map_or(0, |(i, cluster)| i + cluster.len());
     text.get(..end).unwrap_or("")
 }
 
@@ -203,10 +191,7 @@ mod tests {
 
     #[test]
     fn text_within_the_limit_is_one_trimmed_chunk() {
-        assert_eq!(
-            split_text("  Hello there \n", 20),
-            strings(&["Hello there"])
-        );
+        assert_eq!(split_text("  Hello there \n", 20), strings(&["Hello there"]));
     }
 
     #[test]
@@ -225,18 +210,12 @@ mod tests {
 
     #[test]
     fn a_blank_line_holding_spaces_still_counts_as_a_paragraph_break() {
-        assert_eq!(
-            split_text("Uno dos.\n  \nTres cuatro cinco", 20),
-            strings(&["Uno dos.", "Tres cuatro cinco"])
-        );
+        assert_eq!(split_text("Uno dos.\n  \nTres cuatro cinco", 20), strings(&["Uno dos.", "Tres cuatro cinco"]));
     }
 
     #[test]
     fn without_paragraphs_the_last_line_break_that_fits_is_used() {
-        assert_eq!(
-            split_text("line one\nline two\nline three", 20),
-            strings(&["line one\nline two", "line three"])
-        );
+        assert_eq!(split_text("line one\nline two\nline three", 20), strings(&["line one\nline two", "line three"]));
     }
 
     #[test]
@@ -249,22 +228,13 @@ mod tests {
 
     #[test]
     fn ellipsis_and_full_width_stops_end_sentences() {
-        assert_eq!(
-            split_text("Espera… vale bien", 12),
-            strings(&["Espera…", "vale bien"])
-        );
-        assert_eq!(
-            split_text("今日は晴れ。明日は雨です", 8),
-            strings(&["今日は晴れ。", "明日は雨です"])
-        );
+        assert_eq!(split_text("Espera… vale bien", 12), strings(&["Espera…", "vale bien"]));
+        assert_eq!(split_text("今日は晴れ。明日は雨です", 8), strings(&["今日は晴れ。", "明日は雨です"]));
     }
 
     #[test]
     fn without_sentence_ends_the_last_space_that_fits_is_used() {
-        assert_eq!(
-            split_text("alpha beta gamma delta", 11),
-            strings(&["alpha beta", "gamma delta"])
-        );
+        assert_eq!(split_text("alpha beta gamma delta", 11), strings(&["alpha beta", "gamma delta"]));
     }
 
     #[test]
@@ -281,23 +251,14 @@ mod tests {
 
     #[test]
     fn hard_cuts_count_characters_not_bytes_and_never_split_one() {
-        assert_eq!(
-            split_text("ñandú😀😀😀😀", 3),
-            strings(&["ñan", "dú😀", "😀😀😀"])
-        );
+        assert_eq!(split_text("ñandú😀😀😀😀", 3), strings(&["ñan", "dú😀", "😀😀😀"]));
     }
 
     #[test]
     fn hard_cuts_keep_emoji_sequences_and_accents_together_when_possible() {
         let family = "👨\u{200D}👩\u{200D}👧";
-        assert_eq!(
-            split_text(&format!("ab{family}"), 5),
-            strings(&["ab", family])
-        );
-        assert_eq!(
-            split_text("abcde\u{301}f", 5),
-            strings(&["abcd", "e\u{301}f"])
-        );
+        assert_eq!(split_text(&format!("ab{family}"), 5), strings(&["ab", family]));
+        assert_eq!(split_text("abcde\u{301}f", 5), strings(&["abcd", "e\u{301}f"]));
     }
 
     #[test]
@@ -315,43 +276,25 @@ mod tests {
 
     #[test]
     fn a_space_carrying_a_combining_mark_is_kept_with_its_mark() {
-        assert_eq!(
-            split_text("ab \u{20DD}c", 3),
-            strings(&["ab", " \u{20DD}c"])
-        );
+        assert_eq!(split_text("ab \u{20DD}c", 3), strings(&["ab", " \u{20DD}c"]));
     }
 
     #[test]
     fn a_cluster_longer_than_the_limit_is_cut_between_characters_losing_nothing() {
-        assert_eq!(
-            split_text("👨\u{200D}👩\u{200D}👧", 2),
-            strings(&["👨\u{200D}", "👩\u{200D}", "👧"])
-        );
+        assert_eq!(split_text("👨\u{200D}👩\u{200D}👧", 2), strings(&["👨\u{200D}", "👩\u{200D}", "👧"]));
     }
 
     #[test]
     fn no_cut_falls_inside_a_grapheme_cluster_that_fits_the_limit() {
         let text = "Hola 🇪🇸🇫🇷🇩🇪 familia👨\u{200D}👩\u{200D}👧\u{200D}👦 cafe\u{301}!\n\n\
                     🇪🇸🇫🇷e\u{301}e\u{301}किकि👍🏽#\u{FE0F}\u{20E3}\u{1100}\u{1161}\u{11A8}🇩🇪 fin.";
-        let clusters = |s: &str| -> Vec<String> {
-            s.graphemes(true)
-                .filter(|g| !g.chars().all(char::is_whitespace))
-                .map(str::to_owned)
-                .collect()
-        };
-        let longest = text
-            .graphemes(true)
-            .map(|g| g.chars().count())
-            .max()
-            .unwrap_or(0);
+        let clusters =
+            |s: &str| -> Vec<String> { s.graphemes(true).filter(|g| !g.chars().all(char::is_whitespace)).map(str::to_owned).collect() };
+        let longest = text.graphemes(true).map(|g| g.chars().count()).max().unwrap_or(0);
         assert_eq!(longest, 7);
         for max in longest..=40 {
             let chunks = split_text(text, max);
-            assert!(
-                chunks
-                    .iter()
-                    .all(|c| c.chars().count() <= max && c.trim() == c)
-            );
+            assert!(chunks.iter().all(|c| c.chars().count() <= max && c.trim() == c));
             let kept: Vec<String> = chunks.iter().flat_map(|c| clusters(c)).collect();
             assert_eq!(kept, clusters(text), "max {max}");
         }
@@ -367,16 +310,8 @@ mod tests {
         let text = "Hola, ¿qué tal?\n\nEsto es una prueba… con emojis 😀😀 y palabras_muy_largas_sin_espacios. Fin!";
         for max in 1..=30 {
             let chunks = split_text(text, max);
-            assert!(
-                chunks
-                    .iter()
-                    .all(|c| !c.is_empty() && c.chars().count() <= max)
-            );
-            let kept: String = chunks
-                .concat()
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect();
+            assert!(chunks.iter().all(|c| !c.is_empty() && c.chars().count() <= max));
+            let kept: String = chunks.concat().chars().filter(|c| !c.is_whitespace()).collect();
             let original: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             assert_eq!(kept, original, "max {max}");
         }
@@ -385,11 +320,7 @@ mod tests {
     #[test]
     fn pack_merges_consecutive_pieces_that_fit_together() {
         assert_eq!(
-            pack(
-                &strings(&["Hello", "How are you?", "Fine, thanks", "Bye"]),
-                "\n\n",
-                20
-            ),
+            pack(&strings(&["Hello", "How are you?", "Fine, thanks", "Bye"]), "\n\n", 20),
             strings(&["Hello\n\nHow are you?", "Fine, thanks\n\nBye"])
         );
     }
@@ -397,26 +328,17 @@ mod tests {
     #[test]
     fn pack_splits_a_piece_over_the_limit_and_keeps_the_order() {
         let long = "x".repeat(25);
-        assert_eq!(
-            pack(&strings(&["Intro", &long, "Bye"]), " ", 10),
-            strings(&["Intro", &"x".repeat(10), &"x".repeat(10), "xxxxx Bye"])
-        );
+        assert_eq!(pack(&strings(&["Intro", &long, "Bye"]), " ", 10), strings(&["Intro", &"x".repeat(10), &"x".repeat(10), "xxxxx Bye"]));
     }
 
     #[test]
     fn pack_trims_pieces_and_skips_empty_ones() {
-        assert_eq!(
-            pack(&strings(&[" a ", "", "  ", "b"]), "|", 10),
-            strings(&["a|b"])
-        );
+        assert_eq!(pack(&strings(&[" a ", "", "  ", "b"]), "|", 10), strings(&["a|b"]));
         assert!(pack(&[], "|", 10).is_empty());
     }
 
     #[test]
     fn pack_never_joins_when_the_separator_alone_is_too_long() {
-        assert_eq!(
-            pack(&strings(&["a", "b"]), "-----", 3),
-            strings(&["a", "b"])
-        );
+        assert_eq!(pack(&strings(&["a", "b"]), "-----", 3), strings(&["a", "b"]));
     }
 }

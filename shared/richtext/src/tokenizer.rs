@@ -24,10 +24,7 @@ pub(crate) struct Tag {
 impl Tag {
     /// The first attribute with this (lower-case) name, as in browsers.
     pub(crate) fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -49,11 +46,7 @@ pub(crate) struct Tokenizer<'a> {
 
 impl<'a> Tokenizer<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
-        Self {
-            src,
-            pos: 0,
-            raw_text_of: None,
-        }
+        Self { src, pos: 0, raw_text_of: None }
     }
 
     /// Reads one token at the current position, or skips something and
@@ -76,10 +69,7 @@ impl<'a> Tokenizer<'a> {
 
     /// Text up to the next `<` found at or after `from`.
     fn text(&mut self, rest: &'a str, from: usize) -> Option<Token<'a>> {
-        let len = rest
-            .get(from..)
-            .and_then(|r| r.find('<'))
-            .map_or(rest.len(), |i| i + from);
+        let len = rest.get(from..).and_then(|r| r.find('<')).map_or(rest.len(), |i| i + from);
         self.pos += len;
         rest.get(..len).map(Token::Text)
     }
@@ -133,9 +123,7 @@ impl<'a> Iterator for Tokenizer<'a> {
 /// Length of a comment starting at `<!--`; `<!-->` and `<!--->` are complete
 /// comments, as in browsers, and an unclosed one runs to the end.
 fn comment_len(rest: &str) -> usize {
-    rest.get(2..)
-        .and_then(|r| r.find("-->"))
-        .map_or(rest.len(), |i| i + 2 + 3)
+    rest.get(2..).and_then(|r| r.find("-->")).map_or(rest.len(), |i| i + 2 + 3)
 }
 
 /// Byte offset of `</name` (any case) followed by a tag delimiter or the end.
@@ -145,9 +133,7 @@ fn find_end_tag(hay: &str, name: &str) -> Option<usize> {
     while let Some(i) = hay.get(from..).and_then(|r| r.find("</")) {
         let at = from + i;
         let name_end = at + 2 + name.len();
-        let same_name = bytes
-            .get(at + 2..name_end)
-            .is_some_and(|candidate| candidate.eq_ignore_ascii_case(name.as_bytes()));
+        let same_name = bytes.get(at + 2..name_end).is_some_and(|candidate| candidate.eq_ignore_ascii_case(name.as_bytes()));
         if same_name && bytes.get(name_end).is_none_or(|b| ends_tag_name(*b)) {
             return Some(at);
         }
@@ -168,11 +154,7 @@ fn parse_start_tag(src: &str) -> Option<(Tag, usize)> {
         match cursor.peek()? {
             b'>' => {
                 cursor.at += 1;
-                let tag = Tag {
-                    name,
-                    attrs,
-                    self_closing,
-                };
+                let tag = Tag { name, attrs, self_closing };
                 return Some((tag, cursor.at));
             }
             b'/' => {
@@ -196,11 +178,7 @@ fn parse_attribute(cursor: &mut Cursor<'_>) -> Option<(String, String)> {
     // guarantees progress on inputs such as `<a =x>`.
     cursor.at += 1;
     cursor.take_until(|b| ends_tag_name(b) || b == b'=');
-    let name = cursor
-        .src
-        .get(start..cursor.at)
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let name = cursor.src.get(start..cursor.at).unwrap_or("").to_ascii_lowercase();
     cursor.skip_whitespace();
     if cursor.peek() != Some(b'=') {
         return Some((name, String::new()));
@@ -278,10 +256,7 @@ mod tests {
     fn start(name: &str, attrs: &[(&str, &str)], self_closing: bool) -> Token<'static> {
         Token::Start(Tag {
             name: name.to_owned(),
-            attrs: attrs
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
+            attrs: attrs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
             self_closing,
         })
     }
@@ -290,44 +265,25 @@ mod tests {
     fn attributes_may_use_any_quoting_and_case() {
         assert_eq!(
             tokens(r#"<A HREF = "x&amp;y" data-x='1 2' target=_blank hidden/>"#),
-            vec![start(
-                "a",
-                &[
-                    ("href", "x&y"),
-                    ("data-x", "1 2"),
-                    ("target", "_blank"),
-                    ("hidden", "")
-                ],
-                true
-            )]
+            vec![start("a", &[("href", "x&y"), ("data-x", "1 2"), ("target", "_blank"), ("hidden", "")], true)]
         );
     }
 
     #[test]
     fn a_slash_inside_an_unquoted_value_does_not_make_the_tag_self_closing() {
-        assert_eq!(
-            tokens("<a href=https://x.es/>"),
-            vec![start("a", &[("href", "https://x.es/")], false)]
-        );
+        assert_eq!(tokens("<a href=https://x.es/>"), vec![start("a", &[("href", "https://x.es/")], false)]);
     }
 
     #[test]
     fn a_quoted_value_may_contain_a_greater_than_sign() {
-        assert_eq!(
-            tokens(r#"<img alt="a>b">t"#),
-            vec![start("img", &[("alt", "a>b")], false), Token::Text("t")]
-        );
+        assert_eq!(tokens(r#"<img alt="a>b">t"#), vec![start("img", &[("alt", "a>b")], false), Token::Text("t")]);
     }
 
     #[test]
     fn an_unclosed_quote_ends_at_the_next_greater_than_sign() {
         assert_eq!(
             tokens(r#"<a href="x>go</a>"#),
-            vec![
-                start("a", &[("href", "x")], false),
-                Token::Text("go"),
-                Token::End("a".to_owned())
-            ]
+            vec![start("a", &[("href", "x")], false), Token::Text("go"), Token::End("a".to_owned())]
         );
     }
 
@@ -335,11 +291,7 @@ mod tests {
     fn raw_text_content_is_skipped_up_to_its_own_end_tag() {
         assert_eq!(
             tokens("<script>if (a</b) {}</SCRIPT >x"),
-            vec![
-                start("script", &[], false),
-                Token::End("script".to_owned()),
-                Token::Text("x")
-            ]
+            vec![start("script", &[], false), Token::End("script".to_owned()), Token::Text("x")]
         );
     }
 

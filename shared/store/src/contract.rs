@@ -1,10 +1,8 @@
 //! The behaviour every [`StateStore`] must have. Run it with [`store_contract_tests!`].
 
-use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
-use connector_engine::ports::{
-    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
-};
 use connector_engine::Reply;
+use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
+use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{
-    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
-};
+use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
 use std::collections::HashMap;
 use std::sync::Mutex;
 

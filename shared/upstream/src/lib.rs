@@ -115,7 +115,9 @@ impl UpstreamError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
-            Self::Status { status, .. } => StatusClass::of(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)) == StatusClass::Retryable,
+            Self::Status { status, .. } => {
+                StatusClass::of(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)) == StatusClass::Retryable
+            }
             Self::Build { .. } => false,
         }
     }

@@ -38,9 +38,7 @@ impl InboundError {
 
 impl TwilioInbound {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
-        let field = |name: &'static str| {
-            params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
-        };
+        let field = |name: &'static str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
         let required = |name: &'static str| field(name).ok_or(InboundError::Missing(name));
         Ok(Self {
             message_sid: required("MessageSid")?,
@@ -67,11 +65,7 @@ impl TwilioInbound {
     }
 
     pub fn to_event(&self) -> Event {
-        let input = if self.num_media > 0 {
-            UserInput::Media { caption: self.body.clone() }
-        } else {
-            UserInput::Text(self.body.clone())
-        };
+        let input = if self.num_media > 0 { UserInput::Media { caption: self.body.clone() } } else { UserInput::Text(self.body.clone()) };
         Event {
             id: MessageId::new("twilio", &self.message_sid),
             key: self.conversation_key(),
@@ -116,7 +110,14 @@ mod tests {
 
     #[test]
     fn a_media_message_reaches_the_engine_as_media_with_its_caption() {
-        let m = TwilioInbound::from_params(&params(&[("MessageSid", "SM1"), ("From", "+3"), ("To", "+1"), ("Body", "look"), ("NumMedia", "1")])).unwrap();
+        let m = TwilioInbound::from_params(&params(&[
+            ("MessageSid", "SM1"),
+            ("From", "+3"),
+            ("To", "+1"),
+            ("Body", "look"),
+            ("NumMedia", "1"),
+        ]))
+        .unwrap();
         assert_eq!(m.to_event().input, Input::User(UserInput::Media { caption: "look".into() }));
         assert_eq!(m.to_event().id.as_str(), "twilio#SM1");
     }

@@ -74,9 +74,7 @@ fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
     let mut messages = Vec::new();
     let mut run: Vec<String> = Vec::new();
     let flush = |run: &mut Vec<String>, messages: &mut Vec<OutboundMessage>| {
-        messages.extend(
-            richtext::pack(run, "\n\n", MAX_BODY_CHARS).into_iter().map(|body| OutboundMessage { body, media_url: None }),
-        );
+        messages.extend(richtext::pack(run, "\n\n", MAX_BODY_CHARS).into_iter().map(|body| OutboundMessage { body, media_url: None }));
         run.clear();
     };
     for piece in pieces {
@@ -126,12 +124,15 @@ mod tests {
     fn whatsapp_gets_each_image_as_its_own_media_message_in_order() {
         let replies = [Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><img src=\"https://x.test/b.png\"><p>Done</p>".into())];
         let out = render(&replies, &opts(Network::WhatsApp));
-        assert_eq!(out, vec![
-            text("Look"),
-            OutboundMessage { body: String::new(), media_url: Some("https://x.test/a.png".into()) },
-            OutboundMessage { body: String::new(), media_url: Some("https://x.test/b.png".into()) },
-            text("Done"),
-        ]);
+        assert_eq!(
+            out,
+            vec![
+                text("Look"),
+                OutboundMessage { body: String::new(), media_url: Some("https://x.test/a.png".into()) },
+                OutboundMessage { body: String::new(), media_url: Some("https://x.test/b.png".into()) },
+                text("Done"),
+            ]
+        );
     }
 
     #[test]
