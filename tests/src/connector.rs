@@ -143,7 +143,7 @@ pub fn request(body: Vec<u8>, headers: &[(&str, &str)]) -> WebhookRequest {
 
 /// The repository's `conf/` when nothing is customised, else a temporary copy of
 /// `conf/default/` with the given `conf/custom/` files.
-fn conf_dir_with(custom: &[(&str, &str)]) -> PathBuf {
+pub fn conf_dir_with(custom: &[(&str, &str)]) -> PathBuf {
     let repo_conf = repo_root().join("conf");
     if custom.is_empty() {
         return repo_conf;

@@ -34,6 +34,7 @@ pub mod counting_store;
 pub mod dynamo_proxy;
 pub mod hyperchat;
 pub mod inbenta;
+pub mod local;
 pub mod raw_http;
 pub mod recording;
 pub mod twilio;

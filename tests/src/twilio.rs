@@ -44,11 +44,21 @@ struct Shared {
     state: Mutex<TwilioState>,
 }
 
+/// `remaining` requests fail with `status` (and Twilio `code`) once `after` messages were
+/// accepted in all.
+#[derive(Clone, Copy)]
+struct Failure {
+    after: usize,
+    status: u16,
+    code: Option<u32>,
+    remaining: usize,
+}
+
 #[derive(Default)]
 struct TwilioState {
     messages: Vec<SentMessage>,
-    /// `(status, remaining)` of an injected failure.
-    failures: Option<(u16, usize)>,
+    /// An injected failure.
+    failures: Option<Failure>,
     delay: Duration,
     /// `(hold, remaining)` of accepted sends whose 201 answer is held back.
     late_answers: Option<(Duration, usize)>,
@@ -115,7 +125,19 @@ impl FakeTwilio {
     /// 20500 for 500, 20503 for 503, otherwise the status itself. An invalid
     /// status code is answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.server.shared.state).failures = Some((status, times));
+        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status, code: None, remaining: times });
+    }
+
+    /// Like [`FakeTwilio::fail_with`], but only once `accepted` messages were accepted in all
+    /// (so a turn's later messages fail after its first ones went out).
+    pub fn fail_after(&self, accepted: usize, status: u16, times: usize) {
+        lock(&self.server.shared.state).failures = Some(Failure { after: accepted, status, code: None, remaining: times });
+    }
+
+    /// The next `times` requests are refused with HTTP 400 and this Twilio error code
+    /// (21610: the user unsubscribed; 63016: outside the WhatsApp window).
+    pub fn refuse_with_code(&self, code: u32, times: usize) {
+        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status: 400, code: Some(code), remaining: times });
     }
 
     /// Every request waits this long before being handled (client timeouts).
@@ -161,14 +183,14 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(status) = take_failure(&mut lock(&shared.state).failures) {
+    if let Some(Failure { status, code, .. }) = take_injected(&mut lock(&shared.state)) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let code = match status.as_u16() {
+        let code = code.unwrap_or(match status.as_u16() {
             429 => 20429,
             500 => 20500,
             503 => 20503,
             other => u32::from(other),
-        };
+        });
         let message = status.canonical_reason().unwrap_or("Error");
         return Err(twilio_error(status, code, message));
     }
@@ -201,6 +223,13 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
 }
 
 /// Takes one use of an injected fault (a failure status or a late answer's hold).
+/// The injected failure for this request, if one is due.
+fn take_injected(state: &mut TwilioState) -> Option<Failure> {
+    let failure = state.failures.filter(|f| state.messages.len() >= f.after && f.remaining > 0)?;
+    state.failures = Some(Failure { remaining: failure.remaining - 1, ..failure }).filter(|f| f.remaining > 0);
+    Some(failure)
+}
+
 fn take_failure<T: Copy>(slot: &mut Option<(T, usize)>) -> Option<T> {
     let (status, remaining) = slot.as_mut()?;
     if *remaining == 0 {

@@ -88,13 +88,13 @@ async fn options_offered_in_one_request_are_answered_in_the_next_with_dynamodb_s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_message_costs_four_dynamodb_calls_once_the_token_is_cached() {
+async fn a_plain_message_costs_five_dynamodb_calls_once_the_token_is_cached() {
     let c = Connector::start_on_dynamodb().await;
     c.sms("warm up").await;
     let before = c.store_calls.calls();
     c.sms("hello").await;
-    // Claim the message id; lease and read the conversation; commit it with the turn's outbox
-    // (and the first send recorded); finish (claim done, outbox dropped, lease freed) in one
-    // transaction.
-    assert_eq!(c.store_calls.calls() - before, 4);
+    // Claim the message id; lease and read the conversation; commit it with the turn's outbox;
+    // record that the reply's send may start; finish (claim done, outbox dropped, lease freed)
+    // in one transaction.
+    assert_eq!(c.store_calls.calls() - before, 5);
 }

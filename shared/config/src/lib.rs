@@ -28,13 +28,13 @@ pub enum ConfigError {
     Parse {
         path: PathBuf,
         #[source]
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("invalid configuration in [{section}]")]
     Invalid {
         section: String,
         #[source]
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("missing configuration folder {0}")]
     MissingDefaults(PathBuf),
@@ -95,7 +95,7 @@ impl Config {
                 _ => toml::Value::Table(toml::Table::new()),
             };
         }
-        value.try_into().map_err(|source| ConfigError::Invalid { section: path.to_owned(), source })
+        value.try_into().map_err(|source| ConfigError::Invalid { section: path.to_owned(), source: Box::new(source) })
     }
 }
 
@@ -106,7 +106,7 @@ fn merge_folder(root: &mut toml::Table, folder: &Path) -> Result<(), ConfigError
     files.sort();
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-        let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse { path: path.clone(), source })?;
+        let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse { path: path.clone(), source: Box::new(source) })?;
         let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         let slot = root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         merge_value(slot, toml::Value::Table(table));

@@ -6,7 +6,8 @@
 //! 3. finish an earlier turn's replies that are still in the conversation's outbox;
 //! 4. run the engine step;
 //! 5. commit the new state together with the turn's outbox (the lease is kept);
-//! 6. send the replies in order, recording before each send that it may have happened;
+//! 6. send the replies in order, recording before each send that it may have happened (a
+//!    write whose answer is lost is read back before anything is sent on its strength);
 //! 7. finish: mark the claim done, drop the outbox, free the lease.
 //!
 //! A redelivery of a message whose request died finds either no commit (and runs the turn) or
@@ -193,7 +194,10 @@ impl Pipeline {
                 return Err(PipelineError::InProgress);
             }
             Err(error) => {
+                // The claim may have been written all the same (its answer lost): give it up,
+                // so the provider's redelivery is not taken for a request still at work.
                 tracing::error!(error = %error_chain(&error), "dedupe claim failed");
+                self.give_claim_up(&event.id, &claim.owner, budget).await;
                 return Err(error);
             }
         }
@@ -202,12 +206,16 @@ impl Pipeline {
             Err(Failure { error, release_claim }) => {
                 tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
                 if release_claim {
-                    if let Err(release) = self.bounded(self.store.release_message(&event.id, &claim.owner), budget.hard).await {
-                        tracing::error!(error = %error_chain(&release), "could not give the dedupe claim up; it expires by itself");
-                    }
+                    self.give_claim_up(&event.id, &claim.owner, budget).await;
                 }
                 Err(error)
             }
+        }
+    }
+
+    async fn give_claim_up(&self, id: &MessageId, owner: &str, budget: Budget) {
+        if let Err(release) = self.bounded(self.store.release_message(id, owner), budget.hard).await {
+            tracing::error!(error = %error_chain(&release), "could not give the dedupe claim up; it expires by itself");
         }
     }
 
@@ -263,8 +271,9 @@ impl Pipeline {
                 return Err(PipelineError::Undelivered(error).into());
             }
         };
-        // The first send is recorded with the commit, so a plain message costs no extra write.
-        let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: rendered.len().min(1) };
+        // Nothing is recorded as attempted yet: a commit whose answer is lost must not mark a
+        // send that never started (a redelivery would skip it).
+        let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: 0 };
         let committed = self
             .bounded(
                 self.store.commit(&event.key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)),
@@ -272,9 +281,12 @@ impl Pipeline {
             )
             .await;
         if let Err(error) = committed {
-            tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
-            self.release_lease(&event.key, &lease, budget).await;
-            return Err(error.into());
+            if !self.committed_after_all(&event.key, &lease, version, &event.id, budget).await {
+                tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
+                self.release_lease(&event.key, &lease, budget).await;
+                return Err(error.into());
+            }
+            tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
         }
         match self.send_all(&event.key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
             Delivered::All { sent } => {
@@ -282,6 +294,34 @@ impl Pipeline {
                 Ok(Outcome::Replied { sent })
             }
             Delivered::Stopped(error) => Err(self.give_up(&event.key, &lease, error, budget).await),
+        }
+    }
+
+    /// Whether a commit whose answer was lost was applied all the same. When that stays unknown
+    /// nothing is sent: an applied commit leaves an outbox that the redelivery sends whole.
+    async fn committed_after_all(&self, key: &ConversationKey, lease: &Lease, version: u64, message: &MessageId, budget: Budget) -> bool {
+        match self.read_back(key, lease, budget).await {
+            Some(read) => read.version == version + 1 && read.outbox.is_some_and(|o| &o.message_id == message),
+            None => false,
+        }
+    }
+
+    /// The conversation as stored now, read with our own lease, trying until the deadline (a
+    /// store that lost one answer under load usually gives the next). `None`: never read, or
+    /// the lease is not ours any more.
+    async fn read_back(&self, key: &ConversationKey, lease: &Lease, budget: Budget) -> Option<Versioned> {
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.bounded(self.store.acquire(key, lease, self.clock.now()), budget.hard).await {
+                Ok(Acquired::Locked(read)) => return Some(read),
+                Ok(Acquired::Busy) => return None,
+                Err(error) => tracing::warn!(error = %error_chain(&error), "state read back failed"),
+            }
+            if Instant::now() + pause >= budget.hard {
+                return None;
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(300));
         }
     }
 
@@ -308,7 +348,7 @@ impl Pipeline {
     }
 
     /// Sends messages `from..` in order. Before a send starts, the outbox records that it may
-    /// have happened (the commit recorded the first), so no redelivery ever repeats it.
+    /// have happened, so no redelivery ever repeats it.
     #[allow(clippy::too_many_arguments)]
     async fn send_all(
         &self,
@@ -330,7 +370,23 @@ impl Pipeline {
             }
             if recorded < index + 1 {
                 if let Err(error) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index + 1), budget.send).await {
-                    return Delivered::Stopped(error);
+                    // Applied or not? A record that was applied would make a retry skip this
+                    // message: only a confirmed "not applied" may stop here.
+                    let stored = self.read_back(key, lease, budget).await;
+                    match stored.and_then(|read| read.outbox).filter(|o| o.message_id == outbox.message_id).map(|o| o.attempted) {
+                        Some(attempted) if attempted > index => {
+                            tracing::warn!(error = %error_chain(&error), "progress answer lost but recorded")
+                        }
+                        Some(_) => return Delivered::Stopped(error),
+                        None => {
+                            tracing::error!(
+                                error = %error_chain(&error),
+                                index,
+                                "progress unknown until the deadline: this reply is not sent, and is lost if the record was applied"
+                            );
+                            return Delivered::Stopped(error);
+                        }
+                    }
                 }
                 recorded = index + 1;
             }
@@ -368,9 +424,21 @@ impl Pipeline {
         error: SendError,
         budget: Budget,
     ) -> PipelineError {
-        if recorded > index {
-            if let Err(undo) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
-                tracing::error!(error = %error_chain(&undo), "could not record that a reply was not sent; it will not be retried");
+        if recorded <= index {
+            return PipelineError::Undelivered(error);
+        }
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
+                Ok(()) => break,
+                Err(undo) if Instant::now() + pause >= budget.hard => {
+                    tracing::error!(error = %error_chain(&undo), index, "could not record that a reply was not sent: it is lost");
+                    break;
+                }
+                Err(_) => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(300));
+                }
             }
         }
         PipelineError::Undelivered(error)

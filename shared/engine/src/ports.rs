@@ -197,6 +197,9 @@ pub struct Lease {
     pub until: Timestamp,
 }
 
+/// Returned once per request and matched at once: boxing the large variant would only add an
+/// allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Acquired {
     Locked(Versioned),

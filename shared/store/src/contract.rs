@@ -183,8 +183,7 @@ pub async fn a_commit_without_the_lease_is_refused(store: Store) {
 
 pub async fn releasing_frees_the_lease_and_keeps_the_state(store: Store) {
     let key = ConversationKey::new(unique("conv"));
-    let mut conversation = Conversation::default();
-    conversation.messages_handled = 3;
+    let conversation = Conversation { messages_handled: 3, ..Conversation::default() };
     let version = turn(&store, &key, "a", &conversation).await;
     lock(&store, &key, "a").await;
     store.release(&key, &lease("a", NOW)).await.unwrap();

@@ -1,0 +1,47 @@
+//! Many users at once against `connector-local` with its state in DynamoDB: under load the
+//! serialised DynamoDB stand-in answers some writes after the SDK's attempt timeout, which is
+//! when a lost answer must neither drop a message nor answer it twice. A test binary of its
+//! own, so the load does not slow the other fault cases down.
+
+use connector_tests::inbenta::unrated;
+use connector_tests::local::{FaultRig, sid};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Enough users at once that the serialised DynamoDB stand-in answers some writes after the
+/// SDK's 2 s attempt timeout, and the SDK retries them.
+const USERS: u64 = 100;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_users_writing_at_once_each_get_exactly_one_answer() {
+    let s = Arc::new(FaultRig::start(env!("CARGO_BIN_EXE_connector-local"), &[]).await);
+    for i in 0..USERS {
+        s.inbenta.on_message(&format!("question {i}"), unrated(&format!("answer {i}")));
+    }
+    let users: Vec<_> = (0..USERS)
+        .map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let from = format!("+3460000{i:04}");
+                // Twilio delivers again what was answered 503, as its retry would.
+                for _ in 0..20 {
+                    if s.local.sms_from(&from, &format!("question {i}"), &sid(1000 + i)).await.status == 200 {
+                        return true;
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                }
+                false
+            })
+        })
+        .collect();
+    for user in users {
+        assert!(user.await.unwrap(), "a user's message was never accepted");
+    }
+    let sent = s.twilio.messages();
+    for i in 0..USERS {
+        let to = format!("+3460000{i:04}");
+        let theirs: Vec<_> = sent.iter().filter(|m| m.to == to).map(|m| m.body.as_str()).collect();
+        assert_eq!(theirs, vec![format!("answer {i}").as_str()], "user {i}");
+    }
+    assert_eq!(s.inbenta.bot_inputs().len(), usize::try_from(USERS).unwrap());
+}
