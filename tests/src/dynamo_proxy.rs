@@ -23,12 +23,11 @@ use axum::extract::{Request, State};
 use axum::http::header::{CONNECTION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::raw_http::{self, HttpResponse};
 use crate::recording::lock;
+use crate::server::{ShutdownGuard, spawn};
 
 /// DynamoDB's own limit on a request body; larger ones are not DynamoDB's.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -117,22 +116,9 @@ impl FaultyDynamo {
     /// problem is best reported loudly at test start.
     pub async fn start(upstream: &str) -> Self {
         let shared = Arc::new(Shared { upstream: upstream.trim_end_matches('/').to_owned(), state: Mutex::new(ProxyState::default()) });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("FaultyDynamo: cannot bind 127.0.0.1:0: {e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("FaultyDynamo: no local address: {e}"));
         let router = Router::new().fallback(handle).with_state(Arc::clone(&shared));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let served = axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    // Either an explicit stop or the guard being dropped ends the wait.
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(e) = served {
-                eprintln!("FaultyDynamo stopped with an error: {e}");
-            }
-        });
-        Self { addr, shared, _guard: Arc::new(ShutdownGuard { stop: Some(stop) }) }
+        let (addr, guard) = spawn("FaultyDynamo", |_| router).await;
+        Self { addr, shared, _guard: guard }
     }
 
     /// `http://127.0.0.1:PORT`, for `AWS_ENDPOINT_URL_DYNAMODB`.
@@ -337,20 +323,6 @@ fn bad_gateway(message: &str) -> Response {
     (StatusCode::BAD_GATEWAY, [(CONTENT_TYPE, "text/plain; charset=utf-8")], format!("FaultyDynamo: {message}")).into_response()
 }
 
-/// Stops the proxy task when the last handle is dropped (as in `server.rs`).
-struct ShutdownGuard {
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for ShutdownGuard {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            // The proxy may already be gone (runtime shut down); nothing to do then.
-            let _ = stop.send(());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io;
@@ -358,7 +330,7 @@ mod tests {
     use axum::http::{Method, Uri};
     use bytes::Bytes;
     use serde_json::json;
-    use tokio::net::TcpStream;
+    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::recording::{Recorded, RequestLog};
@@ -430,29 +402,8 @@ mod tests {
         tokio::time::timeout(limit, call(proxy, operation, &[])).await.ok().map(|sent| sent.expect("proxy answers"))
     }
 
-    /// Writes raw bytes to `addr` and reads until the server closes (the
-    /// crate's tokio has no `io-util`, hence the `try_*` loops).
-    async fn exchange(addr: SocketAddr, mut request: &[u8]) -> io::Result<Vec<u8>> {
-        let stream = TcpStream::connect(addr).await?;
-        while !request.is_empty() {
-            stream.writable().await?;
-            match stream.try_write(request) {
-                Ok(n) => request = &request[n..],
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        let mut out = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            stream.readable().await?;
-            match stream.try_read(&mut chunk) {
-                Ok(0) => return Ok(out),
-                Ok(n) => out.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Err(e),
-            }
-        }
+    async fn exchange(addr: SocketAddr, request: &[u8]) -> io::Result<Vec<u8>> {
+        raw_http::exchange(&addr.to_string(), request).await
     }
 
     #[tokio::test]

@@ -100,7 +100,16 @@ fn split_url(url: &str) -> io::Result<(String, String)> {
     })
 }
 
-async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+/// Writes raw bytes to `address` (`host:port`) and reads until the server closes: for drivers
+/// that send what no client library would (a short body, a bare connection).
+pub async fn exchange(address: &str, request: &[u8]) -> io::Result<Vec<u8>> {
+    let stream = TcpStream::connect(address).await?;
+    write_all(&stream, request).await?;
+    read_to_end(&stream).await
+}
+
+/// Writes all of `buf` (the crate's tokio has no `io-util`, hence the `try_*` loops).
+pub async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
     while !buf.is_empty() {
         stream.writable().await?;
         match stream.try_write(buf) {
@@ -113,7 +122,8 @@ async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-async fn read_to_end(stream: &TcpStream) -> io::Result<Vec<u8>> {
+/// Reads until the peer closes the connection.
+pub async fn read_to_end(stream: &TcpStream) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {

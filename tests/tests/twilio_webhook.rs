@@ -361,6 +361,31 @@ async fn a_param_changed_after_signing_is_refused_with_403() {
 }
 
 #[tokio::test]
+async fn a_correctly_signed_webhook_for_another_twilio_account_is_refused_with_403() {
+    let c = Connector::start().await;
+    let mut params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    for (k, v) in &mut params {
+        if k == "AccountSid" {
+            *v = "AC11111111111111111111111111111111".into();
+        }
+    }
+    let ex = c.exchange(c.signed(&params)).await;
+    assert_eq!(ex.status, 403);
+    assert!(ex.body.contains("another Twilio account"), "{}", ex.body);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
+async fn a_correctly_signed_webhook_without_an_account_is_refused() {
+    let c = Connector::start().await;
+    let mut params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    params.retain(|(k, _)| k != "AccountSid");
+    let ex = c.exchange(c.signed(&params)).await;
+    assert_eq!(ex.status, 400);
+    assert_untouched(&c);
+}
+
+#[tokio::test]
 async fn a_signature_over_the_url_with_the_default_port_is_accepted() {
     let c = Connector::start().await;
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());

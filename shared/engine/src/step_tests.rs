@@ -70,6 +70,10 @@ impl Harness {
     }
 
     async fn input(&mut self, input: &UserInput, now: Timestamp) -> Vec<Reply> {
+        self.handle(&Input::User(input.clone()), now).await
+    }
+
+    async fn handle(&mut self, input: &Input, now: Timestamp) -> Vec<Reply> {
         let engine = Engine {
             chatbot: &self.bot,
             live_chat: &self.agents,
@@ -79,11 +83,15 @@ impl Harness {
             external_id: "twilio-1-2",
             deadline: None,
         };
-        engine.step(&mut self.conv, input, now).await
+        engine.handle(&mut self.conv, input, now).await
     }
 
     async fn say(&mut self, text: &str) -> Vec<Reply> {
         self.say_at(text, NOW).await
+    }
+
+    async fn chat_event(&mut self, event: ChatEvent) -> Vec<Reply> {
+        self.handle(&Input::Chat(event), NOW).await
     }
 }
 
@@ -521,4 +529,54 @@ async fn only_chat_mode_never_asks_the_bot_and_opens_a_chat_or_says_no_agents() 
     h.conv = Conversation::default();
     assert_eq!(h.say("hello").await, vec![text("No agents available")]);
     assert!(h.bot.sent().is_empty());
+}
+
+// ---------------------------------------------------------------- live chat events
+
+fn in_live_chat() -> Harness {
+    let mut h = Harness::new();
+    h.labels = h.labels.clone().overridden_by([
+        ("agent_joined".to_owned(), "Agent $agentName has joined the conversation.".to_owned()),
+        ("chat_closed".to_owned(), "Chat closed".to_owned()),
+    ]);
+    h.conv.mode = Mode::LiveChat { chat_id: "chat-1".into(), stage: ChatStage::Queued };
+    h
+}
+
+#[tokio::test]
+async fn an_agent_joining_is_announced_with_their_name_and_the_chat_is_with_that_agent() {
+    let mut h = in_live_chat();
+    let replies = h.chat_event(ChatEvent::AgentJoined { agent: "Ana".into() }).await;
+    assert_eq!(replies, vec![text("Agent Ana has joined the conversation.")]);
+    assert_eq!(h.conv.mode, Mode::LiveChat { chat_id: "chat-1".into(), stage: ChatStage::WithAgent { agent: "Ana".into() } });
+}
+
+#[tokio::test]
+async fn an_agent_message_is_passed_on_as_written_and_asks_nothing_of_the_bot() {
+    let mut h = in_live_chat();
+    assert_eq!(
+        h.chat_event(ChatEvent::AgentMessage { text: "<p>Hi, how can I help?</p>".into() }).await,
+        vec![text("<p>Hi, how can I help?</p>")]
+    );
+    assert!(h.bot.inputs.lock().unwrap().is_empty());
+    assert_eq!(h.conv.messages_handled, 0, "not a user message");
+}
+
+#[tokio::test]
+async fn a_closed_chat_hands_the_user_back_to_the_bot_with_the_counters_reset() {
+    let mut h = in_live_chat();
+    h.conv.no_results_count = 3;
+    h.conv.negative_ratings_count = 2;
+    assert_eq!(h.chat_event(ChatEvent::ChatClosed).await, vec![text("Chat closed")]);
+    assert_eq!((h.conv.mode.clone(), h.conv.no_results_count, h.conv.negative_ratings_count), (Mode::Bot, 0, 0));
+}
+
+#[tokio::test]
+async fn a_chat_event_for_a_conversation_with_the_bot_says_nothing_and_keeps_what_it_awaits() {
+    let mut h = Harness::new();
+    h.bot.on(msg("cards"), multiple_choice());
+    h.say("cards").await;
+    let awaiting = h.conv.awaiting.clone();
+    assert!(h.chat_event(ChatEvent::AgentMessage { text: "late".into() }).await.is_empty());
+    assert_eq!((h.conv.mode.clone(), h.conv.awaiting.clone()), (Mode::Bot, awaiting));
 }

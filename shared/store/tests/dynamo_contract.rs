@@ -19,3 +19,36 @@ async fn store() -> Arc<DynamoStore> {
 }
 
 state_store::store_contract_tests!(store().await);
+
+/// An item written by an older or broken version: its `conversation` no longer reads as one.
+#[tokio::test]
+async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_be_committed() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use connector_engine::ConversationKey;
+    use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, StateStore, Timestamp};
+    let store = store().await;
+    let table = std::env::var("TEST_TABLE_NAME").unwrap_or_else(|_| "connector-store-contract".into());
+    let key = ConversationKey::new(state_store::contract::unique("corrupt"));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    aws_sdk_dynamodb::Client::new(&config)
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S(format!("conv#{key}")))
+        .item("version", AttributeValue::N("4".into()))
+        .item("expires_at", AttributeValue::N("4000000000".into()))
+        .item("conversation", AttributeValue::M([("mode".to_owned(), AttributeValue::N("7".into()))].into()))
+        .send()
+        .await
+        .unwrap();
+    let now = Timestamp(1_800_000_000);
+    let lease = Lease { owner: "a".into(), until: Timestamp(now.0 + 30) };
+    let Acquired::Locked(read) = store.acquire(&key, &lease, now).await.unwrap() else { panic!("busy") };
+    assert_eq!((read.version, &read.conversation), (4, &connector_engine::Conversation::default()));
+    let outbox = Outbox {
+        message_id: MessageId::new("twilio", "SM1"),
+        address: connector_engine::ReplyAddress { channel: "twilio".into(), to: serde_json::json!({}) },
+        replies: Vec::new(),
+        attempted: 0,
+    };
+    store.commit(&key, &lease, read.version, &read.conversation, &outbox, Timestamp(now.0 + 100)).await.unwrap();
+}
