@@ -71,22 +71,24 @@ if cfn-lint template.yaml; then pass "cfn-lint template.yaml"; else fail "cfn-li
 
 echo "== (b) release build for Lambda (arm64)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-started=$(now)
-if cargo lambda build --release --arm64 --bin twilio --output-format zip; then
-    echo "build time: $(since "$started") s"
-    bootstrap="$TARGET_DIR/lambda/twilio/bootstrap"
-    zip="$TARGET_DIR/lambda/twilio/bootstrap.zip"
-    if [[ ! -f $bootstrap ]]; then
-        # --output-format zip may leave only the archive: measure the binary inside it.
-        python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' "$zip" "$WORK"
-        bootstrap="$WORK/bootstrap"
+for function in twilio hyperchat; do
+    started=$(now)
+    if cargo lambda build --release --arm64 --bin "$function" --output-format zip; then
+        echo "build time: $(since "$started") s"
+        bootstrap="$TARGET_DIR/lambda/$function/bootstrap"
+        zip="$TARGET_DIR/lambda/$function/bootstrap.zip"
+        if [[ ! -f $bootstrap ]]; then
+            # --output-format zip may leave only the archive: measure the binary inside it.
+            python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' "$zip" "$WORK"
+            bootstrap="$WORK/bootstrap"
+        fi
+        echo "$function bootstrap: $(size "$bootstrap")"
+        echo "$function bootstrap.zip: $(size "$zip")"
+        pass "cargo lambda build --release --arm64 --bin $function"
+    else
+        fail "cargo lambda build --release --arm64 --bin $function"
     fi
-    echo "bootstrap: $(size "$bootstrap")"
-    echo "bootstrap.zip: $(size "$zip")"
-    pass "cargo lambda build --release --arm64 --bin twilio"
-else
-    fail "cargo lambda build --release --arm64 --bin twilio"
-fi
+done
 
 echo "== (c) the function under cargo lambda watch, against fake upstreams"
 if ! cargo build -p connector-tests --bin fake-upstreams; then

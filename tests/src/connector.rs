@@ -6,6 +6,7 @@ use crate::inbenta::FakeInbenta;
 use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use bytes::Bytes;
+use channel_hyperchat::HyperChatEvents;
 use channel_twilio::TwilioChannel;
 use connector_app::App;
 use connector_config::Sources;
@@ -29,6 +30,8 @@ pub struct Connector {
     pub inbenta: FakeInbenta,
     pub twilio: FakeTwilio,
     pub webhook: Arc<Webhook<TwilioChannel>>,
+    /// The HyperChat events function, on the same store.
+    pub hyperchat: Arc<HyperChatEvents>,
     pub store: Arc<dyn StateStore>,
     /// Calls made to the store (each one DynamoDB request on the DynamoDB store).
     pub store_calls: Arc<CountingStore>,
@@ -86,8 +89,10 @@ impl Connector {
         let mut app = App::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
         let store_calls = Arc::new(CountingStore::new(app.store.clone()));
         app.store = store_calls.clone();
-        let webhook = Arc::new(app.twilio_webhook(app.inbenta().expect("inbenta client")).expect("twilio webhook"));
-        Self { inbenta, twilio, webhook, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
+        let chatbot = app.inbenta().expect("inbenta client");
+        let webhook = Arc::new(app.twilio_webhook(chatbot.clone()).expect("twilio webhook"));
+        let hyperchat = Arc::new(app.hyperchat_events(chatbot).expect("hyperchat events"));
+        Self { inbenta, twilio, webhook, hyperchat, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
     }
 
     pub fn next_sid(&self) -> String {
@@ -121,6 +126,30 @@ impl Connector {
         let to = if from.starts_with("whatsapp:") { format!("whatsapp:{COMPANY_NUMBER}") } else { COMPANY_NUMBER.to_owned() };
         let params = inbound_form(from, &to, body, &self.next_sid());
         self.exchange(self.signed(&params)).await
+    }
+
+    /// HyperChat's subscription handshake offering `secret`.
+    pub async fn hyperchat_handshake(&self, secret: &str) -> WebhookResponse {
+        let request = http::Request::builder().method("POST").uri("/hyperchat").header("x-hook-secret", secret);
+        self.hyperchat.handle(request.body(Bytes::new()).expect("valid request"), None).await
+    }
+
+    /// A HyperChat event signed with [`WEBHOOK_SECRET`](crate::hyperchat::WEBHOOK_SECRET), and
+    /// the replies sent while it was handled.
+    pub async fn hyperchat_event(&self, trigger: &str, data: serde_json::Value) -> Exchange {
+        let body = crate::hyperchat::event_body(trigger, data);
+        let signature = crate::hyperchat::hook_signature(crate::hyperchat::WEBHOOK_SECRET, &body);
+        self.hyperchat_raw(body.into_bytes(), &[("content-type", "application/json"), ("x-hook-signature", &signature)]).await
+    }
+
+    /// Any request to the HyperChat events function, and the replies sent while it was handled.
+    pub async fn hyperchat_raw(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> Exchange {
+        let before = self.twilio.messages().len();
+        let mut request = request(body, headers);
+        *request.uri_mut() = http::Uri::from_static("/hyperchat");
+        let response = self.hyperchat.handle(request, None).await;
+        let replies = self.twilio.messages().into_iter().skip(before).collect();
+        Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
     }
 
     pub async fn sms(&self, body: &str) -> Exchange {

@@ -71,6 +71,16 @@ impl StateStore for CountingStore {
         self.inner.release(key, lease).await
     }
 
+    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.count();
+        self.inner.index_chat(chat_id, key, expires_at).await
+    }
+
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        self.count();
+        self.inner.chat_conversation(chat_id, now).await
+    }
+
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
         self.count();
         self.inner.cache_get(key, now).await

@@ -22,6 +22,7 @@
 //! | `GET    /v1/chats/{id}` | appid + secret |
 //! | `GET    /v1/chats/{id}/assign` | appid + secret |
 //! | `POST   /v1/chats/{id}/messages` | appid + secret |
+//! | `GET    /v1/surveys/{id}` (JSON body `sourceId`) | appid + secret |
 //! | `DELETE /v1/chats/{id}[?userId=<id>]` | appid + secret |
 //!
 //! "appid" is header `x-hyper-appid: `[`FakeHyperChat::APP_ID`], "secret" is
@@ -418,6 +419,14 @@ async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap,
             secret()?;
             post_message(&mut state, id, body)
         }
+        // A survey's link for a ticket (JSON body on a GET, as Inbenta's client sends it).
+        ["surveys", id] => {
+            allow(&[Method::GET])?;
+            secret()?;
+            let input = json_object(body)?;
+            let ticket = input.get("sourceId").map(|t| t.as_str().map_or_else(|| t.to_string(), str::to_owned)).unwrap_or_default();
+            ok(json!({"survey": {"id": id, "url": format!("https://surveys.example/{id}?ticket={ticket}")}}))
+        }
         _ => Err(not_found("Route")),
     }
 }
@@ -527,6 +536,23 @@ impl Upstream for Shared {
     async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
         route(self, method, uri, headers, body).await
     }
+}
+
+/// The secret the tests subscribe HyperChat's webhook with.
+pub const WEBHOOK_SECRET: &str = "test-hook-secret";
+
+/// A HyperChat webhook body, as HyperChat posts it.
+pub fn event_body(trigger: &str, data: Value) -> String {
+    json!({"trigger": trigger, "appId": FakeHyperChat::APP_ID, "data": data, "created_at": 1_800_000_000}).to_string()
+}
+
+/// `X-Hook-Signature` as lowercase hex of HMAC-SHA256 over the raw body, computed here
+/// independently of the product's code.
+pub fn hook_signature(secret: &str, body: &str) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

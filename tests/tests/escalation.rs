@@ -2,11 +2,6 @@
 //! Twilio and HyperChat fakes: when it is offered, what "yes" and "no" do, no agents, the bot's
 //! own escalation form, and only-chat mode.
 
-use connector_core::{Event, Outcome};
-use connector_engine::ConversationKey;
-use connector_engine::conversation::Mode;
-use connector_engine::ports::{Acquired, Lease, MessageId, Timestamp};
-use connector_engine::step::{ChatEvent, Input};
 use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER};
 use connector_tests::hyperchat::FakeHyperChat;
 use connector_tests::inbenta::answer;
@@ -153,37 +148,4 @@ async fn only_chat_mode_can_come_from_the_configuration() {
     .await;
     assert_eq!(c.sms("hello").await.replies[0].body, "No agents available");
     assert!(c.inbenta.bot_inputs().is_empty());
-}
-
-/// An event of the user's chat, as the HyperChat events function will hand it over: no
-/// address of its own.
-fn chat_event(id: &str, event: ChatEvent) -> Event {
-    Event { id: MessageId::new("hyperchat", id), key: ConversationKey::new(external_id()), address: None, input: Input::Chat(event) }
-}
-
-async fn handle(c: &Connector, event: &Event) -> Outcome {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    c.webhook.pipeline().handle(event, deadline).await.expect("event handled")
-}
-
-#[tokio::test]
-async fn events_of_an_open_chat_reach_the_user_at_the_stored_address_once_and_a_close_hands_them_back_to_the_bot() {
-    let (c, _hc) = start(1, 0, 1).await;
-    c.sms("zzz").await;
-    c.sms("1").await;
-    let before = c.twilio.messages().len();
-    assert_eq!(handle(&c, &chat_event("e1", ChatEvent::AgentJoined { agent: "Ana".into() })).await, Outcome::Replied { sent: 1 });
-    let message = chat_event("e2", ChatEvent::AgentMessage { text: "<p>Hello, I am <b>Ana</b>.</p>".into() });
-    assert_eq!(handle(&c, &message).await, Outcome::Replied { sent: 1 });
-    assert_eq!(handle(&c, &message).await, Outcome::Duplicate, "an event delivered twice reaches the user once");
-    handle(&c, &chat_event("e3", ChatEvent::ChatClosed)).await;
-    let sent: Vec<_> = c.twilio.messages().into_iter().skip(before).collect();
-    let bodies: Vec<&str> = sent.iter().map(|m| m.body.as_str()).collect();
-    assert_eq!(bodies, vec!["Agent Ana has joined the conversation.", "Hello, I am Ana.", "Chat closed"]);
-    assert!(sent.iter().all(|m| m.to == SMS_USER && m.from == COMPANY_NUMBER), "the stored address");
-    let probe = Lease { owner: "probe".into(), until: Timestamp(i64::MAX) };
-    let Acquired::Locked(stored) = c.store.acquire(&ConversationKey::new(external_id()), &probe, Timestamp(0)).await.unwrap() else {
-        panic!("conversation still leased")
-    };
-    assert_eq!(stored.conversation.mode, Mode::Bot);
 }

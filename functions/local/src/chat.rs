@@ -1,6 +1,7 @@
 //! `connector-local chat`: a terminal phone. It plays Twilio on both sides: it signs and posts
 //! the user's messages to the local `/twilio` webhook, and receives the connector's replies on
-//! a local stand-in for the Twilio Messages API, printing them.
+//! a local stand-in for the Twilio Messages API, printing them as they arrive (an agent's
+//! messages, through `/hyperchat`, included).
 
 use axum::Router;
 use axum::extract::State;
@@ -52,7 +53,13 @@ struct Sent {
 
 pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     crate::init_logging("warn");
-    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel();
+    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
+    // Printed as they arrive: an agent's messages come without the user writing.
+    tokio::spawn(async move {
+        while let Some(sent) = sent_rx.recv().await {
+            print_reply(&sent);
+        }
+    });
     let phone = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let phone_url = format!("http://{}", phone.local_addr()?);
     let phone_app = Router::new().route("/2010-04-01/Accounts/{sid}/Messages.json", post(receive)).with_state(Arc::new(sent_tx));
@@ -93,10 +100,6 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
             .await?;
         if !response.status().is_success() {
             println!("[webhook answered HTTP {}]", response.status().as_u16());
-        }
-        // The webhook answers after the replies went out, so they are all here now.
-        while let Ok(sent) = sent_rx.try_recv() {
-            print_reply(&sent);
         }
     }
     Ok(())

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
 use connector_engine::matching::fold;
-use connector_engine::ports::{BotInput, Chatbot, ChatbotError, TrackingEvent};
+use connector_engine::ports::{BotInput, Chatbot, ChatbotError, HistoryLine, TrackingEvent};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -94,6 +94,11 @@ impl Chatbot for DemoBot {
     /// No ExtraInfo offline: the label files apply.
     async fn app_data(&self, _group: &str) -> Result<Value, ChatbotError> {
         Ok(serde_json::json!({ "results": [] }))
+    }
+
+    /// The demo keeps no transcript: an agent sees the chat from its first message.
+    async fn history(&self, _session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError> {
+        Ok(Vec::new())
     }
 }
 

@@ -7,9 +7,10 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use channel_hyperchat::HyperChatEvents;
 use channel_twilio::TwilioChannel;
 use connector_config::Sources;
-use connector_core::{MAX_WEBHOOK_BODY_BYTES, Webhook};
+use connector_core::{Endpoint, MAX_WEBHOOK_BODY_BYTES, Webhook};
 use connector_engine::ports::Chatbot;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -30,6 +31,7 @@ pub struct Limits {
 
 pub struct App {
     twilio: Webhook<TwilioChannel>,
+    hyperchat: HyperChatEvents,
     pub limits: Limits,
     /// "inbenta" or "demo", for the start-up line.
     pub bot_kind: &'static str,
@@ -45,19 +47,24 @@ impl App {
         let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) =
             if app.api()?.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
         let limits = app.config.section("local")?;
-        Ok(Self { twilio: app.twilio_webhook(chatbot)?, limits, bot_kind })
+        Ok(Self { twilio: app.twilio_webhook(chatbot.clone())?, hyperchat: app.hyperchat_events(chatbot)?, limits, bot_kind })
     }
 }
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
-        .route("/twilio", post(twilio))
+        .route("/twilio", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }))
+        .route(
+            "/hyperchat",
+            post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such route") })
         .with_state(app)
 }
 
-async fn twilio(State(app): State<Arc<App>>, request: Request) -> Response {
+/// Reads the body within the server's limits, then hands the request to the function's handler.
+async fn route_to(app: &App, endpoint: &impl Endpoint, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let timeout = Duration::from_millis(app.limits.body_timeout_ms);
     // One byte over the limit is enough to know the body is too large.
@@ -66,7 +73,7 @@ async fn twilio(State(app): State<Arc<App>>, request: Request) -> Response {
         Ok(Err(_)) => return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response(),
         Ok(Ok(bytes)) => bytes,
     };
-    app.twilio.handle(http::Request::from_parts(parts, bytes), None).await.map(Body::from)
+    endpoint.serve(http::Request::from_parts(parts, bytes), None).await.map(Body::from)
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves.

@@ -1,7 +1,7 @@
 //! The Lambda runtime adapter: one request in, the shared webhook handler, one response out,
 //! with the invocation's own deadline.
 
-use connector_core::{Channel, Webhook};
+use connector_core::Endpoint;
 use lambda_http::{Body, Error, Request, RequestExt, service_fn};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -15,23 +15,44 @@ pub fn init_logging() {
     lambda_http::tracing::init_default_subscriber();
 }
 
-/// Serves `webhook` until the runtime stops the process.
-pub async fn run<C: Channel>(webhook: Webhook<C>) -> Result<(), Error> {
-    let webhook = Arc::new(webhook);
+/// Serves `endpoint` until the runtime stops the process.
+pub async fn run(endpoint: impl Endpoint) -> Result<(), Error> {
+    let webhook = Arc::new(endpoint);
     lambda_http::run(service_fn(move |request: Request| {
         let webhook = webhook.clone();
         async move {
-            let deadline = request.lambda_context_ref().map(|context| deadline_of(context.deadline()));
+            let deadline = request.lambda_context_ref().and_then(|context| deadline_of(context.deadline(), SystemTime::now()));
             let (parts, body) = request.into_parts();
             let request = http::Request::from_parts(parts, bytes::Bytes::from(body.to_vec()));
-            Ok::<_, Error>(webhook.handle(request, deadline).await.map(Body::from))
+            Ok::<_, Error>(webhook.serve(request, deadline).await.map(Body::from))
         }
     }))
     .await
 }
 
-/// The runtime's wall-clock deadline as a monotonic instant, less the margin.
-fn deadline_of(deadline: SystemTime) -> Instant {
-    let left = deadline.duration_since(SystemTime::now()).unwrap_or_default();
-    Instant::now() + left.saturating_sub(MARGIN)
+/// The runtime's wall-clock deadline as a monotonic instant, less the margin. A deadline that
+/// has already passed is no deadline the runtime enforces (emulators send such): the
+/// channel's own budget applies then.
+fn deadline_of(deadline: SystemTime, now: SystemTime) -> Option<Instant> {
+    match deadline.duration_since(now) {
+        Ok(left) if left > MARGIN => Some(Instant::now() + (left - MARGIN)),
+        _ => {
+            tracing::warn!(?deadline, "the runtime's deadline has passed already: using the channel's own");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_deadline_is_kept_less_the_margin_and_a_past_one_is_ignored() {
+        let now = SystemTime::now();
+        let soon = deadline_of(now + Duration::from_secs(10), now).unwrap();
+        let left = soon.saturating_duration_since(Instant::now());
+        assert!(left <= Duration::from_millis(9500) && left > Duration::from_millis(9000), "{left:?}");
+        assert!(deadline_of(now - Duration::from_secs(1), now).is_none());
+    }
 }

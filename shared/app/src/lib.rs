@@ -5,6 +5,7 @@
 #[cfg(feature = "lambda")]
 pub mod lambda;
 
+use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
@@ -40,7 +41,8 @@ pub enum AppError {
 /// Every environment variable the connector reads into its configuration, by the adapter that
 /// owns the key.
 pub fn env_keys() -> Vec<EnvKey> {
-    [inbenta::ENV, channel_twilio::ENV, pipeline::ENV, &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")]].concat()
+    [inbenta::ENV, channel_twilio::ENV, channel_hyperchat::ENV, pipeline::ENV, &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")]]
+        .concat()
 }
 
 /// What every entry point shares: configuration, labels, state store, clock.
@@ -107,10 +109,10 @@ impl App {
     /// and nothing escalates.
     pub fn live_chat(&self) -> Result<Arc<dyn LiveChat>, AppError> {
         let chat: HyperChatSettings = self.config.section("chat.chat")?;
-        if !chat.enabled || chat.server.is_empty() {
+        let Some(base_url) = chat.base_url().filter(|_| chat.enabled) else {
             return Ok(Arc::new(NoLiveChat));
-        }
-        let config = HyperChatConfig::from_settings(&chat, Duration::from_millis(self.api()?.timeout_ms));
+        };
+        let config = HyperChatConfig::from_settings(&chat, base_url, Duration::from_millis(self.api()?.timeout_ms));
         Ok(Arc::new(HyperChatClient::new(config).map_err(AppError::LiveChat)?))
     }
 
@@ -140,6 +142,27 @@ impl App {
     pub fn twilio(&self) -> Result<(TwilioChannel, TwilioSender), AppError> {
         let settings: TwilioSettings = self.config.section("twilio")?;
         channel_twilio::setup(&settings).map_err(AppError::Twilio)
+    }
+
+    /// Every channel's sender that is configured: the HyperChat events function replies to the
+    /// users of all of them. A channel without its credentials is left out (and said so).
+    pub fn senders(&self) -> Result<Sinks, AppError> {
+        let mut sinks = Sinks::default();
+        match self.twilio() {
+            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
+            Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => {
+                tracing::info!(missing = what, "Twilio not configured: its users cannot be reached from live chats");
+            }
+            Err(error) => return Err(error),
+        }
+        Ok(sinks)
+    }
+
+    /// The HyperChat events function: agents' messages and chat events, for every channel.
+    pub fn hyperchat_events(&self, chatbot: Arc<dyn Chatbot>) -> Result<HyperChatEvents, AppError> {
+        let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, self.senders()?)?;
+        Ok(HyperChatEvents::new(&settings, Arc::new(pipeline)))
     }
 
     /// The Twilio function: its webhook over a pipeline that replies through Twilio.

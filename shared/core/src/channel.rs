@@ -44,12 +44,20 @@ impl Refusal {
     }
 }
 
+/// Whose conversation an event belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Conversation(ConversationKey),
+    /// A live chat's: the conversation is found through the chat index.
+    Chat(String),
+}
+
 /// One thing that happened, channel-neutral: a user's message, or an event of their chat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     /// The provider's id for it: the dedupe key.
     pub id: MessageId,
-    pub key: ConversationKey,
+    pub route: Route,
     /// Where replies go; `None` for events that do not come from the user (the conversation's
     /// stored address is used).
     pub address: Option<ReplyAddress>,

@@ -14,10 +14,10 @@ pub mod fingerprint;
 pub mod pipeline;
 pub mod webhook;
 
-pub use channel::{Channel, Event, Refusal, ReplySink, SendError, Sender, Sinks};
+pub use channel::{Channel, Event, Refusal, ReplySink, Route, SendError, Sender, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
-pub use webhook::Webhook;
+pub use webhook::{Endpoint, Webhook};
 
 use bytes::Bytes;
 

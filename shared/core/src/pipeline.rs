@@ -14,14 +14,14 @@
 //! its outbox (and sends only what was never attempted): nothing is answered twice, and a turn
 //! whose request died is never silently dropped.
 
-use crate::channel::{Event, Rendered, ReplySink, SendError, Sinks};
+use crate::channel::{Event, Rendered, ReplySink, Route, SendError, Sinks};
 use crate::fingerprint::Fingerprinter;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
 use connector_engine::error_chain;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
 };
 use connector_engine::step::{Engine, Policy};
 use std::sync::Arc;
@@ -86,6 +86,26 @@ pub struct Timing {
     pub store_reserve: Duration,
 }
 
+impl Timing {
+    /// The reserves for sending and for the last writes, shrunk in proportion when the whole
+    /// request has less than twice their time (a short Lambda timeout): the bot always gets
+    /// at least half of it.
+    fn budget(&self, now: Instant, deadline: Instant) -> Budget {
+        let total = deadline.saturating_duration_since(now);
+        let reserves = self.send_reserve + self.store_reserve;
+        let (send_reserve, store_reserve) = if reserves.is_zero() || total >= reserves * 2 {
+            (self.send_reserve, self.store_reserve)
+        } else {
+            let scale = total.as_secs_f64() / 2.0 / reserves.as_secs_f64();
+            (self.send_reserve.mul_f64(scale), self.store_reserve.mul_f64(scale))
+        };
+        let hard = deadline;
+        let send = hard.checked_sub(store_reserve).unwrap_or(hard);
+        let work = send.checked_sub(send_reserve).unwrap_or(send);
+        Budget { work, send, hard }
+    }
+}
+
 pub struct Pipeline {
     pub chatbot: Arc<dyn Chatbot>,
     pub live_chat: Arc<dyn LiveChat>,
@@ -110,6 +130,8 @@ pub enum Outcome {
     Replied { sent: usize },
     /// A redelivery of a message already handled: nothing done.
     Duplicate,
+    /// An event for no conversation (a chat that is not ours, or long over): nothing done.
+    Ignored,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -173,10 +195,21 @@ enum Delivered {
 }
 
 impl Pipeline {
-    #[tracing::instrument(skip_all, fields(conversation = %self.fingerprints.of(event.key.as_str())))]
+    #[tracing::instrument(skip_all, fields(conversation = tracing::field::Empty))]
     pub async fn handle(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
-        let budget = self.budget(deadline);
+        let budget = self.timing.budget(Instant::now(), deadline);
         let now = self.clock.now();
+        let key = match &event.route {
+            Route::Conversation(key) => key.clone(),
+            Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
+                Some(key) => key,
+                None => {
+                    tracing::info!("event of a chat no conversation has: ignored");
+                    return Ok(Outcome::Ignored);
+                }
+            },
+        };
+        tracing::Span::current().record("conversation", self.fingerprints.of(key.as_str()));
         let claim = ClaimRequest {
             owner: request_owner(),
             now,
@@ -201,7 +234,7 @@ impl Pipeline {
                 return Err(error);
             }
         }
-        match self.process(event, &claim.owner, budget).await {
+        match self.process(event, &key, &claim.owner, budget).await {
             Ok(outcome) => Ok(outcome),
             Err(Failure { error, release_claim }) => {
                 tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
@@ -219,8 +252,9 @@ impl Pipeline {
         }
     }
 
-    async fn process(&self, event: &Event, owner: &str, budget: Budget) -> Result<Outcome, Failure> {
-        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(&event.key, owner, budget).await?;
+    async fn process(&self, event: &Event, key: &ConversationKey, owner: &str, budget: Budget) -> Result<Outcome, Failure> {
+        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, owner, budget).await?;
+        let chat_before = conversation.mode.chat_id().map(str::to_owned);
         if let Some(earlier) = outbox {
             let own = earlier.message_id == event.id;
             if own {
@@ -228,10 +262,10 @@ impl Pipeline {
             } else {
                 tracing::warn!(attempted = earlier.attempted, "finishing the delivery of an earlier turn first");
             }
-            match self.deliver(&event.key, &lease, &earlier, budget, own).await {
+            match self.deliver(key, &lease, &earlier, budget, own).await {
                 Delivered::All { sent } if own => return Ok(Outcome::Replied { sent }),
                 Delivered::All { .. } => {}
-                Delivered::Stopped(error) => return Err(self.give_up(&event.key, &lease, error, budget).await),
+                Delivered::Stopped(error) => return Err(self.give_up(key, &lease, error, budget).await),
             }
         }
 
@@ -239,11 +273,11 @@ impl Pipeline {
             conversation.address = Some(address.clone());
         }
         let Some(address) = conversation.address.clone() else {
-            self.release_lease(&event.key, &lease, budget).await;
+            self.release_lease(key, &lease, budget).await;
             return Err(PipelineError::NoSender("(no reply address stored)".into()).into());
         };
         let Some(sink) = self.sinks.get(&address.channel).cloned() else {
-            self.release_lease(&event.key, &lease, budget).await;
+            self.release_lease(key, &lease, budget).await;
             return Err(PipelineError::NoSender(address.channel.clone()).into());
         };
 
@@ -259,7 +293,7 @@ impl Pipeline {
             labels: &labels,
             policy: &self.policy,
             only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
-            external_id: event.key.as_str(),
+            external_id: key.as_str(),
             deadline: Some(budget.work),
         };
         let now = self.clock.now();
@@ -267,7 +301,7 @@ impl Pipeline {
         let rendered = match sink.render(&address, &replies) {
             Ok(rendered) => rendered,
             Err(error) => {
-                self.release_lease(&event.key, &lease, budget).await;
+                self.release_lease(key, &lease, budget).await;
                 return Err(PipelineError::Undelivered(error).into());
             }
         };
@@ -275,25 +309,25 @@ impl Pipeline {
         // send that never started (a redelivery would skip it).
         let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: 0 };
         let committed = self
-            .bounded(
-                self.store.commit(&event.key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)),
-                budget.hard,
-            )
+            .bounded(self.store.commit(key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)), budget.hard)
             .await;
         if let Err(error) = committed {
-            if !self.committed_after_all(&event.key, &lease, version, &event.id, budget).await {
+            if !self.committed_after_all(key, &lease, version, &event.id, budget).await {
                 tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
-                self.release_lease(&event.key, &lease, budget).await;
+                self.release_lease(key, &lease, budget).await;
                 return Err(error.into());
             }
             tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
         }
-        match self.send_all(&event.key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
+        if let Some(chat_id) = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref()) {
+            self.index_chat(chat_id, key, now, budget).await;
+        }
+        match self.send_all(key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
             Delivered::All { sent } => {
-                self.finish(&event.key, &lease, &event.id, true, budget).await;
+                self.finish(key, &lease, &event.id, true, budget).await;
                 Ok(Outcome::Replied { sent })
             }
-            Delivered::Stopped(error) => Err(self.give_up(&event.key, &lease, error, budget).await),
+            Delivered::Stopped(error) => Err(self.give_up(key, &lease, error, budget).await),
         }
     }
 
@@ -451,6 +485,15 @@ impl Pipeline {
         Failure { error, release_claim: true }
     }
 
+    /// A chat just opened: its events must find this conversation. Kept as long as the
+    /// conversation, so the events that follow a close (the ticket, the survey) find it too.
+    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, now: Timestamp, budget: Budget) {
+        let expires_at = now.plus(self.timing.conversation_ttl);
+        if let Err(error) = self.bounded(self.store.index_chat(chat_id, key, expires_at), budget.send).await {
+            tracing::error!(error = %error_chain(&error), "chat not indexed: its agent's messages will not reach the user");
+        }
+    }
+
     async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) {
         // Replies went out: whatever fails here must not make the provider deliver again. A
         // claim left in progress expires, and its outbox then holds nothing left to send.
@@ -511,13 +554,6 @@ impl Pipeline {
             Err(_) => Err(PipelineError::StoreTimeout),
         }
     }
-
-    fn budget(&self, deadline: Instant) -> Budget {
-        let hard = deadline;
-        let send = hard.checked_sub(self.timing.store_reserve).unwrap_or(hard);
-        let work = send.checked_sub(self.timing.send_reserve).unwrap_or(send);
-        Budget { work, send, hard }
-    }
 }
 
 fn refused_code(error: &SendError) -> Option<String> {
@@ -536,4 +572,35 @@ fn request_owner() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> Timing {
+        Timing {
+            conversation_ttl: Duration::from_secs(60),
+            lease: Duration::from_secs(20),
+            lease_wait: Duration::from_secs(20),
+            dedupe_ttl: Duration::from_secs(60),
+            send_reserve: Duration::from_secs(2),
+            store_reserve: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_long_deadline_keeps_the_configured_reserves_for_sending_and_the_last_writes() {
+        let now = Instant::now();
+        let budget = timing().budget(now, now + Duration::from_secs(13));
+        assert_eq!((budget.hard - budget.send, budget.send - budget.work), (Duration::from_secs(1), Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn a_short_deadline_still_leaves_the_bot_half_of_it() {
+        let now = Instant::now();
+        let budget = timing().budget(now, now + Duration::from_secs(2));
+        assert_eq!(budget.work - now, Duration::from_secs(1));
+        assert!(budget.work < budget.send && budget.send < budget.hard);
+    }
 }

@@ -11,6 +11,18 @@ use http::{Method, StatusCode};
 use std::sync::Arc;
 use tokio::time::Instant;
 
+/// What a Lambda function or a `connector-local` route serves: one request in, one answer out,
+/// within the deadline.
+pub trait Endpoint: Send + Sync + 'static {
+    fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send;
+}
+
+impl<C: Channel> Endpoint for Webhook<C> {
+    fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send {
+        self.handle(request, runtime_deadline)
+    }
+}
+
 pub struct Webhook<C: Channel> {
     channel: C,
     pipeline: Arc<Pipeline>,

@@ -1,6 +1,6 @@
 //! The state of one user's conversation, persisted between messages (DynamoDB `conv#<key>`).
 
-use crate::ports::Timestamp;
+use crate::ports::{ChatRef, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -65,22 +65,24 @@ pub struct ReplyAddress {
     pub to: Value,
 }
 
-/// Who the user is talking to. A closed chat is no mode of its own: the user is back with the
-/// bot, and the next chat is a new one.
+/// Who the user is talking to.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Mode {
     #[default]
     Bot,
     /// A HyperChat chat is open for this user.
-    LiveChat { chat_id: String, stage: ChatStage },
+    LiveChat { chat: ChatRef, stage: ChatStage },
+    /// With the bot again after a chat, whose closing events (its ticket, the survey link) may
+    /// still arrive; nothing else of that chat is taken.
+    Closed { chat_id: String },
 }
 
 impl Mode {
     pub fn chat_id(&self) -> Option<&str> {
         match self {
-            Self::Bot => None,
-            Self::LiveChat { chat_id, .. } => Some(chat_id),
+            Self::Bot | Self::Closed { .. } => None,
+            Self::LiveChat { chat, .. } => Some(&chat.chat_id),
         }
     }
 }

@@ -92,6 +92,18 @@ pub trait Chatbot: Send + Sync {
     /// The ExtraInfo objects of a group (`GET /v1/app/data/<group>`): `{"results":[{name, value}]}`.
     /// Adapters cache it; the engine reads `translations` and `settings` from it.
     async fn app_data(&self, group: &str) -> Result<Value, ChatbotError>;
+    /// The bot conversation so far (`GET /v1/conversation/history`), for the agent who takes over.
+    async fn history(&self, session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError>;
+}
+
+/// One line of the bot conversation, as the agent sees it when the chat opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryLine {
+    /// The user wrote it (else the bot did).
+    pub from_user: bool,
+    pub message: String,
+    /// Unix seconds.
+    pub created: i64,
 }
 
 /// Who the live chat is opened for, with what the escalation form collected.
@@ -103,6 +115,15 @@ pub struct ChatRequest {
     pub contact: String,
     /// Other form fields.
     pub extra: serde_json::Map<String, Value>,
+    /// The bot conversation so far.
+    pub history: Vec<HistoryLine>,
+}
+
+/// A chat as the connector addresses it: the chat, and the HyperChat user who is our end user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRef {
+    pub chat_id: String,
+    pub user_id: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +134,9 @@ pub enum LiveChatError {
     Rejected(String),
     #[error("the live chat service is unavailable: {0}")]
     Unavailable(String),
+    /// The chat is closed or unknown on the service's side.
+    #[error("the chat is over")]
+    ChatOver,
 }
 
 impl LiveChatError {
@@ -126,8 +150,18 @@ impl LiveChatError {
 pub trait LiveChat: Send + Sync {
     /// Whether an agent could take a chat now.
     async fn agents_available(&self) -> Result<bool, LiveChatError>;
-    /// Opens a chat for this user (or returns the one already open); the chat id.
-    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError>;
+    /// Opens a chat for this user (or returns the one already open).
+    async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError>;
+    /// Passes a message of the user on to the agent.
+    async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError>;
+    /// Closes the chat at the user's request.
+    async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError>;
+    /// Ends a chat no agent can take (`forever:alone`).
+    async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError>;
+    /// How an agent is called in messages to the user (their nickname, else their name).
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError>;
+    /// The satisfaction survey's link for a ticket, when a survey is configured.
+    async fn survey_link(&self, ticket_id: &str) -> Result<Option<String>, LiveChatError>;
 }
 
 /// The live chat when HyperChat is disabled: nobody is ever available.
@@ -140,8 +174,28 @@ impl LiveChat for NoLiveChat {
         Ok(false)
     }
 
-    async fn open_chat(&self, _request: &ChatRequest) -> Result<String, LiveChatError> {
+    async fn open_chat(&self, _request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
         Err(LiveChatError::NoAgents)
+    }
+
+    async fn send_message(&self, _chat: &ChatRef, _text: &str) -> Result<(), LiveChatError> {
+        Err(LiveChatError::ChatOver)
+    }
+
+    async fn close_chat(&self, _chat: &ChatRef) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+
+    async fn abandon_chat(&self, _chat_id: &str) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+
+    async fn agent_name(&self, _agent_id: &str) -> Result<String, LiveChatError> {
+        Err(LiveChatError::ChatOver)
+    }
+
+    async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
+        Ok(None)
     }
 }
 
@@ -278,6 +332,10 @@ pub trait StateStore: Send + Sync {
     async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError>;
     /// Frees the lease without changing anything else.
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError>;
+    /// Records which conversation a live chat belongs to, so the chat's events find the user.
+    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError>;
+    /// The conversation of a live chat, if known and not expired.
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError>;
     /// A cached value (access token, ExtraInfo); expired entries read as absent.
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
     async fn cache_put(&self, key: &str, value: &str, expires_at: Timestamp) -> Result<(), StoreError>;

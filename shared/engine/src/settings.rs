@@ -32,6 +32,14 @@ pub struct EscalationPolicy {
     pub tries_before_escalation: u32,
     /// Consecutive negative ratings that trigger an offer (0 = never).
     pub negative_ratings_before_escalation: u32,
+    /// The room queues chats: the user hears their place in it.
+    #[serde(default)]
+    pub queue: Queue,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Queue {
+    pub active: bool,
 }
 
 /// `custom`, as in the PHP Twilio connector.

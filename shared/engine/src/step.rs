@@ -10,7 +10,7 @@ use crate::conversation::{
 };
 use crate::labels::{Label, Labels};
 use crate::matching;
-use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, LiveChat, LiveChatError, Timestamp, TrackingEvent};
+use crate::ports::{BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent};
 use crate::reply::Reply;
 use crate::settings::{ContentRatings, EscalationPolicy};
 use serde_json::{Value, json};
@@ -29,21 +29,25 @@ pub enum UserInput {
 /// Something that happened in the user's live chat, not written by the user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatEvent {
-    AgentJoined {
-        agent: String,
-    },
-    AgentMessage {
-        text: String,
-    },
+    /// An agent accepted the chat.
+    AgentJoined { agent_id: String },
+    /// A message in the chat; the user's own come back too and are not repeated to them.
+    Message { sender: String, text: String },
+    /// The user's place in the room's queue.
+    QueuePosition(u32),
     /// Closed by the agent or the system.
-    ChatClosed,
+    Closed,
+    /// No agent is left to take the chat (`forever:alone`).
+    NoAgentLeft,
+    /// A ticket was made of the closed chat (`system:info`).
+    TicketCreated { ticket_id: String },
 }
 
 /// What one turn is about: a user's message, or an event of their live chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     User(UserInput),
-    Chat(ChatEvent),
+    Chat { chat_id: String, event: ChatEvent },
 }
 
 /// Engine knobs that are not texts.
@@ -92,33 +96,97 @@ impl Engine<'_> {
     pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Vec<Reply> {
         match input {
             Input::User(input) => self.step(conv, input, now).await,
-            Input::Chat(event) => self.on_chat_event(conv, event),
+            Input::Chat { chat_id, event } => self.on_chat_event(conv, chat_id, event).await,
         }
     }
 
-    /// An event of the user's live chat. Events for a chat the conversation is not in (closed
-    /// since, or never ours) change nothing and say nothing.
-    fn on_chat_event(&self, conv: &mut Conversation, event: &ChatEvent) -> Vec<Reply> {
-        let Mode::LiveChat { chat_id, stage } = &mut conv.mode else {
-            tracing::info!("live chat event for a conversation with the bot ignored");
-            return Vec::new();
-        };
+    /// An event of the user's live chat. Events of another chat (an earlier one, or a chat the
+    /// conversation never had) change nothing and say nothing: a late event never reopens a
+    /// closed chat.
+    async fn on_chat_event(&self, conv: &mut Conversation, chat_id: &str, event: &ChatEvent) -> Vec<Reply> {
         let mut turn = Turn::default();
-        match event {
-            ChatEvent::AgentJoined { agent } => {
-                turn.text(&self.labels.get(Label::AgentJoined).replace("$agentName", agent));
-                *stage = ChatStage::WithAgent { agent: agent.clone() };
-            }
-            ChatEvent::AgentMessage { text } => turn.text(text),
-            ChatEvent::ChatClosed => {
-                tracing::info!(chat = %chat_id, "live chat closed, back to the bot");
-                turn.text(self.labels.get(Label::ChatClosed));
+        let unchanged = std::mem::take(&mut conv.awaiting);
+        let was_live = matches!(conv.mode, Mode::LiveChat { .. });
+        match (&mut conv.mode, event) {
+            (Mode::Closed { chat_id: closed }, ChatEvent::TicketCreated { ticket_id }) if closed == chat_id => {
+                match self.agent(self.live_chat.survey_link(ticket_id)).await {
+                    Ok(Some(link)) => turn.text(&link),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(error = %crate::error_chain(&error), "survey link unavailable"),
+                }
                 conv.mode = Mode::Bot;
-                reset_escalation_counters(conv);
+            }
+            (Mode::LiveChat { chat, stage }, event) if chat.chat_id == chat_id => match event {
+                ChatEvent::AgentJoined { agent_id } => {
+                    let name = self.agent(self.live_chat.agent_name(agent_id)).await.unwrap_or_else(|error| {
+                        tracing::warn!(error = %crate::error_chain(&error), "agent's name unavailable");
+                        String::new()
+                    });
+                    turn.text(&self.labels.get(Label::AgentJoined).replace("$agentName", &name).replace("  ", " "));
+                    *stage = ChatStage::WithAgent { agent: name };
+                }
+                ChatEvent::Message { sender, text } if *sender != chat.user_id => turn.text(text),
+                ChatEvent::Message { .. } | ChatEvent::TicketCreated { .. } => {}
+                ChatEvent::QueuePosition(position) if self.policy.escalation.queue.active => match position {
+                    0 => {}
+                    1 => turn.text(self.labels.get(Label::QueueEstimationFirst)),
+                    n => turn.text(&self.labels.get(Label::QueueEstimation).replace("$queuePosition", &n.to_string())),
+                },
+                ChatEvent::QueuePosition(_) => {}
+                ChatEvent::Closed => {
+                    turn.text(self.labels.get(Label::ChatClosed));
+                    self.chat_ended(conv, chat_id);
+                }
+                ChatEvent::NoAgentLeft => {
+                    if let Err(error) = self.agent(self.live_chat.abandon_chat(chat_id)).await {
+                        tracing::warn!(error = %crate::error_chain(&error), "chat no agent could take not closed upstream");
+                    }
+                    turn.text(self.labels.get(Label::ChatClosed));
+                    self.chat_ended(conv, chat_id);
+                }
+            },
+            _ => tracing::info!("event of a chat this conversation is not in: ignored"),
+        }
+        // A chat that ended leaves nothing pending; an ignored event leaves things as they were.
+        let ended = was_live && !matches!(conv.mode, Mode::LiveChat { .. });
+        turn.finish(conv, if ended { Awaiting::Nothing } else { unchanged })
+    }
+
+    /// The chat is over: back to the bot, with a fresh count of failures.
+    fn chat_ended(&self, conv: &mut Conversation, chat_id: &str) {
+        tracing::info!("live chat over, back to the bot");
+        conv.mode = Mode::Closed { chat_id: chat_id.to_owned() };
+        reset_escalation_counters(conv);
+    }
+
+    /// A message of a user who is in a live chat: passed on to the agent, or `/close`.
+    /// `None` when the chat turned out to be over and the bot should answer instead.
+    async fn relay(&self, conv: &mut Conversation, chat: &ChatRef, text: &str, turn: &mut Turn) -> Option<()> {
+        if text == self.labels.get(Label::CloseChatKeyWord) {
+            if let Err(error) = self.agent(self.live_chat.close_chat(chat)).await {
+                tracing::warn!(error = %crate::error_chain(&error), "chat not closed upstream; closed here");
+            }
+            turn.text(self.labels.get(Label::ChatClosed));
+            self.chat_ended(conv, &chat.chat_id);
+            return Some(());
+        }
+        if text.is_empty() {
+            turn.text(self.labels.get(Label::UnsupportedMessage));
+            return Some(());
+        }
+        match self.agent(self.live_chat.send_message(chat, text)).await {
+            Ok(()) => Some(()),
+            Err(LiveChatError::ChatOver) => {
+                tracing::info!("the chat was over upstream: the bot answers");
+                self.chat_ended(conv, &chat.chat_id);
+                None
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "message not passed on to the agent");
+                turn.text(self.labels.get(Label::ChatMessageNotDelivered));
+                Some(())
             }
         }
-        let unchanged = std::mem::take(&mut conv.awaiting);
-        turn.finish(conv, unchanged)
     }
 
     pub async fn step(&self, conv: &mut Conversation, input: &UserInput, now: Timestamp) -> Vec<Reply> {
@@ -128,13 +196,19 @@ impl Engine<'_> {
         let text = match input {
             UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
         };
-        if self.only_chat {
-            // Once the chat is open there is nothing to open again; relaying the message to the
-            // agent belongs to the live-chat relay.
-            if conv.mode == Mode::Bot {
-                self.open_chat(conv, None, &mut turn).await;
+        if self.only_chat && !matches!(conv.mode, Mode::LiveChat { .. }) {
+            // The message that opens the chat is the agent's first.
+            self.open_chat(conv, None, &mut turn).await;
+            if !matches!(conv.mode, Mode::LiveChat { .. }) {
+                return turn.finish(conv, Awaiting::Nothing);
             }
-            return turn.finish(conv, Awaiting::Nothing);
+        }
+        if let Mode::LiveChat { chat, .. } = &conv.mode {
+            let chat = chat.clone();
+            if self.relay(conv, &chat, text, &mut turn).await.is_some() || self.only_chat {
+                let awaiting = std::mem::take(&mut conv.awaiting);
+                return turn.finish(conv, awaiting);
+            }
         }
         match std::mem::take(&mut conv.awaiting) {
             Awaiting::RatingComment(rating) => {
@@ -381,11 +455,12 @@ impl Engine<'_> {
             return;
         }
         turn.text(self.labels.get(Label::CreatingChat));
-        let request = chat_request(self.external_id, form.unwrap_or_default());
+        let mut request = chat_request(self.external_id, form.unwrap_or_default());
+        request.history = self.transcript(conv).await;
         match self.agent(self.live_chat.open_chat(&request)).await {
-            Ok(chat_id) => {
+            Ok(chat) => {
                 self.track_quietly(conv, "CONTACT_ATTENDED", json!({ "value": "true" })).await;
-                conv.mode = Mode::LiveChat { chat_id, stage: ChatStage::Queued };
+                conv.mode = Mode::LiveChat { chat, stage: ChatStage::Queued };
             }
             Err(LiveChatError::NoAgents) => {
                 turn.text(self.labels.get(Label::NoAgents));
@@ -396,6 +471,15 @@ impl Engine<'_> {
                 turn.text(self.labels.get(Label::ErrorCreatingChat));
             }
         }
+    }
+
+    /// The bot conversation so far, for the agent; none when it cannot be read.
+    async fn transcript(&self, conv: &Conversation) -> Vec<HistoryLine> {
+        let Some(session) = conv.bot_session.as_ref() else { return Vec::new() };
+        self.bot(self.chatbot.history(session)).await.unwrap_or_else(|error| {
+            tracing::warn!(error = %crate::error_chain(&error), "bot transcript unavailable; the chat opens without it");
+            Vec::new()
+        })
     }
 
     async fn agents_available(&self) -> bool {
@@ -583,7 +667,7 @@ fn chat_request(external_id: &str, mut form: serde_json::Map<String, Value>) -> 
     let mut take = |key: &str| form.remove(key).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     let name = format!("{} {}", take("FIRST_NAME"), take("LAST_NAME")).trim().to_owned();
     let contact = take("EMAIL_ADDRESS");
-    ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form }
+    ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form, history: Vec::new() }
 }
 
 fn failure_label(error: &ChatbotError) -> Label {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::conversation::PromptKind;
+use crate::ports::ChatRef;
 use crate::testing::{ScriptedChatbot, ScriptedLiveChat};
 use serde_json::{Value, json};
 
@@ -60,8 +61,12 @@ impl Harness {
     fn escalating(tries: u32, negatives: u32) -> Self {
         let mut h = Self::new();
         h.policy.ratings = ratings(true);
-        h.policy.escalation =
-            EscalationPolicy { enabled: true, tries_before_escalation: tries, negative_ratings_before_escalation: negatives };
+        h.policy.escalation = EscalationPolicy {
+            enabled: true,
+            tries_before_escalation: tries,
+            negative_ratings_before_escalation: negatives,
+            ..Default::default()
+        };
         h
     }
 
@@ -91,7 +96,11 @@ impl Harness {
     }
 
     async fn chat_event(&mut self, event: ChatEvent) -> Vec<Reply> {
-        self.handle(&Input::Chat(event), NOW).await
+        self.event_of("chat-1", event).await
+    }
+
+    async fn event_of(&mut self, chat_id: &str, event: ChatEvent) -> Vec<Reply> {
+        self.handle(&Input::Chat { chat_id: chat_id.into(), event }, NOW).await
     }
 }
 
@@ -531,44 +540,143 @@ async fn only_chat_mode_never_asks_the_bot_and_opens_a_chat_or_says_no_agents() 
     assert!(h.bot.sent().is_empty());
 }
 
-// ---------------------------------------------------------------- live chat events
+// ---------------------------------------------------------------- live chat
+
+fn chat_one() -> ChatRef {
+    ChatRef { chat_id: "chat-1".into(), user_id: "user-1".into() }
+}
 
 fn in_live_chat() -> Harness {
     let mut h = Harness::new();
-    h.labels = h.labels.clone().overridden_by([
-        ("agent_joined".to_owned(), "Agent $agentName has joined the conversation.".to_owned()),
-        ("chat_closed".to_owned(), "Chat closed".to_owned()),
-    ]);
-    h.conv.mode = Mode::LiveChat { chat_id: "chat-1".into(), stage: ChatStage::Queued };
+    h.labels = h.labels.clone().overridden_by(
+        [
+            ("agent_joined", "Agent $agentName has joined the conversation."),
+            ("chat_closed", "Chat closed"),
+            ("close_chat_key_word", "/close"),
+            ("queue_estimation", "There are $queuePosition people ahead of you."),
+            ("queue_estimation_first", "There is one person ahead of you."),
+            ("chat_message_not_delivered", "Not delivered."),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    h.conv.mode = Mode::LiveChat { chat: chat_one(), stage: ChatStage::Queued };
     h
 }
 
 #[tokio::test]
 async fn an_agent_joining_is_announced_with_their_name_and_the_chat_is_with_that_agent() {
     let mut h = in_live_chat();
-    let replies = h.chat_event(ChatEvent::AgentJoined { agent: "Ana".into() }).await;
-    assert_eq!(replies, vec![text("Agent Ana has joined the conversation.")]);
-    assert_eq!(h.conv.mode, Mode::LiveChat { chat_id: "chat-1".into(), stage: ChatStage::WithAgent { agent: "Ana".into() } });
+    let replies = h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await;
+    assert_eq!(replies, vec![text("Agent Agent A7 has joined the conversation.")]);
+    assert_eq!(h.conv.mode, Mode::LiveChat { chat: chat_one(), stage: ChatStage::WithAgent { agent: "Agent A7".into() } });
 }
 
 #[tokio::test]
-async fn an_agent_message_is_passed_on_as_written_and_asks_nothing_of_the_bot() {
+async fn an_agents_message_is_passed_on_and_the_users_own_is_not_repeated_to_them() {
     let mut h = in_live_chat();
-    assert_eq!(
-        h.chat_event(ChatEvent::AgentMessage { text: "<p>Hi, how can I help?</p>".into() }).await,
-        vec![text("<p>Hi, how can I help?</p>")]
-    );
+    let from_agent = ChatEvent::Message { sender: "A7".into(), text: "<p>Hi, how can I help?</p>".into() };
+    assert_eq!(h.chat_event(from_agent).await, vec![text("<p>Hi, how can I help?</p>")]);
+    assert!(h.chat_event(ChatEvent::Message { sender: "user-1".into(), text: "my own".into() }).await.is_empty());
     assert!(h.bot.inputs.lock().unwrap().is_empty());
     assert_eq!(h.conv.messages_handled, 0, "not a user message");
 }
 
 #[tokio::test]
-async fn a_closed_chat_hands_the_user_back_to_the_bot_with_the_counters_reset() {
+async fn the_users_messages_in_a_chat_go_to_the_agent_and_not_to_the_bot() {
+    let mut h = in_live_chat();
+    assert!(h.say("my card is blocked").await.is_empty(), "no acknowledgement");
+    assert_eq!(*h.agents.messages.lock().unwrap(), vec![("chat-1".to_owned(), "my card is blocked".to_owned())]);
+    assert!(h.bot.inputs.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_close_keyword_closes_the_chat_and_the_next_message_goes_to_the_bot() {
+    let mut h = in_live_chat();
+    assert_eq!(h.say("/close").await, vec![text("Chat closed")]);
+    assert_eq!(*h.agents.closed.lock().unwrap(), vec!["chat-1".to_owned()]);
+    assert_eq!(h.conv.mode, Mode::Closed { chat_id: "chat-1".into() });
+    h.say("hello").await;
+    assert_eq!(h.bot.sent(), vec![msg("hello")]);
+    assert!(h.agents.messages.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_chat_the_agent_closed_hands_the_user_back_to_the_bot_with_the_counters_reset() {
     let mut h = in_live_chat();
     h.conv.no_results_count = 3;
     h.conv.negative_ratings_count = 2;
-    assert_eq!(h.chat_event(ChatEvent::ChatClosed).await, vec![text("Chat closed")]);
-    assert_eq!((h.conv.mode.clone(), h.conv.no_results_count, h.conv.negative_ratings_count), (Mode::Bot, 0, 0));
+    assert_eq!(h.chat_event(ChatEvent::Closed).await, vec![text("Chat closed")]);
+    assert_eq!((h.conv.no_results_count, h.conv.negative_ratings_count), (0, 0));
+    h.say("hello").await;
+    assert_eq!(h.bot.sent(), vec![msg("hello")]);
+}
+
+#[tokio::test]
+async fn a_chat_no_agent_can_take_is_closed_upstream_and_the_user_told() {
+    let mut h = in_live_chat();
+    assert_eq!(h.chat_event(ChatEvent::NoAgentLeft).await, vec![text("Chat closed")]);
+    assert_eq!(*h.agents.closed.lock().unwrap(), vec!["chat-1".to_owned()]);
+    assert!(!matches!(h.conv.mode, Mode::LiveChat { .. }));
+}
+
+#[tokio::test]
+async fn the_queue_position_is_told_only_when_the_room_queues() {
+    let mut h = in_live_chat();
+    assert!(h.chat_event(ChatEvent::QueuePosition(2)).await.is_empty(), "queue off");
+    h.policy.escalation.queue.active = true;
+    assert_eq!(h.chat_event(ChatEvent::QueuePosition(1)).await, vec![text("There is one person ahead of you.")]);
+    assert_eq!(h.chat_event(ChatEvent::QueuePosition(3)).await, vec![text("There are 3 people ahead of you.")]);
+}
+
+#[tokio::test]
+async fn the_survey_link_follows_the_ticket_of_the_closed_chat_and_late_events_reopen_nothing() {
+    let mut h = in_live_chat();
+    *h.agents.survey.lock().unwrap() = Some("https://survey.example/s/1".into());
+    h.chat_event(ChatEvent::Closed).await;
+    assert!(h.chat_event(ChatEvent::Message { sender: "A7".into(), text: "late".into() }).await.is_empty());
+    assert!(h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await.is_empty());
+    assert_eq!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await, vec![text("https://survey.example/s/1")]);
+    assert_eq!(h.conv.mode, Mode::Bot);
+}
+
+#[tokio::test]
+async fn an_event_of_another_chat_says_nothing_and_changes_nothing() {
+    let mut h = in_live_chat();
+    let before = h.conv.clone();
+    assert!(h.event_of("chat-0", ChatEvent::Closed).await.is_empty());
+    assert_eq!(h.conv, before);
+}
+
+#[tokio::test]
+async fn a_message_the_agent_cannot_get_is_said_to_the_user_and_a_chat_over_upstream_lets_the_bot_answer() {
+    let mut h = in_live_chat();
+    *h.agents.failing.lock().unwrap() = Some(LiveChatError::Unavailable("down".into()));
+    assert_eq!(h.say("are you there?").await, vec![text("Not delivered.")]);
+    assert!(matches!(h.conv.mode, Mode::LiveChat { .. }), "still in the chat");
+    *h.agents.failing.lock().unwrap() = Some(LiveChatError::ChatOver);
+    h.say("hello").await;
+    assert_eq!(h.bot.sent(), vec![msg("hello")]);
+}
+
+#[tokio::test]
+async fn only_chat_mode_opens_the_chat_with_the_first_message_and_relays_the_next() {
+    let mut h = Harness::new();
+    h.only_chat = true;
+    assert_eq!(h.say("I need a person").await, vec![text("I will try to connect you with an agent. Please wait.")]);
+    h.say("still there?").await;
+    let relayed: Vec<String> = h.agents.messages.lock().unwrap().iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(relayed, vec!["I need a person", "still there?"]);
+    assert!(h.bot.inputs.lock().unwrap().is_empty(), "never the bot");
+}
+
+#[tokio::test]
+async fn a_chat_opens_with_the_bot_conversation_so_far() {
+    let mut h = Harness::escalating(1, 0);
+    h.say("zzz").await;
+    h.say("1").await;
+    let opened = h.agents.opened.lock().unwrap();
+    let lines: Vec<(bool, &str)> = opened[0].history.iter().map(|l| (l.from_user, l.message.as_str())).collect();
+    assert_eq!(lines, vec![(true, "zzz"), (false, "ok")]);
 }
 
 #[tokio::test]
@@ -577,6 +685,6 @@ async fn a_chat_event_for_a_conversation_with_the_bot_says_nothing_and_keeps_wha
     h.bot.on(msg("cards"), multiple_choice());
     h.say("cards").await;
     let awaiting = h.conv.awaiting.clone();
-    assert!(h.chat_event(ChatEvent::AgentMessage { text: "late".into() }).await.is_empty());
+    assert!(h.chat_event(ChatEvent::Message { sender: "A7".into(), text: "late".into() }).await.is_empty());
     assert_eq!((h.conv.mode.clone(), h.conv.awaiting.clone()), (Mode::Bot, awaiting));
 }

@@ -2,7 +2,7 @@
 
 use crate::answer::BotResponse;
 use crate::conversation::BotSession;
-use crate::ports::{BotInput, ChatRequest, Chatbot, ChatbotError, LiveChat, LiveChatError, TrackingEvent};
+use crate::ports::{BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, TrackingEvent};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -101,18 +101,39 @@ impl Chatbot for ScriptedChatbot {
         }
         Ok(self.app_data.lock().unwrap().clone())
     }
+
+    /// The user's inputs so far, each followed by "ok" from the bot.
+    async fn history(&self, _session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError> {
+        let inputs = self.inputs.lock().unwrap();
+        Ok(inputs
+            .iter()
+            .filter_map(|(_, input)| match input {
+                BotInput::Message(text) => Some(text.clone()),
+                _ => None,
+            })
+            .flat_map(|text| [(true, text), (false, "ok".to_owned())])
+            .map(|(from_user, message)| HistoryLine { from_user, message, created: 0 })
+            .collect())
+    }
 }
 
-/// A live chat with a settable number of available agents, recording the chats it opens.
+/// A live chat with a settable number of available agents, recording the chats it opens and
+/// the messages it is given.
 #[derive(Default)]
 pub struct ScriptedLiveChat {
     agents: AtomicI64,
     pub opened: Mutex<Vec<ChatRequest>>,
+    pub messages: Mutex<Vec<(String, String)>>,
+    pub closed: Mutex<Vec<String>>,
+    /// The next `send_message` fails with this.
+    pub failing: Mutex<Option<LiveChatError>>,
+    /// What `survey_link` answers.
+    pub survey: Mutex<Option<String>>,
 }
 
 impl ScriptedLiveChat {
     pub fn with_agents(agents: i64) -> Self {
-        Self { agents: AtomicI64::new(agents), opened: Mutex::default() }
+        Self { agents: AtomicI64::new(agents), ..Self::default() }
     }
 }
 
@@ -122,9 +143,35 @@ impl LiveChat for ScriptedLiveChat {
         Ok(self.agents.load(Ordering::SeqCst) > 0)
     }
 
-    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError> {
+    async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
         let mut opened = self.opened.lock().unwrap();
         opened.push(request.clone());
-        Ok(format!("chat-{}", opened.len()))
+        Ok(ChatRef { chat_id: format!("chat-{}", opened.len()), user_id: "user-1".into() })
+    }
+
+    async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError> {
+        if let Some(error) = self.failing.lock().unwrap().take() {
+            return Err(error);
+        }
+        self.messages.lock().unwrap().push((chat.chat_id.clone(), text.to_owned()));
+        Ok(())
+    }
+
+    async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
+        self.closed.lock().unwrap().push(chat.chat_id.clone());
+        Ok(())
+    }
+
+    async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError> {
+        self.closed.lock().unwrap().push(chat_id.to_owned());
+        Ok(())
+    }
+
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
+        Ok(format!("Agent {agent_id}"))
+    }
+
+    async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
+        Ok(self.survey.lock().unwrap().clone())
     }
 }

@@ -1,9 +1,9 @@
-//! Inbenta HyperChat as the engine's [`LiveChat`]: agent availability and opening a chat.
-//! Base URL `chat.server` (`HYPERCHAT_API_URL`), routes under `/v1/`, app headers
-//! `x-hyper-appid` / `x-hyper-secret`.
+//! Inbenta HyperChat as the engine's [`LiveChat`]: agent availability, opening a chat with the
+//! bot transcript, passing the user's messages on, closing, agents' names and survey links.
+//! Routes under `{base}/v1/`, app headers `x-hyper-appid` / `x-hyper-secret`.
 
 use async_trait::async_trait;
-use connector_engine::ports::{ChatRequest, LiveChat, LiveChatError};
+use connector_engine::ports::{ChatRef, ChatRequest, LiveChat, LiveChatError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -25,8 +25,27 @@ pub struct HyperChatSettings {
     #[serde(default)]
     pub lang: String,
     pub source: i64,
+    /// `HYPERCHAT_API_URL`: the base URL without `/v1`.
     #[serde(default)]
     pub server: String,
+    /// Used when no server is set: `eu` or `us`.
+    #[serde(default)]
+    pub region_server: String,
+    /// The satisfaction survey sent when a chat's ticket is created; empty for none.
+    #[serde(default)]
+    pub survey_id: String,
+}
+
+impl HyperChatSettings {
+    /// `server` when set, else the region's public server.
+    pub fn base_url(&self) -> Option<String> {
+        let server = self.server.trim().trim_end_matches('/').trim_end_matches("/v1");
+        if !server.is_empty() {
+            return Some(server.to_owned());
+        }
+        let region = self.region_server.trim();
+        (!region.is_empty()).then(|| format!("https://hyperchat-{region}.inbenta.chat"))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,18 +57,20 @@ pub struct HyperChatConfig {
     pub room_id: i64,
     pub source: i64,
     pub lang: String,
+    pub survey_id: String,
     pub timeout: Duration,
 }
 
 impl HyperChatConfig {
-    pub fn from_settings(chat: &HyperChatSettings, timeout: Duration) -> Self {
+    pub fn from_settings(chat: &HyperChatSettings, base_url: String, timeout: Duration) -> Self {
         Self {
-            base_url: chat.server.trim_end_matches('/').trim_end_matches("/v1").to_owned(),
+            base_url,
             app_id: chat.app_id.clone(),
             secret: chat.secret.clone(),
             room_id: chat.room_id,
             source: chat.source,
             lang: chat.lang.clone(),
+            survey_id: chat.survey_id.trim().to_owned(),
             timeout,
         }
     }
@@ -90,6 +111,17 @@ impl HyperChatClient {
 
     async fn ok(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiveChatError> {
         self.call(method, path, body).await?.map_err(|(status, body)| rejected(status, &body))
+    }
+
+    /// A call on one chat: a chat HyperChat no longer has, or has closed, is over.
+    async fn on_chat(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiveChatError> {
+        match self.call(method, path, body).await? {
+            Ok(body) => Ok(body),
+            Err((status, body)) if status == StatusCode::NOT_FOUND || error_message(&body).to_lowercase().contains("closed") => {
+                Err(LiveChatError::ChatOver)
+            }
+            Err((status, body)) => Err(rejected(status, &body)),
+        }
     }
 
     async fn queue_mode(&self) -> Result<bool, LiveChatError> {
@@ -133,9 +165,12 @@ impl HyperChatClient {
     }
 }
 
+fn error_message(body: &Value) -> &str {
+    body.pointer("/error/message").and_then(Value::as_str).unwrap_or("request refused")
+}
+
 fn rejected(status: StatusCode, body: &Value) -> LiveChatError {
-    let message = body.pointer("/error/message").and_then(Value::as_str).unwrap_or("request refused");
-    LiveChatError::Rejected(format!("HTTP {}: {message}", status.as_u16()))
+    LiveChatError::Rejected(format!("HTTP {}: {}", status.as_u16(), error_message(body)))
 }
 
 #[async_trait]
@@ -151,30 +186,97 @@ impl LiveChat for HyperChatClient {
         Ok(available.pointer(&format!("/agents/{room}")).and_then(Value::as_i64).unwrap_or(0) > 0)
     }
 
-    async fn open_chat(&self, request: &ChatRequest) -> Result<String, LiveChatError> {
+    async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
         let user = self.user(request).await?;
+        let user_id = user.get("id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("user without id".into()))?.to_owned();
         if let Some(chat_id) = self.open_chat_of(&user).await? {
-            return Ok(chat_id);
+            return Ok(ChatRef { chat_id, user_id });
         }
-        let creator = user.get("id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("user without id".into()))?;
-        let chat = self
-            .ok(
-                Method::POST,
-                "chats",
-                Some(&json!({
-                    "creator": creator,
-                    "room": self.config.room_id,
-                    "source": self.config.source,
-                    "lang": self.config.lang,
-                    "externalId": request.external_id,
-                })),
-            )
-            .await?;
+        let history: Vec<Value> = request
+            .history
+            .iter()
+            .map(|line| {
+                let sender = if line.from_user { user_id.as_str() } else { "assistant" };
+                json!({ "sender": sender, "message": line.message, "created": line.created })
+            })
+            .collect();
+        let mut body = json!({
+            "creator": user_id,
+            "room": self.config.room_id,
+            "source": self.config.source,
+            "lang": self.config.lang,
+            "externalId": request.external_id,
+        });
+        if !history.is_empty() {
+            body["history"] = Value::Array(history);
+        }
+        let chat = self.ok(Method::POST, "chats", Some(&body)).await?;
         let chat_id =
             chat.pointer("/chat/id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("chat without id".into()))?.to_owned();
         if !self.queue_mode().await? {
             self.ok(Method::GET, &format!("chats/{}/assign", encode(&chat_id)), None).await?;
         }
-        Ok(chat_id)
+        Ok(ChatRef { chat_id, user_id })
+    }
+
+    async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError> {
+        let body = json!({ "chatId": chat.chat_id, "sender": chat.user_id, "message": text });
+        self.on_chat(Method::POST, &format!("chats/{}/messages", encode(&chat.chat_id)), Some(&body)).await.map(drop)
+    }
+
+    async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
+        let path = format!("chats/{}?userId={}", encode(&chat.chat_id), encode(&chat.user_id));
+        match self.on_chat(Method::DELETE, &path, None).await {
+            Ok(_) | Err(LiveChatError::ChatOver) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError> {
+        match self.on_chat(Method::DELETE, &format!("chats/{}", encode(chat_id)), None).await {
+            Ok(_) | Err(LiveChatError::ChatOver) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
+        let user = self.ok(Method::GET, &format!("users/{}", encode(agent_id)), None).await?;
+        let field = |name: &str| user.pointer(&format!("/user/{name}")).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty());
+        Ok(field("nickname").or_else(|| field("name")).unwrap_or_default().to_owned())
+    }
+
+    async fn survey_link(&self, ticket_id: &str) -> Result<Option<String>, LiveChatError> {
+        if self.config.survey_id.is_empty() {
+            return Ok(None);
+        }
+        let body = json!({ "sourceType": "ticket", "sourceId": ticket_id });
+        let survey = self.ok(Method::GET, &format!("surveys/{}", encode(&self.config.survey_id)), Some(&body)).await?;
+        Ok(survey.pointer("/survey/url").and_then(Value::as_str).map(str::to_owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(server: &str, region: &str) -> HyperChatSettings {
+        HyperChatSettings {
+            enabled: true,
+            app_id: String::new(),
+            secret: crate::empty_secret(),
+            room_id: 1,
+            lang: "en".into(),
+            source: 3,
+            server: server.into(),
+            region_server: region.into(),
+            survey_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_base_url_is_the_server_without_v1_else_the_regions_public_server() {
+        assert_eq!(settings("https://hc.example/v1/", "us").base_url().as_deref(), Some("https://hc.example"));
+        assert_eq!(settings("", "eu").base_url().as_deref(), Some("https://hyperchat-eu.inbenta.chat"));
+        assert_eq!(settings("", "").base_url(), None);
     }
 }

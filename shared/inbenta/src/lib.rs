@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use connector_config::{Config, ConfigError, EnvKey};
 use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
-use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, StateStore, TrackingEvent};
+use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, HistoryLine, StateStore, TrackingEvent};
 use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -290,6 +290,29 @@ impl Chatbot for InbentaClient {
         .map(drop)
     }
 
+    /// `[{"user":"bot"|"guest"...,"message":"...","datetime":"2020-..."}]`; blank lines dropped.
+    async fn history(&self, session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError> {
+        let body = self
+            .call(|http, token| {
+                http.request(upstream::Method::GET, format!("{}/v1/conversation/history", token.chatbot_url))
+                    .bearer_auth(token.token.expose_secret())
+                    .header("x-inbenta-session", format!("Bearer {}", session.token))
+            })
+            .await?;
+        let lines = body.as_array().map(Vec::as_slice).unwrap_or_default();
+        Ok(lines
+            .iter()
+            .filter_map(|line| {
+                let message = line.get("message").and_then(Value::as_str).map(str::trim).filter(|m| !m.is_empty())?;
+                Some(HistoryLine {
+                    from_user: line.get("user").and_then(Value::as_str) != Some("bot"),
+                    message: message.to_owned(),
+                    created: line.get("datetime").and_then(Value::as_str).and_then(unix_seconds).unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
     /// Cached for 30 minutes in memory and in the store; a group the instance does not have
     /// (404) reads as no objects and is cached too.
     async fn app_data(&self, group: &str) -> Result<Value, ChatbotError> {
@@ -312,6 +335,23 @@ impl Chatbot for InbentaClient {
     }
 }
 
+/// `2020-05-04 10:11:12` or `2020-05-04T10:11:12Z` (UTC) as Unix seconds.
+fn unix_seconds(datetime: &str) -> Option<i64> {
+    let (date, time) = datetime.trim().trim_end_matches('Z').split_once([' ', 'T'])?;
+    let mut date = date.split('-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let mut time = time.split(':').map(|p| p.split('.').next().and_then(|p| p.parse::<i64>().ok()));
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next().flatten().unwrap_or(0));
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
 /// A stable name for an API key in cache keys: a digest, so the table never holds the key.
 pub(crate) fn key_digest(api_key: &str) -> String {
     use sha2::Digest;
@@ -328,6 +368,13 @@ pub(crate) fn url_path_segment(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_history_datetime_is_read_as_unix_seconds() {
+        assert_eq!(unix_seconds("1970-01-01 00:00:00"), Some(0));
+        assert_eq!(unix_seconds("2020-05-04T10:11:12Z"), Some(1_588_587_072));
+        assert_eq!(unix_seconds("not a date"), None);
+    }
 
     #[test]
     fn a_session_expired_error_is_recognised_whatever_the_status() {

@@ -215,6 +215,14 @@ pub async fn cache_entries_are_absent_once_expired(store: Store) {
     assert_eq!(store.cache_get(&unique("missing"), NOW).await.unwrap(), None);
 }
 
+pub async fn a_chat_leads_to_its_conversation_until_the_index_expires(store: Store) {
+    let (chat, key) = (unique("chat"), ConversationKey::new(unique("conv")));
+    assert_eq!(store.chat_conversation(&chat, NOW).await.unwrap(), None);
+    store.index_chat(&chat, &key, Timestamp(NOW.0 + 10)).await.unwrap();
+    assert_eq!(store.chat_conversation(&chat, NOW).await.unwrap(), Some(key));
+    assert_eq!(store.chat_conversation(&chat, Timestamp(NOW.0 + 10)).await.unwrap(), None);
+}
+
 /// Twenty writers of one conversation, each lock -> increment -> commit -> finish, retrying
 /// while busy: no increment may be lost.
 pub async fn concurrent_writers_of_one_conversation_lose_no_update(store: Store) {
@@ -267,6 +275,7 @@ macro_rules! store_contract_tests {
             releasing_frees_the_lease_and_keeps_the_state,
             an_expired_conversation_reads_as_a_new_one,
             cache_entries_are_absent_once_expired,
+            a_chat_leads_to_its_conversation_until_the_index_expires,
             concurrent_writers_of_one_conversation_lose_no_update,
         );
     };

@@ -4,6 +4,7 @@
 //! |-------------------------------|-------------------------------------------------------------|
 //! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `lease_owner` S, `lease_until` N, `expires_at` N |
 //! | `seen#<channel>#<message id>` | `claim_state` S (`in_progress`/`done`), `claim_owner` S, `hold_until` N, `expires_at` N |
+//! | `chat#<hyperchat chat id>`    | `conversation` S (the externalId), `expires_at` N           |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
 //!
 //! Every conditional write whose condition fails is read back before it is believed: the SDK
@@ -353,6 +354,27 @@ impl StateStore for DynamoStore {
             Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(unavailable(error)),
         }
+    }
+
+    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&format!("chat#{chat_id}")))
+            .item("conversation", s(key.as_str()))
+            .item("expires_at", n(expires_at.0))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        let Some(item) = self.read(format!("chat#{chat_id}")).await? else { return Ok(None) };
+        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
+            return Ok(None);
+        }
+        Ok(item.get("conversation").and_then(|v| v.as_s().ok()).map(ConversationKey::new))
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {

@@ -20,6 +20,7 @@ struct Inner {
     claims: HashMap<MessageId, ClaimEntry>,
     conversations: HashMap<ConversationKey, Entry>,
     cache: HashMap<String, (String, Timestamp)>,
+    chats: HashMap<String, (ConversationKey, Timestamp)>,
     sweep_at: usize,
 }
 
@@ -58,6 +59,7 @@ impl Inner {
         }
         self.claims.retain(|_, claim| claim.expires_at > now);
         self.cache.retain(|_, (_, expires_at)| *expires_at > now);
+        self.chats.retain(|_, (_, expires_at)| *expires_at > now);
         self.conversations.retain(|_, entry| entry.expires_at > now || entry.lease.as_ref().is_some_and(|l| l.until > now));
         self.sweep_at = 2 * (self.claims.len() + self.cache.len());
     }
@@ -172,6 +174,15 @@ impl StateStore for InMemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.inner().chats.insert(chat_id.to_owned(), (key.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        Ok(self.inner().chats.get(chat_id).filter(|(_, expires_at)| *expires_at > now).map(|(key, _)| key.clone()))
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {

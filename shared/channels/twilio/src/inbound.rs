@@ -1,7 +1,7 @@
 //! The inbound message webhook (`application/x-www-form-urlencoded`).
 
 use crate::{Network, TwilioAddress, TwilioSender};
-use connector_core::{Event, Sender};
+use connector_core::{Event, Route, Sender};
 use connector_engine::ConversationKey;
 use connector_engine::ports::MessageId;
 use connector_engine::step::{Input, UserInput};
@@ -68,7 +68,7 @@ impl TwilioInbound {
         let input = if self.num_media > 0 { UserInput::Media { caption: self.body.clone() } } else { UserInput::Text(self.body.clone()) };
         Event {
             id: MessageId::new("twilio", &self.message_sid),
-            key: self.conversation_key(),
+            route: Route::Conversation(self.conversation_key()),
             address: Some(TwilioSender::address(&self.reply_address())),
             input: Input::User(input),
         }

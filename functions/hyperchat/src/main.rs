@@ -1,0 +1,12 @@
+//! Lambda entry point for HyperChat's webhook: agents' messages and chat events reach the users
+//! of every channel. Build everything once per cold start, then serve.
+
+use connector_app::{App, lambda};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda::init_logging();
+    let app = App::from_env().await?;
+    let events = app.hyperchat_events(app.inbenta()?)?;
+    lambda::run(events).await
+}

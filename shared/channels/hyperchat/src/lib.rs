@@ -1,0 +1,191 @@
+//! HyperChat's webhook: one URL for the live chats of every channel. Events are verified, turned
+//! into the engine's live-chat events and routed through the chat index to the conversation and
+//! its stored reply address; the reply goes out through that channel's sender.
+//!
+//! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), then the shared webhook handler.
+//! - [`HyperChatChannel`]: `X-Hook-Signature` and the event payloads.
+
+mod events;
+
+pub use events::{parse_events, signature_matches};
+
+use connector_config::EnvKey;
+use connector_core::{Channel, Endpoint, Event, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
+use connector_engine::ports::{StateStore, Timestamp};
+use http::{HeaderValue, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::time::Instant;
+
+pub const ENV: &[EnvKey] = &[("HYPERCHAT_WEBHOOK_SECRET", "hyperchat.webhook_secret")];
+
+/// Where the handshake's secret is kept, so every instance knows it.
+const SECRET_CACHE_KEY: &str = "hyperchat#webhook-secret";
+/// The stored secret does not expire by itself (about 30 years).
+const SECRET_LIFETIME: Duration = Duration::from_secs(30 * 365 * 86_400);
+
+/// The `hyperchat` table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct HyperChatEventSettings {
+    /// Presets the secret the handshake would otherwise store; handshakes must then offer it.
+    #[serde(default = "empty_secret")]
+    pub webhook_secret: SecretString,
+    /// Events are answered within this.
+    pub deadline_ms: u64,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::from(String::new())
+}
+
+/// The webhook secret once known (preset, stored, or from this instance's handshake).
+#[derive(Default)]
+struct SecretSlot(RwLock<Option<SecretString>>);
+
+impl SecretSlot {
+    fn get(&self) -> Option<SecretString> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    fn set(&self, secret: SecretString) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(secret);
+    }
+}
+
+/// HyperChat's events as a webhook source.
+pub struct HyperChatChannel {
+    secret: Arc<SecretSlot>,
+    budget: Duration,
+}
+
+impl Channel for HyperChatChannel {
+    type Verified = bytes::Bytes;
+
+    fn name(&self) -> &'static str {
+        "hyperchat"
+    }
+
+    fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// Without a secret nothing can be verified, so nothing is accepted.
+    fn authenticate(&self, request: &WebhookRequest) -> Result<Self::Verified, Refusal> {
+        let Some(secret) = self.secret.get() else { return Err(Refusal::forbidden("no webhook secret yet: subscribe first")) };
+        let Some(signature) = request.headers().get("x-hook-signature").and_then(|v| v.to_str().ok()) else {
+            return Err(Refusal::forbidden("missing X-Hook-Signature"));
+        };
+        if !signature_matches(secret.expose_secret().as_bytes(), request.body(), signature) {
+            return Err(Refusal::forbidden("invalid X-Hook-Signature"));
+        }
+        Ok(request.body().clone())
+    }
+
+    fn parse(&self, body: Self::Verified) -> Result<Vec<Event>, Refusal> {
+        parse_events(&body).map_err(|_| Refusal::bad_request("not a HyperChat event"))
+    }
+
+    fn answer(&self, status: StatusCode) -> WebhookResponse {
+        text_response(status, if status.is_success() { "ok" } else { "retry later" })
+    }
+}
+
+/// The HyperChat events function: the subscription handshake, then every event through the
+/// shared handler.
+pub struct HyperChatEvents {
+    webhook: Webhook<HyperChatChannel>,
+    secret: Arc<SecretSlot>,
+    preset: Option<SecretString>,
+    store: Arc<dyn StateStore>,
+}
+
+impl HyperChatEvents {
+    pub fn new(settings: &HyperChatEventSettings, pipeline: Arc<connector_core::Pipeline>) -> Self {
+        let secret = Arc::new(SecretSlot::default());
+        let preset = Some(settings.webhook_secret.clone()).filter(|s| !s.expose_secret().is_empty());
+        if let Some(preset) = &preset {
+            secret.set(preset.clone());
+        }
+        let store = pipeline.store.clone();
+        let channel = HyperChatChannel { secret: secret.clone(), budget: Duration::from_millis(settings.deadline_ms) };
+        Self { webhook: Webhook::new(channel, pipeline), secret, preset, store }
+    }
+
+    pub fn pipeline(&self) -> &Arc<connector_core::Pipeline> {
+        self.webhook.pipeline()
+    }
+
+    pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
+        if let Some(offered) = request.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()).map(str::to_owned) {
+            return self.handshake(&offered).await;
+        }
+        if self.secret.get().is_none() {
+            self.load_stored_secret().await;
+        }
+        self.webhook.handle(request, runtime_deadline).await
+    }
+
+    /// The first handshake's secret is kept; a later one must offer the same secret, so nobody
+    /// can replace it by subscribing again. To change it, preset the new one
+    /// (`HYPERCHAT_WEBHOOK_SECRET`) or delete the stored item (`cache#hyperchat#webhook-secret`).
+    async fn handshake(&self, offered: &str) -> WebhookResponse {
+        if offered.is_empty() {
+            return text_response(StatusCode::BAD_REQUEST, "empty X-Hook-Secret");
+        }
+        let known = match &self.preset {
+            Some(preset) => Some(preset.clone()),
+            None => match self.stored_secret().await {
+                Ok(stored) => stored,
+                Err(response) => return response,
+            },
+        };
+        match known {
+            Some(known) if bool::from(known.expose_secret().as_bytes().ct_eq(offered.as_bytes())) => {}
+            Some(_) => {
+                tracing::warn!("HyperChat handshake with another secret refused");
+                return text_response(StatusCode::FORBIDDEN, "a webhook secret is already set");
+            }
+            None => {
+                let now = connector_engine::Clock::now(self.pipeline().clock.as_ref());
+                let expires_at = Timestamp(now.0.saturating_add(i64::try_from(SECRET_LIFETIME.as_secs()).unwrap_or(i64::MAX)));
+                if let Err(error) = self.store.cache_put(SECRET_CACHE_KEY, offered, expires_at).await {
+                    tracing::error!(error = %connector_engine::error_chain(&error), "HyperChat webhook secret not stored");
+                    return text_response(StatusCode::SERVICE_UNAVAILABLE, "secret not stored; subscribe again");
+                }
+                tracing::info!("HyperChat webhook subscribed");
+            }
+        }
+        self.secret.set(SecretString::from(offered.to_owned()));
+        let mut response = text_response(StatusCode::OK, "");
+        if let Ok(value) = HeaderValue::from_str(offered) {
+            response.headers_mut().insert("x-hook-secret", value);
+        }
+        response
+    }
+
+    async fn stored_secret(&self) -> Result<Option<SecretString>, WebhookResponse> {
+        let now = connector_engine::Clock::now(self.pipeline().clock.as_ref());
+        match self.store.cache_get(SECRET_CACHE_KEY, now).await {
+            Ok(stored) => Ok(stored.map(SecretString::from)),
+            Err(error) => {
+                tracing::error!(error = %connector_engine::error_chain(&error), "HyperChat webhook secret unreadable");
+                Err(text_response(StatusCode::SERVICE_UNAVAILABLE, "retry later"))
+            }
+        }
+    }
+
+    async fn load_stored_secret(&self) {
+        if let Ok(Some(stored)) = self.stored_secret().await {
+            self.secret.set(stored);
+        }
+    }
+}
+
+impl Endpoint for HyperChatEvents {
+    fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send {
+        self.handle(request, runtime_deadline)
+    }
+}
