@@ -257,3 +257,54 @@ async fn a_chat_goes_both_ways_with_the_state_in_dynamodb() {
     assert!(c.hyperchat_event("messages:new", message).await.replies.is_empty(), "deduplicated in the table");
     assert_eq!(c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await.text(), "Chat closed");
 }
+
+/// What the connector told the agent in the chat, from the user's side.
+fn notices(hc: &FakeHyperChat, chat_id: &str) -> Vec<String> {
+    user_messages(hc, chat_id).into_iter().filter(|m| m.starts_with("[connector]")).collect()
+}
+
+#[tokio::test]
+async fn an_agent_message_twilio_refuses_is_reported_to_the_agent_in_the_chat() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    c.twilio.refuse_with_code(63016, 1);
+    let message = json!({"message": {"id": "M-r1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    let refused = c.hyperchat_event("messages:new", message).await;
+    assert_eq!((refused.status, refused.replies.len()), (200, 0));
+    assert_eq!(notices(&hc, &chat), vec!["[connector] This message did not reach the user: the channel refused it (error 63016)."]);
+}
+
+#[tokio::test]
+async fn an_agent_message_to_a_whatsapp_user_silent_for_over_a_day_is_not_sent_and_the_agent_is_told() {
+    use connector_engine::ConversationKey;
+    use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, Timestamp};
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    c.whatsapp("zzz").await;
+    c.whatsapp("1").await;
+    let chat = hc.chats()[0]["id"].as_str().unwrap().to_owned();
+    // Two days pass without the user writing.
+    let key = ConversationKey::new(format!(
+        "twilio-whatsapp{}-{}",
+        &COMPANY_NUMBER[1..],
+        connector_tests::connector::WHATSAPP_USER.replace(":+", "")
+    ));
+    let now = connector_engine::Clock::now(&connector_engine::SystemClock);
+    let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
+    let Acquired::Locked(mut stored) = c.store.acquire(&key, &probe, now).await.unwrap() else { panic!("busy") };
+    stored.conversation.last_inbound_at = Timestamp(now.0 - 2 * 86_400);
+    let id = MessageId::new("test", "age");
+    let outbox = Outbox { message_id: id.clone(), address: stored.conversation.address.clone().unwrap(), replies: vec![], attempted: 0 };
+    c.store.commit(&key, &probe, stored.version, &stored.conversation, &outbox, Timestamp(now.0 + 3600)).await.unwrap();
+    c.store.finish(&key, &probe, &id, true).await.unwrap();
+
+    let before = c.twilio.requests().len();
+    let message = json!({"message": {"id": "M-w1", "chat": chat, "sender": agent, "type": "text", "message": "Still there?"}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    assert_eq!(c.twilio.requests().len(), before, "nothing Twilio would refuse was tried");
+    assert_eq!(
+        notices(&hc, &chat),
+        vec!["[connector] This message did not reach the user: the user last wrote too long ago for the channel to deliver it."]
+    );
+}

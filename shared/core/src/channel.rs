@@ -122,6 +122,17 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// Why a message did not reach the user, in words an agent can act on.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Refused { code: Some(code), .. } => format!("the channel refused it (error {code})"),
+            Self::Refused { code: None, .. } => "the channel refused it".to_owned(),
+            Self::Unavailable(_) => "the channel is unavailable".to_owned(),
+            Self::Ambiguous(_) => "the channel did not confirm it".to_owned(),
+            Self::BadAddress(_) => "the user's address is unusable".to_owned(),
+        }
+    }
+
     /// Sorts an upstream failure of a send; `unreachable` tells which provider codes mean the
     /// user cannot be reached at all.
     pub fn from_upstream(error: UpstreamError, unreachable: impl FnOnce(&ProviderCode) -> bool) -> Self {
@@ -154,6 +165,12 @@ pub trait Sender: Send + Sync + 'static {
     /// Sends one message, finishing before `deadline`.
     fn send(&self, to: &Self::Address, message: &Self::Message, deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send;
 
+    /// How long after the user last wrote messages still reach them (WhatsApp: 24 hours);
+    /// `None` when there is no such limit.
+    fn reply_window(&self, _to: &Self::Address) -> Option<Duration> {
+        None
+    }
+
     /// The stored form of an address.
     fn address(to: &Self::Address) -> ReplyAddress {
         ReplyAddress { channel: Self::CHANNEL.to_owned(), to: serde_json::to_value(to).unwrap_or_default() }
@@ -183,6 +200,7 @@ pub trait ReplySink: Send + Sync {
     fn group(&self) -> &'static str;
     fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError>;
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
+    fn reply_window(&self, to: &ReplyAddress) -> Option<Duration>;
 }
 
 #[async_trait]
@@ -199,6 +217,10 @@ impl<S: Sender> ReplySink for S {
         let address: S::Address = serde_json::from_value(to.to.clone()).map_err(|_| SendError::BadAddress(S::CHANNEL))?;
         let messages = Sender::render(self, &address, replies);
         Ok(Rendered { count: messages.len(), inner: Box::new((address, messages)) })
+    }
+
+    fn reply_window(&self, to: &ReplyAddress) -> Option<Duration> {
+        serde_json::from_value(to.to.clone()).ok().and_then(|address| Sender::reply_window(self, &address))
     }
 
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {

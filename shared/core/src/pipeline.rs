@@ -18,12 +18,14 @@ use crate::channel::{Event, Rendered, ReplySink, Route, SendError, Sinks};
 use crate::fingerprint::Fingerprinter;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
+use connector_engine::conversation::{Conversation, Mode};
 use connector_engine::error_chain;
+use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
     Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
 };
-use connector_engine::step::{Engine, Policy};
+use connector_engine::step::{Engine, Input, Policy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -189,7 +191,8 @@ impl From<PipelineError> for Failure {
 /// How a delivery ended.
 enum Delivered {
     /// Every message was attempted (or the user cannot be reached): the turn is over.
-    All { sent: usize },
+    /// `missed`: why some did not reach the user.
+    All { sent: usize, missed: Option<String> },
     /// Stopped before the end; the outbox keeps the rest for a retry or the next turn.
     Stopped(PipelineError),
 }
@@ -263,7 +266,7 @@ impl Pipeline {
                 tracing::warn!(attempted = earlier.attempted, "finishing the delivery of an earlier turn first");
             }
             match self.deliver(key, &lease, &earlier, budget, own).await {
-                Delivered::All { sent } if own => return Ok(Outcome::Replied { sent }),
+                Delivered::All { sent, .. } if own => return Ok(Outcome::Replied { sent }),
                 Delivered::All { .. } => {}
                 Delivered::Stopped(error) => return Err(self.give_up(key, &lease, error, budget).await),
             }
@@ -297,7 +300,16 @@ impl Pipeline {
             deadline: Some(budget.work),
         };
         let now = self.clock.now();
-        let replies = engine.handle(&mut conversation, &event.input, now).await;
+        let mut replies = engine.handle(&mut conversation, &event.input, now).await;
+        let from_agent = matches!(event.input, Input::Chat { .. });
+        let mut missed = None;
+        if let Some(window) = sink.reply_window(&address).filter(|_| from_agent && !replies.is_empty()) {
+            if now.seconds_since(conversation.last_inbound_at) > i64::try_from(window.as_secs()).unwrap_or(i64::MAX) {
+                tracing::warn!("the user's reply window is closed: the agent is told instead");
+                replies.clear();
+                missed = Some("the user last wrote too long ago for the channel to deliver it".to_owned());
+            }
+        }
         let rendered = match sink.render(&address, &replies) {
             Ok(rendered) => rendered,
             Err(error) => {
@@ -323,11 +335,25 @@ impl Pipeline {
             self.index_chat(chat_id, key, now, budget).await;
         }
         match self.send_all(key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
-            Delivered::All { sent } => {
+            Delivered::All { sent, missed: failed } => {
                 self.finish(key, &lease, &event.id, true, budget).await;
+                if let Some(reason) = missed.or(failed).filter(|_| from_agent) {
+                    self.tell_agent(&conversation, &labels, &reason, budget).await;
+                }
                 Ok(Outcome::Replied { sent })
             }
             Delivered::Stopped(error) => Err(self.give_up(key, &lease, error, budget).await),
+        }
+    }
+
+    /// An agent's message did not reach the user: the agent hears it in the chat, not silence.
+    async fn tell_agent(&self, conversation: &Conversation, labels: &Labels, reason: &str, budget: Budget) {
+        let Mode::LiveChat { chat, .. } = &conversation.mode else { return };
+        let text = labels.get(Label::UserUnreachable).replace("$reason", reason);
+        match tokio::time::timeout_at(budget.hard, self.live_chat.send_message(chat, &text)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(error = %error_chain(&error), "the agent could not be told a message was not delivered"),
+            Err(_) => tracing::error!("the agent could not be told a message was not delivered before the deadline"),
         }
     }
 
@@ -364,14 +390,14 @@ impl Pipeline {
         let Some(sink) = self.sinks.get(&outbox.address.channel).cloned() else {
             tracing::error!(channel = %outbox.address.channel, "no sender for an earlier turn's replies: dropped");
             self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
-            return Delivered::All { sent: 0 };
+            return Delivered::All { sent: 0, missed: None };
         };
         let rendered = match sink.render(&outbox.address, &outbox.replies) {
             Ok(rendered) => rendered,
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "an earlier turn's replies cannot be rendered: dropped");
                 self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
-                return Delivered::All { sent: 0 };
+                return Delivered::All { sent: 0, missed: None };
             }
         };
         let delivered = self.send_all(key, lease, sink.as_ref(), &rendered, outbox, outbox.attempted, budget).await;
@@ -396,6 +422,7 @@ impl Pipeline {
     ) -> Delivered {
         let mut recorded = outbox.attempted;
         let mut sent = 0;
+        let mut missed = None;
         for index in from..rendered.len() {
             if Instant::now() >= budget.send {
                 return Delivered::Stopped(
@@ -432,17 +459,18 @@ impl Pipeline {
                 }
                 Err(error @ SendError::Refused { recipient_unreachable: true, .. }) => {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), "the user cannot be reached: the turn's other replies are dropped");
-                    return Delivered::All { sent };
+                    return Delivered::All { sent, missed: Some(error.reason()) };
                 }
                 Err(error @ (SendError::Refused { .. } | SendError::BadAddress(_))) => {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), index, "a reply was refused and is dropped");
+                    missed = Some(error.reason());
                 }
                 Err(error @ SendError::Unavailable(_)) => {
                     return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, error, budget).await);
                 }
             }
         }
-        Delivered::All { sent }
+        Delivered::All { sent, missed }
     }
 
     /// A send that certainly did not happen is no longer recorded as attempted, so a retry

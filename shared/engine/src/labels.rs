@@ -45,6 +45,7 @@ labels! {
     Thanks => "thanks",
     TypeANumber => "type_a_number",
     UnsupportedMessage => "unsupported_message",
+    UserUnreachable => "user_unreachable",
     Yes => "yes",
 }
 

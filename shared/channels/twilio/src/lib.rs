@@ -190,4 +190,9 @@ impl Sender for TwilioSender {
     async fn send(&self, to: &TwilioAddress, message: &OutboundMessage, deadline: Instant) -> Result<(), SendError> {
         self.client.send(&to.company, &to.user, message, deadline).await
     }
+
+    /// WhatsApp delivers free-form messages only within 24 hours of the user's last message.
+    fn reply_window(&self, to: &TwilioAddress) -> Option<Duration> {
+        (Network::of(&to.user) == Network::WhatsApp).then_some(Duration::from_secs(24 * 3600))
+    }
 }
