@@ -1,0 +1,298 @@
+// The live-chat cases, run on the in-memory store (`live_chat.rs`) and on DynamoDB
+// (`live_chat_dynamodb.rs`): `ON_DYNAMODB` is set by the file that includes this one.
+
+use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER};
+use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET, event_body, hook_signature};
+use connector_tests::inbenta::unrated;
+use serde_json::json;
+
+/// HyperChat enabled, one agent available, escalation offered after one no-result, the
+/// webhook subscribed; `extra` is appended to `chat.toml`'s `[chat]` table.
+async fn start_with(extra: &str, env: &[(&str, &str)]) -> (Connector, FakeHyperChat) {
+    let hyperchat = FakeHyperChat::start().await;
+    hyperchat.set_agents_available(1);
+    let chat = format!("[chat]\nenabled = true\ntriesBeforeEscalation = 1\n{extra}\n");
+    let url = hyperchat.base_url();
+    let table = if ON_DYNAMODB { Some(connector_tests::connector::fresh_table().await) } else { None };
+    let mut vars =
+        vec![("HYPERCHAT_API_URL", url.as_str()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)];
+    vars.extend(table.as_deref().map(|t| ("TABLE_NAME", t)));
+    vars.extend_from_slice(env);
+    let c = Connector::start_with(&vars, &[("chat.toml", &chat)]).await;
+    let handshake = c.hyperchat_handshake(WEBHOOK_SECRET).await;
+    assert_eq!(handshake.status(), 200);
+    assert_eq!(handshake.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()), Some(WEBHOOK_SECRET));
+    (c, hyperchat)
+}
+
+async fn start() -> (Connector, FakeHyperChat) {
+    start_with("", &[]).await
+}
+
+/// The user fails once, accepts the offer: the chat opens. Its id.
+async fn escalate(c: &Connector, hc: &FakeHyperChat) -> String {
+    c.sms("zzz").await;
+    assert_eq!(c.sms("1").await.replies[0].body, "I will try to connect you with an agent. Please wait.");
+    hc.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned()
+}
+
+fn user_messages(hc: &FakeHyperChat, chat_id: &str) -> Vec<String> {
+    hc.messages(chat_id).iter().map(|m| m["message"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_goes_both_ways_until_the_agent_closes_it_and_then_the_bot_answers_again() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    c.inbenta.on_message("thanks bot", unrated("You're welcome."));
+    let chat = escalate(&c, &hc).await;
+
+    let joined = c.hyperchat_event("invitations:accept", json!({"chatId": chat, "userId": agent})).await;
+    assert_eq!((joined.status, joined.text()), (200, "Agent Ana has joined the conversation.".to_owned()));
+
+    let relayed = c.sms("my card is blocked").await;
+    assert!(relayed.replies.is_empty(), "no acknowledgement to the user");
+    assert_eq!(user_messages(&hc, &chat), vec!["my card is blocked"]);
+
+    let message = json!({"message": {"id": "M-agent-1", "chat": chat, "sender": agent, "type": "text", "message": "<p>I have <b>unblocked</b> it.</p>"}});
+    let answer = c.hyperchat_event("messages:new", message).await;
+    assert_eq!(answer.replies.len(), 1);
+    assert_eq!((answer.replies[0].body.as_str(), answer.replies[0].to.as_str()), ("I have unblocked it.", SMS_USER));
+    assert_eq!(answer.replies[0].from, COMPANY_NUMBER);
+
+    let closed = c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
+    assert_eq!(closed.text(), "Chat closed");
+    let inputs_before = c.inbenta.bot_inputs().len();
+    assert_eq!(c.sms("thanks bot").await.text(), "You're welcome.");
+    assert_eq!(c.inbenta.bot_inputs().len(), inputs_before + 1, "the bot answers again");
+    assert_eq!(user_messages(&hc, &chat).len(), 1, "nothing more went to the agent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_own_messages_coming_back_from_hyperchat_are_not_repeated_to_them() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    c.sms("hello agent").await;
+    let own = hc.messages(&chat)[0].clone();
+    let echoed = c.hyperchat_event("messages:new", json!({ "message": own })).await;
+    assert!(echoed.replies.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_opens_with_the_bot_conversation_so_far() {
+    let (c, hc) = start().await;
+    c.inbenta.set_history(json!([
+        {"user": "guest", "message": "zzz", "datetime": "2026-12-01 10:00:00"},
+        {"user": "bot", "message": "Sorry, no results.", "datetime": "2026-12-01 10:00:01"},
+        {"user": "guest", "message": " ", "datetime": "2026-12-01 10:00:02"},
+    ]));
+    escalate(&c, &hc).await;
+    let history = hc.chats()[0]["history"].clone();
+    let creator = hc.chats()[0]["creator"].clone();
+    assert_eq!(
+        history,
+        json!([
+            {"sender": creator, "message": "zzz", "created": 1_796_119_200},
+            {"sender": "assistant", "message": "Sorry, no results.", "created": 1_796_119_201},
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_close_keyword_closes_the_chat_in_hyperchat_and_hands_the_user_back_to_the_bot() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    assert_eq!(c.sms("/close").await.text(), "Chat closed");
+    assert_eq!(hc.chats()[0]["status"], "closed");
+    assert!(user_messages(&hc, &chat).is_empty(), "the keyword is not relayed");
+    let late = c
+        .hyperchat_event("messages:new", json!({"message": {"id": "M9", "chat": chat, "sender": "U9", "type": "text", "message": "late"}}))
+        .await;
+    assert!(late.replies.is_empty(), "a closed chat stays closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_no_agent_can_take_is_closed_and_the_user_told() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    let alone = c.hyperchat_event("forever:alone", json!({"chatId": chat})).await;
+    assert_eq!(alone.text(), "Chat closed");
+    assert_eq!(hc.chats()[0]["status"], "closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_updates_tell_the_user_their_place_when_the_room_queues() {
+    let (c, hc) = start_with("[chat.queue]\nactive = true", &[]).await;
+    hc.set_queue_mode(true);
+    let chat = escalate(&c, &hc).await;
+    let first = c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 1}})).await;
+    assert_eq!(first.text(), "There is one person ahead of you.");
+    let third = c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 3}})).await;
+    assert_eq!(third.text(), "There are 3 people ahead of you.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_survey_link_follows_the_ticket_of_a_closed_chat() {
+    let (c, hc) = start_with("surveyId = \"7\"", &[]).await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
+    let info = c.hyperchat_event("system:info", json!({"chatId": chat, "data": {"ticketId": 123}})).await;
+    assert_eq!(info.text(), "https://surveys.example/7?ticket=123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_event_reaches_the_user_once() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    let message = json!({"message": {"id": "M-agent-7", "chat": chat, "sender": agent, "type": "text", "message": "Once."}});
+    assert_eq!(c.hyperchat_event("messages:new", message.clone()).await.replies.len(), 1);
+    let again = c.hyperchat_event("messages:new", message).await;
+    assert_eq!((again.status, again.replies.len()), (200, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_of_an_unknown_chat_is_answered_200_and_sends_nothing() {
+    let (c, _hc) = start().await;
+    let unknown = c
+        .hyperchat_event("messages:new", json!({"message": {"id": "M1", "chat": "C404", "sender": "U1", "type": "text", "message": "?"}}))
+        .await;
+    assert_eq!((unknown.status, unknown.replies.len()), (200, 0));
+}
+
+fn assert_nothing_reached_anyone(c: &Connector, hc: &FakeHyperChat) {
+    assert!(c.twilio.requests().is_empty(), "Twilio was called");
+    assert!(hc.requests().is_empty(), "HyperChat was called");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_unsigned_and_garbled_events_are_refused_with_403_before_anything_happens() {
+    let (c, hc) = start().await;
+    let body = event_body("chats:close", json!({"chatId": "C1", "userId": "system"}));
+    let forged = hook_signature("not-the-secret", &body);
+    // (body, X-Hook-Signature)
+    let cases: Vec<(Vec<u8>, Option<String>)> = vec![
+        (body.clone().into_bytes(), Some(forged)),
+        (body.clone().into_bytes(), None),
+        (format!("{body} ").into_bytes(), Some(hook_signature(WEBHOOK_SECRET, &body))),
+        (b"\xff\xfe garbage".to_vec(), Some("zz".to_owned())),
+    ];
+    for (body, signature) in cases {
+        let headers: Vec<(&str, &str)> = signature.iter().map(|s| ("x-hook-signature", s.as_str())).collect();
+        assert_eq!(c.hyperchat_raw(body, &headers).await.status, 403);
+    }
+    assert_nothing_reached_anyone(&c, &hc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_body_that_is_no_event_is_a_bad_request() {
+    let (c, hc) = start().await;
+    let body = "{\"hello\":1}";
+    let signature = hook_signature(WEBHOOK_SECRET, body);
+    assert_eq!(c.hyperchat_raw(body.as_bytes().to_vec(), &[("x-hook-signature", &signature)]).await.status, 400);
+    assert_nothing_reached_anyone(&c, &hc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_handshake_with_another_secret_cannot_replace_the_first() {
+    let (c, _hc) = start().await;
+    assert_eq!(c.hyperchat_handshake("attacker-secret").await.status(), 403);
+    assert_eq!(c.hyperchat_handshake(WEBHOOK_SECRET).await.status(), 200, "re-subscribing with the same secret works");
+    let body = event_body("chats:close", json!({"chatId": "C1", "userId": "system"}));
+    let attacker = hook_signature("attacker-secret", &body);
+    assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &attacker)]).await.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preset_secret_is_the_only_one_a_handshake_may_offer() {
+    let hyperchat = FakeHyperChat::start().await;
+    let c =
+        Connector::start_with(&[("HYPERCHAT_WEBHOOK_SECRET", "preset-secret"), ("HYPERCHAT_API_URL", &hyperchat.base_url())], &[]).await;
+    assert_eq!(c.hyperchat_handshake("first-comer").await.status(), 403);
+    assert_eq!(c.hyperchat_handshake("preset-secret").await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_before_any_subscription_are_refused() {
+    let c = Connector::start().await;
+    let body = event_body("chats:close", json!({"chatId": "C1", "userId": "system"}));
+    let signature = hook_signature(WEBHOOK_SECRET, &body);
+    assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &signature)]).await.status, 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_hyperchat_is_down_during_a_chat_the_user_is_told_their_message_did_not_reach_the_agent() {
+    let (c, hc) = start().await;
+    escalate(&c, &hc).await;
+    hc.fail_with(503, 1);
+    assert_eq!(c.sms("are you there?").await.text(), "Your message could not reach the agent. Please send it again.");
+    assert!(c.inbenta.bot_inputs().iter().all(|input| *input != json!({"message": "are you there?"})), "not sent to the bot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_chat_mode_relays_every_message_to_the_agent_from_the_first() {
+    let hc = FakeHyperChat::start().await;
+    hc.set_agents_available(1);
+    let c = Connector::start_with(
+        &[("HYPERCHAT_API_URL", &hc.base_url()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)],
+        &[("chat.toml", "[chat]\nenabled = true"), ("custom.toml", "onlyHyperChatMode = true")],
+    )
+    .await;
+    assert_eq!(c.sms("I want a person").await.text(), "I will try to connect you with an agent. Please wait.");
+    c.sms("it is about my card").await;
+    let chat = hc.chats()[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(user_messages(&hc, &chat), vec!["I want a person", "it is about my card"]);
+    assert!(c.inbenta.bot_inputs().iter().all(|input| input.get("message").is_none()), "never the bot");
+}
+
+/// What the connector told the agent in the chat, from the user's side.
+fn notices(hc: &FakeHyperChat, chat_id: &str) -> Vec<String> {
+    user_messages(hc, chat_id).into_iter().filter(|m| m.starts_with("[connector]")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_twilio_refuses_is_reported_to_the_agent_in_the_chat() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    c.twilio.refuse_with_code(63016, 1);
+    let message = json!({"message": {"id": "M-r1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    let refused = c.hyperchat_event("messages:new", message).await;
+    assert_eq!((refused.status, refused.replies.len()), (200, 0));
+    assert_eq!(notices(&hc, &chat), vec!["[connector] This message did not reach the user: the channel refused it (error 63016)."]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_to_a_whatsapp_user_silent_for_over_a_day_is_not_sent_and_the_agent_is_told() {
+    use connector_engine::ConversationKey;
+    use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, Timestamp};
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    c.whatsapp("zzz").await;
+    c.whatsapp("1").await;
+    let chat = hc.chats()[0]["id"].as_str().unwrap().to_owned();
+    // Two days pass without the user writing.
+    let key = ConversationKey::new(format!(
+        "twilio-whatsapp{}-{}",
+        &COMPANY_NUMBER[1..],
+        connector_tests::connector::WHATSAPP_USER.replace(":+", "")
+    ));
+    let now = connector_engine::Clock::now(&connector_engine::SystemClock);
+    let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
+    let Acquired::Locked(mut stored) = c.store.acquire(&key, &probe, now).await.unwrap() else { panic!("busy") };
+    stored.conversation.last_inbound_at = Timestamp(now.0 - 2 * 86_400);
+    let id = MessageId::new("test", "age");
+    let outbox = Outbox { message_id: id.clone(), address: stored.conversation.address.clone().unwrap(), replies: vec![], attempted: 0 };
+    c.store.commit(&key, &probe, stored.version, &stored.conversation, &outbox, Timestamp(now.0 + 3600)).await.unwrap();
+    c.store.finish(&key, &probe, &id, true).await.unwrap();
+
+    let before = c.twilio.requests().len();
+    let message = json!({"message": {"id": "M-w1", "chat": chat, "sender": agent, "type": "text", "message": "Still there?"}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    assert_eq!(c.twilio.requests().len(), before, "nothing Twilio would refuse was tried");
+    assert_eq!(
+        notices(&hc, &chat),
+        vec!["[connector] This message did not reach the user: the user last wrote too long ago for the channel to deliver it."]
+    );
+}
