@@ -50,10 +50,11 @@ impl StateStore for CountingStore {
         version: u64,
         conversation: &Conversation,
         outbox: &Outbox,
+        chat_opened: Option<&str>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         self.count();
-        self.inner.commit(key, lease, version, conversation, outbox, expires_at).await
+        self.inner.commit(key, lease, version, conversation, outbox, chat_opened, expires_at).await
     }
 
     async fn record_progress(&self, key: &ConversationKey, lease: &Lease, outbox: &MessageId, attempted: usize) -> Result<(), StoreError> {
@@ -69,11 +70,6 @@ impl StateStore for CountingStore {
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError> {
         self.count();
         self.inner.release(key, lease).await
-    }
-
-    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
-        self.count();
-        self.inner.index_chat(chat_id, key, expires_at).await
     }
 
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {

@@ -98,3 +98,38 @@ async fn a_plain_message_costs_five_dynamodb_calls_once_the_token_is_cached() {
     // in one transaction.
     assert_eq!(c.store_calls.calls() - before, 5);
 }
+
+/// A redelivery that claims a message, then waits while the user's next message finishes that
+/// message's leftover replies, must take it for done instead of running it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivery_waiting_while_another_request_finishes_its_turn_does_not_run_it_again() {
+    use connector_engine::ports::MessageId;
+    let c = Arc::new(Connector::start_on_dynamodb().await);
+    c.inbenta.on_message("hello", unrated("Hello once."));
+    c.sms("warm up").await;
+    let sid = c.next_sid();
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &sid);
+    c.twilio.fail_with(503, 1);
+    assert_eq!(c.exchange(c.signed(&params)).await.status, 503, "committed, nothing sent, given up");
+
+    // Another request holds the conversation while the redelivery arrives and waits.
+    let key = ConversationKey::new(format!("twilio-{}-{}", &COMPANY_NUMBER[1..], &SMS_USER[1..]));
+    let now = connector_engine::Clock::now(&connector_engine::SystemClock);
+    let other = Lease { owner: "next-message".into(), until: Timestamp(now.0 + 60) };
+    assert!(matches!(c.store.acquire(&key, &other, now).await.unwrap(), Acquired::Locked(_)));
+    let redelivery = {
+        let (c, params) = (c.clone(), params.clone());
+        tokio::spawn(async move { c.exchange(c.signed(&params)).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The other request sends the leftover reply (not shown) and finishes the turn.
+    c.store.finish(&key, &other, &MessageId::new("twilio", &sid), true).await.unwrap();
+
+    let answer = redelivery.await.unwrap();
+    assert_eq!((answer.status, answer.replies.len()), (200, 0));
+    assert_eq!(
+        c.inbenta.bot_inputs().iter().filter(|i| **i == serde_json::json!({"message": "hello"})).count(),
+        1,
+        "the bot was asked once"
+    );
+}

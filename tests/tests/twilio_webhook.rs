@@ -313,6 +313,17 @@ async fn a_message_whose_replies_could_not_be_sent_can_be_retried_by_twilio() {
     assert_eq!(retry.replies.len(), 1);
 }
 
+#[tokio::test]
+async fn replies_twilio_refuses_for_bad_credentials_are_kept_for_the_redelivery() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hello!"));
+    c.twilio.fail_with(401, 1);
+    let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
+    assert_eq!(c.exchange(c.signed(&params)).await.status, 503);
+    let retry = c.exchange(c.signed(&params)).await;
+    assert_eq!((retry.status, retry.replies.len()), (200, 1));
+}
+
 // ---------------------------------------------------------------- signatures
 
 fn assert_untouched(c: &Connector) {

@@ -23,7 +23,7 @@ use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Versioned,
 };
 use connector_engine::step::{Engine, Input, Policy};
 use std::sync::Arc;
@@ -150,6 +150,8 @@ pub enum PipelineError {
     Undelivered(#[source] SendError),
     #[error("no sender for channel {0}")]
     NoSender(String),
+    #[error("an earlier turn of the conversation could not be marked finished")]
+    EarlierTurnUnfinished,
 }
 
 impl PipelineError {
@@ -157,7 +159,7 @@ impl PipelineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::StoreTimeout | Self::Busy | Self::InProgress => true,
+            Self::StoreTimeout | Self::Busy | Self::InProgress | Self::EarlierTurnUnfinished => true,
             Self::Undelivered(e) => matches!(e, SendError::Unavailable(_)),
             Self::NoSender(_) => false,
         }
@@ -219,8 +221,9 @@ impl Pipeline {
             hold_until: now.plus(self.timing.lease),
             expires_at: now.plus(self.timing.dedupe_ttl),
         };
-        match self.bounded(self.store.claim_message(&event.id, &claim), budget.work).await {
-            Ok(Claim::Ours) => {}
+        let taken_over = match self.bounded(self.store.claim_message(&event.id, &claim), budget.work).await {
+            Ok(Claim::New) => false,
+            Ok(Claim::TakenOver) => true,
             Ok(Claim::Done) => {
                 tracing::info!("duplicate delivery ignored");
                 return Ok(Outcome::Duplicate);
@@ -236,8 +239,8 @@ impl Pipeline {
                 self.give_claim_up(&event.id, &claim.owner, budget).await;
                 return Err(error);
             }
-        }
-        match self.process(event, &key, &claim.owner, budget).await {
+        };
+        match self.process(event, &key, &claim, taken_over, budget).await {
             Ok(outcome) => Ok(outcome),
             Err(Failure { error, release_claim }) => {
                 tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
@@ -255,8 +258,16 @@ impl Pipeline {
         }
     }
 
-    async fn process(&self, event: &Event, key: &ConversationKey, owner: &str, budget: Budget) -> Result<Outcome, Failure> {
-        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, owner, budget).await?;
+    async fn process(
+        &self,
+        event: &Event,
+        key: &ConversationKey,
+        claim: &ClaimRequest,
+        taken_over: bool,
+        budget: Budget,
+    ) -> Result<Outcome, Failure> {
+        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, &claim.owner, budget).await?;
+        let own_outbox = outbox.as_ref().is_some_and(|o| o.message_id == event.id);
         let chat_before = conversation.mode.chat_id().map(str::to_owned);
         if let Some(earlier) = outbox {
             let own = earlier.message_id == event.id;
@@ -269,6 +280,23 @@ impl Pipeline {
                 Delivered::All { sent, .. } if own => return Ok(Outcome::Replied { sent }),
                 Delivered::All { .. } => {}
                 Delivered::Stopped(error) => return Err(self.give_up(key, &lease, error, budget).await),
+            }
+        }
+        // A claim taken over from a request that committed this turn may have seen the turn
+        // finished by another message's request since: then it is done, not to be run again.
+        if taken_over && !own_outbox {
+            let again = self.bounded(self.store.claim_message(&event.id, claim), budget.work).await;
+            if !matches!(again, Ok(Claim::New | Claim::TakenOver)) {
+                self.release_lease(key, &lease, budget).await;
+            }
+            match again {
+                Ok(Claim::New | Claim::TakenOver) => {}
+                Ok(Claim::Done) => {
+                    tracing::info!("a turn taken over was finished meanwhile: duplicate");
+                    return Ok(Outcome::Duplicate);
+                }
+                Ok(Claim::InProgress) => return Err(PipelineError::InProgress.into()),
+                Err(error) => return Err(error.into()),
             }
         }
 
@@ -320,9 +348,10 @@ impl Pipeline {
         // Nothing is recorded as attempted yet: a commit whose answer is lost must not mark a
         // send that never started (a redelivery would skip it).
         let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: 0 };
-        let committed = self
-            .bounded(self.store.commit(key, &lease, version, &conversation, &outbox, now.plus(self.timing.conversation_ttl)), budget.hard)
-            .await;
+        let chat_opened = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref());
+        let expires_at = now.plus(self.timing.conversation_ttl);
+        let committed =
+            self.bounded(self.store.commit(key, &lease, version, &conversation, &outbox, chat_opened, expires_at), budget.hard).await;
         if let Err(error) = committed {
             if !self.committed_after_all(key, &lease, version, &event.id, budget).await {
                 tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
@@ -330,9 +359,6 @@ impl Pipeline {
                 return Err(error.into());
             }
             tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
-        }
-        if let Some(chat_id) = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref()) {
-            self.index_chat(chat_id, key, now, budget).await;
         }
         match self.send_all(key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
             Delivered::All { sent, missed: failed } => {
@@ -401,8 +427,12 @@ impl Pipeline {
             }
         };
         let delivered = self.send_all(key, lease, sink.as_ref(), &rendered, outbox, outbox.attempted, budget).await;
+        // An earlier turn left unfinished must not be overwritten by this one's outbox: its
+        // message would then be run again.
         if let Delivered::All { .. } = delivered {
-            self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
+            if !self.finish(key, lease, &outbox.message_id, release_lease, budget).await && !release_lease {
+                return Delivered::Stopped(PipelineError::EarlierTurnUnfinished);
+            }
         }
         delivered
     }
@@ -513,20 +543,15 @@ impl Pipeline {
         Failure { error, release_claim: true }
     }
 
-    /// A chat just opened: its events must find this conversation. Kept as long as the
-    /// conversation, so the events that follow a close (the ticket, the survey) find it too.
-    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, now: Timestamp, budget: Budget) {
-        let expires_at = now.plus(self.timing.conversation_ttl);
-        if let Err(error) = self.bounded(self.store.index_chat(chat_id, key, expires_at), budget.send).await {
-            tracing::error!(error = %error_chain(&error), "chat not indexed: its agent's messages will not reach the user");
-        }
-    }
-
-    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) {
+    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) -> bool {
         // Replies went out: whatever fails here must not make the provider deliver again. A
         // claim left in progress expires, and its outbox then holds nothing left to send.
-        if let Err(error) = self.bounded(self.store.finish(key, lease, message, release_lease), budget.hard).await {
-            tracing::error!(error = %error_chain(&error), "delivered turn not marked finished; the next request finishes it");
+        match self.bounded(self.store.finish(key, lease, message, release_lease), budget.hard).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "delivered turn not marked finished; the next request finishes it");
+                false
+            }
         }
     }
 
@@ -538,16 +563,19 @@ impl Pipeline {
         loop {
             let now = self.clock.now();
             let lease = Lease { owner: owner.to_owned(), until: now.plus(self.timing.lease) };
-            match self.bounded(self.store.acquire(key, &lease, now), budget.work).await {
+            let failed = match self.bounded(self.store.acquire(key, &lease, now), budget.work).await {
                 Ok(Acquired::Locked(versioned)) => return Ok((lease, versioned)),
-                Ok(Acquired::Busy) => {}
+                Ok(Acquired::Busy) => None,
+                // A transaction on the item at the same moment, or a lost answer: try again.
                 Err(error) => {
-                    tracing::error!(error = %error_chain(&error), "conversation lease failed");
-                    return Err(error);
+                    tracing::warn!(error = %error_chain(&error), "conversation lease failed; trying again");
+                    Some(error)
                 }
-            }
+            };
             if Instant::now() + pause >= give_up_at {
-                return Err(PipelineError::Busy);
+                // A lease taken with its answer lost would block the user until it expires.
+                self.release_lease(key, &lease, budget).await;
+                return Err(failed.unwrap_or(PipelineError::Busy));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));

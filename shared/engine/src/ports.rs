@@ -276,8 +276,11 @@ pub struct ClaimRequest {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// Ours to handle: first seen, given up, or taken over from a request that never finished.
-    Ours,
+    /// Ours to handle, and never claimed before.
+    New,
+    /// Ours to handle, from an earlier request that gave it up or never finished: its turn may
+    /// have been committed, and even finished by another request since.
+    TakenOver,
     /// Handled already (a redelivery): do nothing.
     Done,
     /// Another request is handling it now: ask the provider to try again later.
@@ -310,12 +313,15 @@ pub trait StateStore: Send + Sync {
     /// Claims a provider message id. A condition that fails is read back, so a write that
     /// succeeded but answered late (and was retried) is still recognised as ours.
     async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError>;
-    /// Gives our claim up so a redelivery can take it at once.
+    /// Gives our claim up so a redelivery can take it over at once (the claim stays, so the
+    /// redelivery knows it takes over).
     async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError>;
     /// Takes the conversation's lease if it is free, expired or ours, and reads it.
     async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError>;
     /// Writes the conversation and the turn's outbox if `version` and the lease are still ours;
-    /// the lease is kept for the delivery.
+    /// the lease is kept for the delivery. `chat_opened`: a live chat this turn opened, indexed
+    /// in the same write so its events always find the conversation.
+    #[allow(clippy::too_many_arguments)]
     async fn commit(
         &self,
         key: &ConversationKey,
@@ -323,6 +329,7 @@ pub trait StateStore: Send + Sync {
         version: u64,
         conversation: &Conversation,
         outbox: &Outbox,
+        chat_opened: Option<&str>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError>;
     /// Sets the outbox's `attempted` count (before the send it covers starts).
@@ -332,8 +339,6 @@ pub trait StateStore: Send + Sync {
     async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError>;
     /// Frees the lease without changing anything else.
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError>;
-    /// Records which conversation a live chat belongs to, so the chat's events find the user.
-    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError>;
     /// The conversation of a live chat, if known and not expired.
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError>;
     /// A cached value (access token, ExtraInfo); expired entries read as absent.

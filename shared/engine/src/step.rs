@@ -156,6 +156,7 @@ impl Engine<'_> {
     fn chat_ended(&self, conv: &mut Conversation, chat_id: &str) {
         tracing::info!("live chat over, back to the bot");
         conv.mode = Mode::Closed { chat_id: chat_id.to_owned() };
+        conv.awaiting = Awaiting::Nothing;
         reset_escalation_counters(conv);
     }
 
@@ -196,19 +197,22 @@ impl Engine<'_> {
         let text = match input {
             UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
         };
-        if self.only_chat && !matches!(conv.mode, Mode::LiveChat { .. }) {
-            // The message that opens the chat is the agent's first.
-            self.open_chat(conv, None, &mut turn).await;
-            if !matches!(conv.mode, Mode::LiveChat { .. }) {
-                return turn.finish(conv, Awaiting::Nothing);
-            }
-        }
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
-            if self.relay(conv, &chat, text, &mut turn).await.is_some() || self.only_chat {
+            if self.relay(conv, &chat, text, &mut turn).await.is_some() {
                 let awaiting = std::mem::take(&mut conv.awaiting);
                 return turn.finish(conv, awaiting);
             }
+        }
+        if self.only_chat {
+            // The message that opens the chat (again, when it was over upstream) is the agent's
+            // first; with no chat the user has been told why.
+            self.open_chat(conv, None, &mut turn).await;
+            if let Mode::LiveChat { chat, .. } = &conv.mode {
+                let chat = chat.clone();
+                self.relay(conv, &chat, text, &mut turn).await;
+            }
+            return turn.finish(conv, Awaiting::Nothing);
         }
         match std::mem::take(&mut conv.awaiting) {
             Awaiting::RatingComment(rating) => {

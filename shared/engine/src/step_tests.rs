@@ -688,3 +688,14 @@ async fn a_chat_event_for_a_conversation_with_the_bot_says_nothing_and_keeps_wha
     assert!(h.chat_event(ChatEvent::Message { sender: "A7".into(), text: "late".into() }).await.is_empty());
     assert_eq!((h.conv.mode.clone(), h.conv.awaiting.clone()), (Mode::Bot, awaiting));
 }
+
+#[tokio::test]
+async fn in_only_chat_mode_a_chat_over_upstream_is_opened_again_and_the_message_relayed() {
+    let mut h = in_live_chat();
+    h.only_chat = true;
+    *h.agents.failing.lock().unwrap() = Some(LiveChatError::ChatOver);
+    h.say("hello again").await;
+    assert_eq!(h.agents.opened.lock().unwrap().len(), 1, "a new chat");
+    assert_eq!(*h.agents.messages.lock().unwrap(), vec![("chat-1".to_owned(), "hello again".to_owned())]);
+    assert!(h.bot.inputs.lock().unwrap().is_empty());
+}

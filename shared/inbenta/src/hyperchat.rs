@@ -213,8 +213,13 @@ impl LiveChat for HyperChatClient {
         let chat = self.ok(Method::POST, "chats", Some(&body)).await?;
         let chat_id =
             chat.pointer("/chat/id").and_then(Value::as_str).ok_or_else(|| LiveChatError::Rejected("chat without id".into()))?.to_owned();
-        if !self.queue_mode().await? {
-            self.ok(Method::GET, &format!("chats/{}/assign", encode(&chat_id)), None).await?;
+        // The chat exists now: failing here would leave it open with nobody at the other end.
+        let assigned = match self.queue_mode().await {
+            Ok(false) => self.ok(Method::GET, &format!("chats/{}/assign", encode(&chat_id)), None).await.map(drop),
+            other => other.map(drop),
+        };
+        if let Err(error) = assigned {
+            tracing::warn!(error = %connector_engine::error_chain(&error), "chat opened but not assigned; it waits in the room");
         }
         Ok(ChatRef { chat_id, user_id })
     }

@@ -51,16 +51,16 @@ async fn turn(store: &Store, key: &ConversationKey, owner: &str, conversation: &
     let v = lock(store, key, owner).await;
     let id = message_id();
     let held = lease(owner, NOW);
-    store.commit(key, &held, v.version, conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.commit(key, &held, v.version, conversation, &outbox(&id, &["hi"]), None, LATER).await.unwrap();
     store.finish(key, &held, &id, true).await.unwrap();
     v.version + 1
 }
 
 pub async fn a_message_id_is_ours_once_and_done_after_its_turn_finished(store: Store) {
     let (id, key) = (message_id(), ConversationKey::new(unique("conv")));
-    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::New);
     let v = lock(&store, &key, "a").await;
-    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), None, LATER).await.unwrap();
     store.finish(&key, &lease("a", NOW), &id, true).await.unwrap();
     assert_eq!(store.claim_message(&id, &claim_by("b", NOW)).await.unwrap(), Claim::Done);
     assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Done);
@@ -69,15 +69,15 @@ pub async fn a_message_id_is_ours_once_and_done_after_its_turn_finished(store: S
 /// The SDK retries a write whose answer came late: the retry must not read as someone else's.
 pub async fn a_claim_repeated_by_its_own_request_is_still_ours(store: Store) {
     let id = message_id();
-    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
-    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::New);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::New, "not taken over from itself");
 }
 
 pub async fn a_claim_held_by_another_request_is_in_progress_until_its_hold_expires(store: Store) {
     let id = message_id();
-    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("a", NOW)).await.unwrap(), Claim::New);
     assert_eq!(store.claim_message(&id, &claim_by("b", Timestamp(NOW.0 + 5))).await.unwrap(), Claim::InProgress);
-    assert_eq!(store.claim_message(&id, &claim_by("b", Timestamp(NOW.0 + 21))).await.unwrap(), Claim::Ours, "taken over");
+    assert_eq!(store.claim_message(&id, &claim_by("b", Timestamp(NOW.0 + 21))).await.unwrap(), Claim::TakenOver);
     assert_eq!(store.claim_message(&id, &claim_by("a", Timestamp(NOW.0 + 22))).await.unwrap(), Claim::InProgress);
 }
 
@@ -87,7 +87,7 @@ pub async fn a_released_claim_can_be_claimed_again_at_once(store: Store) {
     store.release_message(&id, "b").await.unwrap();
     assert_eq!(store.claim_message(&id, &claim_by("c", NOW)).await.unwrap(), Claim::InProgress, "only its owner releases it");
     store.release_message(&id, "a").await.unwrap();
-    assert_eq!(store.claim_message(&id, &claim_by("c", NOW)).await.unwrap(), Claim::Ours);
+    assert_eq!(store.claim_message(&id, &claim_by("c", NOW)).await.unwrap(), Claim::TakenOver, "given up, not forgotten");
 }
 
 pub async fn concurrent_claims_of_one_id_have_exactly_one_winner(store: Store) {
@@ -100,7 +100,7 @@ pub async fn concurrent_claims_of_one_id_have_exactly_one_winner(store: Store) {
         .collect();
     let mut winners = 0;
     for task in tasks {
-        winners += usize::from(task.await.unwrap() == Claim::Ours);
+        winners += usize::from(task.await.unwrap() == Claim::New);
     }
     assert_eq!(winners, 1);
 }
@@ -129,7 +129,7 @@ pub async fn a_commit_keeps_the_lease_and_is_read_back_with_its_outbox_and_the_n
     conversation.messages_handled = 7;
     conversation.no_results_count = 2;
     let sent = outbox(&id, &["one", "two"]);
-    store.commit(&key, &lease("a", NOW), v.version, &conversation, &sent, LATER).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &conversation, &sent, None, LATER).await.unwrap();
     assert!(matches!(store.acquire(&key, &lease("b", Timestamp(NOW.0 + 30)), NOW).await.unwrap(), Acquired::Busy), "lease kept");
     store.release(&key, &lease("a", NOW)).await.unwrap();
     let again = lock(&store, &key, "b").await;
@@ -142,7 +142,7 @@ pub async fn progress_is_recorded_and_finishing_drops_the_outbox_and_frees_the_l
     let (key, id) = (ConversationKey::new(unique("conv")), message_id());
     store.claim_message(&id, &claim_by("a", NOW)).await.unwrap();
     let v = lock(&store, &key, "a").await;
-    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["one", "two", "three"]), LATER).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["one", "two", "three"]), None, LATER).await.unwrap();
     store.record_progress(&key, &lease("a", NOW), &id, 3).await.unwrap();
     let intruder = store.record_progress(&key, &lease("b", NOW), &id, 1).await;
     assert!(matches!(intruder, Err(StoreError::Conflict(_))), "{intruder:?}");
@@ -158,7 +158,7 @@ pub async fn progress_is_recorded_and_finishing_drops_the_outbox_and_frees_the_l
 pub async fn finishing_with_the_lease_kept_leaves_it_held(store: Store) {
     let (key, id) = (ConversationKey::new(unique("conv")), message_id());
     let v = lock(&store, &key, "a").await;
-    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), LATER).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), None, LATER).await.unwrap();
     store.finish(&key, &lease("a", NOW), &id, false).await.unwrap();
     assert!(matches!(store.acquire(&key, &lease("b", Timestamp(NOW.0 + 30)), NOW).await.unwrap(), Acquired::Busy));
     let own = lock(&store, &key, "a").await;
@@ -170,14 +170,14 @@ pub async fn a_commit_from_a_stale_version_is_refused(store: Store) {
     let v = lock(&store, &key, "a").await;
     turn(&store, &key, "a", &v.conversation).await;
     lock(&store, &key, "a").await;
-    let stale = store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), LATER).await;
+    let stale = store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), None, LATER).await;
     assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
 }
 
 pub async fn a_commit_without_the_lease_is_refused(store: Store) {
     let key = ConversationKey::new(unique("conv"));
     let v = lock(&store, &key, "a").await;
-    let intruder = store.commit(&key, &lease("b", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), LATER).await;
+    let intruder = store.commit(&key, &lease("b", NOW), v.version, &v.conversation, &outbox(&message_id(), &[]), None, LATER).await;
     assert!(matches!(intruder, Err(StoreError::Conflict(_))), "{intruder:?}");
 }
 
@@ -197,14 +197,14 @@ pub async fn an_expired_conversation_reads_as_a_new_one(store: Store) {
     let (v, id) = (lock(&store, &key, "a").await, message_id());
     let mut conversation = v.conversation;
     conversation.messages_handled = 5;
-    store.commit(&key, &lease("a", NOW), v.version, &conversation, &outbox(&id, &["hi"]), Timestamp(NOW.0 + 10)).await.unwrap();
+    store.commit(&key, &lease("a", NOW), v.version, &conversation, &outbox(&id, &["hi"]), None, Timestamp(NOW.0 + 10)).await.unwrap();
     store.finish(&key, &lease("a", NOW), &id, true).await.unwrap();
     let much_later = Timestamp(NOW.0 + 100);
     let Acquired::Locked(read) = store.acquire(&key, &lease("b", Timestamp(much_later.0 + 30)), much_later).await.unwrap() else {
         panic!("expected the lease")
     };
     assert_eq!(read.conversation, Conversation::default());
-    store.commit(&key, &lease("b", NOW), read.version, &read.conversation, &outbox(&message_id(), &[]), LATER).await.unwrap();
+    store.commit(&key, &lease("b", NOW), read.version, &read.conversation, &outbox(&message_id(), &[]), None, LATER).await.unwrap();
 }
 
 pub async fn cache_entries_are_absent_once_expired(store: Store) {
@@ -215,12 +215,31 @@ pub async fn cache_entries_are_absent_once_expired(store: Store) {
     assert_eq!(store.cache_get(&unique("missing"), NOW).await.unwrap(), None);
 }
 
-pub async fn a_chat_leads_to_its_conversation_until_the_index_expires(store: Store) {
-    let (chat, key) = (unique("chat"), ConversationKey::new(unique("conv")));
+pub async fn a_chat_opened_by_a_commit_leads_to_its_conversation_until_the_index_expires(store: Store) {
+    let (chat, key, id) = (unique("chat"), ConversationKey::new(unique("conv")), message_id());
     assert_eq!(store.chat_conversation(&chat, NOW).await.unwrap(), None);
-    store.index_chat(&chat, &key, Timestamp(NOW.0 + 10)).await.unwrap();
+    let v = lock(&store, &key, "a").await;
+    store
+        .commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), Some(&chat), Timestamp(NOW.0 + 10))
+        .await
+        .unwrap();
     assert_eq!(store.chat_conversation(&chat, NOW).await.unwrap(), Some(key));
     assert_eq!(store.chat_conversation(&chat, Timestamp(NOW.0 + 10)).await.unwrap(), None);
+}
+
+/// A turn given up after its commit and finished by the user's next message: the message is
+/// done, whoever claimed it in between.
+pub async fn a_turn_finished_for_a_given_up_claim_leaves_it_done(store: Store) {
+    let (key, id) = (ConversationKey::new(unique("conv")), message_id());
+    store.claim_message(&id, &claim_by("a", NOW)).await.unwrap();
+    let v = lock(&store, &key, "a").await;
+    store.commit(&key, &lease("a", NOW), v.version, &v.conversation, &outbox(&id, &["hi"]), None, LATER).await.unwrap();
+    store.release(&key, &lease("a", NOW)).await.unwrap();
+    store.release_message(&id, "a").await.unwrap();
+    assert_eq!(store.claim_message(&id, &claim_by("b", NOW)).await.unwrap(), Claim::TakenOver);
+    lock(&store, &key, "c").await;
+    store.finish(&key, &lease("c", NOW), &id, true).await.unwrap();
+    assert_eq!(store.claim_message(&id, &claim_by("b", NOW)).await.unwrap(), Claim::Done);
 }
 
 /// Twenty writers of one conversation, each lock -> increment -> commit -> finish, retrying
@@ -238,7 +257,7 @@ pub async fn concurrent_writers_of_one_conversation_lose_no_update(store: Store)
                         Acquired::Locked(mut v) => {
                             v.conversation.messages_handled += 1;
                             let id = message_id();
-                            store.commit(&key, &me, v.version, &v.conversation, &outbox(&id, &["x"]), LATER).await.unwrap();
+                            store.commit(&key, &me, v.version, &v.conversation, &outbox(&id, &["x"]), None, LATER).await.unwrap();
                             store.finish(&key, &me, &id, true).await.unwrap();
                             return;
                         }
@@ -275,7 +294,8 @@ macro_rules! store_contract_tests {
             releasing_frees_the_lease_and_keeps_the_state,
             an_expired_conversation_reads_as_a_new_one,
             cache_entries_are_absent_once_expired,
-            a_chat_leads_to_its_conversation_until_the_index_expires,
+            a_chat_opened_by_a_commit_leads_to_its_conversation_until_the_index_expires,
+            a_turn_finished_for_a_given_up_claim_leaves_it_done,
             concurrent_writers_of_one_conversation_lose_no_update,
         );
     };

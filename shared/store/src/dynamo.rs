@@ -16,8 +16,8 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
-    TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use connector_engine::conversation::{Conversation, ConversationKey};
 use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
@@ -145,7 +145,8 @@ impl DynamoStore {
         Ok(output.item)
     }
 
-    async fn try_claim(&self, id: &MessageId, claim: &ClaimRequest) -> Result<bool, StoreError> {
+    /// `Ok(None)`: the condition failed. `Ok(Some(owner))`: claimed, over `owner`'s claim if any.
+    async fn try_claim(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Option<Option<String>>, StoreError> {
         let put = self
             .client
             .put_item()
@@ -162,11 +163,16 @@ impl DynamoStore {
             .expression_attribute_values(":now", n(claim.now.0))
             .expression_attribute_values(":owner", s(&claim.owner))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match put {
-            Ok(_) => Ok(true),
-            Err(error) if is_condition_failure(&error) => Ok(false),
+            Ok(output) => {
+                let old = output.attributes.unwrap_or_default();
+                let live = number(&old, "expires_at").is_some_and(|at| at > claim.now.0);
+                Ok(Some(old.get("claim_owner").and_then(|v| v.as_s().ok()).filter(|_| live).cloned()))
+            }
+            Err(error) if is_condition_failure(&error) => Ok(None),
             Err(error) => Err(unavailable(error)),
         }
     }
@@ -177,8 +183,10 @@ impl StateStore for DynamoStore {
     async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
         // Twice: the item read back may have been released or expired in between.
         for _ in 0..2 {
-            if self.try_claim(id, claim).await? {
-                return Ok(Claim::Ours);
+            match self.try_claim(id, claim).await? {
+                Some(Some(earlier)) if earlier != claim.owner => return Ok(Claim::TakenOver),
+                Some(_) => return Ok(Claim::New),
+                None => {}
             }
             let Some(item) = self.read(claim_pk(id)).await? else { continue };
             if number(&item, "expires_at").is_none_or(|at| at <= claim.now.0) {
@@ -189,7 +197,7 @@ impl StateStore for DynamoStore {
                 return Ok(Claim::Done);
             }
             if text("claim_owner") == Some(claim.owner.as_str()) {
-                return Ok(Claim::Ours);
+                return Ok(Claim::New);
             }
             if number(&item, "hold_until").is_some_and(|until| until > claim.now.0) {
                 return Ok(Claim::InProgress);
@@ -199,17 +207,19 @@ impl StateStore for DynamoStore {
     }
 
     async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
-        let deleted = self
+        let released = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .key("pk", s(&claim_pk(id)))
+            .update_expression("SET hold_until = :zero")
             .condition_expression("claim_owner = :owner AND claim_state = :in_progress")
+            .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .send()
             .await;
-        match deleted {
+        match released {
             Ok(_) => Ok(()),
             // Not ours any more (taken over, or done): nothing of ours to give up.
             Err(error) if is_condition_failure(&error) => Ok(()),
@@ -246,39 +256,81 @@ impl StateStore for DynamoStore {
         version: u64,
         conversation: &Conversation,
         outbox: &Outbox,
+        chat_opened: Option<&str>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         let stored: AttributeValue = serde_dynamo::to_attribute_value(conversation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let stored_outbox: AttributeValue = serde_dynamo::to_attribute_value(outbox).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let version_check = if version == 0 { "attribute_not_exists(version)" } else { "version = :version" };
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&conversation_pk(key)))
-            .update_expression("SET version = :next, conversation = :conversation, outbox = :outbox, expires_at = :expires")
-            .condition_expression(format!("lease_owner = :owner AND {version_check}"))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":next", n(version + 1))
-            .expression_attribute_values(":conversation", stored)
-            .expression_attribute_values(":outbox", stored_outbox)
-            .expression_attribute_values(":expires", n(expires_at.0));
+        let mut values = HashMap::from([
+            (":owner".to_owned(), s(&lease.owner)),
+            (":next".to_owned(), n(version + 1)),
+            (":conversation".to_owned(), stored),
+            (":outbox".to_owned(), stored_outbox),
+            (":expires".to_owned(), n(expires_at.0)),
+        ]);
         if version > 0 {
-            update = update.expression_attribute_values(":version", n(version));
+            values.insert(":version".to_owned(), n(version));
         }
-        match update.send().await {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => {
-                // Our own first attempt may have been applied and answered late.
-                let item = self.read(conversation_pk(key)).await?.unwrap_or_default();
-                let ours = item.get("lease_owner").and_then(|v| v.as_s().ok()) == Some(&lease.owner)
-                    && number(&item, "version") == i64::try_from(version + 1).ok()
-                    && item.get("outbox").and_then(|o| o.as_m().ok()).and_then(|o| o.get("message_id")).and_then(|v| v.as_s().ok())
-                        == Some(&outbox.message_id.to_string());
-                if ours { Ok(()) } else { Err(StoreError::Conflict(format!("lease or version {version} lost"))) }
+        let update_expression = "SET version = :next, conversation = :conversation, outbox = :outbox, expires_at = :expires";
+        let condition = format!("lease_owner = :owner AND {version_check}");
+        match chat_opened {
+            None => {
+                let written = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", s(&conversation_pk(key)))
+                    .update_expression(update_expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values))
+                    .send()
+                    .await;
+                match written {
+                    Ok(_) => return Ok(()),
+                    Err(error) if !is_condition_failure(&error) => return Err(unavailable(error)),
+                    Err(_) => {}
+                }
             }
-            Err(error) => Err(unavailable(error)),
+            // The chat's index in the same transaction: its events find the conversation as
+            // soon as the chat is known to be ours.
+            Some(chat_id) => {
+                let update = Update::builder()
+                    .table_name(&self.table)
+                    .key("pk", s(&conversation_pk(key)))
+                    .update_expression(update_expression)
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(unavailable)?;
+                let index = Put::builder()
+                    .table_name(&self.table)
+                    .item("pk", s(&format!("chat#{chat_id}")))
+                    .item("conversation", s(key.as_str()))
+                    .item("expires_at", n(expires_at.0))
+                    .build()
+                    .map_err(unavailable)?;
+                let written = self
+                    .client
+                    .transact_write_items()
+                    .transact_items(TransactWriteItem::builder().update(update).build())
+                    .transact_items(TransactWriteItem::builder().put(index).build())
+                    .send()
+                    .await;
+                match written {
+                    Ok(_) => return Ok(()),
+                    Err(error) if error.code() != Some("TransactionCanceledException") => return Err(unavailable(error)),
+                    Err(_) => {}
+                }
+            }
         }
+        // The condition failed: our own first attempt may have been applied and answered late.
+        let item = self.read(conversation_pk(key)).await?.unwrap_or_default();
+        let ours = item.get("lease_owner").and_then(|v| v.as_s().ok()) == Some(&lease.owner)
+            && number(&item, "version") == i64::try_from(version + 1).ok()
+            && item.get("outbox").and_then(|o| o.as_m().ok()).and_then(|o| o.get("message_id")).and_then(|v| v.as_s().ok())
+                == Some(&outbox.message_id.to_string());
+        if ours { Ok(()) } else { Err(StoreError::Conflict(format!("lease or version {version} lost"))) }
     }
 
     async fn record_progress(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, attempted: usize) -> Result<(), StoreError> {
@@ -354,19 +406,6 @@ impl StateStore for DynamoStore {
             Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(unavailable(error)),
         }
-    }
-
-    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(&format!("chat#{chat_id}")))
-            .item("conversation", s(key.as_str()))
-            .item("expires_at", n(expires_at.0))
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(())
     }
 
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {

@@ -10,6 +10,9 @@ use std::sync::Mutex;
 /// then past twice what survived), so memory follows the live set, not the history.
 const SWEEP_AT_LEAST: usize = 1024;
 
+/// A claim that `finish` has to recreate is remembered this long (as in the DynamoDB store).
+const DONE_CLAIM_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 #[derive(Default)]
 pub struct InMemoryStore {
     inner: Mutex<Inner>,
@@ -78,6 +81,7 @@ impl StateStore for InMemoryStore {
     async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
         let mut inner = self.inner();
         inner.sweep(claim.now);
+        let mut taken_over = false;
         if let Some(held) = inner.claims.get(id).filter(|held| held.expires_at > claim.now) {
             if held.done {
                 return Ok(Claim::Done);
@@ -85,16 +89,16 @@ impl StateStore for InMemoryStore {
             if held.owner != claim.owner && held.hold_until > claim.now {
                 return Ok(Claim::InProgress);
             }
+            taken_over = held.owner != claim.owner;
         }
         let entry = ClaimEntry { owner: claim.owner.clone(), done: false, hold_until: claim.hold_until, expires_at: claim.expires_at };
         inner.claims.insert(id.clone(), entry);
-        Ok(Claim::Ours)
+        Ok(if taken_over { Claim::TakenOver } else { Claim::New })
     }
 
     async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
-        let mut inner = self.inner();
-        if inner.claims.get(id).is_some_and(|held| held.owner == owner && !held.done) {
-            inner.claims.remove(id);
+        if let Some(held) = self.inner().claims.get_mut(id).filter(|held| held.owner == owner && !held.done) {
+            held.hold_until = Timestamp(0);
         }
         Ok(())
     }
@@ -125,6 +129,7 @@ impl StateStore for InMemoryStore {
         version: u64,
         conversation: &Conversation,
         outbox: &Outbox,
+        chat_opened: Option<&str>,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut inner = self.inner();
@@ -136,6 +141,9 @@ impl StateStore for InMemoryStore {
         entry.conversation = conversation.clone();
         entry.outbox = Some(outbox.clone());
         entry.expires_at = expires_at;
+        if let Some(chat_id) = chat_opened {
+            inner.chats.insert(chat_id.to_owned(), (key.clone(), expires_at));
+        }
         Ok(())
     }
 
@@ -153,9 +161,11 @@ impl StateStore for InMemoryStore {
 
     async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError> {
         let mut inner = self.inner();
-        if let Some(claim) = inner.claims.get_mut(message) {
-            claim.done = true;
-        }
+        inner.leased(key, lease)?;
+        // A claim given up and then expired is remembered as done all the same.
+        let done =
+            ClaimEntry { owner: lease.owner.clone(), done: true, hold_until: Timestamp(0), expires_at: lease.until.plus(DONE_CLAIM_TTL) };
+        inner.claims.entry(message.clone()).and_modify(|claim| claim.done = true).or_insert(done);
         let entry = inner.leased(key, lease)?;
         if entry.outbox.as_ref().is_some_and(|o| &o.message_id == message) {
             entry.outbox = None;
@@ -173,11 +183,6 @@ impl StateStore for InMemoryStore {
                 entry.lease = None;
             }
         }
-        Ok(())
-    }
-
-    async fn index_chat(&self, chat_id: &str, key: &ConversationKey, expires_at: Timestamp) -> Result<(), StoreError> {
-        self.inner().chats.insert(chat_id.to_owned(), (key.clone(), expires_at));
         Ok(())
     }
 
@@ -207,7 +212,7 @@ mod tests {
         for i in 0..20_000_i64 {
             // Each claim lives 10 s; the clock moves 1 s per message.
             let claim = ClaimRequest { owner: "o".into(), now: Timestamp(i), hold_until: Timestamp(i + 5), expires_at: Timestamp(i + 10) };
-            assert_eq!(store.claim_message(&MessageId::new("t", &i.to_string()), &claim).await.unwrap(), Claim::Ours);
+            assert_eq!(store.claim_message(&MessageId::new("t", &i.to_string()), &claim).await.unwrap(), Claim::New);
         }
         assert!(store.remembered_claims() <= 2 * SWEEP_AT_LEAST, "{} claims kept", store.remembered_claims());
     }

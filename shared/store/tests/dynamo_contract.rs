@@ -50,5 +50,5 @@ async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_b
         replies: Vec::new(),
         attempted: 0,
     };
-    store.commit(&key, &lease, read.version, &read.conversation, &outbox, Timestamp(now.0 + 100)).await.unwrap();
+    store.commit(&key, &lease, read.version, &read.conversation, &outbox, None, Timestamp(now.0 + 100)).await.unwrap();
 }

@@ -218,8 +218,11 @@ impl Upstream {
         Ok(Answer { status, body })
     }
 
+    /// The URL is dropped from the error: paths and queries can hold user ids (HyperChat looks
+    /// users up by `externalId`, which holds phone numbers), and errors are logged.
     fn failure(&self, source: reqwest::Error) -> UpstreamError {
         let service = self.service;
+        let source = source.without_url();
         if source.is_connect() {
             UpstreamError::Connect { service, source }
         } else if source.is_timeout() {

@@ -76,6 +76,12 @@ impl TwilioClient {
         if answer.class() == StatusClass::Success {
             return Ok(());
         }
+        // Refused credentials say nothing about the message: once they are fixed, the provider's
+        // redelivery sends it.
+        if answer.class() == StatusClass::Unauthorized {
+            tracing::error!(status = answer.status.as_u16(), "Twilio refused the account's credentials");
+            return Err(SendError::Unavailable(self.upstream.status_error(&answer, |_| None)));
+        }
         // Twilio's message text may quote the phone number: only the status and code are kept.
         let error = self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json));
         if let Some(TwilioError::OutsideWhatsAppWindow) = error.code().map(TwilioError::from_code) {
