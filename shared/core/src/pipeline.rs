@@ -94,8 +94,8 @@ impl Timing {
     /// at least half of it.
     fn budget(&self, now: Instant, deadline: Instant) -> Budget {
         let total = deadline.saturating_duration_since(now);
-        let reserves = self.send_reserve + self.store_reserve;
-        let (send_reserve, store_reserve) = if reserves.is_zero() || total >= reserves * 2 {
+        let reserves = self.send_reserve.saturating_add(self.store_reserve);
+        let (send_reserve, store_reserve) = if reserves.is_zero() || total >= reserves.saturating_mul(2) {
             (self.send_reserve, self.store_reserve)
         } else {
             let scale = total.as_secs_f64() / 2.0 / reserves.as_secs_f64();
@@ -177,19 +177,6 @@ struct Budget {
     hard: Instant,
 }
 
-/// A failure, and whether a redelivery may take the claim over at once (nothing of the turn
-/// was committed, or its outbox waits for it).
-struct Failure {
-    error: PipelineError,
-    release_claim: bool,
-}
-
-impl From<PipelineError> for Failure {
-    fn from(error: PipelineError) -> Self {
-        Self { error, release_claim: true }
-    }
-}
-
 /// How a delivery ended.
 enum Delivered {
     /// Every message was attempted (or the user cannot be reached): the turn is over.
@@ -242,11 +229,11 @@ impl Pipeline {
         };
         match self.process(event, &key, &claim, taken_over, budget).await {
             Ok(outcome) => Ok(outcome),
-            Err(Failure { error, release_claim }) => {
+            // Nothing of the turn was committed, or its outbox waits for the redelivery: either
+            // way a redelivery may take the claim over at once.
+            Err(error) => {
                 tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
-                if release_claim {
-                    self.give_claim_up(&event.id, &claim.owner, budget).await;
-                }
+                self.give_claim_up(&event.id, &claim.owner, budget).await;
                 Err(error)
             }
         }
@@ -265,7 +252,7 @@ impl Pipeline {
         claim: &ClaimRequest,
         taken_over: bool,
         budget: Budget,
-    ) -> Result<Outcome, Failure> {
+    ) -> Result<Outcome, PipelineError> {
         let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, &claim.owner, budget).await?;
         let own_outbox = outbox.as_ref().is_some_and(|o| o.message_id == event.id);
         let chat_before = conversation.mode.chat_id().map(str::to_owned);
@@ -295,8 +282,8 @@ impl Pipeline {
                     tracing::info!("a turn taken over was finished meanwhile: duplicate");
                     return Ok(Outcome::Duplicate);
                 }
-                Ok(Claim::InProgress) => return Err(PipelineError::InProgress.into()),
-                Err(error) => return Err(error.into()),
+                Ok(Claim::InProgress) => return Err(PipelineError::InProgress),
+                Err(error) => return Err(error),
             }
         }
 
@@ -305,11 +292,11 @@ impl Pipeline {
         }
         let Some(address) = conversation.address.clone() else {
             self.release_lease(key, &lease, budget).await;
-            return Err(PipelineError::NoSender("(no reply address stored)".into()).into());
+            return Err(PipelineError::NoSender("(no reply address stored)".into()));
         };
         let Some(sink) = self.sinks.get(&address.channel).cloned() else {
             self.release_lease(key, &lease, budget).await;
-            return Err(PipelineError::NoSender(address.channel.clone()).into());
+            return Err(PipelineError::NoSender(address.channel.clone()));
         };
 
         let app = self.app_data(sink.group(), budget.work).await;
@@ -342,7 +329,7 @@ impl Pipeline {
             Ok(rendered) => rendered,
             Err(error) => {
                 self.release_lease(key, &lease, budget).await;
-                return Err(PipelineError::Undelivered(error).into());
+                return Err(PipelineError::Undelivered(error));
             }
         };
         // Nothing is recorded as attempted yet: a commit whose answer is lost must not mark a
@@ -356,7 +343,7 @@ impl Pipeline {
             if !self.committed_after_all(key, &lease, version, &event.id, budget).await {
                 tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
                 self.release_lease(key, &lease, budget).await;
-                return Err(error.into());
+                return Err(error);
             }
             tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
         }
@@ -538,9 +525,9 @@ impl Pipeline {
 
     /// Stops a turn that could not send everything: the outbox keeps what is left, for the
     /// provider's retry or the user's next message.
-    async fn give_up(&self, key: &ConversationKey, lease: &Lease, error: PipelineError, budget: Budget) -> Failure {
+    async fn give_up(&self, key: &ConversationKey, lease: &Lease, error: PipelineError, budget: Budget) -> PipelineError {
         self.release_lease(key, lease, budget).await;
-        Failure { error, release_claim: true }
+        error
     }
 
     async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) -> bool {

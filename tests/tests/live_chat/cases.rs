@@ -296,3 +296,16 @@ async fn an_agent_message_to_a_whatsapp_user_silent_for_over_a_day_is_not_sent_a
         vec!["[connector] This message did not reach the user: the user last wrote too long ago for the channel to deliver it."]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_replaced_in_the_table_reaches_a_warm_instance() {
+    let (c, _hc) = start().await;
+    // The operator deleted the stored secret and HyperChat subscribed another instance anew.
+    let far = connector_engine::ports::Timestamp(4_000_000_000);
+    c.store.cache_put("hyperchat#webhook-secret", "rotated-secret", far).await.unwrap();
+    let body = event_body("chats:close", json!({"chatId": "C-none", "userId": "system"}));
+    let signature = hook_signature("rotated-secret", &body);
+    assert_eq!(c.hyperchat_raw(body.clone().into_bytes(), &[("x-hook-signature", &signature)]).await.status, 200);
+    let old = hook_signature(WEBHOOK_SECRET, &body);
+    assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &old)]).await.status, 403, "the old secret no longer works");
+}

@@ -15,6 +15,7 @@ use connector_engine::ports::{StateStore, Timestamp};
 use http::{HeaderValue, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -100,7 +101,14 @@ pub struct HyperChatEvents {
     secret: Arc<SecretSlot>,
     preset: Option<SecretString>,
     store: Arc<dyn StateStore>,
+    /// When the stored secret was last read (Unix seconds): at most once a minute, so refused
+    /// requests cannot make every one of them a store read.
+    last_read: AtomicI64,
 }
+
+/// How often the stored secret may be read again (a secret replaced after a rotation reaches
+/// warm instances within this).
+const READ_SECRET_EVERY_SECS: i64 = 60;
 
 impl HyperChatEvents {
     pub fn new(settings: &HyperChatEventSettings, pipeline: Arc<connector_core::Pipeline>) -> Self {
@@ -111,7 +119,7 @@ impl HyperChatEvents {
         }
         let store = pipeline.store.clone();
         let channel = HyperChatChannel { secret: secret.clone(), budget: Duration::from_millis(settings.deadline_ms) };
-        Self { webhook: Webhook::new(channel, pipeline), secret, preset, store }
+        Self { webhook: Webhook::new(channel, pipeline), secret, preset, store, last_read: AtomicI64::new(i64::MIN) }
     }
 
     pub fn pipeline(&self) -> &Arc<connector_core::Pipeline> {
@@ -123,14 +131,22 @@ impl HyperChatEvents {
             return self.handshake(&offered).await;
         }
         if self.secret.get().is_none() {
-            self.load_stored_secret().await;
+            self.read_stored_secret().await;
         }
-        self.webhook.handle(request, runtime_deadline).await
+        let (parts, body) = request.into_parts();
+        let response = self.webhook.handle(copy(&parts, body.clone()), runtime_deadline).await;
+        // Refused: the secret may have been replaced in the table since this instance read it.
+        if response.status() == StatusCode::FORBIDDEN && self.read_stored_secret().await {
+            return self.webhook.handle(copy(&parts, body), runtime_deadline).await;
+        }
+        response
     }
 
     /// The first handshake's secret is kept; a later one must offer the same secret, so nobody
     /// can replace it by subscribing again. To change it, preset the new one
     /// (`HYPERCHAT_WEBHOOK_SECRET`) or delete the stored item (`cache#hyperchat#webhook-secret`).
+    /// Until the first handshake, whoever sends one first is believed: subscribe right after
+    /// deploying, or preset the secret.
     async fn handshake(&self, offered: &str) -> WebhookResponse {
         if offered.is_empty() {
             return text_response(StatusCode::BAD_REQUEST, "empty X-Hook-Secret");
@@ -177,11 +193,33 @@ impl HyperChatEvents {
         }
     }
 
-    async fn load_stored_secret(&self) {
-        if let Ok(Some(stored)) = self.stored_secret().await {
-            self.secret.set(stored);
+    /// Reads the stored secret (at most once a minute, never over a preset one); whether it
+    /// changed.
+    async fn read_stored_secret(&self) -> bool {
+        let now = connector_engine::Clock::now(self.pipeline().clock.as_ref()).0;
+        let last = self.last_read.load(Ordering::Relaxed);
+        if self.preset.is_some() || now.saturating_sub(last) < READ_SECRET_EVERY_SECS {
+            return false;
         }
+        if self.last_read.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err() {
+            return false;
+        }
+        let Ok(Some(stored)) = self.stored_secret().await else { return false };
+        let changed = self.secret.get().is_none_or(|known| known.expose_secret() != stored.expose_secret());
+        self.secret.set(stored);
+        changed
     }
+}
+
+/// The same request again (`http::Request` is not `Clone`; a webhook needs nothing of its
+/// extensions).
+fn copy(parts: &http::request::Parts, body: bytes::Bytes) -> WebhookRequest {
+    let mut request = http::Request::new(body);
+    *request.method_mut() = parts.method.clone();
+    *request.uri_mut() = parts.uri.clone();
+    *request.version_mut() = parts.version;
+    *request.headers_mut() = parts.headers.clone();
+    request
 }
 
 impl Endpoint for HyperChatEvents {
