@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 
 venv=${VENV:-.venv}
 if [ ! -x "$venv/bin/moto_server" ]; then
+  echo "installing moto (the local DynamoDB-API server) into $venv, once: about a minute"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
@@ -32,4 +33,9 @@ if [ "${1:-}" = bench ]; then
   exit
 fi
 [ $# -gt 0 ] || set -- --workspace
-cargo test "$@"
+echo "building and running the tests (the first build takes a few minutes)"
+# The output is kept to end with one total: cargo prints a line per test binary.
+status=0
+cargo test "$@" 2>&1 | tee target/test-output.log || status=$?
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' target/test-output.log
+exit "$status"

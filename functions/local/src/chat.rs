@@ -17,29 +17,21 @@ use tokio::sync::mpsc;
 pub const LOCAL_AUTH_TOKEN: &str = "local-dev-auth-token";
 pub const LOCAL_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
 
-#[derive(Debug, Clone)]
+/// Play a phone user: type messages, read the connector's replies (and an agent's).
+#[derive(Debug, Clone, clap::Args)]
 pub struct ChatOptions {
+    /// Play a WhatsApp user (the default is SMS).
+    #[arg(long)]
     whatsapp: bool,
+    /// The user's phone number.
+    #[arg(long, value_name = "NUMBER", default_value = "+34600000001")]
     from: String,
+    /// The company number the user writes to.
+    #[arg(long, value_name = "NUMBER", default_value = "+14155550100")]
     to: String,
 }
 
 impl ChatOptions {
-    pub fn parse(args: &[String]) -> Result<Self, crate::Error> {
-        let mut options = Self { whatsapp: false, from: "+34600000001".into(), to: "+14155550100".into() };
-        let mut args = args.iter();
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--whatsapp" => options.whatsapp = true,
-                "--sms" => options.whatsapp = false,
-                "--from" => options.from = args.next().ok_or("--from needs a number")?.clone(),
-                "--to" => options.to = args.next().ok_or("--to needs a number")?.clone(),
-                other => return Err(format!("unknown chat option {other:?}").into()),
-            }
-        }
-        Ok(options)
-    }
-
     fn address(&self, number: &str) -> String {
         if self.whatsapp { format!("whatsapp:{number}") } else { number.to_owned() }
     }
@@ -80,7 +72,9 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     let http = reqwest::Client::new();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut counter = 0u32;
-    while let Some(line) = lines.next_line().await? {
+    loop {
+        prompt();
+        let Some(line) = lines.next_line().await? else { break };
         let text = line.trim();
         if text == "/quit" {
             break;
@@ -124,6 +118,13 @@ fn inbound_params(options: &ChatOptions, text: &str, counter: u32) -> Vec<(Strin
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// Where the user types, after the replies printed so far.
+fn prompt() {
+    use std::io::Write as _;
+    print!("you> ");
+    let _ = std::io::stdout().flush();
 }
 
 fn print_reply(sent: &Sent) {

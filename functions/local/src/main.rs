@@ -3,8 +3,9 @@
 //! offline demo bot.
 //!
 //! ```text
-//! connector-local                      serve on 127.0.0.1:$PORT (default 3000)
+//! connector-local [serve]              serve on 127.0.0.1:$PORT (default 3000)
 //! connector-local chat [--whatsapp]    serve, and chat with it from this terminal as a phone user
+//! connector-local help [COMMAND]       what each command and option does
 //! ```
 
 mod chat;
@@ -12,29 +13,61 @@ mod demo_bot;
 mod server;
 
 use connector_config::Sources;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The connector's webhook handlers on one local port, as the Lambda functions run them.
+#[derive(clap::Parser)]
+#[command(name = "connector-local", version, after_help = include_str!("usage.txt"))]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Serve every webhook route on 127.0.0.1:$PORT (default 3000). The default command.
+    Serve,
+    /// Serve on a free port, and chat with it from this terminal as a phone user.
+    Chat(chat::ChatOptions),
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("serve") => serve().await,
-        Some("chat") => chat::run(chat::ChatOptions::parse(&args[1..])?).await,
-        Some("-h" | "--help" | "help") => {
-            println!("{}", include_str!("usage.txt"));
-            Ok(())
+async fn main() -> ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    let ran = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Chat(options) => chat::run(options).await,
+    };
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("connector-local: {}", connector_engine::error_chain(error.as_ref()));
+            ExitCode::FAILURE
         }
-        Some(other) => Err(format!("unknown command {other:?}; try --help").into()),
+    }
+}
+
+/// `PORT`, or 3000; a `PORT` that is no port number is an error, not a silent 3000.
+fn port() -> Result<u16, Error> {
+    match std::env::var("PORT") {
+        Ok(text) => {
+            text.trim().parse().ok().filter(|port| *port > 0).ok_or_else(|| format!("PORT={text:?} is not a port number (1-65535)").into())
+        }
+        Err(_) => Ok(3000),
     }
 }
 
 async fn serve() -> Result<(), Error> {
     init_logging("info");
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let port = port()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|error| format!("cannot listen on 127.0.0.1:{port} ({error}); is another server on it? Set PORT to another port"))?;
     let sources = local_sources(port, Vec::new());
     let app = server::App::build(&sources, &lang_dir()).await?;
     tracing::info!(port, bot = app.bot_kind, "connector-local listening on http://127.0.0.1:{port}");
@@ -71,5 +104,7 @@ pub(crate) fn lang_dir() -> PathBuf {
 pub(crate) fn init_logging(default_level: &str) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    // Colours only for a terminal: a log file gets plain text.
+    let ansi = std::io::stderr().is_terminal();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
 }

@@ -44,8 +44,12 @@ impl App {
             // Local use only: in AWS the SAM template owns the table.
             state_store::DynamoStore::from_env(table).await.ensure_table().await?;
         }
+        let api = app.api()?;
+        if api.has_half_credentials() {
+            return Err("INBENTA_API_KEY and INBENTA_API_SECRET go together: set both for your chatbot, or neither for the demo bot".into());
+        }
         let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) =
-            if app.api()?.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
+            if api.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
         let limits = app.config.section("local")?;
         Ok(Self { twilio: app.twilio_webhook(chatbot.clone())?, hyperchat: app.hyperchat_events(chatbot)?, limits, bot_kind })
     }

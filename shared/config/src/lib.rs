@@ -24,12 +24,9 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not valid TOML")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: Box<toml::de::Error>,
-    },
+    /// Says where and why, never the file's text (a custom file may hold secrets).
+    #[error("{}:{line}:{column}: not valid TOML: {message}", path.display())]
+    Parse { path: PathBuf, line: usize, column: usize, message: String },
     #[error("invalid configuration in [{section}]")]
     Invalid {
         section: String,
@@ -106,7 +103,16 @@ fn merge_folder(root: &mut toml::Table, folder: &Path) -> Result<(), ConfigError
     files.sort();
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-        let table: toml::Table = text.parse().map_err(|source| ConfigError::Parse { path: path.clone(), source: Box::new(source) })?;
+        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+            let mut at = error.span().map_or(0, |span| span.start).min(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            let before = &text[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            ConfigError::Parse { path: path.clone(), line, column, message: error.message().to_owned() }
+        })?;
         let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         let slot = root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         merge_value(slot, toml::Value::Table(table));
@@ -163,6 +169,20 @@ mod tests {
         let mut root = toml::Table::new();
         set_path(&mut root, "twilio.credentials.sid", toml::Value::String("AC1".into()));
         assert_eq!(root["twilio"]["credentials"]["sid"].as_str(), Some("AC1"));
+    }
+
+    #[test]
+    fn a_toml_syntax_error_names_the_file_line_and_column_and_never_shows_its_text() {
+        let dir = std::env::temp_dir().join(format!("config-syntax-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("default")).unwrap();
+        std::fs::create_dir_all(dir.join("custom")).unwrap();
+        std::fs::write(dir.join("default/api.toml"), "timeout_ms = 1\n").unwrap();
+        std::fs::write(dir.join("custom/api.toml"), "key = \"k\"\nsecret = \"s3cr3t-value\n").unwrap();
+        let error = Config::load(&Sources { conf_dir: dir.clone(), env: Vec::new() }, &[]).unwrap_err();
+        let shown = error.to_string();
+        assert!(shown.contains("custom/api.toml:2:"), "{shown}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

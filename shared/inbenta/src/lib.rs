@@ -51,6 +51,11 @@ impl ApiSettings {
     pub fn has_credentials(&self) -> bool {
         !self.key.is_empty() && !self.secret.expose_secret().is_empty()
     }
+
+    /// One of key and secret without the other: a mistake, never a reason to fall back.
+    pub fn has_half_credentials(&self) -> bool {
+        self.key.is_empty() != self.secret.expose_secret().is_empty()
+    }
 }
 
 /// What the `conversation` table says about starting a bot conversation.

@@ -1,0 +1,59 @@
+//! What a newcomer sees when they get something wrong: help for every command, errors that say
+//! what to do, and no silent fallback.
+
+use connector_tests::connector::repo_root;
+use std::process::{Command, Output};
+
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector-local"));
+    command.args(args).env("CONF_DIR", repo_root().join("conf")).env("LANG_DIR", repo_root().join("lang"));
+    command.env_remove("INBENTA_API_KEY").env_remove("INBENTA_API_SECRET").env_remove("TABLE_NAME");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().expect("connector-local runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help_that_exits_successfully() {
+    for args in [&["--help"][..], &["help"], &["chat", "--help"], &["serve", "--help"]] {
+        let output = run(args, &[]);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"), "{args:?}");
+    }
+}
+
+#[test]
+fn a_mistyped_command_is_refused_with_a_suggestion() {
+    let output = run(&["chta"], &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("chat"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_port_that_is_no_number_is_an_error_not_a_silent_default() {
+    let output = run(&["serve"], &[("PORT", "abc")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stderr(&output).trim(), "connector-local: PORT=\"abc\" is not a port number (1-65535)");
+}
+
+#[test]
+fn a_busy_port_is_named_in_the_error() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let output = run(&["serve"], &[("PORT", &port)]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", stderr(&output));
+}
+
+#[test]
+fn an_inbenta_key_without_its_secret_is_an_error_not_the_demo_bot() {
+    let port = connector_tests::local::free_port().to_string();
+    let output = run(&["serve"], &[("PORT", &port), ("INBENTA_API_KEY", "my-key")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("INBENTA_API_KEY and INBENTA_API_SECRET go together"), "{}", stderr(&output));
+}
