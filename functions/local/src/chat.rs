@@ -29,6 +29,10 @@ pub struct ChatOptions {
     /// The company number the user writes to.
     #[arg(long, value_name = "NUMBER", default_value = "+14155550100")]
     to: String,
+    /// Play the live agent too, on a local HyperChat stand-in: two answers the bot cannot give
+    /// offer an agent; `/agent TEXT` and `/close-agent` speak for them.
+    #[arg(long)]
+    with_agent: bool,
 }
 
 impl ChatOptions {
@@ -59,12 +63,27 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
-    let sources = crate::local_sources(port, vec![("TWILIO_API_URL".into(), phone_url)]);
+    let agent = if options.with_agent { Some(crate::agent::LocalAgent::start().await) } else { None };
+    let mut overrides = vec![("TWILIO_API_URL".to_owned(), phone_url)];
+    overrides.extend(agent.iter().flat_map(crate::agent::LocalAgent::env));
+    let mut sources = crate::local_sources(port, overrides);
+    if agent.is_some() {
+        sources.conf_dir = crate::agent::conf_with_live_chat(&sources.conf_dir)?;
+    }
     let auth_token = env_value(&sources.env, "TWILIO_AUTH_TOKEN").unwrap_or_else(|| LOCAL_AUTH_TOKEN.into());
     let webhook_url = env_value(&sources.env, "TWILIO_WEBHOOK_URL").unwrap_or_default();
     let app = crate::server::App::build(&sources, &crate::lang_dir()).await?;
     let (bot_kind, limits) = (app.bot_kind, app.limits);
     tokio::spawn(crate::server::serve(listener, crate::server::router(Arc::new(app)), limits, std::future::pending()));
+    let agent = match agent {
+        Some(mut agent) => {
+            agent.subscribe(format!("http://127.0.0.1:{port}/hyperchat")).await?;
+            let agent = Arc::new(agent);
+            agent.clone().watch();
+            Some(agent)
+        }
+        None => None,
+    };
 
     let channel = if options.whatsapp { "WhatsApp" } else { "SMS" };
     println!("Chatting as {channel} user {} with the {bot_kind} bot at {webhook_url}.", options.from);
@@ -81,6 +100,11 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
         }
         if text.is_empty() {
             continue;
+        }
+        if let Some(agent) = &agent {
+            if agent.command(text).await {
+                continue;
+            }
         }
         counter += 1;
         let params = inbound_params(&options, text, counter);

@@ -8,6 +8,7 @@
 //! connector-local help [COMMAND]       what each command and option does
 //! ```
 
+mod agent;
 mod chat;
 mod demo_bot;
 mod server;

@@ -195,10 +195,20 @@ impl Pipeline {
             Route::Conversation(key) => key.clone(),
             Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
                 Some(key) => key,
-                None => {
-                    tracing::info!("event of a chat no conversation has: ignored");
-                    return Ok(Outcome::Ignored);
-                }
+                // Not indexed (yet: the turn that opened it may still be committing): the
+                // service knows whose chat it is.
+                None => match tokio::time::timeout_at(budget.work, self.live_chat.chat_owner(chat_id)).await {
+                    Ok(Ok(Some(external_id))) => ConversationKey::new(external_id),
+                    Ok(Ok(None)) => {
+                        tracing::info!("event of a chat no conversation has: ignored");
+                        return Ok(Outcome::Ignored);
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(error = %error_chain(&error), "whose chat it is is unknown for now: retry later");
+                        return Err(PipelineError::InProgress);
+                    }
+                    Err(_) => return Err(PipelineError::InProgress),
+                },
             },
         };
         tracing::Span::current().record("conversation", self.fingerprints.of(key.as_str()));
@@ -292,6 +302,11 @@ impl Pipeline {
         }
         let Some(address) = conversation.address.clone() else {
             self.release_lease(key, &lease, budget).await;
+            // An event for a conversation that never wrote to us: not ours to answer.
+            if event.address.is_none() {
+                tracing::info!("event for a conversation with no reply address: ignored");
+                return Ok(Outcome::Ignored);
+            }
             return Err(PipelineError::NoSender("(no reply address stored)".into()));
         };
         let Some(sink) = self.sinks.get(&address.channel).cloned() else {

@@ -162,6 +162,9 @@ pub trait LiveChat: Send + Sync {
     async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError>;
     /// The satisfaction survey's link for a ticket, when a survey is configured.
     async fn survey_link(&self, ticket_id: &str) -> Result<Option<String>, LiveChatError>;
+    /// The `externalId` the chat was opened for, as the service knows it: finds the
+    /// conversation of an event that arrives before the chat's index was written.
+    async fn chat_owner(&self, chat_id: &str) -> Result<Option<String>, LiveChatError>;
 }
 
 /// The live chat when HyperChat is disabled: nobody is ever available.
@@ -195,6 +198,10 @@ impl LiveChat for NoLiveChat {
     }
 
     async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
+        Ok(None)
+    }
+
+    async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
         Ok(None)
     }
 }

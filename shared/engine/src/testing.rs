@@ -174,4 +174,8 @@ impl LiveChat for ScriptedLiveChat {
     async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
         Ok(self.survey.lock().unwrap().clone())
     }
+
+    async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
+        Ok(None)
+    }
 }

@@ -250,6 +250,14 @@ impl LiveChat for HyperChatClient {
         Ok(field("nickname").or_else(|| field("name")).unwrap_or_default().to_owned())
     }
 
+    async fn chat_owner(&self, chat_id: &str) -> Result<Option<String>, LiveChatError> {
+        match self.on_chat(Method::GET, &format!("chats/{}", encode(chat_id)), None).await {
+            Ok(chat) => Ok(chat.pointer("/chat/externalId").and_then(Value::as_str).filter(|id| !id.is_empty()).map(str::to_owned)),
+            Err(LiveChatError::ChatOver) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     async fn survey_link(&self, ticket_id: &str) -> Result<Option<String>, LiveChatError> {
         if self.config.survey_id.is_empty() {
             return Ok(None);
