@@ -398,18 +398,16 @@ impl Pipeline {
     /// store that lost one answer under load usually gives the next). `None`: never read, or
     /// the lease is not ours any more.
     async fn read_back(&self, key: &ConversationKey, lease: &Lease, budget: Budget) -> Option<Versioned> {
-        let mut pause = Duration::from_millis(20);
+        let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(300), budget.hard);
         loop {
             match self.bounded(self.store.acquire(key, lease, self.clock.now()), budget.hard).await {
                 Ok(Acquired::Locked(read)) => return Some(read),
                 Ok(Acquired::Busy) => return None,
                 Err(error) => tracing::warn!(error = %error_chain(&error), "state read back failed"),
             }
-            if Instant::now() + pause >= budget.hard {
+            if !backoff.wait().await {
                 return None;
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(300));
         }
     }
 
@@ -521,18 +519,11 @@ impl Pipeline {
         if recorded <= index {
             return PipelineError::Undelivered(error);
         }
-        let mut pause = Duration::from_millis(20);
-        loop {
-            match self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
-                Ok(()) => break,
-                Err(undo) if Instant::now() + pause >= budget.hard => {
-                    tracing::error!(error = %error_chain(&undo), index, "could not record that a reply was not sent: it is lost");
-                    break;
-                }
-                Err(_) => {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(300));
-                }
+        let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(300), budget.hard);
+        while let Err(undo) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
+            if !backoff.wait().await {
+                tracing::error!(error = %error_chain(&undo), index, "could not record that a reply was not sent: it is lost");
+                break;
             }
         }
         PipelineError::Undelivered(error)
@@ -560,8 +551,8 @@ impl Pipeline {
     /// Waits (within the deadline) for the conversation's lease: messages of one user are
     /// handled one at a time, in the order they win the lease.
     async fn lock(&self, key: &ConversationKey, owner: &str, budget: Budget) -> Result<(Lease, Versioned), PipelineError> {
-        let give_up_at = budget.work.min(Instant::now() + self.timing.lease_wait);
-        let mut pause = Duration::from_millis(10);
+        let mut backoff =
+            Backoff::new(Duration::from_millis(10), Duration::from_millis(200), budget.work.min(Instant::now() + self.timing.lease_wait));
         loop {
             let now = self.clock.now();
             let lease = Lease { owner: owner.to_owned(), until: now.plus(self.timing.lease) };
@@ -574,13 +565,11 @@ impl Pipeline {
                     Some(error)
                 }
             };
-            if Instant::now() + pause >= give_up_at {
+            if !backoff.wait().await {
                 // A lease taken with its answer lost would block the user until it expires.
                 self.release_lease(key, &lease, budget).await;
                 return Err(failed.unwrap_or(PipelineError::Busy));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 
@@ -611,6 +600,30 @@ impl Pipeline {
             Ok(result) => result.map_err(PipelineError::from),
             Err(_) => Err(PipelineError::StoreTimeout),
         }
+    }
+}
+
+/// Pauses between attempts, doubling up to a cap, never ending after `until`: the one way the
+/// pipeline waits for a busy conversation or retries a store call.
+struct Backoff {
+    pause: Duration,
+    cap: Duration,
+    until: Instant,
+}
+
+impl Backoff {
+    fn new(first: Duration, cap: Duration, until: Instant) -> Self {
+        Self { pause: first, cap, until }
+    }
+
+    /// Waits before the next attempt; `false`, without waiting, when that would pass `until`.
+    async fn wait(&mut self) -> bool {
+        if Instant::now() + self.pause >= self.until {
+            return false;
+        }
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(self.cap);
+        true
     }
 }
 

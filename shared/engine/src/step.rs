@@ -43,6 +43,15 @@ pub enum ChatEvent {
     TicketCreated { ticket_id: String },
 }
 
+/// What became of a message for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relayed {
+    /// Passed on, or answered here (`/close`, nothing readable, HyperChat down).
+    Handled,
+    /// The chat was over upstream: the bot (or a new chat) answers instead.
+    ChatOver,
+}
+
 /// What one turn is about: a user's message, or an event of their live chat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
@@ -105,8 +114,6 @@ impl Engine<'_> {
     /// closed chat.
     async fn on_chat_event(&self, conv: &mut Conversation, chat_id: &str, event: &ChatEvent) -> Vec<Reply> {
         let mut turn = Turn::default();
-        let unchanged = std::mem::take(&mut conv.awaiting);
-        let was_live = matches!(conv.mode, Mode::LiveChat { .. });
         match (&mut conv.mode, event) {
             (Mode::Closed { chat_id: closed }, ChatEvent::TicketCreated { ticket_id }) if closed == chat_id => {
                 match self.agent(self.live_chat.survey_link(ticket_id)).await {
@@ -147,9 +154,9 @@ impl Engine<'_> {
             },
             _ => tracing::info!("event of a chat this conversation is not in: ignored"),
         }
-        // A chat that ended leaves nothing pending; an ignored event leaves things as they were.
-        let ended = was_live && !matches!(conv.mode, Mode::LiveChat { .. });
-        turn.finish(conv, if ended { Awaiting::Nothing } else { unchanged })
+        // What was pending stays, unless the chat ended (`chat_ended` cleared it).
+        let pending = std::mem::take(&mut conv.awaiting);
+        turn.finish(conv, pending)
     }
 
     /// The chat is over: back to the bot, with a fresh count of failures.
@@ -161,31 +168,30 @@ impl Engine<'_> {
     }
 
     /// A message of a user who is in a live chat: passed on to the agent, or `/close`.
-    /// `None` when the chat turned out to be over and the bot should answer instead.
-    async fn relay(&self, conv: &mut Conversation, chat: &ChatRef, text: &str, turn: &mut Turn) -> Option<()> {
+    async fn relay(&self, conv: &mut Conversation, chat: &ChatRef, text: &str, turn: &mut Turn) -> Relayed {
         if text == self.labels.get(Label::CloseChatKeyWord) {
             if let Err(error) = self.agent(self.live_chat.close_chat(chat)).await {
                 tracing::warn!(error = %crate::error_chain(&error), "chat not closed upstream; closed here");
             }
             turn.text(self.labels.get(Label::ChatClosed));
             self.chat_ended(conv, &chat.chat_id);
-            return Some(());
+            return Relayed::Handled;
         }
         if text.is_empty() {
             turn.text(self.labels.get(Label::UnsupportedMessage));
-            return Some(());
+            return Relayed::Handled;
         }
         match self.agent(self.live_chat.send_message(chat, text)).await {
-            Ok(()) => Some(()),
+            Ok(()) => Relayed::Handled,
             Err(LiveChatError::ChatOver) => {
                 tracing::info!("the chat was over upstream: the bot answers");
                 self.chat_ended(conv, &chat.chat_id);
-                None
+                Relayed::ChatOver
             }
             Err(error) => {
                 tracing::warn!(error = %crate::error_chain(&error), "message not passed on to the agent");
                 turn.text(self.labels.get(Label::ChatMessageNotDelivered));
-                Some(())
+                Relayed::Handled
             }
         }
     }
@@ -199,7 +205,7 @@ impl Engine<'_> {
         };
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
-            if self.relay(conv, &chat, text, &mut turn).await.is_some() {
+            if self.relay(conv, &chat, text, &mut turn).await == Relayed::Handled {
                 let awaiting = std::mem::take(&mut conv.awaiting);
                 return turn.finish(conv, awaiting);
             }

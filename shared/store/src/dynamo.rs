@@ -139,6 +139,16 @@ fn read_conversation(item: &Item, now: Timestamp) -> Versioned {
 }
 
 impl DynamoStore {
+    /// Writes all `items` or none; `false` when a condition failed. The SDK gives the call an
+    /// idempotency token, so its own retries are safe.
+    async fn transact(&self, items: [TransactWriteItem; 2]) -> Result<bool, StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(items.into())).send().await {
+            Ok(_) => Ok(true),
+            Err(error) if error.code() == Some("TransactionCanceledException") => Ok(false),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+
     async fn read(&self, pk: String) -> Result<Option<Item>, StoreError> {
         let output =
             self.client.get_item().table_name(&self.table).key("pk", s(&pk)).consistent_read(true).send().await.map_err(unavailable)?;
@@ -310,17 +320,9 @@ impl StateStore for DynamoStore {
                     .item("expires_at", n(expires_at.0))
                     .build()
                     .map_err(unavailable)?;
-                let written = self
-                    .client
-                    .transact_write_items()
-                    .transact_items(TransactWriteItem::builder().update(update).build())
-                    .transact_items(TransactWriteItem::builder().put(index).build())
-                    .send()
-                    .await;
-                match written {
-                    Ok(_) => return Ok(()),
-                    Err(error) if error.code() != Some("TransactionCanceledException") => return Err(unavailable(error)),
-                    Err(_) => {}
+                let items = [TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(index).build()];
+                if self.transact(items).await? {
+                    return Ok(());
                 }
             }
         }
@@ -371,22 +373,10 @@ impl StateStore for DynamoStore {
             .expression_attribute_values(":owner", s(&lease.owner))
             .build()
             .map_err(unavailable)?;
-        // One transaction (the SDK gives it an idempotency token, so its retries are safe): a
-        // claim marked done without its outbox dropped, or the reverse, cannot be seen.
-        let written = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(done).build())
-            .transact_items(TransactWriteItem::builder().update(delivered).build())
-            .send()
-            .await;
-        match written {
-            Ok(_) => Ok(()),
-            Err(error) if error.code() == Some("TransactionCanceledException") => {
-                Err(StoreError::Conflict(format!("lease lost before {message} was finished")))
-            }
-            Err(error) => Err(unavailable(error)),
-        }
+        // One transaction: a claim marked done without its outbox dropped, or the reverse,
+        // cannot be seen.
+        let items = [TransactWriteItem::builder().update(done).build(), TransactWriteItem::builder().update(delivered).build()];
+        if self.transact(items).await? { Ok(()) } else { Err(StoreError::Conflict(format!("lease lost before {message} was finished"))) }
     }
 
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError> {
