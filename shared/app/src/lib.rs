@@ -12,7 +12,7 @@ use connector_core::pipeline::{self, Pipeline, StateSettings};
 use connector_core::{Fingerprinter, Sinks, Webhook};
 use connector_engine::labels::{Labels, LabelsError};
 use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock};
-use connector_engine::settings::{ContentRatings, Custom, EscalationPolicy};
+use connector_engine::settings::{ContentRatings, Custom, Digester, EscalationPolicy};
 use connector_engine::step::Policy;
 use inbenta::hyperchat::{HyperChatClient, HyperChatConfig, HyperChatSettings};
 use inbenta::{ApiSettings, InbentaClient, InbentaConfig};
@@ -130,6 +130,7 @@ impl App {
                 bot_session_idle_secs: i64::try_from(self.state.bot_session_idle_secs).unwrap_or(i64::MAX),
                 ratings: self.config.section::<ContentRatings>("conversation.content_ratings")?,
                 escalation: self.config.section::<EscalationPolicy>("chat.chat")?,
+                digester: self.config.section::<Digester>("conversation.digester")?,
             },
             only_chat_mode: custom.only_hyper_chat_mode,
             timing: self.state.timing(),

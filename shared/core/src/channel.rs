@@ -165,6 +165,12 @@ pub trait Sender: Send + Sync + 'static {
     /// Sends one message, finishing before `deadline`.
     fn send(&self, to: &Self::Address, message: &Self::Message, deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send;
 
+    /// Shows the user an answer is on its way (a typing indicator), while the bot thinks.
+    /// Channels without one do nothing.
+    fn typing(&self, _to: &Self::Address, _deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send {
+        async { Ok(()) }
+    }
+
     /// How long after the user last wrote messages still reach them (WhatsApp: 24 hours);
     /// `None` when there is no such limit.
     fn reply_window(&self, _to: &Self::Address) -> Option<Duration> {
@@ -200,6 +206,7 @@ pub trait ReplySink: Send + Sync {
     fn group(&self) -> &'static str;
     fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError>;
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
+    async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError>;
     fn reply_window(&self, to: &ReplyAddress) -> Option<Duration>;
 }
 
@@ -221,6 +228,11 @@ impl<S: Sender> ReplySink for S {
 
     fn reply_window(&self, to: &ReplyAddress) -> Option<Duration> {
         serde_json::from_value(to.to.clone()).ok().and_then(|address| Sender::reply_window(self, &address))
+    }
+
+    async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError> {
+        let address: S::Address = serde_json::from_value(to.to.clone()).map_err(|_| SendError::BadAddress(S::CHANNEL))?;
+        Sender::typing(self, &address, deadline).await
     }
 
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {

@@ -34,6 +34,9 @@ use tokio::time::Instant;
 /// The environment variable of the `state` table.
 pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
 
+/// The longest a typing indicator may take; it runs beside the bot call.
+const TYPING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The `state` table: persistence and concurrency tuning.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct StateSettings {
@@ -330,7 +333,16 @@ impl Pipeline {
             deadline: Some(budget.work),
         };
         let now = self.clock.now();
-        let mut replies = engine.handle(&mut conversation, &event.input, now).await;
+        let typing = async {
+            if matches!(event.input, Input::User(_)) {
+                // A courtesy: never worth holding the answer for.
+                let deadline = budget.work.min(Instant::now() + TYPING_TIMEOUT);
+                if let Err(error) = sink.typing(&address, deadline).await {
+                    tracing::debug!(error = %error_chain(&error), "typing indicator not shown");
+                }
+            }
+        };
+        let (_, mut replies) = tokio::join!(typing, engine.handle(&mut conversation, &event.input, now));
         let from_agent = matches!(event.input, Input::Chat { .. });
         let mut missed = None;
         if let Some(window) = sink.reply_window(&address).filter(|_| from_agent && !replies.is_empty()) {

@@ -175,6 +175,9 @@ pub struct PendingOption {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
     pub action: OptionAction,
+    /// The shorter title its button shows, which a tap may also send back as text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<String>,
     /// Tracked as a `click` event when picked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub click_code: Option<String>,

@@ -50,3 +50,27 @@ pub struct Custom {
     /// overrides it when present).
     pub only_hyper_chat_mode: bool,
 }
+
+/// `conversation.digester`: answer attributes that change how answers look on channels with
+/// buttons.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Digester {
+    /// The option attribute holding a short button title (Messenger cuts titles at 20
+    /// characters); empty: the label.
+    #[serde(default)]
+    pub button_title: String,
+    #[serde(default)]
+    pub url_buttons: UrlButtons,
+}
+
+/// A grouped answer attribute whose children are link buttons: `attribute_name` names it,
+/// `button_title_var` and `button_url_var` its children.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UrlButtons {
+    #[serde(default)]
+    pub attribute_name: String,
+    #[serde(default)]
+    pub button_title_var: String,
+    #[serde(default)]
+    pub button_url_var: String,
+}

@@ -11,9 +11,10 @@ use crate::conversation::{
 use crate::labels::{Label, Labels};
 use crate::matching;
 use crate::ports::{BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent};
-use crate::reply::Reply;
-use crate::settings::{ContentRatings, EscalationPolicy};
+use crate::reply::{ChoiceOption, Link, Reply, Tap};
+use crate::settings::{ContentRatings, Digester, EscalationPolicy};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 /// What the user sent, channel-neutral.
@@ -24,6 +25,8 @@ pub enum UserInput {
     Media {
         caption: String,
     },
+    /// A tapped option button (a postback or quick reply this connector rendered).
+    Pick(Tap),
 }
 
 /// Something that happened in the user's live chat, not written by the user.
@@ -66,6 +69,7 @@ pub struct Policy {
     pub bot_session_idle_secs: i64,
     pub ratings: ContentRatings,
     pub escalation: EscalationPolicy,
+    pub digester: Digester,
 }
 
 pub struct Engine<'a> {
@@ -202,6 +206,11 @@ impl Engine<'_> {
         let mut turn = Turn::default();
         let text = match input {
             UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
+            UserInput::Pick(tap) => tap.label.trim(),
+        };
+        let tap = match input {
+            UserInput::Pick(tap) => Some(tap),
+            _ => None,
         };
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
@@ -235,7 +244,7 @@ impl Engine<'_> {
                     Awaiting::Choice(prompt) => Some(prompt),
                     _ => None,
                 };
-                if let Err(error) = self.respond(conv, text, pending_before.clone(), now, &mut turn).await {
+                if let Err(error) = self.respond(conv, text, tap, pending_before.clone(), now, &mut turn).await {
                     tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
                     turn.text(self.labels.get(failure_label(&error)));
                     // Keep the question pending so the user can simply answer again.
@@ -247,10 +256,13 @@ impl Engine<'_> {
     }
 
     /// A text message outside the special states: a pick of a pending option, or a question.
+    /// A tap picks its option when that option is still pending; a tap on an older question's
+    /// button counts as its label typed.
     async fn respond(
         &self,
         conv: &mut Conversation,
         text: &str,
+        tap: Option<&Tap>,
         pending: Option<PendingPrompt>,
         now: Timestamp,
         turn: &mut Turn,
@@ -259,8 +271,15 @@ impl Engine<'_> {
             return self.ask_and_present(conv, &BotInput::Message(text.to_owned()), now, turn).await;
         };
         let options = &prompt.options;
-        let picked = matching::pick(text, options.len(), |i| {
-            std::iter::once(options[i].label.as_str()).chain(options[i].aliases.iter().map(String::as_str))
+        let tapped = tap.and_then(|tap| {
+            let index = tap.number.checked_sub(1)?;
+            options.get(index).filter(|o| matching::fold(&o.label) == matching::fold(&tap.label)).map(|_| index)
+        });
+        let picked = tapped.or_else(|| {
+            matching::pick(text, options.len(), |i| {
+                let option = &options[i];
+                std::iter::once(option.label.as_str()).chain(option.aliases.iter().map(String::as_str)).chain(option.button.as_deref())
+            })
         });
         let Some(option) = picked.map(|i| options[i].clone()) else {
             match prompt.kind {
@@ -421,6 +440,7 @@ impl Engine<'_> {
                         label: label.to_owned(),
                         aliases: vec![key.to_owned()],
                         action: OptionAction::Escalate { accept, offer },
+                        button: None,
                         click_code: None,
                     }
                 });
@@ -515,6 +535,7 @@ impl Engine<'_> {
                     comment: r.comment,
                     negative: r.is_negative,
                 },
+                button: None,
                 click_code: None,
             })
             .collect();
@@ -565,6 +586,7 @@ impl Engine<'_> {
                             label: shown,
                             aliases,
                             action: OptionAction::BotOption(o.value.clone()),
+                            button: self.button_title(&o.attributes),
                             click_code: o.click_code(),
                         }
                     })
@@ -591,12 +613,16 @@ impl Engine<'_> {
                         label: v.option.clone(),
                         aliases: v.label.clone(),
                         action: OptionAction::BotMessage(v.option.clone()),
+                        button: None,
                         click_code: None,
                     })
                     .collect();
                 turn.choice(&text, options, PromptKind::Options, self.labels);
             }
-            None => turn.text(&text),
+            None => match self.link_buttons(answer) {
+                Some(links) => turn.replies.push(Reply::Links { text, links }),
+                None => turn.text(&text),
+            },
         }
         if let Some(related) = answer.related() {
             let options = related
@@ -606,6 +632,7 @@ impl Engine<'_> {
                     label: c.title.clone(),
                     aliases: Vec::new(),
                     action: OptionAction::BotMessage(c.title.clone()),
+                    button: None,
                     click_code: c.click_code(),
                 })
                 .collect();
@@ -640,12 +667,47 @@ impl Engine<'_> {
                         label: if title.is_empty() { a.message.clone() } else { title.to_owned() },
                         aliases: Vec::new(),
                         action: OptionAction::Show(a.display_text()),
+                        button: self.button_title(&a.attributes),
                         click_code: a.tracking_code().and_then(|t| t.click_code.clone()),
                     }
                 })
                 .collect();
             turn.choice(intro, options, PromptKind::Options, self.labels);
         }
+    }
+}
+
+impl Engine<'_> {
+    /// The option's short button title, when the instance sets `digester.button_title`.
+    fn button_title(&self, attributes: &BTreeMap<String, Value>) -> Option<String> {
+        let name = &self.policy.digester.button_title;
+        if name.is_empty() {
+            return None;
+        }
+        attributes.get(name).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned)
+    }
+
+    /// The answer's link buttons (`digester.url_buttons`): one object or a list of them, each
+    /// with a title and a URL; `None` when any is incomplete, so a half-configured attribute
+    /// leaves the plain answer.
+    fn link_buttons(&self, answer: &Answer) -> Option<Vec<Link>> {
+        let config = &self.policy.digester.url_buttons;
+        if config.attribute_name.is_empty() {
+            return None;
+        }
+        let value = answer.attributes.get(&config.attribute_name)?;
+        let items = match value {
+            Value::Array(items) => items.iter().collect(),
+            Value::Object(_) => vec![value],
+            _ => return None,
+        };
+        let field =
+            |item: &Value, name: &str| item.get(name).and_then(Value::as_str).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
+        let links: Option<Vec<Link>> = items
+            .into_iter()
+            .map(|item| Some(Link { title: field(item, &config.button_title_var)?, url: field(item, &config.button_url_var)? }))
+            .collect();
+        links.filter(|links| !links.is_empty())
     }
 }
 
@@ -731,7 +793,7 @@ impl Turn {
             return;
         }
         let first_number = self.options.len() + 1;
-        let shown = options.iter().map(|o| o.label.clone()).collect();
+        let shown = options.iter().map(|o| ChoiceOption { label: o.label.clone(), button: o.button.clone() }).collect();
         self.options.extend(options);
         self.kind = kind;
         self.replies.push(Reply::Choice {

@@ -51,7 +51,12 @@ impl Harness {
             bot: ScriptedChatbot::default(),
             agents: ScriptedLiveChat::with_agents(1),
             labels: labels(),
-            policy: Policy { bot_session_idle_secs: 1200, ratings: ratings(false), escalation: EscalationPolicy::default() },
+            policy: Policy {
+                bot_session_idle_secs: 1200,
+                ratings: ratings(false),
+                escalation: EscalationPolicy::default(),
+                digester: Digester::default(),
+            },
             only_chat: false,
             conv: Conversation::default(),
         }
@@ -115,7 +120,7 @@ fn answers(items: Value) -> Value {
 fn choice(text: &str, options: &[&str], first_number: usize) -> Reply {
     Reply::Choice {
         text: text.into(),
-        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        options: options.iter().map(|o| ChoiceOption::new(*o)).collect(),
         first_number,
         number_hint: "(type a number)".into(),
     }
@@ -175,6 +180,68 @@ async fn answering_with_the_label_in_another_case_sends_that_options_value() {
     h.say("info").await;
     h.say("OPENING HOURS").await;
     assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(11))));
+}
+
+async fn tap(h: &mut Harness, number: usize, label: &str) -> Vec<Reply> {
+    h.input(&UserInput::Pick(Tap { number, label: label.into() }), NOW).await
+}
+
+#[tokio::test]
+async fn a_tapped_button_sends_its_options_value() {
+    let mut h = Harness::new();
+    h.bot.on(msg("info"), multiple_choice());
+    h.say("info").await;
+    tap(&mut h, 2, "Prices").await;
+    assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(12))));
+}
+
+#[tokio::test]
+async fn a_tap_on_an_older_questions_button_counts_as_its_label_typed() {
+    let mut h = Harness::new();
+    h.bot.on(msg("info"), multiple_choice());
+    h.say("info").await;
+    // Number 1 of the pending question is "Opening hours": the stale "Sales" button is no pick.
+    tap(&mut h, 1, "Sales").await;
+    assert_eq!(h.bot.sent().last(), Some(&msg("Sales")));
+    assert_eq!(h.conv.awaiting, crate::conversation::Awaiting::Nothing);
+}
+
+#[tokio::test]
+async fn the_button_title_attribute_gives_options_a_short_title_that_also_answers() {
+    let mut h = Harness::new();
+    h.policy.digester.button_title = "BUTTON".into();
+    h.bot.on(
+        msg("info"),
+        answers(json!([{"type":"multipleChoiceQuestion","message":"Which one?","options":[
+            {"label":"Opening hours of every office","value":11,"attributes":{"BUTTON":"Hours"}},
+            {"label":"Prices","value":12}
+        ]}])),
+    );
+    let Reply::Choice { options, .. } = h.say("info").await.remove(0) else { panic!("not a choice") };
+    assert_eq!(options[0].title(), "Hours");
+    assert_eq!(options[1].title(), "Prices");
+    h.say("hours").await;
+    assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(11))));
+}
+
+#[tokio::test]
+async fn complete_url_buttons_become_links_and_incomplete_ones_leave_the_plain_answer() {
+    let mut h = Harness::new();
+    h.policy.digester.url_buttons =
+        crate::settings::UrlButtons { attribute_name: "LINKS".into(), button_title_var: "title".into(), button_url_var: "url".into() };
+    h.bot.on(
+        msg("web"),
+        answers(json!([{"type":"answer","message":"See our site","attributes":{"LINKS":[
+            {"title":"Shop","url":"https://shop.test"},{"title":"Help","url":"https://help.test"}
+        ]}}])),
+    );
+    h.bot.on(msg("half"), answers(json!([{"type":"answer","message":"Half","attributes":{"LINKS":{"title":"Shop"}}}])));
+    let links = vec![
+        Link { title: "Shop".into(), url: "https://shop.test".into() },
+        Link { title: "Help".into(), url: "https://help.test".into() },
+    ];
+    assert_eq!(h.say("web").await, vec![Reply::Links { text: "See our site".into(), links }]);
+    assert_eq!(h.say("half").await, vec![text("Half")]);
 }
 
 #[tokio::test]

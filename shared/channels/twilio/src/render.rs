@@ -37,7 +37,7 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
                 let numbered: Vec<String> = labels
                     .iter()
                     .enumerate()
-                    .map(|(i, label)| format!("{}) {}", first_number + i, richtext::html_to_text(label, style)))
+                    .map(|(i, option)| format!("{}) {}", first_number + i, richtext::html_to_text(&option.label, style)))
                     .collect();
                 let hint = number_hint.trim();
                 let list = numbered.join("\n");
@@ -47,6 +47,12 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
                     _ if hint.is_empty() => blocks.push(Block::Text(list)),
                     _ => blocks.push(Block::Text(format!("{hint}\n{list}"))),
                 }
+                push_blocks(&mut pieces, blocks, options);
+            }
+            // No buttons on SMS or WhatsApp session messages: each link as "title: url".
+            Reply::Links { text, links } => {
+                let mut blocks = richtext::html_to_blocks(text, style);
+                blocks.extend(links.iter().map(|link| Block::Text(format!("{}: {}", link.title, link.url))));
                 push_blocks(&mut pieces, blocks, options);
             }
         }
@@ -94,6 +100,7 @@ fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use connector_engine::{ChoiceOption, Link};
 
     fn opts(network: Network) -> RenderOptions {
         RenderOptions { network, sms_media_as_links: true }
@@ -113,11 +120,17 @@ mod tests {
     fn a_choice_is_numbered_from_its_first_number_with_the_hint() {
         let replies = [Reply::Choice {
             text: "More?".into(),
-            options: vec!["Yes".into(), "No".into()],
+            options: vec![ChoiceOption::new("Yes"), ChoiceOption::new("No")],
             first_number: 3,
             number_hint: "(type a number)".into(),
         }];
         assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("More? (type a number)\n3) Yes\n4) No")]);
+    }
+
+    #[test]
+    fn link_buttons_are_written_out_as_title_and_url() {
+        let replies = [Reply::Links { text: "See".into(), links: vec![Link { title: "Shop".into(), url: "https://shop.test".into() }] }];
+        assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("See\n\nShop: https://shop.test")]);
     }
 
     #[test]
