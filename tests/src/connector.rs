@@ -3,10 +3,12 @@
 
 use crate::counting_store::CountingStore;
 use crate::inbenta::FakeInbenta;
+use crate::smooch::FakeSmooch;
 use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use bytes::Bytes;
 use channel_hyperchat::HyperChatEvents;
+use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
 use connector_app::App;
 use connector_config::Sources;
@@ -30,6 +32,9 @@ pub struct Connector {
     pub inbenta: FakeInbenta,
     pub twilio: FakeTwilio,
     pub webhook: Arc<Webhook<TwilioChannel>>,
+    pub smooch: FakeSmooch,
+    /// The Smooch function, on the same store.
+    pub smooch_webhook: Arc<Webhook<SmoochChannel>>,
     /// The HyperChat events function, on the same store.
     pub hyperchat: Arc<HyperChatEvents>,
     pub store: Arc<dyn StateStore>,
@@ -71,7 +76,7 @@ impl Connector {
     pub async fn start_with(env: &[(&str, &str)], custom: &[(&str, &str)]) -> Self {
         // The connector's own warnings and errors, shown with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
-        let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
+        let (inbenta, twilio, smooch) = (FakeInbenta::start().await, FakeTwilio::start().await, FakeSmooch::start().await);
         let mut vars: Vec<(String, String)> = [
             ("INBENTA_AUTH_URL", inbenta.auth_url()),
             ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
@@ -80,6 +85,10 @@ impl Connector {
             ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
             ("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN.to_owned()),
             ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
+            ("SMOOCH_API_URL", smooch.url()),
+            ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
+            ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
+            ("SMOOCH_WEBHOOK_SECRET", crate::smooch::WEBHOOK_SECRET.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -91,8 +100,9 @@ impl Connector {
         app.store = store_calls.clone();
         let chatbot = app.inbenta().expect("inbenta client");
         let webhook = Arc::new(app.twilio_webhook(chatbot.clone()).expect("twilio webhook"));
+        let smooch_webhook = Arc::new(app.smooch_webhook(chatbot.clone()).expect("smooch webhook"));
         let hyperchat = Arc::new(app.hyperchat_events(chatbot).expect("hyperchat events"));
-        Self { inbenta, twilio, webhook, hyperchat, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
+        Self { inbenta, twilio, webhook, smooch, smooch_webhook, hyperchat, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
     }
 
     pub fn next_sid(&self) -> String {
@@ -152,12 +162,59 @@ impl Connector {
         Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
     }
 
+    /// A Smooch webhook carrying `body`, with the webhook's `X-API-Key`, and the messages
+    /// posted to Smooch while it was handled.
+    pub async fn smooch_post(&self, body: &serde_json::Value) -> SmoochExchange {
+        self.smooch_raw(
+            body.to_string().into_bytes(),
+            &[("content-type", "application/json"), ("x-api-key", crate::smooch::WEBHOOK_SECRET)],
+        )
+        .await
+    }
+
+    /// Any request to the Smooch function.
+    pub async fn smooch_raw(&self, body: Vec<u8>, headers: &[(&str, &str)]) -> SmoochExchange {
+        let before = self.smooch.messages().len();
+        let mut request = request(body, headers);
+        *request.uri_mut() = http::Uri::from_static("/smooch");
+        let response = self.smooch_webhook.handle(request, None).await;
+        let replies = self.smooch.messages().into_iter().skip(before).collect();
+        SmoochExchange { status: response.status().as_u16(), replies }
+    }
+
     pub async fn sms(&self, body: &str) -> Exchange {
         self.text_from(SMS_USER, body).await
     }
 
     pub async fn whatsapp(&self, body: &str) -> Exchange {
         self.text_from(WHATSAPP_USER, body).await
+    }
+}
+
+/// What one Smooch webhook call produced.
+#[derive(Debug)]
+pub struct SmoochExchange {
+    pub status: u16,
+    pub replies: Vec<crate::smooch::SentMessage>,
+}
+
+impl SmoochExchange {
+    /// Every reply's text, joined.
+    pub fn text(&self) -> String {
+        self.replies.iter().filter_map(|m| m.text()).collect::<Vec<_>>().join("\n---\n")
+    }
+
+    /// The titles of the last reply's actions.
+    pub fn buttons(&self) -> Vec<String> {
+        let last = self.replies.last().map(|m| m.actions().to_vec()).unwrap_or_default();
+        last.iter().filter_map(|a| a["text"].as_str().map(str::to_owned)).collect()
+    }
+
+    /// The payload of the last reply's action titled `title`.
+    pub fn payload_of(&self, title: &str) -> String {
+        let last = self.replies.last().map(|m| m.actions().to_vec()).unwrap_or_default();
+        let action = last.iter().find(|a| a["text"] == title).unwrap_or_else(|| panic!("no button {title:?} in {last:?}"));
+        action["payload"].as_str().unwrap_or_default().to_owned()
     }
 }
 

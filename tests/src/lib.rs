@@ -13,9 +13,17 @@
 //!   expiry, delays and injected failures.
 //! * [`twilio::FakeTwilio`] – `POST /2010-04-01/Accounts/{sid}/Messages.json`
 //!   with Twilio's validation rules and error bodies.
+//! * [`graph::FakeGraph`] – Meta's Graph API for Messenger (Send API
+//!   `/{version}/me/messages`, user profiles) with Meta's limits, the 24-hour
+//!   window and Graph error bodies; plus builders and a signer for the
+//!   Messenger webhooks Meta posts (ASCII-escaped bodies, `X-Hub-Signature*`).
 //! * [`hyperchat::FakeHyperChat`] – Inbenta HyperChat, the live-agent chat
 //!   API (`/v1/settings`, `/v1/agents/...`, `/v1/users`, `/v1/chats`), with
 //!   in-memory users, agents, chats and messages and availability switches.
+//! * [`smooch::FakeSmooch`] – Smooch v1.1 and Sunshine Conversations v2
+//!   (messages, typing activity, user profiles) with verified JWT / Basic
+//!   auth, Smooch's validation and error bodies; plus builders of the webhook
+//!   bodies Smooch posts to us.
 //! * [`twilio_signing`] – an implementation of Twilio's webhook signature that
 //!   is independent of the product code, so test drivers can sign inbound
 //!   webhooks without trusting the code under test.
@@ -32,11 +40,13 @@
 pub mod connector;
 pub mod counting_store;
 pub mod dynamo_proxy;
+pub mod graph;
 pub mod hyperchat;
 pub mod inbenta;
 pub mod local;
 pub mod raw_http;
 pub mod recording;
+pub mod smooch;
 pub mod twilio;
 pub mod twilio_signing;
 

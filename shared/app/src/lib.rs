@@ -6,6 +6,7 @@
 pub mod lambda;
 
 use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents};
+use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
@@ -36,13 +37,22 @@ pub enum AppError {
     LiveChat(#[source] LiveChatError),
     #[error("Twilio is not usable")]
     Twilio(#[source] channel_twilio::SetupError),
+    #[error("Smooch is not usable")]
+    Smooch(#[source] channel_smooch::SetupError),
 }
 
 /// Every environment variable the connector reads into its configuration, by the adapter that
 /// owns the key.
 pub fn env_keys() -> Vec<EnvKey> {
-    [inbenta::ENV, channel_twilio::ENV, channel_hyperchat::ENV, pipeline::ENV, &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")]]
-        .concat()
+    [
+        inbenta::ENV,
+        channel_twilio::ENV,
+        channel_smooch::ENV,
+        channel_hyperchat::ENV,
+        pipeline::ENV,
+        &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")],
+    ]
+    .concat()
 }
 
 /// What every entry point shares: configuration, labels, state store, clock.
@@ -145,15 +155,26 @@ impl App {
         channel_twilio::setup(&settings).map_err(AppError::Twilio)
     }
 
+    /// The Smooch webhook and its sender; API keys per environment from the chatbot's
+    /// ExtraInfo (`smooch` / `app_tokens`), else the configured ones.
+    pub fn smooch(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, SmoochSender), AppError> {
+        let settings: SmoochSettings = self.config.section("smooch")?;
+        let environment: inbenta::Environments = self.config.section("environments")?;
+        channel_smooch::setup(&settings, Some(chatbot.clone()), environment.current.as_str()).map_err(AppError::Smooch)
+    }
+
     /// Every channel's sender that is configured: the HyperChat events function replies to the
     /// users of all of them. A channel without its credentials is left out (and said so).
-    pub fn senders(&self) -> Result<Sinks, AppError> {
+    pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Sinks, AppError> {
         let mut sinks = Sinks::default();
         match self.twilio() {
             Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => {
-                tracing::info!(missing = what, "Twilio not configured: its users cannot be reached from live chats");
-            }
+            Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => not_configured("Twilio", what),
+            Err(error) => return Err(error),
+        }
+        match self.smooch(chatbot) {
+            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
+            Err(AppError::Smooch(channel_smooch::SetupError::Missing(what))) => not_configured("Smooch", what),
             Err(error) => return Err(error),
         }
         Ok(sinks)
@@ -162,7 +183,7 @@ impl App {
     /// The HyperChat events function: agents' messages and chat events, for every channel.
     pub fn hyperchat_events(&self, chatbot: Arc<dyn Chatbot>) -> Result<HyperChatEvents, AppError> {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, self.senders()?)?;
+        let pipeline = self.pipeline(chatbot.clone(), self.live_chat()?, self.senders(&chatbot)?)?;
         Ok(HyperChatEvents::new(&settings, Arc::new(pipeline)))
     }
 
@@ -172,6 +193,17 @@ impl App {
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         Ok(Webhook::new(channel, Arc::new(pipeline)))
     }
+
+    /// The Smooch function: its webhook over a pipeline that replies through Smooch.
+    pub fn smooch_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<SmoochChannel>, AppError> {
+        let (channel, sender) = self.smooch(&chatbot)?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
+        Ok(Webhook::new(channel, Arc::new(pipeline)))
+    }
+}
+
+fn not_configured(channel: &str, missing: &str) {
+    tracing::info!(channel, missing, "channel not configured: its users cannot be reached from live chats");
 }
 
 /// The fingerprint key: configured, else derived from this deployment's secrets, else (a local

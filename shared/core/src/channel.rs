@@ -116,6 +116,10 @@ pub enum SendError {
     /// it is never sent again.
     #[error("the channel's answer was lost; the message may have been delivered")]
     Ambiguous(#[source] UpstreamError),
+    /// The deployment lacks what sending needs (an API key for this environment): nothing was
+    /// sent, and a redelivery after the operator fixes it succeeds.
+    #[error("the channel is not configured: {0}")]
+    NotConfigured(&'static str),
     /// The stored address is not one this channel can use.
     #[error("unusable reply address for {0}")]
     BadAddress(&'static str),
@@ -127,7 +131,7 @@ impl SendError {
         match self {
             Self::Refused { code: Some(code), .. } => format!("the channel refused it (error {code})"),
             Self::Refused { code: None, .. } => "the channel refused it".to_owned(),
-            Self::Unavailable(_) => "the channel is unavailable".to_owned(),
+            Self::Unavailable(_) | Self::NotConfigured(_) => "the channel is unavailable".to_owned(),
             Self::Ambiguous(_) => "the channel did not confirm it".to_owned(),
             Self::BadAddress(_) => "the user's address is unusable".to_owned(),
         }
@@ -148,6 +152,15 @@ impl SendError {
     }
 }
 
+/// Why replies are sent, for channels whose rules depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Occasion {
+    /// An agent's message (or their chat's), not the bot's answer.
+    pub from_agent: bool,
+    /// Since the user last wrote (Messenger tags human replies after 24 hours).
+    pub since_user_wrote: Duration,
+}
+
 /// A channel's way of reaching a user.
 pub trait Sender: Send + Sync + 'static {
     /// The channel name stored in reply addresses.
@@ -160,7 +173,7 @@ pub trait Sender: Send + Sync + 'static {
 
     /// The provider messages for these replies, in order. Pure: the same replies always give
     /// the same messages, so a delivery resumed by another request skips exactly what was sent.
-    fn render(&self, to: &Self::Address, replies: &[Reply]) -> Vec<Self::Message>;
+    fn render(&self, to: &Self::Address, replies: &[Reply], occasion: &Occasion) -> Vec<Self::Message>;
 
     /// Sends one message, finishing before `deadline`.
     fn send(&self, to: &Self::Address, message: &Self::Message, deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send;
@@ -204,7 +217,7 @@ impl Rendered {
 pub trait ReplySink: Send + Sync {
     fn channel(&self) -> &'static str;
     fn group(&self) -> &'static str;
-    fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError>;
+    fn render(&self, to: &ReplyAddress, replies: &[Reply], occasion: &Occasion) -> Result<Rendered, SendError>;
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
     async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError>;
     fn reply_window(&self, to: &ReplyAddress) -> Option<Duration>;
@@ -220,9 +233,9 @@ impl<S: Sender> ReplySink for S {
         S::GROUP
     }
 
-    fn render(&self, to: &ReplyAddress, replies: &[Reply]) -> Result<Rendered, SendError> {
+    fn render(&self, to: &ReplyAddress, replies: &[Reply], occasion: &Occasion) -> Result<Rendered, SendError> {
         let address: S::Address = serde_json::from_value(to.to.clone()).map_err(|_| SendError::BadAddress(S::CHANNEL))?;
-        let messages = Sender::render(self, &address, replies);
+        let messages = Sender::render(self, &address, replies, occasion);
         Ok(Rendered { count: messages.len(), inner: Box::new((address, messages)) })
     }
 

@@ -6,15 +6,17 @@
 //!   size limit, deadline, per-event pipeline, status mapping.
 //! - [`pipeline`]: one event, exactly once: claim, lease, engine step, commit with its outbox,
 //!   delivery with write-ahead progress, finish.
+//! - [`credentials`]: channel credentials per environment from ExtraInfo, else configuration.
 //! - [`fingerprint`]: keyed, non-reversible names for identifiers in logs.
 #![forbid(unsafe_code)]
 
 pub mod channel;
+pub mod credentials;
 pub mod fingerprint;
 pub mod pipeline;
 pub mod webhook;
 
-pub use channel::{Channel, Event, Refusal, ReplySink, Route, SendError, Sender, Sinks};
+pub use channel::{Channel, Event, Occasion, Refusal, ReplySink, Route, SendError, Sender, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use webhook::{Endpoint, Webhook};

@@ -14,7 +14,7 @@
 //! its outbox (and sends only what was never attempted): nothing is answered twice, and a turn
 //! whose request died is never silently dropped.
 
-use crate::channel::{Event, Rendered, ReplySink, Route, SendError, Sinks};
+use crate::channel::{Event, Occasion, Rendered, ReplySink, Route, SendError, Sinks};
 use crate::fingerprint::Fingerprinter;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
@@ -23,13 +23,14 @@ use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
 };
 use connector_engine::step::{Engine, Input, Policy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
+use upstream::Backoff;
 
 /// The environment variable of the `state` table.
 pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
@@ -163,7 +164,7 @@ impl PipelineError {
         match self {
             Self::Store(e) => e.is_retryable(),
             Self::StoreTimeout | Self::Busy | Self::InProgress | Self::EarlierTurnUnfinished => true,
-            Self::Undelivered(e) => matches!(e, SendError::Unavailable(_)),
+            Self::Undelivered(e) => matches!(e, SendError::Unavailable(_) | SendError::NotConfigured(_)),
             Self::NoSender(_) => false,
         }
     }
@@ -276,7 +277,7 @@ impl Pipeline {
             } else {
                 tracing::warn!(attempted = earlier.attempted, "finishing the delivery of an earlier turn first");
             }
-            match self.deliver(key, &lease, &earlier, budget, own).await {
+            match self.deliver(key, &lease, &earlier, conversation.last_inbound_at, budget, own).await {
                 Delivered::All { sent, .. } if own => return Ok(Outcome::Replied { sent }),
                 Delivered::All { .. } => {}
                 Delivered::Stopped(error) => return Err(self.give_up(key, &lease, error, budget).await),
@@ -352,7 +353,8 @@ impl Pipeline {
                 missed = Some("the user last wrote too long ago for the channel to deliver it".to_owned());
             }
         }
-        let rendered = match sink.render(&address, &replies) {
+        let occasion = Occasion { from_agent, since_user_wrote: since(now, conversation.last_inbound_at) };
+        let rendered = match sink.render(&address, &replies, &occasion) {
             Ok(rendered) => rendered,
             Err(error) => {
                 self.release_lease(key, &lease, budget).await;
@@ -361,7 +363,7 @@ impl Pipeline {
         };
         // Nothing is recorded as attempted yet: a commit whose answer is lost must not mark a
         // send that never started (a redelivery would skip it).
-        let outbox = Outbox { message_id: event.id.clone(), address, replies, attempted: 0 };
+        let outbox = Outbox { message_id: event.id.clone(), address, replies, from_agent, attempted: 0 };
         let chat_opened = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref());
         let expires_at = now.plus(self.timing.conversation_ttl);
         let committed =
@@ -424,13 +426,22 @@ impl Pipeline {
     }
 
     /// Sends what an outbox read from the store still holds, then finishes it.
-    async fn deliver(&self, key: &ConversationKey, lease: &Lease, outbox: &Outbox, budget: Budget, release_lease: bool) -> Delivered {
+    async fn deliver(
+        &self,
+        key: &ConversationKey,
+        lease: &Lease,
+        outbox: &Outbox,
+        user_wrote_at: Timestamp,
+        budget: Budget,
+        release_lease: bool,
+    ) -> Delivered {
         let Some(sink) = self.sinks.get(&outbox.address.channel).cloned() else {
             tracing::error!(channel = %outbox.address.channel, "no sender for an earlier turn's replies: dropped");
             self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
             return Delivered::All { sent: 0, missed: None };
         };
-        let rendered = match sink.render(&outbox.address, &outbox.replies) {
+        let occasion = Occasion { from_agent: outbox.from_agent, since_user_wrote: since(self.clock.now(), user_wrote_at) };
+        let rendered = match sink.render(&outbox.address, &outbox.replies, &occasion) {
             Ok(rendered) => rendered,
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "an earlier turn's replies cannot be rendered: dropped");
@@ -507,7 +518,7 @@ impl Pipeline {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), index, "a reply was refused and is dropped");
                     missed = Some(error.reason());
                 }
-                Err(error @ SendError::Unavailable(_)) => {
+                Err(error @ (SendError::Unavailable(_) | SendError::NotConfigured(_))) => {
                     return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, error, budget).await);
                 }
             }
@@ -615,30 +626,6 @@ impl Pipeline {
     }
 }
 
-/// Pauses between attempts, doubling up to a cap, never ending after `until`: the one way the
-/// pipeline waits for a busy conversation or retries a store call.
-struct Backoff {
-    pause: Duration,
-    cap: Duration,
-    until: Instant,
-}
-
-impl Backoff {
-    fn new(first: Duration, cap: Duration, until: Instant) -> Self {
-        Self { pause: first, cap, until }
-    }
-
-    /// Waits before the next attempt; `false`, without waiting, when that would pass `until`.
-    async fn wait(&mut self) -> bool {
-        if Instant::now() + self.pause >= self.until {
-            return false;
-        }
-        tokio::time::sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(self.cap);
-        true
-    }
-}
-
 fn refused_code(error: &SendError) -> Option<String> {
     match error {
         SendError::Refused { code, .. } => code.as_ref().map(ToString::to_string),
@@ -686,4 +673,9 @@ mod tests {
         assert_eq!(budget.work - now, Duration::from_secs(1));
         assert!(budget.work < budget.send && budget.send < budget.hard);
     }
+}
+
+/// How long ago `earlier` was, never negative.
+fn since(now: Timestamp, earlier: Timestamp) -> Duration {
+    Duration::from_secs(u64::try_from(now.seconds_since(earlier)).unwrap_or(0))
 }

@@ -17,13 +17,10 @@ impl AppData {
     /// Reads `{"results":[{"name":"translations","value":{"<lang>":[{label: text}]}},
     /// {"name":"settings","value":{"only_chat_mode":"true"}}]}`.
     pub fn parse(body: &Value, lang: &str) -> Self {
-        let object = |name: &str| {
-            body.get("results")?.as_array()?.iter().find(|r| r.get("name").and_then(Value::as_str) == Some(name))?.get("value")
-        };
+        let object = |name: &str| object(body, name);
         let translations = object("translations")
             .and_then(|t| t.get(lang))
-            // A "Multiple" property arrives as a list whose first element holds the labels.
-            .map(|labels| labels.as_array().and_then(|list| list.first()).unwrap_or(labels))
+            .map(first_of_multiple)
             .and_then(Value::as_object)
             .map(|labels| labels.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect())
             .unwrap_or_default();
@@ -34,6 +31,17 @@ impl AppData {
         });
         Self { translations, only_chat_mode }
     }
+}
+
+/// The `value` of the ExtraInfo object `name` in a group's body
+/// (`{"results":[{"name":..,"value":..}]}`).
+pub fn object<'a>(body: &'a Value, name: &str) -> Option<&'a Value> {
+    body.get("results")?.as_array()?.iter().find(|r| r.get("name").and_then(Value::as_str) == Some(name))?.get("value")
+}
+
+/// A "Multiple" ExtraInfo property arrives as a list whose first element holds the values.
+pub fn first_of_multiple(value: &Value) -> &Value {
+    value.as_array().and_then(|list| list.first()).unwrap_or(value)
 }
 
 #[cfg(test)]

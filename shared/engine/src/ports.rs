@@ -235,6 +235,10 @@ pub struct Outbox {
     pub message_id: MessageId,
     pub address: ReplyAddress,
     pub replies: Vec<Reply>,
+    /// The replies are an agent's (or their chat's), not the bot's: some channels send them
+    /// differently (Messenger's `HUMAN_AGENT` tag).
+    #[serde(default)]
+    pub from_agent: bool,
     /// Provider messages whose send may have started. They are never sent again: a send that
     /// may have been accepted is not repeated.
     pub attempted: usize,

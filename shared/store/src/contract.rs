@@ -35,6 +35,7 @@ fn outbox(id: &MessageId, texts: &[&str]) -> Outbox {
         message_id: id.clone(),
         address: ReplyAddress { channel: "twilio".into(), to: serde_json::json!({ "from": "+1", "to": "+2" }) },
         replies: texts.iter().map(|t| Reply::Text((*t).to_owned())).collect(),
+        from_agent: false,
         attempted: 1,
     }
 }

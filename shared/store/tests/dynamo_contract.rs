@@ -48,6 +48,7 @@ async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_b
         message_id: MessageId::new("twilio", "SM1"),
         address: connector_engine::ReplyAddress { channel: "twilio".into(), to: serde_json::json!({}) },
         replies: Vec::new(),
+        from_agent: false,
         attempted: 0,
     };
     store.commit(&key, &lease, read.version, &read.conversation, &outbox, None, Timestamp(now.0 + 100)).await.unwrap();

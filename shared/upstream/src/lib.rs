@@ -238,6 +238,29 @@ impl Upstream {
     }
 }
 
+/// Pauses between attempts that double up to a cap and never run past a deadline.
+pub struct Backoff {
+    pause: Duration,
+    cap: Duration,
+    until: Instant,
+}
+
+impl Backoff {
+    pub fn new(first: Duration, cap: Duration, until: Instant) -> Self {
+        Self { pause: first, cap, until }
+    }
+
+    /// Waits before the next attempt; `false`, without waiting, when that would pass `until`.
+    pub async fn wait(&mut self) -> bool {
+        if Instant::now() + self.pause >= self.until {
+            return false;
+        }
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(self.cap);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,7 +283,7 @@ async fn an_agent_message_to_a_whatsapp_user_silent_for_over_a_day_is_not_sent_a
     let Acquired::Locked(mut stored) = c.store.acquire(&key, &probe, now).await.unwrap() else { panic!("busy") };
     stored.conversation.last_inbound_at = Timestamp(now.0 - 2 * 86_400);
     let id = MessageId::new("test", "age");
-    let outbox = Outbox { message_id: id.clone(), address: stored.conversation.address.clone().unwrap(), replies: vec![], attempted: 0 };
+    let outbox = Outbox { message_id: id.clone(), address: stored.conversation.address.clone().unwrap(), replies: vec![], from_agent: true, attempted: 0 };
     c.store.commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + 3600)).await.unwrap();
     c.store.finish(&key, &probe, &id, true).await.unwrap();
 

@@ -10,7 +10,7 @@ pub use client::{TwilioClient, TwilioError};
 pub use inbound::TwilioInbound;
 
 use connector_config::EnvKey;
-use connector_core::{Channel, Event, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
+use connector_core::{Channel, Event, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
 use http::{HeaderValue, StatusCode, header};
 use render::{OutboundMessage, RenderOptions, render};
@@ -183,7 +183,7 @@ impl Sender for TwilioSender {
     type Address = TwilioAddress;
     type Message = OutboundMessage;
 
-    fn render(&self, to: &TwilioAddress, replies: &[Reply]) -> Vec<OutboundMessage> {
+    fn render(&self, to: &TwilioAddress, replies: &[Reply], _occasion: &Occasion) -> Vec<OutboundMessage> {
         render(replies, &RenderOptions { network: Network::of(&to.user), sms_media_as_links: self.sms_media_as_links })
     }
 

@@ -1,0 +1,12 @@
+//! Lambda entry point for the Smooch / Sunshine Conversations webhook: build everything once
+//! per cold start, then hand every request to the shared handler.
+
+use connector_app::{App, lambda};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda::init_logging();
+    let app = App::from_env().await?;
+    let webhook = app.smooch_webhook(app.inbenta()?)?;
+    lambda::run(webhook).await
+}

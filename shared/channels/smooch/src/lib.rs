@@ -1,0 +1,213 @@
+//! Smooch / Sunshine Conversations as a [`Channel`] (the webhook, v2 events and v1.1
+//! triggers alike) and a [`Sender`] (the messages API, v2 or v1.1). One Smooch app serves
+//! every channel it connects, so this one function answers Messenger, WhatsApp, Telegram and
+//! web users. Owns the `smooch` configuration table.
+
+pub mod client;
+pub mod inbound;
+pub mod render;
+
+pub use client::{ApiVersion, AppKey, SmoochClient, SmoochError};
+
+use connector_config::EnvKey;
+use connector_core::credentials::ChannelCredentials;
+use connector_core::{Channel, Event, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
+use connector_engine::Reply;
+use connector_engine::ports::Chatbot;
+use http::StatusCode;
+use render::SmoochMessage;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::time::Instant;
+
+/// The environment variables of this channel and the keys they set.
+pub const ENV: &[EnvKey] = &[
+    ("SMOOCH_API_URL", "smooch.api_url"),
+    ("SMOOCH_API_VERSION", "smooch.api_version"),
+    ("SMOOCH_APP_ID", "smooch.app_id"),
+    ("SMOOCH_KEY_ID", "smooch.key_id"),
+    ("SMOOCH_SECRET", "smooch.secret"),
+    ("SMOOCH_WEBHOOK_SECRET", "smooch.webhook_secret"),
+];
+
+/// The `smooch` table (`conf/default/smooch.toml`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmoochSettings {
+    pub api_url: String,
+    pub api_version: ApiVersion,
+    /// When set, webhooks of other apps are refused.
+    #[serde(default)]
+    pub app_id: String,
+    /// The configured API key, used when ExtraInfo has none for this environment.
+    #[serde(default)]
+    pub key_id: String,
+    #[serde(default)]
+    pub secret: Option<SecretString>,
+    #[serde(default)]
+    pub webhook_secret: Option<SecretString>,
+    pub timeout_ms: u64,
+    pub deadline_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Client(#[from] upstream::UpstreamError),
+}
+
+/// Where replies go: the app, the user (v1.1's appUser, v2's user: the same id) and, when the
+/// webhook named it, the v2 conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SmoochAddress {
+    pub app: String,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<String>,
+}
+
+/// The webhook.
+pub struct SmoochChannel {
+    webhook_secret: SecretString,
+    app_id: String,
+    budget: Duration,
+}
+
+/// The messages API, for replies.
+pub struct SmoochSender {
+    client: SmoochClient,
+    keys: ChannelCredentials<AppKey>,
+}
+
+/// Builds both halves. Refuses to run without the webhook secret: without it anybody could
+/// speak for any Smooch user.
+///
+/// `extra_info`: the chatbot whose ExtraInfo group `smooch` may hold `app_tokens` per
+/// environment; `environment` picks the entry.
+pub fn setup(
+    settings: &SmoochSettings,
+    extra_info: Option<Arc<dyn Chatbot>>,
+    environment: &str,
+) -> Result<(SmoochChannel, SmoochSender), SetupError> {
+    let webhook_secret = settings.webhook_secret.clone().filter(|s| !s.expose_secret().is_empty());
+    let Some(webhook_secret) = webhook_secret else {
+        return Err(SetupError::Missing("SMOOCH_WEBHOOK_SECRET"));
+    };
+    let configured = match &settings.secret {
+        Some(secret) if !settings.key_id.is_empty() && !secret.expose_secret().is_empty() => {
+            Some(AppKey { id: settings.key_id.clone(), secret: secret.clone() })
+        }
+        _ => None,
+    };
+    if configured.is_none() && extra_info.is_none() {
+        return Err(SetupError::Missing("SMOOCH_KEY_ID and SMOOCH_SECRET (or ExtraInfo smooch/app_tokens)"));
+    }
+    let channel = SmoochChannel { webhook_secret, app_id: settings.app_id.clone(), budget: Duration::from_millis(settings.deadline_ms) };
+    let client = SmoochClient::new(&settings.api_url, settings.api_version, Duration::from_millis(settings.timeout_ms))?;
+    let keys = ChannelCredentials::new(extra_info, SmoochSender::GROUP, environment, app_key_of, configured);
+    Ok((channel, SmoochSender { client, keys }))
+}
+
+/// ExtraInfo `app_tokens`: `{"<environment>":[{"key":..,"secret":..}]}`.
+pub fn app_key_of(body: &Value, environment: &str) -> Option<AppKey> {
+    let tokens = connector_engine::app_data::object(body, "app_tokens")?.get(environment)?;
+    let entry = connector_engine::app_data::first_of_multiple(tokens);
+    let id = entry.get("key")?.as_str()?.trim();
+    let secret = entry.get("secret")?.as_str()?.trim();
+    (!id.is_empty() && !secret.is_empty()).then(|| AppKey { id: id.to_owned(), secret: SecretString::from(secret.to_owned()) })
+}
+
+impl Channel for SmoochChannel {
+    type Verified = Value;
+
+    fn name(&self) -> &'static str {
+        "smooch"
+    }
+
+    fn budget(&self) -> Duration {
+        self.budget
+    }
+
+    /// The shared secret first, then the body, then the app.
+    fn authenticate(&self, request: &WebhookRequest) -> Result<Value, Refusal> {
+        let Some(key) = request.headers().get("x-api-key") else {
+            return Err(Refusal::forbidden("missing X-API-Key"));
+        };
+        if !bool::from(key.as_bytes().ct_eq(self.webhook_secret.expose_secret().as_bytes())) {
+            return Err(Refusal::forbidden("invalid X-API-Key"));
+        }
+        let body: Value = serde_json::from_slice(request.body()).map_err(|_| Refusal::bad_request("body is not JSON"))?;
+        if !body.is_object() {
+            return Err(Refusal::bad_request("body is not a JSON object"));
+        }
+        match inbound::app_id(&body) {
+            None => Err(Refusal::bad_request("missing app id")),
+            Some(app) if !self.app_id.is_empty() && app != self.app_id => Err(Refusal::forbidden("webhook for another Smooch app")),
+            Some(_) => Ok(body),
+        }
+    }
+
+    fn parse(&self, body: Value) -> Result<Vec<Event>, Refusal> {
+        inbound::events(&body).map_err(|error| Refusal::bad_request(error.reason()))
+    }
+
+    fn answer(&self, status: StatusCode) -> WebhookResponse {
+        // Smooch reads nothing but the status.
+        connector_core::text_response(status, if status.is_success() { "" } else { "not handled" })
+    }
+}
+
+impl Sender for SmoochSender {
+    const CHANNEL: &'static str = "smooch";
+    const GROUP: &'static str = "smooch";
+    type Address = SmoochAddress;
+    type Message = SmoochMessage;
+
+    fn render(&self, _to: &SmoochAddress, replies: &[Reply], _occasion: &Occasion) -> Vec<SmoochMessage> {
+        render::render(replies)
+    }
+
+    async fn send(&self, to: &SmoochAddress, message: &SmoochMessage, deadline: Instant) -> Result<(), SendError> {
+        let key = self.key(deadline).await?;
+        self.client.send(&key, to, message, deadline).await
+    }
+
+    async fn typing(&self, to: &SmoochAddress, deadline: Instant) -> Result<(), SendError> {
+        let key = self.key(deadline).await?;
+        self.client.typing(&key, to, deadline).await
+    }
+}
+
+impl SmoochSender {
+    async fn key(&self, deadline: Instant) -> Result<AppKey, SendError> {
+        self.keys.get(deadline).await.ok_or_else(|| {
+            tracing::error!("no Smooch API key for this environment: set ExtraInfo smooch/app_tokens or SMOOCH_KEY_ID and SMOOCH_SECRET");
+            SendError::NotConfigured("no Smooch API key for this environment")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_app_key_of_the_environment_is_read_from_extra_info() {
+        let body = json!({"results":[{"name":"app_tokens","value":{
+            "development":[{"key":"app_dev","secret":"dev-secret"}],
+            "production":[{"key":"app_prod","secret":"prod-secret"}],
+            "preproduction":[{"key":"","secret":""}]
+        }}]});
+        let key = app_key_of(&body, "development").unwrap();
+        assert_eq!((key.id.as_str(), key.secret.expose_secret()), ("app_dev", "dev-secret"));
+        assert_eq!(app_key_of(&body, "production").unwrap().id, "app_prod");
+        assert!(app_key_of(&body, "preproduction").is_none(), "empty values mean: use the configuration");
+        assert!(app_key_of(&json!({"results":[]}), "production").is_none());
+    }
+}

@@ -1,0 +1,249 @@
+//! End to end through the Smooch webhook handler, against the Inbenta, Smooch and HyperChat
+//! fakes (real HTTP servers on loopback): answers with buttons, taps, typed labels, ratings,
+//! link buttons, batches, echoes, redeliveries, forged keys, v1.1 beside v2, app keys per
+//! environment from ExtraInfo, and a live chat.
+
+use connector_tests::connector::Connector;
+use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET as HYPERCHAT_SECRET};
+use connector_tests::inbenta::{answer, no_results, unrated};
+use connector_tests::smooch::{
+    FakeSmooch, V1_1, V2, WEBHOOK_SECRET, v1_message, v1_postback, v2_batch, v2_business_echo, v2_event, v2_message, v2_postback, v2_reply,
+};
+use serde_json::{Value, json};
+
+const APP: &str = FakeSmooch::APP_ID;
+const CONVERSATION: &str = "conv-ana";
+const USER: &str = "user-ana";
+
+async fn says(c: &Connector, id: &str, text: &str) -> connector_tests::connector::SmoochExchange {
+    c.smooch_post(&v2_message(APP, CONVERSATION, USER, id, text)).await
+}
+
+fn multiple_choice() -> Value {
+    json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which card?","options":[
+        {"label":"Débito","value":21,"attributes":{"SHORT":"Debit"}},
+        {"label":"Crédito","value":22}
+    ]}]})
+}
+
+#[tokio::test]
+async fn a_text_answer_goes_to_the_users_v2_conversation_as_the_business_after_a_typing_indicator() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("<p>Hi! How can I <b>help</b>?</p>"));
+    let ex = says(&c, "m1", "hello").await;
+    assert_eq!(ex.status, 200);
+    assert_eq!(ex.replies.len(), 1);
+    let reply = &ex.replies[0];
+    assert_eq!((reply.version, reply.app_id.as_str(), reply.target.as_str()), (V2, APP, CONVERSATION));
+    assert_eq!(reply.text(), Some("Hi! How can I help?"));
+    assert_eq!(reply.body["author"]["type"], "business");
+    assert_eq!(reply.auth.key_id(), FakeSmooch::KEY_ID);
+    assert!(!reply.auth.is_jwt(), "v2 uses Basic keyId:secret");
+    let typing: Vec<_> = c.smooch.activities().iter().map(|a| (a.target.clone(), a.kind.clone())).collect();
+    assert_eq!(typing, vec![(CONVERSATION.to_owned(), "typing:start".to_owned())]);
+}
+
+#[tokio::test]
+async fn options_are_buttons_and_a_postback_tap_sends_that_options_value() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    let offered = says(&c, "m1", "cards").await;
+    assert_eq!(offered.buttons(), vec!["Débito", "Crédito"]);
+    assert_eq!(offered.replies[0].actions()[0]["type"], "reply");
+    let payload = offered.payload_of("Crédito");
+    assert_eq!(c.smooch_post(&v2_postback(APP, CONVERSATION, USER, &payload)).await.status, 200);
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 22})));
+}
+
+#[tokio::test]
+async fn a_tapped_reply_action_sends_that_options_value() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    let payload = says(&c, "m1", "cards").await.payload_of("Débito");
+    c.smooch_post(&v2_reply(APP, CONVERSATION, USER, "m2", "Débito", &payload)).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 21})));
+}
+
+#[tokio::test]
+async fn a_typed_label_or_number_still_picks_an_option() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    says(&c, "m1", "cards").await;
+    says(&c, "m2", "credito").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 22})));
+    says(&c, "m3", "cards").await;
+    says(&c, "m4", "1").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 21})));
+}
+
+#[tokio::test]
+async fn a_polar_question_offers_its_translated_labels_as_buttons() {
+    let c = Connector::start().await;
+    c.inbenta.on_message(
+        "more",
+        json!({"answers":[{"type":"polarQuestion","message":"Anything else?","options":[
+            {"label":"yes","value":"yes"},{"label":"no","value":"no"}]}]}),
+    );
+    let ex = says(&c, "m1", "more").await;
+    assert_eq!(ex.text(), "Anything else?");
+    assert_eq!(ex.buttons(), vec!["Yes", "No"]);
+    let payload = ex.payload_of("No");
+    c.smooch_post(&v2_postback(APP, CONVERSATION, USER, &payload)).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": "no"})));
+}
+
+#[tokio::test]
+async fn a_negative_rating_tapped_asks_why_and_the_reason_is_tracked_with_it() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hours", answer("We open at 9."));
+    let rated = says(&c, "m1", "hours").await;
+    assert_eq!(rated.buttons(), vec!["Yes", "No"], "the rating question follows the answer");
+    let no = rated.payload_of("No");
+    let asked = c.smooch_post(&v2_reply(APP, CONVERSATION, USER, "m2", "No", &no)).await;
+    assert_eq!(asked.text(), "Please tell us why");
+    let thanked = says(&c, "m3", "too late for me").await;
+    assert_eq!(thanked.text(), "Thanks!");
+    let rate = c.inbenta.tracking_events().into_iter().find(|e| e["type"] == "rate").expect("a rate event");
+    assert_eq!(rate["data"]["comment"], "too late for me");
+}
+
+#[tokio::test]
+async fn url_buttons_and_button_titles_from_the_digester_settings_are_shown() {
+    let digester = "[digester]\nbutton_title = \"SHORT\"\n[digester.url_buttons]\nattribute_name = \"LINKS\"\nbutton_title_var = \"title\"\nbutton_url_var = \"url\"\n";
+    let c = Connector::start_with(&[], &[("conversation.toml", digester)]).await;
+    c.inbenta.on_message(
+        "shop",
+        json!({"answers":[{"type":"answer","message":"Our shop","attributes":{"LINKS":{"title":"Open shop","url":"https://shop.test/"}},
+            "flags":["no-rating"]}]}),
+    );
+    c.inbenta.on_message("cards", multiple_choice());
+    let shop = says(&c, "m1", "shop").await;
+    assert_eq!(shop.replies[0].actions(), &[json!({"type":"link","text":"Open shop","uri":"https://shop.test/"})]);
+    assert_eq!(says(&c, "m2", "cards").await.buttons(), vec!["Debit", "Crédito"]);
+}
+
+#[tokio::test]
+async fn a_batch_of_two_users_messages_answers_each_in_their_own_conversation() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("bye", unrated("Bye!"));
+    let body = v2_batch([v2_message(APP, "conv-1", "user-1", "m1", "hello"), v2_message(APP, "conv-2", "user-2", "m2", "bye")]);
+    let ex = c.smooch_post(&body).await;
+    assert_eq!(ex.status, 200);
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.target.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![("conv-1", "Hi!"), ("conv-2", "Bye!")]);
+}
+
+#[tokio::test]
+async fn the_business_own_messages_and_other_events_are_ignored() {
+    let c = Connector::start().await;
+    let echo = c.smooch_post(&v2_business_echo(APP, CONVERSATION, "m1", "Hi!")).await;
+    let read = c.smooch_post(&v2_event(APP, "conversation:read", json!({"conversation":{"id":CONVERSATION}}))).await;
+    assert_eq!((echo.status, read.status), (200, 200));
+    assert!(c.inbenta.bot_inputs().is_empty());
+    assert!(c.smooch.messages().is_empty() && c.smooch.activities().is_empty());
+}
+
+#[tokio::test]
+async fn a_repeated_delivery_is_answered_once() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let body = v2_message(APP, CONVERSATION, USER, "m1", "hello");
+    assert_eq!(c.smooch_post(&body).await.replies.len(), 1);
+    let again = c.smooch_post(&body).await;
+    assert_eq!((again.status, again.replies.len()), (200, 0));
+    assert_eq!(c.inbenta.bot_inputs().len(), 1);
+}
+
+#[tokio::test]
+async fn wrong_or_missing_keys_are_refused_before_anything_happens_and_garbage_is_a_bad_request() {
+    let c = Connector::start().await;
+    let body = v2_message(APP, CONVERSATION, USER, "m1", "hello").to_string().into_bytes();
+    let json = ("content-type", "application/json");
+    assert_eq!(c.smooch_raw(body.clone(), &[json, ("x-api-key", "guess")]).await.status, 403);
+    assert_eq!(c.smooch_raw(body.clone(), &[json]).await.status, 403);
+    assert_eq!(c.smooch_raw(body, &[json, ("x-api-key", &format!("{WEBHOOK_SECRET}x"))]).await.status, 403);
+    assert!(c.inbenta.requests().is_empty() && c.smooch.requests().is_empty(), "no upstream call");
+    assert_eq!(c.smooch_raw(b"{not json".to_vec(), &[json, ("x-api-key", WEBHOOK_SECRET)]).await.status, 400);
+}
+
+#[tokio::test]
+async fn with_api_version_v1_1_replies_go_to_the_app_user_with_an_app_scoped_jwt() {
+    let c = Connector::start_with(&[("SMOOCH_API_VERSION", "v1.1")], &[]).await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("cards", multiple_choice());
+    let ex = c.smooch_post(&v1_message(APP, "au-1", "m1", "hello")).await;
+    let reply = &ex.replies[0];
+    assert_eq!((reply.version, reply.target.as_str(), reply.text()), (V1_1, "au-1", Some("Hi!")));
+    assert_eq!(reply.body["role"], "appMaker");
+    let connector_tests::smooch::Auth::Jwt { header, claims } = &reply.auth else { panic!("v1.1 uses a JWT") };
+    assert_eq!((header["kid"].as_str(), claims["scope"].as_str()), (Some(FakeSmooch::KEY_ID), Some("app")));
+    let payload = c.smooch_post(&v1_message(APP, "au-1", "m2", "cards")).await.payload_of("Crédito");
+    c.smooch_post(&v1_postback(APP, "au-1", &payload)).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 22})));
+}
+
+#[tokio::test]
+async fn a_v1_1_webhook_and_a_v2_webhook_are_both_understood_by_one_deployment() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let v1 = c.smooch_post(&v1_message(APP, "au-1", "m1", "hello")).await;
+    let v2 = says(&c, "m2", "hello").await;
+    assert_eq!(v1.replies.len(), 1, "a v1.1 payload names no v2 conversation: the v1.1 route serves it");
+    assert_eq!(v1.replies[0].target, "au-1");
+    assert_eq!((v2.replies[0].version, v2.replies[0].target.as_str()), (V2, CONVERSATION));
+}
+
+#[tokio::test]
+async fn the_app_key_of_the_environment_comes_from_extra_info_when_it_has_one() {
+    let c = Connector::start_with(&[("ENVIRONMENT", "development")], &[]).await;
+    c.smooch.add_key(APP, FakeSmooch::OTHER_KEY_ID, FakeSmooch::OTHER_SECRET);
+    c.inbenta.set_extra_info(
+        "smooch",
+        json!([{"name":"app_tokens","value":{
+            "development":[{"key":FakeSmooch::OTHER_KEY_ID,"secret":FakeSmooch::OTHER_SECRET}],
+            "production":[{"key":"app_unused","secret":"unused"}]}}]),
+    );
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let ex = says(&c, "m1", "hello").await;
+    assert_eq!(ex.replies.len(), 1);
+    assert_eq!(ex.replies[0].auth.key_id(), FakeSmooch::OTHER_KEY_ID);
+}
+
+#[tokio::test]
+async fn a_rate_limited_send_is_tried_again_within_the_deadline() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.smooch.fail_with(429, 1);
+    let ex = says(&c, "m1", "hello").await;
+    assert_eq!((ex.status, ex.replies.len()), (200, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_through_smooch() {
+    let hyperchat = FakeHyperChat::start().await;
+    hyperchat.set_agents_available(1);
+    let url = hyperchat.base_url();
+    let env =
+        [("HYPERCHAT_API_URL", url.as_str()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)];
+    let c = Connector::start_with(&env, &[("chat.toml", "[chat]\nenabled = true\ntriesBeforeEscalation = 1\n")]).await;
+    assert_eq!(c.hyperchat_handshake(HYPERCHAT_SECRET).await.status(), 200);
+    c.inbenta.on_message("zzz", no_results());
+    let offer = says(&c, "m1", "zzz").await;
+    let yes = offer.payload_of("Yes");
+    let opening = c.smooch_post(&v2_postback(APP, CONVERSATION, USER, &yes)).await;
+    assert_eq!(opening.text(), "I will try to connect you with an agent. Please wait.");
+    let chat = hyperchat.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
+
+    says(&c, "m2", "my card is blocked").await;
+    let to_agent: Vec<_> = hyperchat.messages(&chat).iter().map(|m| m["message"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(to_agent, vec!["my card is blocked"]);
+
+    let agent = hyperchat.add_agent("Ana");
+    let before = c.smooch.messages().len();
+    let message = json!({"message": {"id": "M-agent-1", "chat": chat, "sender": agent, "type": "text", "message": "Unblocked."}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    let sent = c.smooch.messages();
+    assert_eq!(sent.len(), before + 1);
+    assert_eq!((sent[before].target.as_str(), sent[before].text()), (CONVERSATION, Some("Unblocked.")));
+}
