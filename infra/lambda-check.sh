@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Lambda packaging and emulation check, for CI and by hand:
 #   (a) sam validate --lint and cfn-lint on template.yaml;
-#   (b) the deployable build: cargo lambda build --release --arm64 --bin twilio (+ zip), sizes;
-#   (c) the real `twilio` function binary under `cargo lambda watch`, against fake Inbenta and
-#       Twilio servers (tests/src/bin/fake-upstreams.rs), invoked with infra/events/*.json:
-#       signed SMS -> 200, signed WhatsApp -> 200, forged signature -> 403, and the bot's
-#       replies to both users accepted by the fake Twilio.
+#   (b) the deployable build: cargo lambda build --release --arm64 of every function (+ zip), sizes;
+#   (c) the real function binaries under `cargo lambda watch`, against fake Inbenta, Twilio,
+#       Smooch and Graph servers (tests/src/bin/fake-upstreams.rs), invoked with
+#       infra/events/*.json: signed SMS and WhatsApp -> 200, forged signature -> 403; Smooch
+#       message -> 200, wrong X-API-Key -> 403; Messenger verification -> 200, signed message ->
+#       200, forged signature -> 403; and the bot's replies accepted by the fakes.
 # No internet and no AWS account needed. Tools: cargo, python3, and sam / cfn-lint / cargo-lambda
 # (with ziglang) from one venv: python3 -m venv .venv && .venv/bin/pip install aws-sam-cli cargo-lambda
 #
@@ -71,7 +72,7 @@ if cfn-lint template.yaml; then pass "cfn-lint template.yaml"; else fail "cfn-li
 
 echo "== (b) release build for Lambda (arm64)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-for function in twilio hyperchat; do
+for function in twilio smooch messenger hyperchat; do
     started=$(now)
     if cargo lambda build --release --arm64 --bin "$function" --output-format zip; then
         echo "build time: $(since "$started") s"
@@ -99,11 +100,11 @@ mkfifo "$WORK/fake.in"
 FAKE_PID=$!
 exec 3>"$WORK/fake.in" # keeps the fake's stdin open until this script ends
 for _ in $(seq 100); do
-    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 5 ]] && break
+    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 13 ]] && break
     kill -0 "$FAKE_PID" 2>/dev/null || break
     sleep 0.1
 done
-if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 5 ]]; then
+if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 13 ]]; then
     echo "FAIL: fake-upstreams did not print its environment"; cat "$WORK/fake.env" "$WORK/fake.log"; exit 1
 fi
 cat "$WORK/fake.env"
@@ -151,10 +152,10 @@ if [[ $listening != yes ]]; then
 fi
 echo "cargo lambda watch listening on 127.0.0.1:$PORT"
 
-invoke() { # event file, expected statusCode, timeout
-    local event=$1 expected=$2 limit=$3 started status
+invoke() { # event file, expected statusCode, timeout; the function is the file name's first word
+    local event=$1 expected=$2 limit=$3 started status function=${1%%-*}
     started=$(now)
-    if timeout "$limit" cargo lambda invoke twilio --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+    if timeout "$limit" cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$PORT" \
         --data-file "infra/events/$event" --output-format json >"$WORK/out.json" 2>"$WORK/err.txt"; then
         status=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("statusCode"))' "$WORK/out.json" 2>/dev/null || echo "unparsable")
     else
@@ -174,6 +175,12 @@ invoke() { # event file, expected statusCode, timeout
 invoke twilio-sms.json 200 "$FIRST_INVOKE_TIMEOUT"
 invoke twilio-whatsapp.json 200 60
 invoke twilio-forged.json 403 60
+# Each function's first invoke compiles it too.
+invoke smooch-message.json 200 "$FIRST_INVOKE_TIMEOUT"
+invoke smooch-forged.json 403 60
+invoke messenger-verify.json 200 "$FIRST_INVOKE_TIMEOUT"
+invoke messenger-message.json 200 60
+invoke messenger-forged.json 403 60
 
 # A 200 also answers errors that retrying cannot fix, so check that the bot's replies really
 # reached (fake) Twilio: closing its stdin makes fake-upstreams list what it accepted.
@@ -185,7 +192,7 @@ if kill -0 "$FAKE_PID" 2>/dev/null; then
 fi
 wait "$FAKE_PID" 2>/dev/null || true
 FAKE_PID=""
-grep '^sent ' "$WORK/fake.log" || true
+grep -E '^(sent|smooch|graph) ' "$WORK/fake.log" || true
 if grep -q '^sent to=+34600111222 from=+12078200470 ' "$WORK/fake.log"; then
     pass "SMS reply sent through the Twilio API"
 else
@@ -195,6 +202,17 @@ if grep -q '^sent to=whatsapp:+34600111222 from=whatsapp:+14155238886 ' "$WORK/f
     pass "WhatsApp reply sent through the Twilio API"
 else
     fail "no WhatsApp reply reached the fake Twilio"; tail -n 40 "$WORK/watch.log"
+fi
+
+if grep -q '^smooch to=conv-ana ' "$WORK/fake.log"; then
+    pass "Smooch reply sent through the Smooch API"
+else
+    fail "no Smooch reply reached the fake Smooch"; tail -n 40 "$WORK/watch.log"
+fi
+if grep -q '^graph to=6000000000000001 ' "$WORK/fake.log"; then
+    pass "Messenger reply sent through the Graph API"
+else
+    fail "no Messenger reply reached the fake Graph API"; tail -n 40 "$WORK/watch.log"
 fi
 
 if ((FAILURES > 0)); then

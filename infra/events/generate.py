@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes the Twilio sample events in this folder: API Gateway HTTP API (payload 2.0) requests
-for POST /twilio, signed the way Twilio signs webhooks. Python 3 standard library only; the
-output is deterministic, so running it again changes nothing unless this script changed.
+"""Writes the sample events in this folder: API Gateway HTTP API (payload 2.0) requests for
+POST /twilio (signed the way Twilio signs webhooks), POST /smooch (with Smooch's X-API-Key) and
+GET|POST /messenger (Meta's verification and X-Hub-Signature-256). Python 3 standard library
+only; the output is deterministic, so running it again changes nothing unless this script
+changed.
 
-    python3 infra/events/generate.py        # rewrites twilio-*.json next to this script
+    python3 infra/events/generate.py        # rewrites the *.json next to this script
 
 Signature (https://www.twilio.com/docs/usage/security#validating-requests): the full public URL,
 then every POST parameter as name immediately followed by value, sorted by name; HMAC-SHA1 of
@@ -53,25 +55,36 @@ def whatsapp_params(sid, sender, to, body):
 
 def event(params, sig, request_id, epoch_ms):
     body = urllib.parse.urlencode(params).encode()
+    headers = {
+        "cache-control": "max-age=259200",
+        "content-type": "application/x-www-form-urlencoded",
+        "i-twilio-idempotency-token": request_id,
+        "user-agent": "TwilioProxy/1.1",
+        "x-home-region": "us1",
+        "x-twilio-signature": sig,
+    }
+    # API Gateway base64-encodes form posts; lambda_http decodes them.
+    return request("POST", "/twilio", headers, body, request_id, epoch_ms, base64_body=True)
+
+
+def request(method, path, headers, body, request_id, epoch_ms, query="", base64_body=False):
+    """An HTTP API payload 2.0 request as API Gateway hands it to the function."""
+    user_agent = headers.get("user-agent", "curl/8")
     return {
         "version": "2.0",
-        "routeKey": "POST /twilio",
-        "rawPath": "/twilio",
-        "rawQueryString": "",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        **({"queryStringParameters": dict(urllib.parse.parse_qsl(query))} if query else {}),
         "headers": {
             "accept": "*/*",
-            "cache-control": "max-age=259200",
-            "content-length": str(len(body)),
-            "content-type": "application/x-www-form-urlencoded",
+            **({"content-length": str(len(body))} if body else {}),
             "host": HOST,
-            "i-twilio-idempotency-token": request_id,
-            "user-agent": "TwilioProxy/1.1",
             "x-amzn-trace-id": "Root=1-00000000-000000000000000000000000",
             "x-forwarded-for": "54.172.60.0",
             "x-forwarded-port": "443",
             "x-forwarded-proto": "https",
-            "x-home-region": "us1",
-            "x-twilio-signature": sig,
+            **headers,
         },
         "requestContext": {
             "accountId": "123456789012",
@@ -79,22 +92,74 @@ def event(params, sig, request_id, epoch_ms):
             "domainName": HOST,
             "domainPrefix": HOST.split(".")[0],
             "http": {
-                "method": "POST",
-                "path": "/twilio",
+                "method": method,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "54.172.60.0",
-                "userAgent": "TwilioProxy/1.1",
+                "userAgent": user_agent,
             },
             "requestId": request_id,
-            "routeKey": "POST /twilio",
+            "routeKey": f"{method} {path}",
             "stage": "$default",
             "time": "22/Nov/2026:08:00:00 +0000",
             "timeEpoch": epoch_ms,
         },
-        # API Gateway base64-encodes form posts; lambda_http decodes them.
-        "body": base64.b64encode(body).decode(),
-        "isBase64Encoded": True,
+        **({"body": base64.b64encode(body).decode() if base64_body else body.decode()} if body else {}),
+        "isBase64Encoded": base64_body,
     }
+
+
+SMOOCH_WEBHOOK_SECRET = "test-smooch-webhook-secret"  # tests/src/smooch.rs WEBHOOK_SECRET
+SMOOCH_APP_ID = "5698edbf2a43bd081be982f1"  # the fake Smooch's app
+
+
+def smooch_event(key, message_id, text, request_id, epoch_ms):
+    body = {
+        "app": {"id": SMOOCH_APP_ID},
+        "webhook": {"id": "5e6f00000000000000000001", "version": "v2"},
+        "events": [{
+            "id": "ev-" + message_id,
+            "createdAt": "2026-11-22T08:00:00.000Z",
+            "type": "conversation:message",
+            "payload": {
+                "conversation": {"id": "conv-ana", "type": "personal"},
+                "message": {
+                    "id": message_id,
+                    "received": "2026-11-22T08:00:00.000Z",
+                    "author": {"type": "user", "userId": "user-ana", "displayName": "Ana"},
+                    "content": {"type": "text", "text": text},
+                    "source": {"type": "messenger", "integrationId": "5e7a00000000000000000002"},
+                },
+            },
+        }],
+    }
+    headers = {"content-type": "application/json", "user-agent": "Smooch", "x-api-key": key}
+    return request("POST", "/smooch", headers, json.dumps(body, separators=(",", ":")).encode(), request_id, epoch_ms)
+
+
+MESSENGER_APP_SECRET = "test_app_secret"  # tests/src/graph.rs APP_SECRET
+MESSENGER_VERIFY_TOKEN = "test-verify-token"  # tests/src/graph.rs VERIFY_TOKEN
+MESSENGER_PAGE_ID = "106000000000001"
+
+
+def messenger_event(secret, mid, text, request_id, epoch_ms):
+    body = json.dumps({
+        "object": "page",
+        "entry": [{"id": MESSENGER_PAGE_ID, "time": epoch_ms, "messaging": [{
+            "sender": {"id": "6000000000000001"},
+            "recipient": {"id": MESSENGER_PAGE_ID},
+            "timestamp": epoch_ms,
+            "message": {"mid": mid, "text": text},
+        }]}],
+    }, separators=(",", ":")).encode()  # ensure_ascii: Meta escapes non-ASCII as \uXXXX too
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    headers = {"content-type": "application/json", "user-agent": "facebookexternalua", "x-hub-signature-256": "sha256=" + digest}
+    return request("POST", "/messenger", headers, body, request_id, epoch_ms)
+
+
+def messenger_verification(token, request_id, epoch_ms):
+    query = urllib.parse.urlencode({"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": token})
+    return request("GET", "/messenger", {"user-agent": "facebookplatform/1.0"}, b"", request_id, epoch_ms, query=query)
 
 
 def main():
@@ -111,6 +176,11 @@ def main():
         "twilio-sms.json": event(sms, signature(AUTH_TOKEN, WEBHOOK_URL, sms), "req-sms-0001", epoch),
         "twilio-whatsapp.json": event(wa, signature(AUTH_TOKEN, WEBHOOK_URL, wa), "req-whatsapp-0001", epoch + 1000),
         "twilio-forged.json": event(forged, wrong, "req-forged-0001", epoch + 2000),
+        "smooch-message.json": smooch_event(SMOOCH_WEBHOOK_SECRET, "m-smooch-0001", "hello from Smooch", "req-smooch-0001", epoch + 3000),
+        "smooch-forged.json": smooch_event("not-the-webhook-secret", "m-smooch-0002", "hello", "req-smooch-0002", epoch + 4000),
+        "messenger-verify.json": messenger_verification(MESSENGER_VERIFY_TOKEN, "req-messenger-0001", epoch + 5000),
+        "messenger-message.json": messenger_event(MESSENGER_APP_SECRET, "m_messenger_0001", "hello from Messenger", "req-messenger-0002", epoch + 6000),
+        "messenger-forged.json": messenger_event("not-the-app-secret", "m_messenger_0002", "hello", "req-messenger-0003", epoch + 7000),
     }
     for name, data in events.items():
         (HERE / name).write_text(json.dumps(data, indent=2) + "\n")

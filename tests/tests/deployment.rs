@@ -47,3 +47,15 @@ fn the_twilio_function_may_run_longer_than_its_webhook_deadline_and_no_longer_th
 fn the_hyperchat_function_may_run_longer_than_its_event_deadline() {
     assert_timeout_fits("HyperChatFunction", "hyperchat", 15_000);
 }
+
+/// Smooch v2 counts a call as failed without a reply within 20 s.
+#[test]
+fn the_smooch_function_may_run_longer_than_its_webhook_deadline_and_no_longer_than_smooch_waits() {
+    assert_timeout_fits("SmoochFunction", "smooch", 20_000);
+}
+
+/// Meta resends an event not answered with 200 within 20 s.
+#[test]
+fn the_messenger_function_may_run_longer_than_its_webhook_deadline_and_no_longer_than_meta_waits() {
+    assert_timeout_fits("MessengerFunction", "messenger", 20_000);
+}

@@ -16,6 +16,11 @@ use tokio::sync::mpsc;
 /// Signs local webhooks when no `TWILIO_AUTH_TOKEN` is configured. Local use only.
 pub const LOCAL_AUTH_TOKEN: &str = "local-dev-auth-token";
 pub const LOCAL_ACCOUNT_SID: &str = "AC00000000000000000000000000000000";
+/// The `X-API-Key` of local Smooch webhooks when no `SMOOCH_WEBHOOK_SECRET` is configured.
+pub const LOCAL_SMOOCH_WEBHOOK_SECRET: &str = "local-dev-smooch-webhook-secret";
+/// The Smooch API key of local runs when none is configured.
+pub const LOCAL_SMOOCH_KEY_ID: &str = "app_local";
+pub const LOCAL_SMOOCH_SECRET: &str = "local-dev-smooch-key-secret";
 
 /// Play a phone user: type messages, read the connector's replies (and an agent's).
 #[derive(Debug, Clone, clap::Args)]

@@ -81,13 +81,17 @@ async fn serve() -> Result<(), Error> {
 }
 
 /// Configuration as for the Lambda functions, plus local defaults for what a newcomer has not
-/// set: a Twilio auth token to sign with and the local webhook URL.
+/// set: a Twilio auth token to sign with and the local webhook URL, a Smooch webhook secret
+/// and API key.
 pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sources {
     let mut sources = Sources::from_env();
     let defaults = [
         ("TWILIO_AUTH_TOKEN", chat::LOCAL_AUTH_TOKEN.to_owned()),
         ("TWILIO_ACCOUNT_SID", chat::LOCAL_ACCOUNT_SID.to_owned()),
         ("TWILIO_WEBHOOK_URL", format!("http://127.0.0.1:{port}/twilio")),
+        ("SMOOCH_WEBHOOK_SECRET", chat::LOCAL_SMOOCH_WEBHOOK_SECRET.to_owned()),
+        ("SMOOCH_KEY_ID", chat::LOCAL_SMOOCH_KEY_ID.to_owned()),
+        ("SMOOCH_SECRET", chat::LOCAL_SMOOCH_SECRET.to_owned()),
     ];
     for (name, value) in defaults {
         if !sources.env.iter().any(|(k, v)| k == name && !v.is_empty()) {

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use channel_hyperchat::HyperChatEvents;
+use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
 use connector_config::Sources;
 use connector_core::{Endpoint, MAX_WEBHOOK_BODY_BYTES, Webhook};
@@ -31,6 +32,7 @@ pub struct Limits {
 
 pub struct App {
     twilio: Webhook<TwilioChannel>,
+    smooch: Webhook<SmoochChannel>,
     hyperchat: HyperChatEvents,
     pub limits: Limits,
     /// "inbenta" or "demo", for the start-up line.
@@ -51,7 +53,13 @@ impl App {
         let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) =
             if api.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
         let limits = app.config.section("local")?;
-        Ok(Self { twilio: app.twilio_webhook(chatbot.clone())?, hyperchat: app.hyperchat_events(chatbot)?, limits, bot_kind })
+        Ok(Self {
+            twilio: app.twilio_webhook(chatbot.clone())?,
+            smooch: app.smooch_webhook(chatbot.clone())?,
+            hyperchat: app.hyperchat_events(chatbot)?,
+            limits,
+            bot_kind,
+        })
     }
 }
 
@@ -59,6 +67,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/twilio", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }))
+        .route("/smooch", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.smooch, request).await }))
         .route(
             "/hyperchat",
             post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),

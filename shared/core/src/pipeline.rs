@@ -644,6 +644,11 @@ fn request_owner() -> String {
     format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
+/// How long ago `earlier` was, never negative.
+fn since(now: Timestamp, earlier: Timestamp) -> Duration {
+    Duration::from_secs(u64::try_from(now.seconds_since(earlier)).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -673,9 +678,4 @@ mod tests {
         assert_eq!(budget.work - now, Duration::from_secs(1));
         assert!(budget.work < budget.send && budget.send < budget.hard);
     }
-}
-
-/// How long ago `earlier` was, never negative.
-fn since(now: Timestamp, earlier: Timestamp) -> Duration {
-    Duration::from_secs(u64::try_from(now.seconds_since(earlier)).unwrap_or(0))
 }

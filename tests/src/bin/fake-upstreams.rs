@@ -1,11 +1,14 @@
-//! Starts a fake Inbenta and a fake Twilio on 127.0.0.1, prints the environment a connector
-//! function needs to use them (one `KEY=VALUE` per line) and serves until killed or until stdin
-//! reaches end of file; then it lists on stderr the messages the fake Twilio accepted, one
-//! `sent to=<to> from=<from> body="<quoted text>"` line each. `infra/lambda-check.sh` uses it to
+//! Starts fakes of Inbenta, Twilio, Smooch and the Graph API on 127.0.0.1, prints the
+//! environment a connector function needs to use them (one `KEY=VALUE` per line) and serves
+//! until killed or until stdin reaches end of file; then it lists on stderr the messages the
+//! fakes accepted: `sent to=<to> from=<from> body="<quoted text>"` for Twilio,
+//! `smooch to=<conversation> text="<quoted text>"` and `graph to=<psid> text="<quoted text>"`. `infra/lambda-check.sh` uses it to
 //! invoke the real Lambda binary offline. A background job's stdin is often /dev/null, which ends
 //! at once: give it a pipe.
 
+use connector_tests::graph::FakeGraph;
 use connector_tests::inbenta::FakeInbenta;
+use connector_tests::smooch::FakeSmooch;
 use connector_tests::twilio::FakeTwilio;
 use std::io::{Read as _, Write as _};
 
@@ -13,6 +16,8 @@ use std::io::{Read as _, Write as _};
 async fn main() {
     let inbenta = FakeInbenta::start().await;
     let twilio = FakeTwilio::start().await;
+    let smooch = FakeSmooch::start().await;
+    let graph = FakeGraph::start().await;
     let mut out = std::io::stdout().lock();
     for (key, value) in [
         ("INBENTA_AUTH_URL", inbenta.auth_url()),
@@ -20,6 +25,14 @@ async fn main() {
         ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
         ("TWILIO_API_URL", twilio.base_url()),
         ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
+        ("SMOOCH_API_URL", smooch.url()),
+        ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
+        ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
+        ("SMOOCH_WEBHOOK_SECRET", connector_tests::smooch::WEBHOOK_SECRET.to_owned()),
+        ("GRAPH_API_URL", graph.url()),
+        ("MESSENGER_APP_SECRET", connector_tests::graph::APP_SECRET.to_owned()),
+        ("MESSENGER_VERIFY_TOKEN", connector_tests::graph::VERIFY_TOKEN.to_owned()),
+        ("MESSENGER_PAGE_TOKEN", connector_tests::graph::PAGE_TOKEN.to_owned()),
     ] {
         writeln!(out, "{key}={value}").expect("stdout is writable");
     }
@@ -30,5 +43,11 @@ async fn main() {
     for sent in twilio.messages() {
         eprintln!("sent to={} from={} body={:?}", sent.to, sent.from, sent.body);
     }
-    drop((inbenta, twilio));
+    for sent in smooch.messages() {
+        eprintln!("smooch to={} text={:?}", sent.target, sent.text().unwrap_or_default());
+    }
+    for sent in graph.messages() {
+        eprintln!("graph to={} text={:?}", sent.psid, sent.text().unwrap_or_default());
+    }
+    drop((inbenta, twilio, smooch, graph));
 }
