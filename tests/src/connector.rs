@@ -2,12 +2,14 @@
 //! client, Twilio webhook), pointed at the fakes, plus helpers to play a phone user.
 
 use crate::counting_store::CountingStore;
+use crate::graph::FakeGraph;
 use crate::inbenta::FakeInbenta;
 use crate::smooch::FakeSmooch;
 use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use bytes::Bytes;
 use channel_hyperchat::HyperChatEvents;
+use channel_messenger::MessengerChannel;
 use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
 use connector_app::App;
@@ -35,6 +37,9 @@ pub struct Connector {
     pub smooch: FakeSmooch,
     /// The Smooch function, on the same store.
     pub smooch_webhook: Arc<Webhook<SmoochChannel>>,
+    pub graph: FakeGraph,
+    /// The Messenger function, on the same store.
+    pub messenger_webhook: Arc<Webhook<MessengerChannel>>,
     /// The HyperChat events function, on the same store.
     pub hyperchat: Arc<HyperChatEvents>,
     pub store: Arc<dyn StateStore>,
@@ -77,6 +82,7 @@ impl Connector {
         // The connector's own warnings and errors, shown with a failing test's output.
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
         let (inbenta, twilio, smooch) = (FakeInbenta::start().await, FakeTwilio::start().await, FakeSmooch::start().await);
+        let graph = FakeGraph::start().await;
         let mut vars: Vec<(String, String)> = [
             ("INBENTA_AUTH_URL", inbenta.auth_url()),
             ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
@@ -89,6 +95,10 @@ impl Connector {
             ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
             ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
             ("SMOOCH_WEBHOOK_SECRET", crate::smooch::WEBHOOK_SECRET.to_owned()),
+            ("GRAPH_API_URL", graph.url()),
+            ("MESSENGER_APP_SECRET", crate::graph::APP_SECRET.to_owned()),
+            ("MESSENGER_VERIFY_TOKEN", crate::graph::VERIFY_TOKEN.to_owned()),
+            ("MESSENGER_PAGE_TOKEN", crate::graph::PAGE_TOKEN.to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -101,8 +111,21 @@ impl Connector {
         let chatbot = app.inbenta().expect("inbenta client");
         let webhook = Arc::new(app.twilio_webhook(chatbot.clone()).expect("twilio webhook"));
         let smooch_webhook = Arc::new(app.smooch_webhook(chatbot.clone()).expect("smooch webhook"));
+        let messenger_webhook = Arc::new(app.messenger_webhook(chatbot.clone()).expect("messenger webhook"));
         let hyperchat = Arc::new(app.hyperchat_events(chatbot).expect("hyperchat events"));
-        Self { inbenta, twilio, webhook, smooch, smooch_webhook, hyperchat, store: app.store.clone(), store_calls, sids: AtomicU64::new(0) }
+        Self {
+            inbenta,
+            twilio,
+            webhook,
+            smooch,
+            smooch_webhook,
+            graph,
+            messenger_webhook,
+            hyperchat,
+            store: app.store.clone(),
+            store_calls,
+            sids: AtomicU64::new(0),
+        }
     }
 
     pub fn next_sid(&self) -> String {
@@ -182,6 +205,46 @@ impl Connector {
         SmoochExchange { status: response.status().as_u16(), replies }
     }
 
+    /// A Messenger webhook with exactly these body bytes, signed with the app secret, and the
+    /// messages sent through the Graph API while it was handled.
+    pub async fn messenger_post(&self, body: &str) -> MessengerExchange {
+        let headers = crate::graph::signed_headers(body);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        self.messenger_raw("POST", "", body.as_bytes().to_vec(), &headers).await
+    }
+
+    /// Any request to the Messenger function; `query` without its `?`.
+    pub async fn messenger_raw(&self, method: &str, query: &str, body: Vec<u8>, headers: &[(&str, &str)]) -> MessengerExchange {
+        let before = self.graph.messages().len();
+        let mut request = request(body, headers);
+        *request.method_mut() = http::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
+        *request.uri_mut() = format!("/messenger?{query}").parse().expect("a valid URI");
+        let response = self.messenger_webhook.handle(request, None).await;
+        let replies = self.graph.messages().into_iter().skip(before).collect();
+        MessengerExchange { status: response.status().as_u16(), body: response.body().clone(), replies }
+    }
+
+    /// Makes the conversation `key` look as if its user last wrote `ago` (the way time passes
+    /// for reply windows), through the store's own interface.
+    pub async fn user_last_wrote(&self, key: &str, ago: std::time::Duration) {
+        use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, Timestamp};
+        let key = connector_engine::ConversationKey::new(key);
+        let now = connector_engine::Clock::now(&connector_engine::SystemClock);
+        let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
+        let Acquired::Locked(mut stored) = self.store.acquire(&key, &probe, now).await.expect("store readable") else {
+            panic!("conversation busy")
+        };
+        stored.conversation.last_inbound_at = Timestamp(now.0 - i64::try_from(ago.as_secs()).expect("a sane duration"));
+        let id = MessageId::new("test", "age");
+        let address = stored.conversation.address.clone().expect("a conversation with an address");
+        let outbox = Outbox { message_id: id.clone(), address, replies: vec![], from_agent: true, attempted: 0 };
+        self.store
+            .commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + 3600))
+            .await
+            .expect("committed");
+        self.store.finish(&key, &probe, &id, true).await.expect("finished");
+    }
+
     pub async fn sms(&self, body: &str) -> Exchange {
         self.text_from(SMS_USER, body).await
     }
@@ -215,6 +278,34 @@ impl SmoochExchange {
         let last = self.replies.last().map(|m| m.actions().to_vec()).unwrap_or_default();
         let action = last.iter().find(|a| a["text"] == title).unwrap_or_else(|| panic!("no button {title:?} in {last:?}"));
         action["payload"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// What one Messenger webhook call produced.
+#[derive(Debug)]
+pub struct MessengerExchange {
+    pub status: u16,
+    pub body: String,
+    pub replies: Vec<crate::graph::SentMessage>,
+}
+
+impl MessengerExchange {
+    /// Every reply's text, joined.
+    pub fn text(&self) -> String {
+        self.replies.iter().filter_map(|m| m.text()).collect::<Vec<_>>().join("\n---\n")
+    }
+
+    /// The quick-reply titles of the last reply.
+    pub fn quick_replies(&self) -> Vec<String> {
+        self.replies.last().map(|m| m.quick_reply_titles().into_iter().map(str::to_owned).collect()).unwrap_or_default()
+    }
+
+    /// The payload of the last reply's quick reply titled `title`.
+    pub fn payload_of(&self, title: &str) -> String {
+        let last = self.replies.last().map(|m| m.message.clone()).unwrap_or_default();
+        let quick = last["quick_replies"].as_array().cloned().unwrap_or_default();
+        let found = quick.iter().find(|q| q["title"] == title).unwrap_or_else(|| panic!("no quick reply {title:?} in {last}"));
+        found["payload"].as_str().unwrap_or_default().to_owned()
     }
 }
 

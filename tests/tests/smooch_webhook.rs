@@ -35,7 +35,7 @@ async fn a_text_answer_goes_to_the_users_v2_conversation_as_the_business_after_a
     assert_eq!(ex.replies.len(), 1);
     let reply = &ex.replies[0];
     assert_eq!((reply.version, reply.app_id.as_str(), reply.target.as_str()), (V2, APP, CONVERSATION));
-    assert_eq!(reply.text(), Some("Hi! How can I help?"));
+    assert_eq!(reply.text(), Some("Hi! How can I **help**?"), "markdown, which Smooch renders per channel");
     assert_eq!(reply.body["author"]["type"], "business");
     assert_eq!(reply.auth.key_id(), FakeSmooch::KEY_ID);
     assert!(!reply.auth.is_jwt(), "v2 uses Basic keyId:secret");

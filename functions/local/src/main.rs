@@ -82,7 +82,7 @@ async fn serve() -> Result<(), Error> {
 
 /// Configuration as for the Lambda functions, plus local defaults for what a newcomer has not
 /// set: a Twilio auth token to sign with and the local webhook URL, a Smooch webhook secret
-/// and API key.
+/// and API key, a Messenger app secret, verify token and page token.
 pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sources {
     let mut sources = Sources::from_env();
     let defaults = [
@@ -92,6 +92,9 @@ pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sour
         ("SMOOCH_WEBHOOK_SECRET", chat::LOCAL_SMOOCH_WEBHOOK_SECRET.to_owned()),
         ("SMOOCH_KEY_ID", chat::LOCAL_SMOOCH_KEY_ID.to_owned()),
         ("SMOOCH_SECRET", chat::LOCAL_SMOOCH_SECRET.to_owned()),
+        ("MESSENGER_APP_SECRET", chat::LOCAL_MESSENGER_APP_SECRET.to_owned()),
+        ("MESSENGER_VERIFY_TOKEN", chat::LOCAL_MESSENGER_VERIFY_TOKEN.to_owned()),
+        ("MESSENGER_PAGE_TOKEN", chat::LOCAL_MESSENGER_PAGE_TOKEN.to_owned()),
     ];
     for (name, value) in defaults {
         if !sources.env.iter().any(|(k, v)| k == name && !v.is_empty()) {

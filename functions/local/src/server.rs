@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use channel_hyperchat::HyperChatEvents;
+use channel_messenger::MessengerChannel;
 use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
 use connector_config::Sources;
@@ -33,6 +34,7 @@ pub struct Limits {
 pub struct App {
     twilio: Webhook<TwilioChannel>,
     smooch: Webhook<SmoochChannel>,
+    messenger: Webhook<MessengerChannel>,
     hyperchat: HyperChatEvents,
     pub limits: Limits,
     /// "inbenta" or "demo", for the start-up line.
@@ -56,6 +58,7 @@ impl App {
         Ok(Self {
             twilio: app.twilio_webhook(chatbot.clone())?,
             smooch: app.smooch_webhook(chatbot.clone())?,
+            messenger: app.messenger_webhook(chatbot.clone())?,
             hyperchat: app.hyperchat_events(chatbot)?,
             limits,
             bot_kind,
@@ -68,6 +71,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/twilio", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }))
         .route("/smooch", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.smooch, request).await }))
+        .route(
+            "/messenger",
+            get(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.messenger, request).await })
+                .post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.messenger, request).await }),
+        )
         .route(
             "/hyperchat",
             post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),

@@ -47,17 +47,17 @@ async fn pending_options_are_answered_after_connector_local_restarts_and_the_tok
 }
 
 #[tokio::test]
-async fn routes_of_functions_not_built_yet_answer_404_hyperchat_refuses_unsigned_events_and_health_answers_200() {
+async fn every_webhook_route_refuses_unsigned_requests_unknown_routes_answer_404_and_health_answers_200() {
     let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
     let table = fresh_table().await;
     let local = LocalServer::start(options(free_port(), &table, &inbenta, &twilio)).await;
-    for path in ["/smooch", "/messenger"] {
-        let response = raw_http::send("POST", &format!("{}{path}", local.url), &[], b"{}").await.unwrap();
-        assert_eq!(response.status, 404, "{path}");
+    for path in ["/smooch", "/messenger", "/hyperchat"] {
+        let unsigned =
+            raw_http::send("POST", &format!("{}{path}", local.url), &[("content-type", "application/json")], b"{}").await.unwrap();
+        assert_eq!(unsigned.status, 403, "{path}");
     }
-    let unsigned =
-        raw_http::send("POST", &format!("{}/hyperchat", local.url), &[("content-type", "application/json")], b"{}").await.unwrap();
-    assert_eq!(unsigned.status, 403);
+    let unknown = raw_http::send("POST", &format!("{}/telegram", local.url), &[], b"{}").await.unwrap();
+    assert_eq!(unknown.status, 404);
     let health = raw_http::get(&format!("{}/health", local.url), &[]).await.unwrap();
     assert_eq!(health.json()["status"], "ok");
 }

@@ -6,6 +6,7 @@
 pub mod lambda;
 
 use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents};
+use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
 use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
@@ -39,6 +40,8 @@ pub enum AppError {
     Twilio(#[source] channel_twilio::SetupError),
     #[error("Smooch is not usable")]
     Smooch(#[source] channel_smooch::SetupError),
+    #[error("Messenger is not usable")]
+    Messenger(#[source] channel_messenger::SetupError),
 }
 
 /// Every environment variable the connector reads into its configuration, by the adapter that
@@ -48,6 +51,7 @@ pub fn env_keys() -> Vec<EnvKey> {
         inbenta::ENV,
         channel_twilio::ENV,
         channel_smooch::ENV,
+        channel_messenger::ENV,
         channel_hyperchat::ENV,
         pipeline::ENV,
         &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")],
@@ -159,8 +163,20 @@ impl App {
     /// ExtraInfo (`smooch` / `app_tokens`), else the configured ones.
     pub fn smooch(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, SmoochSender), AppError> {
         let settings: SmoochSettings = self.config.section("smooch")?;
-        let environment: inbenta::Environments = self.config.section("environments")?;
-        channel_smooch::setup(&settings, Some(chatbot.clone()), environment.current.as_str()).map_err(AppError::Smooch)
+        channel_smooch::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Smooch)
+    }
+
+    /// The Messenger webhook and its sender; page tokens per environment from the chatbot's
+    /// ExtraInfo (`facebook` / `page_tokens`), else the configured one.
+    pub fn messenger(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, MessengerSender), AppError> {
+        let settings: MessengerSettings = self.config.section("messenger")?;
+        channel_messenger::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Messenger)
+    }
+
+    /// The deployment stage, which picks a channel's credentials in ExtraInfo.
+    fn environment(&self) -> Result<&'static str, AppError> {
+        let environments: inbenta::Environments = self.config.section("environments")?;
+        Ok(environments.current.as_str())
     }
 
     /// Every channel's sender that is configured: the HyperChat events function replies to the
@@ -177,6 +193,11 @@ impl App {
             Err(AppError::Smooch(channel_smooch::SetupError::Missing(what))) => not_configured("Smooch", what),
             Err(error) => return Err(error),
         }
+        match self.messenger(chatbot) {
+            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
+            Err(AppError::Messenger(channel_messenger::SetupError::Missing(what))) => not_configured("Messenger", what),
+            Err(error) => return Err(error),
+        }
         Ok(sinks)
     }
 
@@ -190,6 +211,13 @@ impl App {
     /// The Twilio function: its webhook over a pipeline that replies through Twilio.
     pub fn twilio_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<TwilioChannel>, AppError> {
         let (channel, sender) = self.twilio()?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
+        Ok(Webhook::new(channel, Arc::new(pipeline)))
+    }
+
+    /// The Messenger function: its webhook over a pipeline that replies through the Graph API.
+    pub fn messenger_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<MessengerChannel>, AppError> {
+        let (channel, sender) = self.messenger(&chatbot)?;
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         Ok(Webhook::new(channel, Arc::new(pipeline)))
     }

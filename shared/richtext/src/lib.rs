@@ -40,6 +40,9 @@ pub enum Style {
     Plain,
     /// `*bold*`, `_italic_`, `~strike~`; headings are bold.
     WhatsApp,
+    /// `**bold**`, `_italic_`, `~~strike~~` (Smooch renders it on channels that format text
+    /// and strips it elsewhere); headings are bold.
+    Markdown,
 }
 
 /// What a media URL points at, so the channel can pick how to send it.
@@ -106,6 +109,15 @@ mod tests {
 
     fn media(url: &str, kind: MediaKind) -> Block {
         Block::Media(Media { url: url.to_owned(), kind })
+    }
+
+    #[test]
+    fn markdown_style_writes_double_asterisks_for_bold_and_does_not_nest_them() {
+        let markdown = |html| html_to_text(html, Style::Markdown);
+        assert_eq!(
+            markdown("<b>Bold</b>, <em>it</em>, <s>gone</s> and <b>a <strong>b</strong></b>"),
+            "**Bold**, _it_, ~~gone~~ and **a b**"
+        );
     }
 
     // ----- structure -----

@@ -62,7 +62,7 @@ enum Kind {
     /// Inline formatting; `marker` is `None` in plain style or when the same
     /// marker is already active (WhatsApp does not nest `**`).
     Marker {
-        marker: Option<char>,
+        marker: Option<&'static str>,
         shown: bool,
     },
     Link(Link),
@@ -222,7 +222,7 @@ impl Renderer {
         for frame in &mut self.stack {
             if let Kind::Marker { marker: Some(c), shown } = &mut frame.kind {
                 if !*shown {
-                    self.buf.push(*c);
+                    self.buf.push_str(c);
                     *shown = true;
                 }
             }
@@ -233,7 +233,7 @@ impl Renderer {
         for frame in self.stack.iter_mut().rev() {
             if let Kind::Marker { marker: Some(c), shown } = &mut frame.kind {
                 if *shown {
-                    self.buf.push(*c);
+                    self.buf.push_str(c);
                     *shown = false;
                 }
             }
@@ -355,7 +355,7 @@ impl Renderer {
 
     fn close(&mut self, kind: Kind) {
         match kind {
-            Kind::Marker { marker: Some(c), shown: true } => self.buf.push(c),
+            Kind::Marker { marker: Some(c), shown: true } => self.buf.push_str(c),
             Kind::Link(link) => self.close_link(link),
             // An empty item must not lend its bullet to what follows.
             Kind::Item => self.prefix = None,
@@ -395,14 +395,11 @@ impl Renderer {
     // ----- formatting -----
 
     fn open_marker(&mut self, name: &str) {
-        let Some(marker) = marker_for(name) else {
-            return;
-        };
-        let marker = Some(marker).filter(|_| self.style == Style::WhatsApp).filter(|c| !self.marker_active(*c));
+        let marker = marker_for(self.style, name).filter(|c| !self.marker_active(c));
         self.push(name, Kind::Marker { marker, shown: false });
     }
 
-    fn marker_active(&self, c: char) -> bool {
+    fn marker_active(&self, c: &str) -> bool {
         self.stack.iter().any(|f| matches!(f.kind, Kind::Marker { marker: Some(m), .. } if m == c))
     }
 
@@ -614,12 +611,20 @@ fn is_void(name: &str) -> bool {
     )
 }
 
-/// The WhatsApp marker of a formatting element (headings are bold).
-fn marker_for(name: &str) -> Option<char> {
-    match name {
-        "b" | "strong" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => Some('*'),
-        "i" | "em" => Some('_'),
-        "s" | "strike" | "del" => Some('~'),
-        _ => None,
+/// The style's marker of a formatting element (headings are bold); `None` in plain style or
+/// for elements the style cannot show.
+fn marker_for(style: Style, name: &str) -> Option<&'static str> {
+    let bold = matches!(name, "b" | "strong" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6");
+    let italic = matches!(name, "i" | "em");
+    let strike = matches!(name, "s" | "strike" | "del");
+    match style {
+        Style::Plain => None,
+        Style::WhatsApp if bold => Some("*"),
+        Style::WhatsApp if italic => Some("_"),
+        Style::WhatsApp if strike => Some("~"),
+        Style::Markdown if bold => Some("**"),
+        Style::Markdown if italic => Some("_"),
+        Style::Markdown if strike => Some("~~"),
+        Style::WhatsApp | Style::Markdown => None,
     }
 }

@@ -265,27 +265,14 @@ async fn an_agent_message_twilio_refuses_is_reported_to_the_agent_in_the_chat() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_message_to_a_whatsapp_user_silent_for_over_a_day_is_not_sent_and_the_agent_is_told() {
-    use connector_engine::ConversationKey;
-    use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, Timestamp};
     let (c, hc) = start().await;
     let agent = hc.add_agent("Ana");
     c.whatsapp("zzz").await;
     c.whatsapp("1").await;
     let chat = hc.chats()[0]["id"].as_str().unwrap().to_owned();
     // Two days pass without the user writing.
-    let key = ConversationKey::new(format!(
-        "twilio-whatsapp{}-{}",
-        &COMPANY_NUMBER[1..],
-        connector_tests::connector::WHATSAPP_USER.replace(":+", "")
-    ));
-    let now = connector_engine::Clock::now(&connector_engine::SystemClock);
-    let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
-    let Acquired::Locked(mut stored) = c.store.acquire(&key, &probe, now).await.unwrap() else { panic!("busy") };
-    stored.conversation.last_inbound_at = Timestamp(now.0 - 2 * 86_400);
-    let id = MessageId::new("test", "age");
-    let outbox = Outbox { message_id: id.clone(), address: stored.conversation.address.clone().unwrap(), replies: vec![], from_agent: true, attempted: 0 };
-    c.store.commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + 3600)).await.unwrap();
-    c.store.finish(&key, &probe, &id, true).await.unwrap();
+    let key = format!("twilio-whatsapp{}-{}", &COMPANY_NUMBER[1..], connector_tests::connector::WHATSAPP_USER.replace(":+", ""));
+    c.user_last_wrote(&key, std::time::Duration::from_secs(2 * 86_400)).await;
 
     let before = c.twilio.requests().len();
     let message = json!({"message": {"id": "M-w1", "chat": chat, "sender": agent, "type": "text", "message": "Still there?"}});

@@ -1,4 +1,5 @@
-//! Replies -> Smooch messages: HTML to text, images as image messages in order, options as
+//! Replies -> Smooch messages: HTML to markdown (Smooch renders it where the channel formats
+//! text and strips it elsewhere), images as image messages in order, options as
 //! reply actions whose payload is the option's [`Tap`], link buttons as link actions, and text
 //! split under Smooch's limit.
 //!
@@ -39,14 +40,14 @@ pub fn render(replies: &[Reply]) -> Vec<SmoochMessage> {
     let mut messages = Vec::new();
     for reply in replies {
         match reply {
-            Reply::Text(html) => push_blocks(&mut messages, richtext::html_to_blocks(html, Style::Plain), Vec::new()),
+            Reply::Text(html) => push_blocks(&mut messages, richtext::html_to_blocks(html, Style::Markdown), Vec::new()),
             Reply::Choice { text, options, first_number, number_hint } if options.len() > MAX_REPLY_ACTIONS => {
                 let numbered: Vec<String> = options
                     .iter()
                     .enumerate()
-                    .map(|(i, option)| format!("{}) {}", first_number + i, richtext::html_to_text(&option.label, Style::Plain)))
+                    .map(|(i, option)| format!("{}) {}", first_number + i, richtext::html_to_text(&option.label, Style::Markdown)))
                     .collect();
-                let question = richtext::html_to_text(text, Style::Plain);
+                let question = richtext::html_to_text(text, Style::Markdown);
                 let hint = number_hint.trim();
                 let block = [question.as_str(), hint].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
                 push_blocks(&mut messages, vec![Block::Text(format!("{block}\n{}", numbered.join("\n")).trim().to_owned())], Vec::new());
@@ -58,11 +59,11 @@ pub fn render(replies: &[Reply]) -> Vec<SmoochMessage> {
                         payload: tap.payload(),
                     })
                     .collect();
-                push_blocks(&mut messages, richtext::html_to_blocks(text, Style::Plain), actions);
+                push_blocks(&mut messages, richtext::html_to_blocks(text, Style::Markdown), actions);
             }
             Reply::Links { text, links } => {
                 let actions = links.iter().map(|link| Action::Link { text: link.title.clone(), uri: link.url.clone() }).collect();
-                push_blocks(&mut messages, richtext::html_to_blocks(text, Style::Plain), actions);
+                push_blocks(&mut messages, richtext::html_to_blocks(text, Style::Markdown), actions);
             }
         }
     }

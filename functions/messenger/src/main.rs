@@ -1,0 +1,13 @@
+//! Lambda entry point for the Facebook Messenger webhook (Meta's GET verification and the
+//! page's events): build everything once per cold start, then hand every request to the
+//! shared handler.
+
+use connector_app::{App, lambda};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    lambda::init_logging();
+    let app = App::from_env().await?;
+    let webhook = app.messenger_webhook(app.inbenta()?)?;
+    lambda::run(webhook).await
+}

@@ -1,0 +1,263 @@
+//! The webhook body: `{"object":"page","entry":[{"id":<page id>,"time":..,"messaging":[..]}]}`.
+//!
+//! Read leniently, field by field: one odd event must not make Meta redeliver the whole batch
+//! forever, so an event the connector cannot use is skipped, not refused.
+
+use crate::{MessengerAddress, MessengerSender};
+use connector_core::{Event, Route, Sender};
+use connector_engine::ConversationKey;
+use connector_engine::Tap;
+use connector_engine::ports::MessageId;
+use connector_engine::step::{Input, UserInput};
+use serde_json::Value;
+
+/// One message or tap of a user, as the connector reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessengerInbound {
+    /// Meta's id for it, the dedupe key: the message's `mid`, the postback's `mid`, or
+    /// `postback:<psid>:<timestamp>` for postbacks without one.
+    pub id: String,
+    /// The page the user wrote to (`entry[].id`).
+    pub page: String,
+    /// The user's page-scoped id (`sender.id`).
+    pub psid: String,
+    pub input: UserInput,
+}
+
+impl MessengerInbound {
+    /// The PHP connector's externalId, `fb-<page id>-<PSID>`, so HyperChat users it created stay
+    /// addressable.
+    pub fn conversation_key(&self) -> ConversationKey {
+        ConversationKey::new(format!("fb-{}-{}", self.page, self.psid))
+    }
+
+    pub fn reply_address(&self) -> MessengerAddress {
+        MessengerAddress { page: self.page.clone(), psid: self.psid.clone() }
+    }
+
+    pub fn to_event(&self) -> Event {
+        Event {
+            id: MessageId::new("messenger", &self.id),
+            route: Route::Conversation(self.conversation_key()),
+            address: Some(MessengerSender::address(&self.reply_address())),
+            input: Input::User(self.input.clone()),
+        }
+    }
+}
+
+/// The users' messages and taps of a webhook body, in the order of `entry[]` and, within each,
+/// of `messaging[]`. Echoes of the page's own messages, delivery and read receipts, reactions,
+/// opt-ins, referrals and handover (`standby`) events give none.
+pub fn read_body(body: &Value) -> Vec<MessengerInbound> {
+    let mut inbound = Vec::new();
+    for entry in items(body.get("entry")) {
+        let page = id_of(entry.get("id"));
+        let time = entry.get("time").and_then(number_of);
+        for event in items(entry.get("messaging")) {
+            if let Some(message) = read_event(page.as_deref(), time, event) {
+                inbound.push(message);
+            }
+        }
+    }
+    inbound
+}
+
+fn read_event(entry_page: Option<&str>, entry_time: Option<i64>, event: &Value) -> Option<MessengerInbound> {
+    let psid = id_of(event.pointer("/sender/id"))?;
+    let page = entry_page.map(str::to_owned).or_else(|| id_of(event.pointer("/recipient/id")))?;
+    // The page's own messages (echoes, even without their flag) are not the user's.
+    if psid == page {
+        return None;
+    }
+    let timestamp = event.get("timestamp").and_then(number_of).or(entry_time);
+    let derived = |kind: &str| timestamp.map(|t| format!("{kind}:{psid}:{t}"));
+    if let Some(message) = event.get("message").filter(|m| m.is_object()) {
+        if message.get("is_echo").and_then(Value::as_bool) == Some(true) {
+            return None;
+        }
+        let id = text_of(message.get("mid")).or_else(|| derived("message"))?;
+        return Some(MessengerInbound { id, page, psid, input: message_input(message) });
+    }
+    if let Some(postback) = event.get("postback").filter(|p| p.is_object()) {
+        let id = text_of(postback.get("mid")).or_else(|| derived("postback"))?;
+        let payload = postback.get("payload").and_then(Value::as_str).unwrap_or_default();
+        // A "Get Started" or persistent-menu button carries a payload of its own: its title
+        // is what the user meant to say.
+        let input = match Tap::from_payload(payload) {
+            Some(tap) => UserInput::Pick(tap),
+            None => UserInput::Text(postback.get("title").and_then(Value::as_str).unwrap_or_default().to_owned()),
+        };
+        return Some(MessengerInbound { id, page, psid, input });
+    }
+    None
+}
+
+fn message_input(message: &Value) -> UserInput {
+    let text = message.get("text").and_then(Value::as_str).unwrap_or_default().to_owned();
+    if let Some(payload) = message.pointer("/quick_reply/payload").and_then(Value::as_str) {
+        // A quick reply of ours carries its option; anyone else's is its title typed (Meta
+        // sends the title as the text).
+        return Tap::from_payload(payload).map_or(UserInput::Text(text), UserInput::Pick);
+    }
+    let attachments: Vec<&Value> = items(message.get("attachments")).collect();
+    if attachments.is_empty() {
+        return UserInput::Text(text);
+    }
+    // A shared location is readable text; a picture, sticker, voice note or file is not.
+    let locations: Option<Vec<String>> = attachments.iter().map(|a| location_line(a)).collect();
+    match locations {
+        Some(lines) => UserInput::Text(std::iter::once(text).filter(|t| !t.trim().is_empty()).chain(lines).collect::<Vec<_>>().join("\n")),
+        None => UserInput::Media { caption: text },
+    }
+}
+
+/// `"<title>: <url>"` for a location attachment that has both (at the attachment's top level,
+/// as Meta sent them, or in its payload).
+fn location_line(attachment: &Value) -> Option<String> {
+    if attachment.get("type").and_then(Value::as_str) != Some("location") {
+        return None;
+    }
+    let field = |name: &str| text_of(attachment.get(name)).or_else(|| text_of(attachment.get("payload").and_then(|p| p.get(name))));
+    Some(format!("{}: {}", field("title")?, field("url")?))
+}
+
+fn items(value: Option<&Value>) -> impl Iterator<Item = &Value> {
+    value.and_then(Value::as_array).into_iter().flatten()
+}
+
+/// A non-empty string.
+fn text_of(value: Option<&Value>) -> Option<String> {
+    value.and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+/// An id Meta sends as a string (sometimes as a number in older payloads).
+fn id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Number(n) => Some(n.to_string()),
+        other => text_of(Some(other)),
+    }
+}
+
+fn number_of(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn text_event(psid: &str, mid: &str, text: &str, at: i64) -> Value {
+        json!({"sender":{"id":psid},"recipient":{"id":"PAGE"},"timestamp":at,"message":{"mid":mid,"text":text}})
+    }
+
+    fn body(entries: Value) -> Value {
+        json!({"object":"page","entry":entries})
+    }
+
+    fn one(event: Value) -> Vec<MessengerInbound> {
+        read_body(&body(json!([{"id":"PAGE","time":1,"messaging":[event]}])))
+    }
+
+    #[test]
+    fn every_event_of_every_entry_is_read_in_order() {
+        let entries = json!([
+            {"id":"PAGE","time":10,"messaging":[text_event("U1","m_1","one",1), text_event("U2","m_2","two",2)]},
+            {"id":"PAGE2","time":20,"messaging":[text_event("U1","m_3","three",3), text_event("U3","m_4","four",4)]},
+        ]);
+        let read = read_body(&body(entries));
+        let summary: Vec<(&str, &str, &str)> = read.iter().map(|m| (m.id.as_str(), m.page.as_str(), m.psid.as_str())).collect();
+        assert_eq!(summary, [("m_1", "PAGE", "U1"), ("m_2", "PAGE", "U2"), ("m_3", "PAGE2", "U1"), ("m_4", "PAGE2", "U3")]);
+        assert_eq!(read[3].input, UserInput::Text("four".into()));
+    }
+
+    #[test]
+    fn the_conversation_key_is_the_php_external_id_and_the_event_carries_the_reply_address() {
+        let read = one(text_event("U1", "m_1", "hi", 1));
+        assert_eq!(read[0].conversation_key().as_str(), "fb-PAGE-U1");
+        let event = read[0].to_event();
+        assert_eq!(event.id.as_str(), "messenger#m_1");
+        assert_eq!(event.route, Route::Conversation(ConversationKey::new("fb-PAGE-U1")));
+        let address = event.address.unwrap();
+        assert_eq!((address.channel.as_str(), address.to), ("messenger", json!({"page":"PAGE","psid":"U1"})));
+    }
+
+    #[test]
+    fn echoes_receipts_reactions_and_handover_events_give_no_event() {
+        let events = json!([
+            {"sender":{"id":"PAGE"},"recipient":{"id":"U1"},"timestamp":1,"message":{"mid":"m_e","text":"hi","is_echo":true,"app_id":1}},
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":2,"message":{"mid":"m_f","text":"flagged","is_echo":true}},
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"delivery":{"mids":["m_1"],"watermark":1}},
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":3,"read":{"watermark":2}},
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":4,"reaction":{"mid":"m_1","action":"react","emoji":"👍"}},
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":5,"optin":{"ref":"x"}},
+            {"recipient":{"id":"PAGE"},"timestamp":6,"message":{"mid":"m_anonymous","text":"who?"}},
+        ]);
+        let standby = json!({"id":"PAGE","time":1,"standby":[text_event("U1","m_s","hidden",7)]});
+        let read = read_body(&body(json!([{"id":"PAGE","time":1,"messaging":events}, standby])));
+        assert!(read.is_empty(), "{read:?}");
+    }
+
+    #[test]
+    fn a_quick_reply_with_our_tap_payload_is_a_pick_and_a_foreign_one_is_its_text() {
+        let tap = Tap { number: 2, label: "No".into() };
+        let ours = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_1","text":"No","quick_reply":{"payload":tap.payload()}}});
+        assert_eq!(one(ours)[0].input, UserInput::Pick(tap));
+        let foreign = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_2","text":"Red","quick_reply":{"payload":"OPT_RED"}}});
+        assert_eq!(one(foreign)[0].input, UserInput::Text("Red".into()));
+    }
+
+    #[test]
+    fn a_postback_with_our_tap_is_a_pick_and_a_foreign_payload_is_its_title_typed() {
+        let tap = Tap { number: 1, label: "Shipping".into() };
+        let ours = json!({"sender":{"id":"U1"},"timestamp":1,"postback":{"mid":"m_p","title":"Shipping","payload":tap.payload()}});
+        let read = one(ours);
+        assert_eq!((read[0].id.as_str(), &read[0].input), ("m_p", &UserInput::Pick(tap)));
+        let started =
+            json!({"sender":{"id":"U1"},"timestamp":1,"postback":{"title":"Get Started","payload":"GET_STARTED","referral":{"ref":"ad"}}});
+        assert_eq!(one(started)[0].input, UserInput::Text("Get Started".into()));
+    }
+
+    #[test]
+    fn a_postback_without_mid_gets_a_stable_id_from_user_and_timestamp() {
+        let postback = json!({"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":1458692752478_i64,"postback":{"title":"Menu","payload":"MENU"}});
+        let first = one(postback.clone());
+        assert_eq!(first[0].id, "postback:U1:1458692752478");
+        assert_eq!(one(postback)[0].to_event().id, first[0].to_event().id, "a redelivery has the same id");
+        let later = json!({"sender":{"id":"U1"},"timestamp":1458692752479_i64,"postback":{"title":"Menu","payload":"MENU"}});
+        assert_ne!(one(later)[0].id, first[0].id);
+    }
+
+    #[test]
+    fn attachments_are_media_with_the_message_text_as_caption() {
+        let image = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_1","attachments":[{"type":"image","payload":{"url":"https://cdn/x.png"}}]}});
+        assert_eq!(one(image)[0].input, UserInput::Media { caption: String::new() });
+        let sticker = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_2","sticker_id":369239263222822_i64,"attachments":[{"type":"image","payload":{"url":"https://cdn/s.png","sticker_id":369239263222822_i64}}]}});
+        assert_eq!(one(sticker)[0].input, UserInput::Media { caption: String::new() });
+        let captioned = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_3","text":"look","attachments":[{"type":"file","payload":{"url":"https://cdn/a.pdf"}}]}});
+        assert_eq!(one(captioned)[0].input, UserInput::Media { caption: "look".into() });
+    }
+
+    #[test]
+    fn a_shared_location_with_title_and_url_is_text() {
+        let location = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_1","attachments":[
+            {"type":"location","title":"Home","url":"https://maps.test/?q=1,2","payload":{"coordinates":{"lat":1.0,"long":2.0}}}
+        ]}});
+        assert_eq!(one(location)[0].input, UserInput::Text("Home: https://maps.test/?q=1,2".into()));
+        let bare = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_2","attachments":[{"type":"location","payload":{"coordinates":{"lat":1.0,"long":2.0}}}]}});
+        assert_eq!(one(bare)[0].input, UserInput::Media { caption: String::new() });
+    }
+
+    #[test]
+    fn numeric_ids_and_odd_fields_are_read_without_failing_the_batch() {
+        let events = json!([
+            {"sender":{"id":1234},"recipient":{"id":99},"timestamp":"7","message":{"mid":"m_1","text":"numeric"}},
+            {"sender":"nobody","message":"not an object"},
+            42,
+        ]);
+        let read = read_body(&body(json!([{"id":99,"messaging":events}, {"id":"PAGE","messaging":"oops"}])));
+        assert_eq!(read.len(), 1);
+        assert_eq!((read[0].page.as_str(), read[0].psid.as_str()), ("99", "1234"));
+        assert!(read_body(&json!({"object":"page"})).is_empty());
+    }
+}

@@ -1,0 +1,236 @@
+//! End to end through the Messenger webhook handler, against the Inbenta, Graph and HyperChat
+//! fakes (real HTTP servers on loopback; the Graph fake enforces Meta's limits): verification,
+//! signed text, quick replies, postbacks, batches, echoes, redeliveries, long answers, forged
+//! signatures, and the HUMAN_AGENT tag on a late agent message.
+
+use connector_tests::connector::Connector;
+use connector_tests::graph::{
+    Entry, Event, MAX_QUICK_REPLIES, MAX_TEXT_CHARS, MAX_TITLE_CHARS, VERIFY_TOKEN, now_ms, sign_with, verification_query, webhook_body,
+};
+use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET as HYPERCHAT_SECRET};
+use connector_tests::inbenta::{no_results, unrated};
+use serde_json::{Value, json};
+use std::time::{Duration, SystemTime};
+
+const PSID: &str = "6000000000000001";
+
+async fn says(c: &Connector, mid: &str, text: &str) -> connector_tests::connector::MessengerExchange {
+    c.messenger_post(&Event::text(PSID, mid, text, now_ms()).body()).await
+}
+
+fn multiple_choice() -> Value {
+    json!({"answers":[{"type":"multipleChoiceQuestion","message":"Which card?","options":[
+        {"label":"Débito","value":21},{"label":"Crédito","value":22}]}]})
+}
+
+#[tokio::test]
+async fn the_verification_answers_exactly_the_challenge_and_a_wrong_token_gets_403_without_it() {
+    let c = Connector::start().await;
+    let ok = c.messenger_raw("GET", &verification_query(VERIFY_TOKEN, "1158201444"), Vec::new(), &[]).await;
+    assert_eq!((ok.status, ok.body.as_str()), (200, "1158201444"));
+    let wrong = c.messenger_raw("GET", &verification_query("guess", "1158201444"), Vec::new(), &[]).await;
+    assert_eq!(wrong.status, 403);
+    assert!(!wrong.body.contains("1158201444"), "the challenge is never echoed on a refusal");
+}
+
+#[tokio::test]
+async fn a_signed_text_is_answered_as_a_response_after_typing_on() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("<p>Hi! How can I help?</p>"));
+    let ex = says(&c, "m_1", "hello").await;
+    assert_eq!((ex.status, ex.body.as_str()), (200, "EVENT_RECEIVED"));
+    assert_eq!(ex.replies.len(), 1);
+    assert_eq!((ex.replies[0].psid.as_str(), ex.replies[0].messaging_type.as_str()), (PSID, "RESPONSE"));
+    assert_eq!(ex.replies[0].tag, None, "never a tag on the bot's messages");
+    assert_eq!(ex.text(), "Hi! How can I help?");
+    let actions: Vec<String> = c.graph.sender_actions().iter().map(|a| a.action.clone()).collect();
+    assert_eq!(actions, vec!["typing_on"]);
+}
+
+#[tokio::test]
+async fn options_are_quick_replies_and_a_tapped_one_sends_that_options_value() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    let offered = says(&c, "m_1", "cards").await;
+    assert_eq!(offered.quick_replies(), vec!["Débito", "Crédito"]);
+    let payload = offered.payload_of("Crédito");
+    c.messenger_post(&Event::quick_reply(PSID, "m_2", "Crédito", &payload, now_ms()).body()).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 22})));
+}
+
+#[tokio::test]
+async fn a_typed_label_picks_an_option_and_a_foreign_postback_counts_as_its_title() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    says(&c, "m_1", "cards").await;
+    says(&c, "m_2", "debito").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 21})));
+    c.messenger_post(&Event::postback(PSID, "Get Started", "GET_STARTED", None, now_ms()).body()).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"message": "Get Started"})));
+}
+
+#[tokio::test]
+async fn a_postback_with_our_payload_picks_its_option() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    let payload = says(&c, "m_1", "cards").await.payload_of("Débito");
+    c.messenger_post(&Event::postback(PSID, "Débito", &payload, Some("m_pb"), now_ms()).body()).await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 21})));
+}
+
+#[tokio::test]
+async fn many_options_and_long_titles_stay_within_metas_limits() {
+    let c = Connector::start().await;
+    let options: Vec<Value> = (1..=15).map(|i| json!({"label": format!("Option number {i} with a long title"), "value": i})).collect();
+    c.inbenta.on_message("many", json!({"answers":[{"type":"multipleChoiceQuestion","message":"Pick","options":options}]}));
+    c.inbenta.on_message(
+        "few",
+        json!({"answers":[{"type":"multipleChoiceQuestion","message":"Pick","options":[
+        {"label":"An option title far longer than twenty characters","value":1},{"label":"Short","value":2}]}]}),
+    );
+    let many = says(&c, "m_1", "many").await;
+    assert_eq!(many.status, 200);
+    assert!(!many.replies.is_empty() && many.replies.iter().all(|m| m.quick_reply_titles().len() <= MAX_QUICK_REPLIES));
+    assert!(many.text().contains("15) Option number 15"), "beyond 13 options they are numbered: {}", many.text());
+    let few = says(&c, "m_2", "few").await;
+    assert!(few.quick_replies().iter().all(|t| t.chars().count() <= MAX_TITLE_CHARS), "{:?}", few.quick_replies());
+    says(&c, "m_3", "1").await;
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option": 1})), "a cut title still answers by number");
+}
+
+#[tokio::test]
+async fn a_batch_of_two_entries_answers_every_event_in_order() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("bye", unrated("Bye!"));
+    let body = webhook_body(&[
+        Entry::new(now_ms()).event(Event::text(PSID, "m_1", "hello", now_ms())),
+        Entry::new(now_ms()).event(Event::text("6000000000000002", "m_2", "bye", now_ms())),
+    ]);
+    let ex = c.messenger_post(&body).await;
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.psid.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![(PSID, "Hi!"), ("6000000000000002", "Bye!")]);
+}
+
+#[tokio::test]
+async fn echoes_and_receipts_are_ignored() {
+    let c = Connector::start().await;
+    let body = webhook_body(&[Entry::new(now_ms())
+        .event(Event::echo(PSID, "m_echo", "Hi!", connector_tests::graph::APP_ID, now_ms()))
+        .event(Event::delivery(PSID, &["m_echo"], now_ms()))
+        .event(Event::read(PSID, now_ms(), now_ms()))]);
+    assert_eq!(c.messenger_post(&body).await.status, 200);
+    assert!(c.inbenta.bot_inputs().is_empty() && c.graph.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_redelivered_mid_is_answered_once() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let body = Event::text(PSID, "m_1", "hello", now_ms()).body();
+    assert_eq!(c.messenger_post(&body).await.replies.len(), 1);
+    assert_eq!(c.messenger_post(&body).await.replies.len(), 0);
+    assert_eq!(c.inbenta.bot_inputs().len(), 1);
+}
+
+#[tokio::test]
+async fn a_long_answer_is_split_under_metas_limit() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("terms", unrated(&"<p>A sentence of the terms that goes on. </p>".repeat(120)));
+    let ex = says(&c, "m_1", "terms").await;
+    assert!(ex.replies.len() >= 3);
+    assert!(ex.replies.iter().all(|m| m.text().is_some_and(|t| t.chars().count() <= MAX_TEXT_CHARS)));
+}
+
+#[tokio::test]
+async fn forged_missing_and_changed_signatures_are_refused_before_anything_happens() {
+    let c = Connector::start().await;
+    let body = Event::text(PSID, "m_1", "hello", now_ms()).body();
+    let (forged, _) = sign_with("not-the-app-secret", body.as_bytes());
+    let json = ("content-type", "application/json");
+    assert_eq!(c.messenger_raw("POST", "", body.clone().into_bytes(), &[json, ("x-hub-signature-256", &forged)]).await.status, 403);
+    assert_eq!(c.messenger_raw("POST", "", body.clone().into_bytes(), &[json]).await.status, 403);
+    let (good, _) = connector_tests::graph::sign(&body);
+    let changed = body.replace("hello", "HELLO");
+    assert_eq!(c.messenger_raw("POST", "", changed.into_bytes(), &[json, ("x-hub-signature-256", &good)]).await.status, 403);
+    assert!(c.inbenta.requests().is_empty() && c.graph.requests().is_empty(), "no upstream call");
+    let garbage = "{not json";
+    let (signed, _) = connector_tests::graph::sign(garbage);
+    assert_eq!(c.messenger_raw("POST", "", garbage.as_bytes().to_vec(), &[json, ("x-hub-signature-256", &signed)]).await.status, 400);
+}
+
+/// HyperChat enabled with one agent; the user fails once and taps "Yes": the chat's id.
+async fn in_live_chat(c: &Connector, hyperchat: &FakeHyperChat) -> String {
+    assert_eq!(c.hyperchat_handshake(HYPERCHAT_SECRET).await.status(), 200);
+    c.inbenta.on_message("zzz", no_results());
+    let yes = says(c, "m_1", "zzz").await.payload_of("Yes");
+    let opening = c.messenger_post(&Event::quick_reply(PSID, "m_2", "Yes", &yes, now_ms()).body()).await;
+    assert_eq!(opening.text(), "I will try to connect you with an agent. Please wait.");
+    hyperchat.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned()
+}
+
+async fn with_live_chat() -> (Connector, FakeHyperChat) {
+    let hyperchat = FakeHyperChat::start().await;
+    hyperchat.set_agents_available(1);
+    let url = hyperchat.base_url();
+    let env =
+        [("HYPERCHAT_API_URL", url.as_str()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)];
+    let c = Connector::start_with(&env, &[("chat.toml", "[chat]\nenabled = true\ntriesBeforeEscalation = 1\n")]).await;
+    (c, hyperchat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_is_a_response_within_a_day_and_tagged_human_agent_after_it() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    says(&c, "m_3", "my card is blocked").await;
+    let to_agent: Vec<_> = hyperchat.messages(&chat).iter().map(|m| m["message"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(to_agent, vec!["my card is blocked"]);
+    let agent = hyperchat.add_agent("Ana");
+    let message = |id: &str, text: &str| json!({"message": {"id": id, "chat": chat, "sender": agent, "type": "text", "message": text}});
+
+    c.hyperchat_event("messages:new", message("M-1", "Unblocked.")).await;
+    let first = c.graph.messages().last().cloned().expect("the agent's message was sent");
+    assert_eq!((first.text(), first.messaging_type.as_str(), first.tag.as_deref()), (Some("Unblocked."), "RESPONSE", None));
+
+    // Two days pass: the user last wrote 48 h ago, which the stored conversation now says too.
+    c.graph.user_wrote(PSID, SystemTime::now() - Duration::from_secs(48 * 3600));
+    c.user_last_wrote(&format!("fb-{}-{PSID}", connector_tests::graph::PAGE_ID), Duration::from_secs(48 * 3600)).await;
+    c.hyperchat_event("messages:new", message("M-2", "Anything else?")).await;
+    let late = c.graph.messages().last().cloned().expect("the late message was sent");
+    assert_eq!(
+        (late.text(), late.messaging_type.as_str(), late.tag.as_deref()),
+        (Some("Anything else?"), "MESSAGE_TAG", Some("HUMAN_AGENT"))
+    );
+}
+
+fn notices(hyperchat: &FakeHyperChat, chat: &str) -> Vec<String> {
+    let messages = hyperchat.messages(chat);
+    messages.iter().filter_map(|m| m["message"].as_str()).filter(|t| t.starts_with("[connector]")).map(str::to_owned).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_seven_days_an_agent_message_is_not_sent_and_the_agent_is_told() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let agent = hyperchat.add_agent("Ana");
+    c.user_last_wrote(&format!("fb-{}-{PSID}", connector_tests::graph::PAGE_ID), Duration::from_secs(8 * 86_400)).await;
+    let before = c.graph.requests().len();
+    let message = json!({"message": {"id": "M-1", "chat": chat, "sender": agent, "type": "text", "message": "Still there?"}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    assert_eq!(c.graph.requests().len(), before, "nothing Meta would refuse was tried");
+    assert_eq!(notices(&hyperchat, &chat).len(), 1, "{:?}", hyperchat.messages(&chat));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_to_a_user_who_blocked_the_page_is_reported_to_the_agent_with_the_graph_code() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let agent = hyperchat.add_agent("Ana");
+    c.graph.block(PSID);
+    let message = json!({"message": {"id": "M-1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    let told = notices(&hyperchat, &chat);
+    assert_eq!(told.len(), 1);
+    assert!(told[0].contains("551"), "{told:?}");
+}
