@@ -182,7 +182,10 @@ async fn with_live_chat() -> (Connector, FakeHyperChat) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_message_is_a_response_within_a_day_and_tagged_human_agent_after_it() {
     let (c, hyperchat) = with_live_chat().await;
+    c.graph.set_profile(PSID, "Lucía", "Pérez");
     let chat = in_live_chat(&c, &hyperchat).await;
+    let names: Vec<_> = hyperchat.users().iter().filter_map(|u| u["name"].as_str().map(str::to_owned)).collect();
+    assert_eq!(names, vec!["Lucía"], "the agent sees the user's first name from their Graph profile");
     says(&c, "m_3", "my card is blocked").await;
     let to_agent: Vec<_> = hyperchat.messages(&chat).iter().map(|m| m["message"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(to_agent, vec!["my card is blocked"]);

@@ -234,6 +234,12 @@ async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_throug
     let opening = c.smooch_post(&v2_postback(APP, CONVERSATION, USER, &yes)).await;
     assert_eq!(opening.text(), "I will try to connect you with an agent. Please wait.");
     let chat = hyperchat.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
+    let names: Vec<_> = hyperchat.users().iter().filter_map(|u| u["name"].as_str().map(str::to_owned)).collect();
+    assert_eq!(
+        names,
+        vec![format!("{} {}", FakeSmooch::DEFAULT_GIVEN_NAME, FakeSmooch::DEFAULT_SURNAME)],
+        "the agent sees the Smooch user's name"
+    );
 
     says(&c, "m2", "my card is blocked").await;
     let to_agent: Vec<_> = hyperchat.messages(&chat).iter().map(|m| m["message"].as_str().unwrap_or_default().to_owned()).collect();

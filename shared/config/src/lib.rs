@@ -152,6 +152,12 @@ fn set_path(root: &mut toml::Table, dotted: &str, value: toml::Value) {
     table.insert(last.to_owned(), value);
 }
 
+/// The value of a secret the configuration does not set (`#[serde(default = ...)]`): empty, so
+/// that setup can refuse to run without it.
+pub fn empty_secret() -> secrecy::SecretString {
+    secrecy::SecretString::from(String::new())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

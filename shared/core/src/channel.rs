@@ -97,6 +97,15 @@ pub trait Channel: Send + Sync + 'static {
     }
 }
 
+/// Why a channel cannot be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0} must be set")]
+    Missing(&'static str),
+    #[error(transparent)]
+    Client(#[from] UpstreamError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     /// The provider refused the message; sending it again would fail the same way.
@@ -184,6 +193,12 @@ pub trait Sender: Send + Sync + 'static {
         async { Ok(()) }
     }
 
+    /// The user's name on the channel (Messenger's profile, Smooch's user), for the agent when a
+    /// chat opens without one from the escalation form; `None` when the channel has none.
+    fn display_name(&self, _to: &Self::Address, _deadline: Instant) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
     /// How long after the user last wrote messages still reach them (WhatsApp: 24 hours);
     /// `None` when there is no such limit.
     fn reply_window(&self, _to: &Self::Address) -> Option<Duration> {
@@ -220,6 +235,7 @@ pub trait ReplySink: Send + Sync {
     fn render(&self, to: &ReplyAddress, replies: &[Reply], occasion: &Occasion) -> Result<Rendered, SendError>;
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
     async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError>;
+    async fn display_name(&self, to: &ReplyAddress, deadline: Instant) -> Option<String>;
     fn reply_window(&self, to: &ReplyAddress) -> Option<Duration>;
 }
 
@@ -246,6 +262,11 @@ impl<S: Sender> ReplySink for S {
     async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError> {
         let address: S::Address = serde_json::from_value(to.to.clone()).map_err(|_| SendError::BadAddress(S::CHANNEL))?;
         Sender::typing(self, &address, deadline).await
+    }
+
+    async fn display_name(&self, to: &ReplyAddress, deadline: Instant) -> Option<String> {
+        let address: S::Address = serde_json::from_value(to.to.clone()).ok()?;
+        Sender::display_name(self, &address, deadline).await
     }
 
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {

@@ -16,7 +16,7 @@ pub mod fingerprint;
 pub mod pipeline;
 pub mod webhook;
 
-pub use channel::{Channel, Event, Occasion, Refusal, ReplySink, Route, SendError, Sender, Sinks};
+pub use channel::{Channel, Event, Occasion, Refusal, ReplySink, Route, SendError, Sender, SetupError, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use webhook::{Endpoint, Webhook};

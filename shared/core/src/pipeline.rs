@@ -18,12 +18,13 @@ use crate::channel::{Event, Occasion, Rendered, ReplySink, Route, SendError, Sin
 use crate::fingerprint::Fingerprinter;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
-use connector_engine::conversation::{Conversation, Mode};
+use connector_engine::conversation::{Conversation, Mode, ReplyAddress};
 use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, UserProfile,
+    Versioned,
 };
 use connector_engine::step::{Engine, Input, Policy};
 use std::sync::Arc;
@@ -324,9 +325,11 @@ impl Pipeline {
         } else {
             Arc::new((*self.labels).clone().overridden_by(app.translations))
         };
+        let profile = ChannelProfile { sink: sink.as_ref(), address: &address, deadline: budget.work };
         let engine = Engine {
             chatbot: self.chatbot.as_ref(),
             live_chat: self.live_chat.as_ref(),
+            profile: &profile,
             labels: &labels,
             policy: &self.policy,
             only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
@@ -642,6 +645,20 @@ fn request_owner() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// The user's channel, asked for their name when a chat opens.
+struct ChannelProfile<'a> {
+    sink: &'a dyn ReplySink,
+    address: &'a ReplyAddress,
+    deadline: Instant,
+}
+
+#[async_trait::async_trait]
+impl UserProfile for ChannelProfile<'_> {
+    async fn display_name(&self) -> Option<String> {
+        self.sink.display_name(self.address, self.deadline).await
+    }
 }
 
 /// How long ago `earlier` was, never negative.

@@ -119,6 +119,23 @@ pub struct ChatRequest {
     pub history: Vec<HistoryLine>,
 }
 
+/// The user as their channel knows them; asked only when a chat opens without a name from the
+/// escalation form.
+#[async_trait]
+pub trait UserProfile: Send + Sync {
+    async fn display_name(&self) -> Option<String>;
+}
+
+/// A channel that says nothing about its users (SMS).
+pub struct NoProfile;
+
+#[async_trait]
+impl UserProfile for NoProfile {
+    async fn display_name(&self) -> Option<String> {
+        None
+    }
+}
+
 /// A chat as the connector addresses it: the chat, and the HyperChat user who is our end user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatRef {

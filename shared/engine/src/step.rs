@@ -10,7 +10,9 @@ use crate::conversation::{
 };
 use crate::labels::{Label, Labels};
 use crate::matching;
-use crate::ports::{BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent};
+use crate::ports::{
+    BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent, UserProfile,
+};
 use crate::reply::{ChoiceOption, Link, Reply, Tap};
 use crate::settings::{ContentRatings, Digester, EscalationPolicy};
 use serde_json::{Value, json};
@@ -75,6 +77,8 @@ pub struct Policy {
 pub struct Engine<'a> {
     pub chatbot: &'a dyn Chatbot,
     pub live_chat: &'a dyn LiveChat,
+    /// The user's name on their channel, for a chat opened without one.
+    pub profile: &'a dyn UserProfile,
     /// Labels for this turn (files overridden by ExtraInfo translations).
     pub labels: &'a Labels,
     pub policy: &'a Policy,
@@ -486,6 +490,9 @@ impl Engine<'_> {
         }
         turn.text(self.labels.get(Label::CreatingChat));
         let mut request = chat_request(self.external_id, form.unwrap_or_default());
+        if request.name.is_empty() {
+            request.name = self.display_name().await.unwrap_or_default();
+        }
         request.history = self.transcript(conv).await;
         match self.agent(self.live_chat.open_chat(&request)).await {
             Ok(chat) => {
@@ -510,6 +517,14 @@ impl Engine<'_> {
             tracing::warn!(error = %crate::error_chain(&error), "bot transcript unavailable; the chat opens without it");
             Vec::new()
         })
+    }
+
+    /// The channel's name for the user, never past the deadline.
+    async fn display_name(&self) -> Option<String> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.profile.display_name()).await.ok().flatten(),
+            None => self.profile.display_name().await,
+        }
     }
 
     async fn agents_available(&self) -> bool {

@@ -87,6 +87,7 @@ impl Harness {
         let engine = Engine {
             chatbot: &self.bot,
             live_chat: &self.agents,
+            profile: &crate::ports::NoProfile,
             labels: &self.labels,
             policy: &self.policy,
             only_chat: self.only_chat,

@@ -19,7 +19,7 @@ pub struct HyperChatSettings {
     pub enabled: bool,
     #[serde(default)]
     pub app_id: String,
-    #[serde(default = "crate::empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub secret: SecretString,
     pub room_id: i64,
     #[serde(default)]
@@ -276,7 +276,7 @@ mod tests {
         HyperChatSettings {
             enabled: true,
             app_id: String::new(),
-            secret: crate::empty_secret(),
+            secret: connector_config::empty_secret(),
             room_id: 1,
             lang: "en".into(),
             source: 3,

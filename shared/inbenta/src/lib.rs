@@ -39,7 +39,7 @@ pub const ENV: &[EnvKey] = &[
 pub struct ApiSettings {
     #[serde(default)]
     pub key: String,
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub secret: SecretString,
     pub auth_url: String,
     /// Per-call timeout; the user gets the `api_timeout` label when it passes.
@@ -90,10 +90,6 @@ impl Environment {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Environments {
     pub current: Environment,
-}
-
-pub(crate) fn empty_secret() -> SecretString {
-    SecretString::from(String::new())
 }
 
 /// What the client needs from the configuration.

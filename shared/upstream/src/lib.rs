@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use bytes::Bytes;
-pub use reqwest::{Method, StatusCode};
+pub use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;

@@ -32,14 +32,10 @@ const SECRET_LIFETIME: Duration = Duration::from_secs(30 * 365 * 86_400);
 #[derive(Debug, Clone, Deserialize)]
 pub struct HyperChatEventSettings {
     /// Presets the secret the handshake would otherwise store; handshakes must then offer it.
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub webhook_secret: SecretString,
     /// Events are answered within this.
     pub deadline_ms: u64,
-}
-
-fn empty_secret() -> SecretString {
-    SecretString::from(String::new())
 }
 
 /// The webhook secret once known (preset, stored, or from this instance's handshake).

@@ -101,6 +101,8 @@ impl GraphError {
 pub struct GraphClient {
     upstream: Upstream,
     messages_url: String,
+    /// `{graph_api_url}/{graph_version}`, for user profiles.
+    versioned_url: String,
     page_token: ChannelCredentials<SecretString>,
     /// Named in the log when no page token is found.
     environment: String,
@@ -115,7 +117,14 @@ impl GraphClient {
         environment: &str,
     ) -> Result<Self, UpstreamError> {
         let upstream = Upstream::new(SERVICE, Timeouts::overall(timeout))?;
-        Ok(Self { upstream, messages_url: messages_url(graph_api_url, graph_version), page_token, environment: environment.to_owned() })
+        let versioned_url = format!("{}/{}", graph_api_url.trim().trim_end_matches('/'), graph_version.trim().trim_matches('/'));
+        Ok(Self {
+            upstream,
+            messages_url: messages_url(graph_api_url, graph_version),
+            versioned_url,
+            page_token,
+            environment: environment.to_owned(),
+        })
     }
 
     /// Sends one message to `psid`. Never retried here: a request whose answer was lost may
@@ -128,6 +137,30 @@ impl GraphClient {
     /// message).
     pub async fn typing(&self, psid: &str, deadline: Instant) -> Result<(), SendError> {
         self.post(&typing_body(psid), deadline).await
+    }
+
+    /// The user's first name from their Graph profile (`GET /{psid}?fields=first_name`), for the
+    /// agent; `None` when Graph does not give it (no token, no permission, an error).
+    pub async fn first_name(&self, psid: &str, deadline: Instant) -> Option<String> {
+        let token = self.page_token.get(deadline).await.filter(|t| !t.expose_secret().trim().is_empty())?;
+        let mut url = upstream::Url::parse(&self.versioned_url).ok()?;
+        // One path segment, escaped: a PSID can never reach another path.
+        url.path_segments_mut().ok()?.push(psid);
+        url.query_pairs_mut().append_pair("fields", "first_name").append_pair("access_token", token.expose_secret());
+        match self.upstream.send(self.upstream.request(upstream::Method::GET, url), Some(deadline)).await {
+            Ok(answer) if answer.class() == StatusClass::Success => {
+                answer.json().get("first_name").and_then(Value::as_str).map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned)
+            }
+            Ok(answer) => {
+                let graph = GraphError::from_body(&answer.json());
+                tracing::warn!(status = answer.status.as_u16(), code = graph.as_ref().map(|g| g.code), "Messenger profile not read");
+                None
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "Messenger profile not read");
+                None
+            }
+        }
     }
 
     /// Without a page token in ExtraInfo or the configuration nothing is called: the send fails

@@ -76,13 +76,13 @@ pub struct MessengerSettings {
     #[serde(default = "default_graph_version")]
     pub graph_version: String,
     /// The app's secret (App settings > Basic): webhooks are signed with it.
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub app_secret: SecretString,
     /// The token typed in the webhook subscription; Meta's GET check repeats it.
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub verify_token: SecretString,
     /// The page access token, when ExtraInfo has none for this environment.
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub page_token: SecretString,
     /// Per Graph call.
     #[serde(default = "default_timeout_ms")]
@@ -108,17 +108,7 @@ fn default_deadline_ms() -> u64 {
     15000
 }
 
-fn empty_secret() -> SecretString {
-    SecretString::from(String::new())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0} must be set")]
-    Missing(&'static str),
-    #[error(transparent)]
-    Client(#[from] upstream::UpstreamError),
-}
+pub use connector_core::SetupError;
 
 /// Where replies go: a user (PSID) of a page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +275,10 @@ impl Sender for MessengerSender {
             return Err(SendError::BadAddress(Self::CHANNEL));
         }
         self.client.typing(&to.psid, deadline).await
+    }
+
+    async fn display_name(&self, to: &MessengerAddress, deadline: Instant) -> Option<String> {
+        self.client.first_name(&to.psid, deadline).await
     }
 
     /// Agents' messages go out with `HUMAN_AGENT` up to 7 days after the user last wrote;

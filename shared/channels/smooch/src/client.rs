@@ -121,6 +121,32 @@ impl SmoochClient {
         self.post(&call, key, deadline).await
     }
 
+    /// The user's given name and surname (v2 `users/{id}` profile, v1.1 `appusers/{id}`);
+    /// `None` when Smooch has none or cannot be asked.
+    pub async fn display_name(&self, key: &AppKey, to: &SmoochAddress, deadline: Instant) -> Option<String> {
+        let (app, user, base) = (&to.app, &to.user, &self.base);
+        let (url, authorization, pointer) = match self.version {
+            ApiVersion::V2 => (format!("{base}/v2/apps/{app}/users/{user}"), key.basic(), "/user/profile"),
+            ApiVersion::V1_1 => (format!("{base}/v1.1/apps/{app}/appusers/{user}"), key.bearer(), "/appUser"),
+        };
+        let request = self.upstream.request(upstream::Method::GET, &url).header("authorization", authorization);
+        let answer = match self.upstream.send(request, Some(deadline)).await {
+            Ok(answer) if answer.class() == StatusClass::Success => answer,
+            Ok(answer) => {
+                tracing::warn!(status = answer.status.as_u16(), "Smooch user profile not read");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "Smooch user profile not read");
+                return None;
+            }
+        };
+        let profile = answer.json().pointer(pointer).cloned().unwrap_or_default();
+        let part = |name: &str| profile.get(name).and_then(Value::as_str).unwrap_or_default().trim().to_owned();
+        let name = format!("{} {}", part("givenName"), part("surname")).trim().to_owned();
+        (!name.is_empty()).then_some(name)
+    }
+
     /// v2 needs the conversation; an address from a v1.1 webhook without one is served by the
     /// v1.1 routes, which the same key also opens.
     fn call(&self, key: &AppKey, to: &SmoochAddress, post: Post) -> Call {

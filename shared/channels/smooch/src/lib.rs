@@ -53,13 +53,7 @@ pub struct SmoochSettings {
     pub deadline_ms: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0} must be set")]
-    Missing(&'static str),
-    #[error(transparent)]
-    Client(#[from] upstream::UpstreamError),
-}
+pub use connector_core::SetupError;
 
 /// Where replies go: the app, the user (v1.1's appUser, v2's user: the same id) and, when the
 /// webhook named it, the v2 conversation.
@@ -180,6 +174,11 @@ impl Sender for SmoochSender {
     async fn typing(&self, to: &SmoochAddress, deadline: Instant) -> Result<(), SendError> {
         let key = self.key(deadline).await?;
         self.client.typing(&key, to, deadline).await
+    }
+
+    async fn display_name(&self, to: &SmoochAddress, deadline: Instant) -> Option<String> {
+        let key = self.key(deadline).await.ok()?;
+        self.client.display_name(&key, to, deadline).await
     }
 }
 

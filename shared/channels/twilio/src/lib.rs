@@ -51,21 +51,11 @@ pub struct TwilioSettings {
 pub struct Credentials {
     #[serde(default)]
     pub sid: String,
-    #[serde(default = "empty_secret")]
+    #[serde(default = "connector_config::empty_secret")]
     pub auth_token: SecretString,
 }
 
-fn empty_secret() -> SecretString {
-    SecretString::from(String::new())
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("{0} must be set")]
-    Missing(&'static str),
-    #[error(transparent)]
-    Client(#[from] upstream::UpstreamError),
-}
+pub use connector_core::SetupError;
 
 /// SMS or WhatsApp, told by the address prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

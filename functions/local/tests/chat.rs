@@ -1,15 +1,17 @@
-//! `connector-local chat --smooch` and `--messenger` as a newcomer uses them: the demo bot
-//! answers, offers options as buttons, and a typed button title picks its option.
+//! `connector-local chat` as a newcomer uses it, against the demo bot: as a Smooch or Messenger
+//! user (options as buttons, a typed button title picks its option), and with `--with-agent`
+//! (an agent offered after two answers the bot cannot give, the chat both ways, the bot again).
 
 use connector_tests::connector::repo_root;
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Plays `flag`'s user through the demo bot's booking form; what the terminal showed.
-fn chat_as(flag: &str) -> String {
+/// Runs `connector-local chat <args>`, typing `lines` one by one; what the terminal showed.
+fn chat(args: &[&str], lines: &[&str]) -> String {
     let mut child = Command::new(env!("CARGO_BIN_EXE_connector-local"))
-        .args(["chat", flag])
+        .arg("chat")
+        .args(args)
         .env("CONF_DIR", repo_root().join("conf"))
         .env("LANG_DIR", repo_root().join("lang"))
         .env_remove("INBENTA_API_KEY")
@@ -21,7 +23,8 @@ fn chat_as(flag: &str) -> String {
         .spawn()
         .expect("connector-local starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    for line in ["hello", "order a new card", "Madrid", "/quit"] {
+    // Each line waits for the one before to be answered (the agent side polls every 200 ms).
+    for line in lines.iter().chain(&["/quit"]) {
         std::thread::sleep(Duration::from_millis(1500));
         writeln!(stdin, "{line}").expect("the chat reads its input");
     }
@@ -39,9 +42,11 @@ fn assert_shown_in_order(shown: &str, expected: &[&str]) {
     }
 }
 
+const BOOKING: [&str; 3] = ["hello", "order a new card", "Madrid"];
+
 #[test]
 fn the_terminal_chat_plays_a_smooch_user_with_buttons() {
-    let shown = chat_as("--smooch");
+    let shown = chat(&["--smooch"], &BOOKING);
     let expected = [
         "Chatting as a Smooch user",
         "I'm the **demo bot**",
@@ -54,13 +59,29 @@ fn the_terminal_chat_plays_a_smooch_user_with_buttons() {
 
 #[test]
 fn the_terminal_chat_plays_a_messenger_user_with_quick_replies() {
-    let shown = chat_as("--messenger");
+    let shown = chat(&["--messenger"], &BOOKING);
     let expected = [
         "Chatting as a Messenger user",
         "I'm the demo bot",
         "In which city would you like to pick up your card?",
         "[Madrid]",
         "On which day",
+    ];
+    assert_shown_in_order(&shown, &expected);
+}
+
+#[test]
+fn the_terminal_chat_reaches_a_local_agent_and_comes_back_to_the_bot() {
+    let lines = ["zzz", "qqq", "1", "/agent Hello, I am Alex.", "my card is blocked", "/close-agent", "hello"];
+    let shown = chat(&["--with-agent"], &lines);
+    let expected = [
+        "Do you want to start a chat with a human agent?",
+        "I will try to connect you with an agent. Please wait.",
+        "Agent Alex has joined the conversation.",
+        "bot> Hello, I am Alex.",
+        "[agent sees] my card is blocked",
+        "Chat closed",
+        "I'm the demo bot",
     ];
     assert_shown_in_order(&shown, &expected);
 }
