@@ -42,10 +42,14 @@ impl DemoBot {
         self.knowledge.entries.iter().find(|e| fold(&e.title) == fold(title))
     }
 
-    /// An entry whose title is the text, else the one with most keywords in it.
+    /// An entry whose title is the text, a date (the booking form's last field), else the one
+    /// with most keywords in it.
     fn lookup(&self, text: &str) -> Option<&Entry> {
         if let Some(entry) = self.entry(text) {
             return Some(entry);
+        }
+        if is_date(text) {
+            return self.entry("Booking confirmed");
         }
         let words: String = fold(text).chars().map(|c| if c.is_alphanumeric() { c } else { ' ' }).collect();
         let padded = format!(" {} ", words.split_whitespace().collect::<Vec<_>>().join(" "));
@@ -69,6 +73,13 @@ impl DemoBot {
         };
         entry.map_or_else(|| self.knowledge.no_results.clone(), |e| e.response.clone())
     }
+}
+
+/// `12/24/2026`, `24-12-2026`, `2026.12.24`: three groups of digits (as the bot's date picker
+/// asks); the demo does not check the calendar.
+fn is_date(text: &str) -> bool {
+    let parts: Vec<&str> = text.trim().split(['/', '-', '.']).collect();
+    parts.len() == 3 && parts.iter().all(|p| (1..=4).contains(&p.len()) && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[async_trait]
@@ -106,6 +117,21 @@ impl Chatbot for DemoBot {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_booking_form_completes_with_a_date() {
+        let bot = DemoBot::new().unwrap();
+        let answer = bot.respond(&BotInput::Message("12/24/2026".into()));
+        assert!(answer["answers"][0]["message"].as_str().unwrap().starts_with("<p>Booked!"), "{answer}");
+        assert!(!is_date("2abc/3/4") && !is_date("12/24") && is_date("2026-12-24"));
+    }
+
+    #[test]
+    fn no_to_ordering_a_card_is_a_polite_end_not_a_document_list() {
+        let bot = DemoBot::new().unwrap();
+        let answer = bot.respond(&BotInput::Option(json!("no")));
+        assert!(answer["answers"][0]["message"].as_str().unwrap().starts_with("No problem"), "{answer}");
+    }
 
     fn kinds_and_features(bot: &DemoBot) -> Vec<String> {
         bot.knowledge
