@@ -30,6 +30,27 @@ pub const LOCAL_MESSENGER_PAGE_TOKEN: &str = "local-dev-messenger-page-token";
 /// Play a phone user: type messages, read the connector's replies (and an agent's).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ChatOptions {
+    #[command(flatten)]
+    user: UserOptions,
+    /// Play the live agent too, on a local HyperChat stand-in: two answers the bot cannot give
+    /// offer an agent; `/agent TEXT` and `/close-agent` speak for them.
+    #[arg(long)]
+    with_agent: bool,
+}
+
+/// Send one message to a running `connector-local serve` as a user of a channel, signed as
+/// the channel signs it; the server prints the replies.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SendOptions {
+    #[command(flatten)]
+    user: UserOptions,
+    /// What the user writes.
+    text: String,
+}
+
+/// Which user of which channel the terminal plays.
+#[derive(Debug, Clone, clap::Args)]
+pub struct UserOptions {
     /// Play a WhatsApp user (the default is SMS).
     #[arg(long, conflicts_with_all = ["smooch", "messenger"])]
     whatsapp: bool,
@@ -47,20 +68,18 @@ pub struct ChatOptions {
     /// The company number the user writes to.
     #[arg(long, value_name = "NUMBER", default_value = "+14155550100")]
     to: String,
-    /// Play the live agent too, on a local HyperChat stand-in: two answers the bot cannot give
-    /// offer an agent; `/agent TEXT` and `/close-agent` speak for them.
-    #[arg(long)]
-    with_agent: bool,
 }
 
-impl ChatOptions {
+impl UserOptions {
     fn address(&self, number: &str) -> String {
         if self.whatsapp { format!("whatsapp:{number}") } else { number.to_owned() }
     }
 }
 
 /// One message the connector sent through the (stand-in) channel API.
-struct Sent {
+pub(crate) struct Sent {
+    /// Who it went to (a phone number, a Smooch conversation, a PSID).
+    to: String,
     body: String,
     media: Vec<String>,
     buttons: Vec<String>,
@@ -73,15 +92,10 @@ const SMOOCH_CONVERSATION: &str = "conversation_local";
 const MESSENGER_PSID: &str = "psid_local";
 const MESSENGER_PAGE: &str = "page_local";
 
-pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
-    crate::init_logging("warn");
-    let (sent_tx, mut sent_rx) = mpsc::unbounded_channel::<Sent>();
-    // Printed as they arrive: an agent's messages come without the user writing.
-    tokio::spawn(async move {
-        while let Some(sent) = sent_rx.recv().await {
-            print_reply(&sent);
-        }
-    });
+/// A local stand-in for every channel's send API (Twilio's Messages, Smooch's messages and
+/// activity, Graph's Send API), on a free port: its base URL, and the messages it receives.
+pub(crate) async fn stand_in() -> Result<(String, mpsc::UnboundedReceiver<Sent>), crate::Error> {
+    let (sent_tx, sent_rx) = mpsc::unbounded_channel::<Sent>();
     let phone = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let phone_url = format!("http://{}", phone.local_addr()?);
     let phone_app = Router::new()
@@ -91,6 +105,94 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
         .route("/{version}/me/messages", post(receive_graph))
         .with_state(Arc::new(sent_tx));
     tokio::spawn(async move { axum::serve(phone, phone_app).await });
+    Ok((phone_url, sent_rx))
+}
+
+/// The signed webhook requests of the user the terminal plays, for the server on `port`.
+struct Webhooks {
+    user: UserOptions,
+    twilio_url: String,
+    twilio_token: String,
+    smooch_url: String,
+    smooch_key: String,
+    messenger_url: String,
+    messenger_secret: String,
+}
+
+impl Webhooks {
+    /// The secrets the server was configured with (the environment, else the local defaults).
+    fn new(user: UserOptions, port: u16, env: &[(String, String)]) -> Self {
+        let value = |name: &str, default: &str| env_value(env, name).unwrap_or_else(|| default.to_owned());
+        Self {
+            user,
+            twilio_url: value("TWILIO_WEBHOOK_URL", &format!("http://127.0.0.1:{port}/twilio")),
+            twilio_token: value("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN),
+            smooch_url: format!("http://127.0.0.1:{port}/smooch"),
+            smooch_key: value("SMOOCH_WEBHOOK_SECRET", LOCAL_SMOOCH_WEBHOOK_SECRET),
+            messenger_url: format!("http://127.0.0.1:{port}/messenger"),
+            messenger_secret: value("MESSENGER_APP_SECRET", LOCAL_MESSENGER_APP_SECRET),
+        }
+    }
+
+    /// Who is chatting with what, for the first line.
+    fn describe(&self) -> String {
+        if self.user.smooch {
+            format!("a Smooch user, at {}", self.smooch_url)
+        } else if self.user.messenger {
+            format!("a Messenger user, at {}", self.messenger_url)
+        } else {
+            let channel = if self.user.whatsapp { "WhatsApp" } else { "SMS" };
+            format!("{channel} user {}, at {}", self.user.from, self.twilio_url)
+        }
+    }
+
+    /// The user's `counter`-th message, `text`, as the channel would post it.
+    fn request(&self, http: &reqwest::Client, text: &str, counter: u32) -> Result<reqwest::RequestBuilder, crate::Error> {
+        Ok(if self.user.smooch {
+            http.post(&self.smooch_url).header("x-api-key", &self.smooch_key).json(&smooch_message(text, counter))
+        } else if self.user.messenger {
+            let body = messenger_message(text, counter).to_string();
+            let signature = channel_messenger::signature::header_value(self.messenger_secret.as_bytes(), body.as_bytes());
+            http.post(&self.messenger_url)
+                .header("content-type", "application/json")
+                .header(channel_messenger::signature::HEADER, signature)
+                .body(body)
+        } else {
+            let params = inbound_params(&self.user, text, counter);
+            let signature = sign_base64(self.twilio_token.as_bytes(), &self.twilio_url, &params);
+            http.post(&self.twilio_url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-twilio-signature", signature)
+                .body(serde_urlencoded::to_string(&params)?)
+        })
+    }
+}
+
+/// `connector-local send`: one message to the server on `$PORT`.
+pub async fn send(options: SendOptions) -> Result<(), crate::Error> {
+    let port = crate::port()?;
+    let sources = crate::local_sources(port, Vec::new());
+    let webhooks = Webhooks::new(options.user, port, &sources.env);
+    // Unique per call, so that every send is a new message and not a redelivery.
+    let counter =
+        u32::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000_000))
+            .unwrap_or_default();
+    let response = webhooks.request(&reqwest::Client::new(), &options.text, counter)?.send().await.map_err(|error| {
+        format!("no connector-local on 127.0.0.1:{port} ({}); start one with `connector-local serve`", error.without_url())
+    })?;
+    println!("HTTP {} from {}", response.status().as_u16(), webhooks.describe());
+    Ok(())
+}
+
+pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
+    crate::init_logging("warn");
+    let (phone_url, mut sent_rx) = stand_in().await?;
+    // Printed as they arrive: an agent's messages come without the user writing.
+    tokio::spawn(async move {
+        while let Some(sent) = sent_rx.recv().await {
+            print_reply(&sent);
+        }
+    });
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
@@ -105,12 +207,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     if agent.is_some() {
         sources.conf_dir = crate::agent::conf_with_live_chat(&sources.conf_dir)?;
     }
-    let auth_token = env_value(&sources.env, "TWILIO_AUTH_TOKEN").unwrap_or_else(|| LOCAL_AUTH_TOKEN.into());
-    let webhook_url = env_value(&sources.env, "TWILIO_WEBHOOK_URL").unwrap_or_default();
-    let smooch_key = env_value(&sources.env, "SMOOCH_WEBHOOK_SECRET").unwrap_or_else(|| LOCAL_SMOOCH_WEBHOOK_SECRET.into());
-    let smooch_url = format!("http://127.0.0.1:{port}/smooch");
-    let app_secret = env_value(&sources.env, "MESSENGER_APP_SECRET").unwrap_or_else(|| LOCAL_MESSENGER_APP_SECRET.into());
-    let messenger_url = format!("http://127.0.0.1:{port}/messenger");
+    let webhooks = Webhooks::new(options.user, port, &sources.env);
     let app = crate::server::App::build(&sources, &crate::lang_dir()).await?;
     let (bot_kind, limits) = (app.bot_kind, app.limits);
     tokio::spawn(crate::server::serve(listener, crate::server::router(Arc::new(app)), limits, std::future::pending()));
@@ -124,14 +221,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
         None => None,
     };
 
-    if options.smooch {
-        println!("Chatting as a Smooch user with the {bot_kind} bot at {smooch_url}.");
-    } else if options.messenger {
-        println!("Chatting as a Messenger user with the {bot_kind} bot at {messenger_url}.");
-    } else {
-        let channel = if options.whatsapp { "WhatsApp" } else { "SMS" };
-        println!("Chatting as {channel} user {} with the {bot_kind} bot at {webhook_url}.", options.from);
-    }
+    println!("Chatting as {} with the {bot_kind} bot.", webhooks.describe());
     println!("Type a message and press Enter; /quit or Ctrl-D ends. Try \"hello\".\n");
     let http = reqwest::Client::new();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -152,24 +242,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
             }
         }
         counter += 1;
-        let request = if options.smooch {
-            http.post(&smooch_url).header("x-api-key", &smooch_key).json(&smooch_message(text, counter))
-        } else if options.messenger {
-            let body = messenger_message(text, counter).to_string();
-            let signature = channel_messenger::signature::header_value(app_secret.as_bytes(), body.as_bytes());
-            http.post(&messenger_url)
-                .header("content-type", "application/json")
-                .header(channel_messenger::signature::HEADER, signature)
-                .body(body)
-        } else {
-            let params = inbound_params(&options, text, counter);
-            let signature = sign_base64(auth_token.as_bytes(), &webhook_url, &params);
-            http.post(&webhook_url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-twilio-signature", signature)
-                .body(serde_urlencoded::to_string(&params)?)
-        };
-        let response = request.send().await?;
+        let response = webhooks.request(&http, text, counter)?.send().await?;
         if !response.status().is_success() {
             println!("[webhook answered HTTP {}]", response.status().as_u16());
         }
@@ -181,7 +254,7 @@ fn env_value(env: &[(String, String)], name: &str) -> Option<String> {
     env.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone())
 }
 
-fn inbound_params(options: &ChatOptions, text: &str, counter: u32) -> Vec<(String, String)> {
+fn inbound_params(options: &UserOptions, text: &str, counter: u32) -> Vec<(String, String)> {
     let sid = format!("SMlocal{:x}{counter:08x}", std::process::id());
     [
         ("AccountSid", LOCAL_ACCOUNT_SID.to_owned()),
@@ -228,6 +301,7 @@ fn prompt() {
     let _ = std::io::stdout().flush();
 }
 
+/// A reply as the terminal chat shows it.
 fn print_reply(sent: &Sent) {
     for (i, line) in sent.body.lines().enumerate() {
         println!("{} {line}", if i == 0 { "bot>" } else { "    " });
@@ -244,20 +318,26 @@ fn print_reply(sent: &Sent) {
 async fn receive(State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>, body: Bytes) -> (StatusCode, axum::Json<serde_json::Value>) {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let field = |name: &'static str| form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.clone());
-    let sent = Sent { body: field("Body").next().unwrap_or_default(), media: field("MediaUrl").collect(), buttons: Vec::new() };
+    let sent = Sent {
+        to: field("To").next().unwrap_or_default(),
+        body: field("Body").next().unwrap_or_default(),
+        media: field("MediaUrl").collect(),
+        buttons: Vec::new(),
+    };
     let _ = tx.send(sent);
     (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": "SMlocal", "status": "queued" })))
 }
 
 async fn receive_smooch(
     State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>,
+    axum::extract::Path((_app, conversation)): axum::extract::Path<(String, String)>,
     axum::Json(body): axum::Json<serde_json::Value>,
 ) -> (StatusCode, axum::Json<serde_json::Value>) {
     let content = &body["content"];
     let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
     let buttons = content["actions"].as_array().map(|actions| actions.iter().map(|a| text(&a["text"])).collect()).unwrap_or_default();
     let media = content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-    let _ = tx.send(Sent { body: text(&content["text"]), media, buttons });
+    let _ = tx.send(Sent { to: conversation, body: text(&content["text"]), media, buttons });
     (StatusCode::CREATED, axum::Json(serde_json::json!({ "messages": [{ "id": "local", "content": content }] })))
 }
 
@@ -273,8 +353,15 @@ async fn receive_graph(
         let titles = |list: &serde_json::Value| list.as_array().map(|items| items.iter().map(|i| text(&i["title"])).collect::<Vec<_>>());
         let buttons = titles(&message["quick_replies"]).or_else(|| titles(&payload["buttons"])).unwrap_or_default();
         let media = payload["url"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-        let body = if message["text"].is_string() { text(&message["text"]) } else { text(&payload["text"]) };
-        let _ = tx.send(Sent { body, media, buttons });
+        let shown = if message["text"].is_string() { text(&message["text"]) } else { text(&payload["text"]) };
+        let _ = tx.send(Sent { to: text(&body["recipient"]["id"]), body: shown, media, buttons });
     }
     axum::Json(serde_json::json!({ "recipient_id": body["recipient"]["id"], "message_id": "m_local" }))
+}
+
+/// A reply as `connector-local serve` prints it, when it goes to the stand-in.
+pub(crate) fn print_served_reply(sent: &Sent) {
+    let buttons = sent.buttons.iter().map(|b| format!(" [{b}]")).collect::<String>();
+    let media = sent.media.iter().map(|url| format!(" [media] {url}")).collect::<String>();
+    println!("reply to {}: {}{media}{buttons}", sent.to, sent.body.replace('\n', " / "));
 }

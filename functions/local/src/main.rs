@@ -35,6 +35,8 @@ enum Command {
     Serve,
     /// Serve on a free port, and chat with it from this terminal as a phone user.
     Chat(chat::ChatOptions),
+    /// Send one signed message to the server on $PORT as a user of a channel.
+    Send(chat::SendOptions),
 }
 
 #[tokio::main]
@@ -43,6 +45,7 @@ async fn main() -> ExitCode {
     let ran = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Chat(options) => chat::run(options).await,
+        Command::Send(options) => chat::send(options).await,
     };
     match ran {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,7 +57,7 @@ async fn main() -> ExitCode {
 }
 
 /// `PORT`, or 3000; a `PORT` that is no port number is an error, not a silent 3000.
-fn port() -> Result<u16, Error> {
+pub(crate) fn port() -> Result<u16, Error> {
     match std::env::var("PORT") {
         Ok(text) => {
             text.trim().parse().ok().filter(|port| *port > 0).ok_or_else(|| format!("PORT={text:?} is not a port number (1-65535)").into())
@@ -69,7 +72,7 @@ async fn serve() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|error| format!("cannot listen on 127.0.0.1:{port} ({error}); is another server on it? Set PORT to another port"))?;
-    let sources = local_sources(port, Vec::new());
+    let sources = local_sources(port, stand_in_for_unconfigured_channels().await?);
     let app = server::App::build(&sources, &lang_dir()).await?;
     tracing::info!(port, bot = app.bot_kind, "connector-local listening on http://127.0.0.1:{port}");
     let limits = app.limits;
@@ -78,6 +81,37 @@ async fn serve() -> Result<(), Error> {
     })
     .await;
     Ok(())
+}
+
+/// A channel whose credentials and API URL the environment does not set would send its replies
+/// to the real provider with placeholder credentials: they go to the local stand-in instead,
+/// and are printed.
+async fn stand_in_for_unconfigured_channels() -> Result<Vec<(String, String)>, Error> {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    let unconfigured: Vec<_> = [
+        ("Twilio", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL"),
+        ("Smooch", "SMOOCH_SECRET", "SMOOCH_API_URL"),
+        ("Messenger", "MESSENGER_PAGE_TOKEN", "GRAPH_API_URL"),
+    ]
+    .into_iter()
+    .filter(|(_, secret, url)| !set(secret) && !set(url))
+    .collect();
+    if unconfigured.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (url, mut replies) = chat::stand_in().await?;
+    tokio::spawn(async move {
+        while let Some(sent) = replies.recv().await {
+            chat::print_served_reply(&sent);
+        }
+    });
+    Ok(unconfigured
+        .into_iter()
+        .map(|(channel, _, variable)| {
+            tracing::info!(channel, "no credentials set: replies go to the built-in stand-in and are printed here");
+            (variable.to_owned(), url.clone())
+        })
+        .collect())
 }
 
 /// Configuration as for the Lambda functions, plus local defaults for what a newcomer has not

@@ -20,7 +20,7 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn every_command_has_help_that_exits_successfully() {
-    for args in [&["--help"][..], &["help"], &["chat", "--help"], &["serve", "--help"]] {
+    for args in [&["--help"][..], &["help"], &["chat", "--help"], &["serve", "--help"], &["send", "--help"]] {
         let output = run(args, &[]);
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         assert!(String::from_utf8_lossy(&output.stdout).contains("Usage"), "{args:?}");
@@ -56,4 +56,40 @@ fn an_inbenta_key_without_its_secret_is_an_error_not_the_demo_bot() {
     let output = run(&["serve"], &[("PORT", &port), ("INBENTA_API_KEY", "my-key")]);
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("INBENTA_API_KEY and INBENTA_API_SECRET go together"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_server_without_channel_credentials_prints_the_replies_to_messages_sent_with_the_send_command() {
+    let port = connector_tests::local::free_port().to_string();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_connector-local"))
+        .arg("serve")
+        .env("PORT", &port)
+        .env("CONF_DIR", repo_root().join("conf"))
+        .env("LANG_DIR", repo_root().join("lang"))
+        .env_remove("INBENTA_API_KEY")
+        .env_remove("INBENTA_API_SECRET")
+        .env_remove("TABLE_NAME")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("connector-local serves");
+    let ready = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+    });
+    assert!(ready, "the server listens");
+    let mut sent = Vec::new();
+    for flags in [&[][..], &["--whatsapp"], &["--smooch"], &["--messenger"]] {
+        let args: Vec<&str> = ["send"].iter().chain(flags).chain(&["hello"]).copied().collect();
+        let output = run(&args, &[("PORT", &port)]);
+        assert!(output.status.success(), "{flags:?}: {}", stderr(&output));
+        sent.push(String::from_utf8_lossy(&output.stdout).into_owned());
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    server.kill().expect("the server stops");
+    let printed = String::from_utf8_lossy(&server.wait_with_output().expect("its output").stdout).into_owned();
+    assert!(sent.iter().all(|s| s.starts_with("HTTP 200")), "{sent:?}");
+    for to in ["reply to +34600000001: ", "reply to whatsapp:+34600000001: ", "reply to conversation_local: ", "reply to psid_local: "] {
+        assert!(printed.lines().any(|l| l.starts_with(to) && l.contains("demo bot")), "{to:?} missing from:\n{printed}");
+    }
 }
