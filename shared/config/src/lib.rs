@@ -27,9 +27,11 @@ pub enum ConfigError {
     /// Says where and why, never the file's text (a custom file may hold secrets).
     #[error("{}:{line}:{column}: not valid TOML: {message}", path.display())]
     Parse { path: PathBuf, line: usize, column: usize, message: String },
-    #[error("invalid configuration in [{section}]")]
+    /// Names the key and where its value came from (a file, or an environment variable).
+    #[error("invalid configuration in [{section}]{}", key.as_ref().map(|(key, origin)| format!(": `{key}` as set in {origin}")).unwrap_or_default())]
     Invalid {
         section: String,
+        key: Option<(String, String)>,
         #[source]
         source: Box<toml::de::Error>,
     },
@@ -61,6 +63,8 @@ impl Sources {
 #[derive(Debug, Clone)]
 pub struct Config {
     root: toml::Table,
+    /// Where each value was last set: a file's path or an environment variable, by dotted key.
+    origins: std::collections::BTreeMap<String, String>,
 }
 
 impl Config {
@@ -70,16 +74,17 @@ impl Config {
         if !defaults.is_dir() {
             return Err(ConfigError::MissingDefaults(defaults));
         }
-        let mut root = toml::Table::new();
+        let mut config = Self { root: toml::Table::new(), origins: std::collections::BTreeMap::new() };
         for layer in [defaults, sources.conf_dir.join("custom")] {
-            merge_folder(&mut root, &layer)?;
+            config.merge_folder(&layer)?;
         }
         for (var, key) in env_keys {
             if let Some(value) = sources.var(var) {
-                set_path(&mut root, key, toml::Value::String(value.to_owned()));
+                set_path(&mut config.root, key, toml::Value::String(value.to_owned()));
+                config.origins.insert((*key).to_owned(), format!("the environment variable {var}"));
             }
         }
-        Ok(Self { root })
+        Ok(config)
     }
 
     /// The table at a dotted path (`chat.chat`), deserialised; a missing table reads as empty,
@@ -92,32 +97,58 @@ impl Config {
                 _ => toml::Value::Table(toml::Table::new()),
             };
         }
-        value.try_into().map_err(|source| ConfigError::Invalid { section: path.to_owned(), source: Box::new(source) })
+        value.try_into().map_err(|source: toml::de::Error| {
+            // toml names the failing key at the end of its message: "... in `a.b`".
+            let message = source.to_string();
+            let key =
+                message.trim_end().rsplit_once("in `").and_then(|(_, rest)| rest.strip_suffix('`')).map(|key| format!("{path}.{key}"));
+            let key = key.and_then(|key| self.origins.get(&key).map(|origin| (key.clone(), origin.clone())));
+            ConfigError::Invalid { section: path.to_owned(), key, source: Box::new(source) }
+        })
+    }
+
+    fn merge_folder(&mut self, folder: &Path) -> Result<(), ConfigError> {
+        let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
+        let mut files: Vec<PathBuf> =
+            entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+        files.sort();
+        for path in files {
+            let table = read_table(&path)?;
+            let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+            record_origins(&mut self.origins, &namespace, &table, &path.display().to_string());
+            let slot = self.root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            merge_value(slot, toml::Value::Table(table));
+        }
+        Ok(())
     }
 }
 
-fn merge_folder(root: &mut toml::Table, folder: &Path) -> Result<(), ConfigError> {
-    let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
-    let mut files: Vec<PathBuf> =
-        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
-    files.sort();
-    for path in files {
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
-        let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-            let mut at = error.span().map_or(0, |span| span.start).min(text.len());
-            while !text.is_char_boundary(at) {
-                at -= 1;
+/// Every leaf key of `table`, under `prefix`, as set by `origin`.
+fn record_origins(origins: &mut std::collections::BTreeMap<String, String>, prefix: &str, table: &toml::Table, origin: &str) {
+    for (key, value) in table {
+        let path = format!("{prefix}.{key}");
+        match value {
+            toml::Value::Table(inner) => record_origins(origins, &path, inner, origin),
+            _ => {
+                origins.insert(path, origin.to_owned());
             }
-            let before = &text[..at];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            ConfigError::Parse { path: path.clone(), line, column, message: error.message().to_owned() }
-        })?;
-        let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        let slot = root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        merge_value(slot, toml::Value::Table(table));
+        }
     }
-    Ok(())
+}
+
+/// A file's table; a syntax error says where, never the file's text.
+fn read_table(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    text.parse().map_err(|error: toml::de::Error| {
+        let mut at = error.span().map_or(0, |span| span.start).min(text.len());
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let before = &text[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError::Parse { path: path.to_owned(), line, column, message: error.message().to_owned() }
+    })
 }
 
 /// Tables merge recursively; anything else (lists included) is replaced.
@@ -197,9 +228,31 @@ mod tests {
         struct Queue {
             active: bool,
         }
-        let config = Config { root: "[chat.queue]\nactive = true\n[bad]\nactive = 3".parse().unwrap() };
+        let config = Config { root: "[chat.queue]\nactive = true\n[bad]\nactive = 3".parse().unwrap(), origins: Default::default() };
         assert!(config.section::<Queue>("chat.queue").unwrap().active);
         let error = config.section::<Queue>("bad").err().unwrap();
         assert!(error.to_string().contains("[bad]"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_type_names_the_key_and_the_custom_file_or_variable_that_set_it() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Chat {
+            tries: u32,
+            name: u32,
+        }
+        let dir = std::env::temp_dir().join(format!("config-type-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("default")).unwrap();
+        std::fs::create_dir_all(dir.join("custom")).unwrap();
+        std::fs::write(dir.join("default/chat.toml"), "[chat]\ntries = 1\nname = 2\n").unwrap();
+        std::fs::write(dir.join("custom/chat.toml"), "[chat]\ntries = \"three\"\n").unwrap();
+        let sources = Sources { conf_dir: dir.clone(), env: Vec::new() };
+        let error = Config::load(&sources, &[]).unwrap().section::<Chat>("chat.chat").unwrap_err().to_string();
+        assert!(error.contains("`chat.chat.tries` as set in ") && error.contains("custom/chat.toml"), "{error}");
+        let env = Sources { conf_dir: dir.clone(), env: vec![("CHAT_NAME".into(), "x".into())] };
+        let error = Config::load(&env, &[("CHAT_NAME", "chat.chat.name")]).unwrap().section::<Chat>("chat.chat").unwrap_err().to_string();
+        assert!(error.contains("the environment variable CHAT_NAME"), "{error}");
+        std::fs::remove_dir_all(dir).ok();
     }
 }
