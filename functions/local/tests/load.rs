@@ -8,14 +8,15 @@ use connector_tests::local::{FaultRig, sid};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Enough users at once that the serialised DynamoDB stand-in answers some writes after the
-/// SDK's 2 s attempt timeout, and the SDK retries them (80 users: about 60 such timeouts on 2
-/// cores). With 100, moto falls so far behind that write-ahead records stay unknown until the
-/// deadline, and those replies are withheld by design (never sent twice, so possibly never).
-const USERS: u64 = 80;
+/// Many users at once against the serialised DynamoDB stand-in. 80 users alone gave about 60
+/// SDK attempt timeouts on 2 cores, but after the other moto tests of a full run even that many
+/// lost write-ahead answers until the deadline, whose replies are then withheld by design
+/// (never sent twice, so possibly never): 40 keeps the load while staying out of that regime.
+/// Lost answers are covered deterministically by the fault proxy in `faults.rs`.
+const USERS: u64 = 40;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn eighty_users_writing_at_once_each_get_exactly_one_answer() {
+async fn forty_users_writing_at_once_each_get_exactly_one_answer() {
     // The fake Twilio shares this process with a hundred users: a Twilio call it is too busy
     // to answer in 5 s counts as maybe delivered and is (rightly) never sent again, which is not
     // what this test is about, so Twilio gets most of the deadline.
