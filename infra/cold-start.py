@@ -2,11 +2,19 @@
 `GET /2018-06-01/runtime/invocation/next` (the moment it is ready to serve), against a minimal
 stand-in for the Lambda Runtime API on loopback. Python standard library only.
 
-Usage: python3 infra/cold-start.py path/to/binary [runs] [KEY=VALUE ...]
+Usage: python3 infra/cold-start.py path/to/binary [runs] [--event FILE] [KEY=VALUE ...]
 Prints min / median / max over the runs (default 20).
+
+With --event (one of infra/events/*.json), the first poll is answered with that event and the
+script also times the first message: from handing the event over to the function's response,
+in a fresh process each run, so with an empty token cache (Inbenta authorisation included).
+Point the function at fakes with KEY=VALUE, e.g. the lines fake-upstreams prints
+(infra/lambda-check.sh shows how to start it); the events are signed for the Twilio token and
+URL set here.
 """
 
 import http.server
+import json
 import os
 import statistics
 import subprocess
@@ -15,14 +23,41 @@ import threading
 import time
 
 ready = threading.Event()
+answered = threading.Event()
+event = {"body": None, "handed_over": 0.0, "answered": 0.0, "status": None}
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.endswith("/runtime/invocation/next"):
+            first = not ready.is_set()
             ready.set()
+            if first and event["body"] is not None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Lambda-Runtime-Aws-Request-Id", "cold-start-request")
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 15000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:cold-start-probe")
+                self.send_header("Content-Length", str(len(event["body"])))
+                self.end_headers()
+                event["handed_over"] = time.perf_counter()
+                self.wfile.write(event["body"])
+                return
             time.sleep(2)  # hold the long poll; the process is killed meanwhile
         self.send_response(404)
+        self.end_headers()
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        if self.path.endswith("/response") or self.path.endswith("/error"):
+            event["answered"] = time.perf_counter()
+            try:
+                event["status"] = json.loads(body).get("statusCode")
+            except ValueError:
+                event["status"] = "error"
+            answered.set()
+        self.send_response(202)
         self.end_headers()
 
     def log_message(self, *args):
@@ -30,9 +65,15 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
 
 
 def main():
-    binary = sys.argv[1]
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-    extra = dict(arg.split("=", 1) for arg in sys.argv[3:])
+    args = sys.argv[1:]
+    if "--event" in args:
+        at = args.index("--event")
+        with open(args[at + 1], "rb") as file:
+            event["body"] = file.read()
+        del args[at : at + 2]
+    binary = args[0]
+    runs = int(args[1]) if len(args) > 1 and "=" not in args[1] else 20
+    extra = dict(arg.split("=", 1) for arg in args[1:] if "=" in arg)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,22 +91,32 @@ def main():
         "INBENTA_API_KEY": "probe-key",
         "INBENTA_API_SECRET": "probe-secret",
         "TWILIO_ACCOUNT_SID": "AC00000000000000000000000000000000",
-        "TWILIO_AUTH_TOKEN": "probe-token",
+        "TWILIO_AUTH_TOKEN": "test-twilio-auth-token",  # infra/events are signed with it
         "TWILIO_WEBHOOK_URL": "https://connector.example.com/twilio",
     })
     env.update(extra)
-    times = []
+    times, firsts, statuses = [], [], set()
     for _ in range(runs):
         ready.clear()
+        answered.clear()
         started = time.perf_counter()
         process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not ready.wait(10):
             process.kill()
             sys.exit(f"{binary} did not reach invocation/next within 10 s (exit code {process.poll()})")
         times.append((time.perf_counter() - started) * 1000)
+        if event["body"] is not None:
+            if not answered.wait(20):
+                process.kill()
+                sys.exit(f"{binary} did not answer the event within 20 s")
+            firsts.append((event["answered"] - event["handed_over"]) * 1000)
+            statuses.add(event["status"])
         process.kill()
         process.wait()
-    print(f"start to ready over {runs} runs: min {min(times):.1f} ms, median {statistics.median(times):.1f} ms, max {max(times):.1f} ms")
+    summary = lambda values: f"min {min(values):.1f} ms, median {statistics.median(values):.1f} ms, max {max(values):.1f} ms"
+    print(f"start to ready over {runs} runs: {summary(times)}")
+    if firsts:
+        print(f"first event to response (empty caches) over {runs} runs: {summary(firsts)}; statusCode {sorted(map(str, statuses))}")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,40 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB"
 if [ "${1:-}" = bench ]; then
+  # Every function's per-message path (tests/benches/per_message.rs), printed and written to
+  # docs/benchmarks.md (overwritten) with the machine it ran on.
   shift
-  cargo bench -p connector-tests --bench plain_message "$@"
+  command="scripts/test.sh bench${*:+ $*} (BENCH_MESSAGES=${BENCH_MESSAGES:-1000}${BENCH_DYNAMODB_MESSAGES:+, BENCH_DYNAMODB_MESSAGES=$BENCH_DYNAMODB_MESSAGES})"
+  export BENCH_MARKDOWN="$PWD/target/benchmarks-table.md"
+  rm -f "$BENCH_MARKDOWN"
+  cargo bench -p connector-tests --bench per_message "$@"
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+  {
+    echo "# Benchmarks"
+    echo
+    echo "Written by \`scripts/test.sh bench\` (tests/benches/per_message.rs); overwritten on every run."
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "- machine: $(nproc) CPUs (nproc), ${cpu:-unknown CPU model}; $(uname -srm)"
+    echo "- command: \`$command\`"
+    echo
+    echo "Each function's handler is called directly (no Lambda runtime) with a signed webhook, against"
+    echo "zero-latency fakes of every upstream on loopback (tests/src/) and moto for DynamoDB. Handler time"
+    echo "includes those loopback round trips (and moto's work, which dominates the DynamoDB rows). The fakes"
+    echo "run on a tokio runtime of their own (one worker thread), the handlers on the bench's main thread"
+    echo "(current-thread runtime): *CPU/msg, handler thread* (\`getrusage(RUSAGE_THREAD)\`) is the connector's"
+    echo "own work, including its HTTP clients, the DynamoDB SDK and the kernel side of its socket calls (on"
+    echo "loopback that includes the receiving end's TCP processing); *CPU/msg, process* (\`RUSAGE_SELF\`) adds"
+    echo "the fakes (not moto, a separate process). Allocations come from a counting global allocator,"
+    echo "counted only in the measured loop (a realloc counts as one)."
+    echo "*steal*: the share of the machine's CPU time the hypervisor gave to others meanwhile (/proc/stat)."
+    echo "The *floor* row is no function: one Twilio API send through the product's own client, what one"
+    echo "upstream call costs on this path. The connector logs at \`warn\` here; the Lambda functions default"
+    echo "to \`info\`. Release profile: Cargo.toml \`[profile.release]\` (the bench profile inherits it)."
+    echo
+    cat "$BENCH_MARKDOWN"
+  } >docs/benchmarks.md
+  echo "written: docs/benchmarks.md"
   exit
 fi
 [ $# -gt 0 ] || set -- --workspace

@@ -15,7 +15,8 @@ use channel_twilio::TwilioChannel;
 use connector_app::App;
 use connector_config::Sources;
 use connector_core::{Webhook, WebhookRequest, WebhookResponse};
-use connector_engine::ports::StateStore;
+use connector_engine::conversation::Conversation;
+use connector_engine::ports::{StateStore, Timestamp};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -227,19 +228,31 @@ impl Connector {
     /// Makes the conversation `key` look as if its user last wrote `ago` (the way time passes
     /// for reply windows), through the store's own interface.
     pub async fn user_last_wrote(&self, key: &str, ago: std::time::Duration) {
-        use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, Timestamp};
+        let ago = i64::try_from(ago.as_secs()).expect("a sane duration");
+        self.rewrite_conversation(key, 3600, |conversation, now| conversation.last_inbound_at = Timestamp(now.0 - ago)).await;
+    }
+
+    /// Lets the conversation `key` expire now, as a day without messages would.
+    pub async fn conversation_expired(&self, key: &str) {
+        self.rewrite_conversation(key, -1, |_, _| {}).await;
+    }
+
+    /// Commits the conversation `key` changed by `edit`, expiring `expires_in` seconds from now,
+    /// as one turn with no replies.
+    async fn rewrite_conversation(&self, key: &str, expires_in: i64, edit: impl FnOnce(&mut Conversation, Timestamp)) {
+        use connector_engine::ports::{Acquired, Lease, MessageId, Outbox};
         let key = connector_engine::ConversationKey::new(key);
         let now = connector_engine::Clock::now(&connector_engine::SystemClock);
         let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
         let Acquired::Locked(mut stored) = self.store.acquire(&key, &probe, now).await.expect("store readable") else {
             panic!("conversation busy")
         };
-        stored.conversation.last_inbound_at = Timestamp(now.0 - i64::try_from(ago.as_secs()).expect("a sane duration"));
-        let id = MessageId::new("test", "age");
+        edit(&mut stored.conversation, now);
+        let id = MessageId::new("test", &format!("rewrite-{}", self.next_sid()));
         let address = stored.conversation.address.clone().expect("a conversation with an address");
         let outbox = Outbox { message_id: id.clone(), address, replies: vec![], from_agent: true, attempted: 0 };
         self.store
-            .commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + 3600))
+            .commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + expires_in))
             .await
             .expect("committed");
         self.store.finish(&key, &probe, &id, true).await.expect("finished");

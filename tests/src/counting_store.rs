@@ -3,7 +3,9 @@
 
 use async_trait::async_trait;
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -75,6 +77,21 @@ impl StateStore for CountingStore {
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
         self.count();
         self.inner.chat_conversation(chat_id, now).await
+    }
+
+    async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
+        self.count();
+        self.inner.peek(key, now).await
+    }
+
+    async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.count();
+        self.inner.index_ticket(key, recipient, expires_at).await
+    }
+
+    async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError> {
+        self.count();
+        self.inner.ticket_recipient(key, now).await
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {

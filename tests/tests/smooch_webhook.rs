@@ -219,8 +219,8 @@ async fn a_rate_limited_send_is_tried_again_within_the_deadline() {
     assert_eq!((ex.status, ex.replies.len()), (200, 1));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_through_smooch() {
+/// A Smooch user who failed once and accepted the offer: their chat is open. The chat's id.
+async fn in_live_chat() -> (Connector, FakeHyperChat, String) {
     let hyperchat = FakeHyperChat::start().await;
     hyperchat.set_agents_available(1);
     let url = hyperchat.base_url();
@@ -234,6 +234,12 @@ async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_throug
     let opening = c.smooch_post(&v2_postback(APP, CONVERSATION, USER, &yes)).await;
     assert_eq!(opening.text(), "I will try to connect you with an agent. Please wait.");
     let chat = hyperchat.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
+    (c, hyperchat, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_through_smooch() {
+    let (c, hyperchat, chat) = in_live_chat().await;
     let names: Vec<_> = hyperchat.users().iter().filter_map(|u| u["name"].as_str().map(str::to_owned)).collect();
     assert_eq!(
         names,
@@ -252,4 +258,22 @@ async fn a_smooch_user_reaches_an_agent_and_the_agents_messages_come_back_throug
     let sent = c.smooch.messages();
     assert_eq!(sent.len(), before + 1);
     assert_eq!((sent[before].target.as_str(), sent[before].text()), (CONVERSATION, Some("Unblocked.")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smooch_user_in_a_live_chat_sees_the_agent_typing_but_never_their_own_writing() {
+    let (c, hyperchat, chat) = in_live_chat().await;
+    let agent = hyperchat.add_agent("Ana");
+    let user = hyperchat.chats()[0]["creator"].as_str().expect("the chat's user").to_owned();
+    let (before, messages_before) = (c.smooch.activities().len(), c.smooch.messages().len());
+    let writing = |who: &str| json!({"chatId": chat, "userId": who, "type": "writing"});
+    assert_eq!(c.hyperchat_event("users:activity", writing(&agent)).await.status, 200);
+    let shown: Vec<_> = c.smooch.activities()[before..].iter().map(|a| (a.target.clone(), a.kind.clone())).collect();
+    assert_eq!(shown, vec![(CONVERSATION.to_owned(), "typing:start".to_owned())]);
+
+    assert_eq!(c.hyperchat_event("users:activity", writing(&user)).await.status, 200);
+    let stopped = json!({"chatId": chat, "userId": agent, "type": "not-writing"});
+    assert_eq!(c.hyperchat_event("users:activity", stopped).await.status, 200);
+    assert_eq!(c.smooch.activities().len(), before + 1, "nothing for the user's own writing or a stop");
+    assert_eq!(c.smooch.messages().len(), messages_before, "typing is no message");
 }

@@ -42,6 +42,7 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = <Cli as clap::Parser>::parse();
+    upstream::install_tls_provider();
     let ran = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Chat(options) => chat::run(options).await,

@@ -6,13 +6,33 @@ use lambda_http::{Body, Error, Request, RequestExt, service_fn};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Kept between the handler's deadline and the runtime killing the invocation.
 const MARGIN: Duration = Duration::from_millis(500);
 
-/// Logs as JSON lines for CloudWatch, level from `RUST_LOG` (default info).
+/// Logs to standard output for CloudWatch: JSON lines when the function's log format is JSON
+/// (`AWS_LAMBDA_LOG_FORMAT`), plain lines otherwise; no timestamps or colours, CloudWatch adds
+/// the time. The filter is `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG` (`info`, or per target as
+/// `connector_core=debug,info`), default `info`; one that does not parse is reported, then
+/// `info` applies.
 pub fn init_logging() {
-    lambda_http::tracing::init_default_subscriber();
+    let var = |name| std::env::var(name).ok().filter(|value: &String| !value.trim().is_empty());
+    let wanted = var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG"));
+    let (filter, unreadable) = match wanted.as_deref().map(|text| text.to_ascii_lowercase().parse::<Targets>()) {
+        None => (Targets::new().with_default(LevelFilter::INFO), None),
+        Some(Ok(filter)) => (filter, None),
+        Some(Err(error)) => (Targets::new().with_default(LevelFilter::INFO), Some(error)),
+    };
+    let format = tracing_subscriber::fmt::layer().with_target(false).without_time().with_ansi(false);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = if json { registry.with(format.json()).try_init() } else { registry.with(format).try_init() };
+    if let Some(error) = unreadable {
+        tracing::warn!(%error, "the log level (AWS_LAMBDA_LOG_LEVEL or RUST_LOG) does not parse: logging at info");
+    }
 }
 
 /// Serves `endpoint` until the runtime stops the process.

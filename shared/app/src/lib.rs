@@ -5,7 +5,7 @@
 #[cfg(feature = "lambda")]
 pub mod lambda;
 
-use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents};
+use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
 use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
 use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
@@ -201,11 +201,13 @@ impl App {
         Ok(sinks)
     }
 
-    /// The HyperChat events function: agents' messages and chat events, for every channel.
+    /// The HyperChat events function: agents' messages and chat events, and replies to the
+    /// tickets made of closed chats, for every channel.
     pub fn hyperchat_events(&self, chatbot: Arc<dyn Chatbot>) -> Result<HyperChatEvents, AppError> {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
+        let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
         let pipeline = self.pipeline(chatbot.clone(), self.live_chat()?, self.senders(&chatbot)?)?;
-        Ok(HyperChatEvents::new(&settings, Arc::new(pipeline)))
+        Ok(HyperChatEvents::new(&settings, &tickets, Arc::new(pipeline)))
     }
 
     /// The Twilio function: its webhook over a pipeline that replies through Twilio.

@@ -50,6 +50,12 @@ pub enum Route {
     Conversation(ConversationKey),
     /// A live chat's: the conversation is found through the chat index.
     Chat(String),
+    /// A reply to a ticket: the conversation is found through the ticket index, by the
+    /// ticket's number first, then by the e-mail of its creator.
+    Ticket {
+        ticket: String,
+        contact: Option<String>,
+    },
 }
 
 /// One thing that happened, channel-neutral: a user's message, or an event of their chat.

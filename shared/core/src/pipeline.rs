@@ -23,10 +23,10 @@ use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, Timestamp, UserProfile,
-    Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient,
+    Timestamp, UserProfile, Versioned,
 };
-use connector_engine::step::{Engine, Input, Policy};
+use connector_engine::step::{ChatEvent, Engine, Input, Policy, shows_agent_typing};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,10 +56,19 @@ pub struct StateSettings {
     pub lease_wait_ms: u64,
     /// How long provider message ids are remembered for deduplication.
     pub dedupe_ttl_secs: u64,
+    /// How long replies to the ticket of a closed chat still reach its user (the ticket and
+    /// contact indexes expire after this).
+    #[serde(default = "default_ticket_index_ttl_secs")]
+    pub ticket_index_ttl_secs: u64,
     /// The end of each request's deadline kept for sending the replies.
     pub send_reserve_ms: u64,
     /// The very end of each request's deadline kept for the last state writes.
     pub store_reserve_ms: u64,
+}
+
+/// Thirty days: tickets are answered within days, not months.
+fn default_ticket_index_ttl_secs() -> u64 {
+    30 * 86_400
 }
 
 impl StateSettings {
@@ -74,6 +83,7 @@ impl StateSettings {
             lease: Duration::from_secs(self.lease_secs),
             lease_wait: Duration::from_millis(self.lease_wait_ms),
             dedupe_ttl: Duration::from_secs(self.dedupe_ttl_secs),
+            ticket_index_ttl: Duration::from_secs(self.ticket_index_ttl_secs),
             send_reserve: Duration::from_millis(self.send_reserve_ms),
             store_reserve: Duration::from_millis(self.store_reserve_ms),
         }
@@ -87,6 +97,8 @@ pub struct Timing {
     pub lease: Duration,
     pub lease_wait: Duration,
     pub dedupe_ttl: Duration,
+    /// How long the ticket and contact indexes lead replies to a ticket to its user.
+    pub ticket_index_ttl: Duration,
     /// Kept free at the end of the deadline for sending the replies.
     pub send_reserve: Duration,
     /// Kept free at the very end for the last state writes.
@@ -139,6 +151,8 @@ pub enum Outcome {
     Duplicate,
     /// An event for no conversation (a chat that is not ours, or long over): nothing done.
     Ignored,
+    /// An agent's typing was shown to the user (no turn, nothing stored).
+    TypingShown,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,25 +210,11 @@ impl Pipeline {
     pub async fn handle(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
         let budget = self.timing.budget(Instant::now(), deadline);
         let now = self.clock.now();
-        let key = match &event.route {
-            Route::Conversation(key) => key.clone(),
-            Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
-                Some(key) => key,
-                // Not indexed (yet: the turn that opened it may still be committing): the
-                // service knows whose chat it is.
-                None => match tokio::time::timeout_at(budget.work, self.live_chat.chat_owner(chat_id)).await {
-                    Ok(Ok(Some(external_id))) => ConversationKey::new(external_id),
-                    Ok(Ok(None)) => {
-                        tracing::info!("event of a chat no conversation has: ignored");
-                        return Ok(Outcome::Ignored);
-                    }
-                    Ok(Err(error)) => {
-                        tracing::warn!(error = %error_chain(&error), "whose chat it is is unknown for now: retry later");
-                        return Err(PipelineError::InProgress);
-                    }
-                    Err(_) => return Err(PipelineError::InProgress),
-                },
-            },
+        if let Input::Chat { chat_id, event: ChatEvent::Writing { writer } } = &event.input {
+            return Ok(self.show_agent_typing(chat_id, writer, budget).await);
+        }
+        let Some((key, indexed_address)) = self.conversation_of(&event.route, now, budget).await? else {
+            return Ok(Outcome::Ignored);
         };
         tracing::Span::current().record("conversation", self.fingerprints.of(key.as_str()));
         let claim = ClaimRequest {
@@ -242,7 +242,7 @@ impl Pipeline {
                 return Err(error);
             }
         };
-        match self.process(event, &key, &claim, taken_over, budget).await {
+        match self.process(event, &key, indexed_address, &claim, taken_over, budget).await {
             Ok(outcome) => Ok(outcome),
             // Nothing of the turn was committed, or its outbox waits for the redelivery: either
             // way a redelivery may take the claim over at once.
@@ -254,16 +254,109 @@ impl Pipeline {
         }
     }
 
+    /// Whose conversation the event is, and the reply address an index holds for it (tickets
+    /// outlive conversations); `None`: nobody's, ignored.
+    async fn conversation_of(
+        &self,
+        route: &Route,
+        now: Timestamp,
+        budget: Budget,
+    ) -> Result<Option<(ConversationKey, Option<ReplyAddress>)>, PipelineError> {
+        match route {
+            Route::Conversation(key) => Ok(Some((key.clone(), None))),
+            Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
+                Some(key) => Ok(Some((key, None))),
+                // Not indexed (yet: the turn that opened it may still be committing): the
+                // service knows whose chat it is.
+                None => match tokio::time::timeout_at(budget.work, self.live_chat.chat_owner(chat_id)).await {
+                    Ok(Ok(Some(external_id))) => Ok(Some((ConversationKey::new(external_id), None))),
+                    Ok(Ok(None)) => {
+                        tracing::info!("event of a chat no conversation has: ignored");
+                        Ok(None)
+                    }
+                    Ok(Err(error)) => {
+                        tracing::warn!(error = %error_chain(&error), "whose chat it is is unknown for now: retry later");
+                        Err(PipelineError::InProgress)
+                    }
+                    Err(_) => Err(PipelineError::InProgress),
+                },
+            },
+            Route::Ticket { ticket, contact } => {
+                let keys = std::iter::once(TicketKey::Ticket(ticket.clone())).chain(contact.as_deref().map(TicketKey::contact));
+                for lookup in keys {
+                    if let Some(found) = self.bounded(self.store.ticket_recipient(&lookup, now), budget.work).await? {
+                        return Ok(Some((found.conversation, Some(found.address))));
+                    }
+                }
+                // Its fingerprint only: ticket numbers and e-mails stay out of the logs.
+                tracing::info!(ticket = %self.fingerprints.of(ticket), "reply to a ticket no conversation has: ignored");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Shows the user that the agent of their chat is typing: a courtesy, so nothing is claimed,
+    /// locked or stored, and whatever fails is only logged (a missed indicator is harmless).
+    async fn show_agent_typing(&self, chat_id: &str, writer: &str, budget: Budget) -> Outcome {
+        let now = self.clock.now();
+        let deadline = budget.work.min(Instant::now() + TYPING_TIMEOUT);
+        let conversation = match self.bounded(self.store.chat_conversation(chat_id, now), deadline).await {
+            Ok(Some(key)) => self.bounded(self.store.peek(&key, now), deadline).await,
+            Ok(None) => Ok(None),
+            Err(error) => Err(error),
+        };
+        let conversation = match conversation {
+            Ok(Some(conversation)) => conversation,
+            Ok(None) => return Outcome::Ignored,
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "agent typing not shown");
+                return Outcome::Ignored;
+            }
+        };
+        let Some(address) = conversation.address.as_ref().filter(|_| shows_agent_typing(&conversation, chat_id, writer)) else {
+            return Outcome::Ignored;
+        };
+        let Some(sink) = self.sinks.get(&address.channel) else { return Outcome::Ignored };
+        match sink.typing(address, deadline).await {
+            Ok(()) => Outcome::TypingShown,
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "agent typing not shown");
+                Outcome::Ignored
+            }
+        }
+    }
+
+    /// Writes the indexes that let replies to a ticket find this conversation: the ticket the
+    /// turn learnt of, and the e-mail of a chat the turn opened. Before the commit, so a
+    /// committed turn never lacks them (a retry writes them again; they only ever point here).
+    async fn index_tickets(
+        &self,
+        key: &ConversationKey,
+        keys: Vec<TicketKey>,
+        address: &ReplyAddress,
+        now: Timestamp,
+        budget: Budget,
+    ) -> Result<(), PipelineError> {
+        let recipient = TicketRecipient { conversation: key.clone(), address: address.clone() };
+        let expires_at = now.plus(self.timing.ticket_index_ttl);
+        for lookup in &keys {
+            self.bounded(self.store.index_ticket(lookup, &recipient, expires_at), budget.hard).await?;
+        }
+        Ok(())
+    }
+
     async fn give_claim_up(&self, id: &MessageId, owner: &str, budget: Budget) {
         if let Err(release) = self.bounded(self.store.release_message(id, owner), budget.hard).await {
             tracing::error!(error = %error_chain(&release), "could not give the dedupe claim up; it expires by itself");
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn process(
         &self,
         event: &Event,
         key: &ConversationKey,
+        indexed_address: Option<ReplyAddress>,
         claim: &ClaimRequest,
         taken_over: bool,
         budget: Budget,
@@ -271,6 +364,7 @@ impl Pipeline {
         let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, &claim.owner, budget).await?;
         let own_outbox = outbox.as_ref().is_some_and(|o| o.message_id == event.id);
         let chat_before = conversation.mode.chat_id().map(str::to_owned);
+        let ticket_before = conversation.ticket.clone();
         if let Some(earlier) = outbox {
             let own = earlier.message_id == event.id;
             if own {
@@ -304,6 +398,10 @@ impl Pipeline {
 
         if let Some(address) = &event.address {
             conversation.address = Some(address.clone());
+        }
+        // A ticket answered after its conversation expired: the index kept the address.
+        if conversation.address.is_none() {
+            conversation.address = indexed_address;
         }
         let Some(address) = conversation.address.clone() else {
             self.release_lease(key, &lease, budget).await;
@@ -347,7 +445,7 @@ impl Pipeline {
             }
         };
         let (_, mut replies) = tokio::join!(typing, engine.handle(&mut conversation, &event.input, now));
-        let from_agent = matches!(event.input, Input::Chat { .. });
+        let from_agent = event.input.is_from_agent();
         let mut missed = None;
         if let Some(window) = sink.reply_window(&address).filter(|_| from_agent && !replies.is_empty()) {
             if now.seconds_since(conversation.last_inbound_at) > i64::try_from(window.as_secs()).unwrap_or(i64::MAX) {
@@ -368,6 +466,16 @@ impl Pipeline {
         // send that never started (a redelivery would skip it).
         let outbox = Outbox { message_id: event.id.clone(), address, replies, from_agent, attempted: 0 };
         let chat_opened = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref());
+        let ticket_learnt = conversation.ticket.clone().filter(|ticket| Some(ticket) != ticket_before.as_ref()).map(TicketKey::Ticket);
+        let contact_of_chat = conversation.contact.as_deref().filter(|_| chat_opened.is_some()).map(TicketKey::contact);
+        let ticket_keys: Vec<TicketKey> = ticket_learnt.into_iter().chain(contact_of_chat).collect();
+        if !ticket_keys.is_empty() {
+            if let Err(error) = self.index_tickets(key, ticket_keys, &outbox.address, now, budget).await {
+                tracing::error!(error = %error_chain(&error), "ticket index not written; nothing was committed");
+                self.release_lease(key, &lease, budget).await;
+                return Err(error);
+            }
+        }
         let expires_at = now.plus(self.timing.conversation_ttl);
         let committed =
             self.bounded(self.store.commit(key, &lease, version, &conversation, &outbox, chat_opened, expires_at), budget.hard).await;
@@ -382,7 +490,8 @@ impl Pipeline {
         match self.send_all(key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
             Delivered::All { sent, missed: failed } => {
                 self.finish(key, &lease, &event.id, true, budget).await;
-                if let Some(reason) = missed.or(failed).filter(|_| from_agent) {
+                // Only a chat's agent can be told; a ticket's answers the user in no chat of theirs.
+                if let Some(reason) = missed.or(failed).filter(|_| matches!(event.input, Input::Chat { .. })) {
                     self.tell_agent(&conversation, &labels, &reason, budget).await;
                 }
                 Ok(Outcome::Replied { sent })
@@ -676,6 +785,7 @@ mod tests {
             lease: Duration::from_secs(20),
             lease_wait: Duration::from_secs(20),
             dedupe_ttl: Duration::from_secs(60),
+            ticket_index_ttl: Duration::from_secs(600),
             send_reserve: Duration::from_secs(2),
             store_reserve: Duration::from_secs(1),
         }

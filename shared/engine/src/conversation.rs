@@ -54,6 +54,15 @@ pub struct Conversation {
     /// When the user last wrote (WhatsApp's 24 h window and idle expiry are measured from it).
     #[serde(default)]
     pub last_inbound_at: Timestamp,
+    /// The ticket HyperChat made of the user's last live chat (`system:info`). An agent's
+    /// reply to it comes much later, through Inbenta Messenger, naming only the ticket: the
+    /// pipeline indexes it when it changes, so the reply finds this conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// The e-mail the user gave the escalation form when their last chat opened: the creator
+    /// of the chat's ticket, the second way a ticket reply finds the user (indexed likewise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
 }
 
 /// A channel's address of one user, as the channel wrote it (Twilio: company and user numbers;

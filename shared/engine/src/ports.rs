@@ -332,6 +332,37 @@ impl StoreError {
     }
 }
 
+/// What a reply to a ticket names that leads back to the user: the ticket's number, or the
+/// e-mail of its creator (the one the escalation form collected).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TicketKey {
+    Ticket(String),
+    /// Kept normalised ([`TicketKey::contact`]): e-mails are matched without case or spaces.
+    Contact(String),
+}
+
+impl TicketKey {
+    pub fn contact(email: &str) -> Self {
+        Self::Contact(email.trim().to_lowercase())
+    }
+
+    /// The key as stored (`ticket#<number>`, `contact#<e-mail>`).
+    pub fn stored(&self) -> String {
+        match self {
+            Self::Ticket(ticket) => format!("ticket#{ticket}"),
+            Self::Contact(email) => format!("contact#{email}"),
+        }
+    }
+}
+
+/// Who a reply to a ticket reaches. The address travels with the conversation key: a ticket is
+/// answered days later, after the conversation itself may have expired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketRecipient {
+    pub conversation: ConversationKey,
+    pub address: ReplyAddress,
+}
+
 /// Where conversations, dedupe claims and caches live (DynamoDB in production).
 ///
 /// One turn: `claim_message`, `acquire`, `commit` (state and outbox, lease kept),
@@ -369,6 +400,13 @@ pub trait StateStore: Send + Sync {
     async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError>;
     /// The conversation of a live chat, if known and not expired.
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError>;
+    /// The conversation as stored, without its lease: what a courtesy (a typing indicator)
+    /// needs, never what a turn may decide on. `None` when absent or expired.
+    async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError>;
+    /// Remembers who replies to a ticket reach, until `expires_at` (a later write replaces it).
+    async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError>;
+    /// Who replies to a ticket reach, if indexed and not expired.
+    async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError>;
     /// A cached value (access token, ExtraInfo); expired entries read as absent.
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
     async fn cache_put(&self, key: &str, value: &str, expires_at: Timestamp) -> Result<(), StoreError>;

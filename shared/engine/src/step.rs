@@ -46,6 +46,9 @@ pub enum ChatEvent {
     NoAgentLeft,
     /// A ticket was made of the closed chat (`system:info`).
     TicketCreated { ticket_id: String },
+    /// Someone in the chat started writing (`users:activity`). Never a turn: the pipeline shows
+    /// the user a typing indicator on a light path when [`shows_agent_typing`] says so.
+    Writing { writer: String },
 }
 
 /// What became of a message for the agent.
@@ -61,7 +64,30 @@ enum Relayed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     User(UserInput),
-    Chat { chat_id: String, event: ChatEvent },
+    Chat {
+        chat_id: String,
+        event: ChatEvent,
+    },
+    /// An agent answered the ticket made of one of the user's chats (Inbenta Messenger's
+    /// external ticket source), maybe days after the chat: not an event of any chat.
+    TicketReply {
+        ticket: String,
+        text: String,
+    },
+}
+
+impl Input {
+    /// An agent wrote it (or it is their chat's), not the bot: channels may send it differently
+    /// and only within their reply window.
+    pub fn is_from_agent(&self) -> bool {
+        matches!(self, Self::Chat { .. } | Self::TicketReply { .. })
+    }
+}
+
+/// Whether a typing indicator is shown for `writer` writing in `chat_id`: only while the user
+/// is in that chat, and only for the agent (the user's own writing comes back as an event too).
+pub fn shows_agent_typing(conv: &Conversation, chat_id: &str, writer: &str) -> bool {
+    matches!(&conv.mode, Mode::LiveChat { chat, .. } if chat.chat_id == chat_id && chat.user_id != writer)
 }
 
 /// Engine knobs that are not texts.
@@ -114,7 +140,17 @@ impl Engine<'_> {
         match input {
             Input::User(input) => self.step(conv, input, now).await,
             Input::Chat { chat_id, event } => self.on_chat_event(conv, chat_id, event).await,
+            Input::TicketReply { ticket, text } => self.ticket_reply(ticket, text),
         }
+    }
+
+    /// The agent's reply to a ticket, framed as the PHP connector framed it (intro, the reply,
+    /// the ticket number, how to go on), in whatever mode the user is now: nothing else changes.
+    fn ticket_reply(&self, ticket: &str, text: &str) -> Vec<Reply> {
+        let [intro, info, end] =
+            [Label::TicketResponseIntro, Label::TicketResponseInfo, Label::TicketResponseEnd].map(|l| self.labels.get(l));
+        let ticket = escape_html(ticket);
+        vec![Reply::Text(format!("<p><i>{intro}:</i><br>{text}</p><p><i>{info}: <b>{ticket}</b></i><br><i>{end}</i></p>"))]
     }
 
     /// An event of the user's live chat. Events of another chat (an earlier one, or a chat the
@@ -124,6 +160,7 @@ impl Engine<'_> {
         let mut turn = Turn::default();
         match (&mut conv.mode, event) {
             (Mode::Closed { chat_id: closed }, ChatEvent::TicketCreated { ticket_id }) if closed == chat_id => {
+                conv.ticket = Some(ticket_id.clone());
                 match self.agent(self.live_chat.survey_link(ticket_id)).await {
                     Ok(Some(link)) => turn.text(&link),
                     Ok(None) => {}
@@ -141,7 +178,9 @@ impl Engine<'_> {
                     *stage = ChatStage::WithAgent { agent: name };
                 }
                 ChatEvent::Message { sender, text } if *sender != chat.user_id => turn.text(text),
-                ChatEvent::Message { .. } | ChatEvent::TicketCreated { .. } => {}
+                // A ticket announced before the close: remembered, so its replies find the user.
+                ChatEvent::TicketCreated { ticket_id } => conv.ticket = Some(ticket_id.clone()),
+                ChatEvent::Message { .. } | ChatEvent::Writing { .. } => {}
                 ChatEvent::QueuePosition(position) if self.policy.escalation.queue.active => match position {
                     0 => {}
                     1 => turn.text(self.labels.get(Label::QueueEstimationFirst)),
@@ -496,6 +535,7 @@ impl Engine<'_> {
         request.history = self.transcript(conv).await;
         match self.agent(self.live_chat.open_chat(&request)).await {
             Ok(chat) => {
+                conv.contact = Some(request.contact.clone()).filter(|c| !c.trim().is_empty());
                 self.track_quietly(conv, "CONTACT_ATTENDED", json!({ "value": "true" })).await;
                 conv.mode = Mode::LiveChat { chat, stage: ChatStage::Queued };
             }
@@ -755,6 +795,11 @@ fn chat_request(external_id: &str, mut form: serde_json::Map<String, Value>) -> 
     let name = format!("{} {}", take("FIRST_NAME"), take("LAST_NAME")).trim().to_owned();
     let contact = take("EMAIL_ADDRESS");
     ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form, history: Vec::new() }
+}
+
+/// Text from outside (a ticket number) placed in an HTML reply as text, never as markup.
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn failure_label(error: &ChatbotError) -> Label {

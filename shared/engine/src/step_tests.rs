@@ -566,6 +566,7 @@ async fn a_completed_escalation_form_opens_a_chat_with_the_users_name_and_email(
     let opened = h.agents.opened.lock().unwrap()[0].clone();
     assert_eq!((opened.name.as_str(), opened.contact.as_str()), ("Ann Lee", "a@b.c"));
     assert_eq!(opened.extra.get("INQUIRY"), Some(&json!("Lost card")));
+    assert_eq!(h.conv.contact.as_deref(), Some("a@b.c"), "remembered for replies to the chat's ticket");
 }
 
 #[tokio::test]
@@ -766,4 +767,72 @@ async fn in_only_chat_mode_a_chat_over_upstream_is_opened_again_and_the_message_
     assert_eq!(h.agents.opened.lock().unwrap().len(), 1, "a new chat");
     assert_eq!(*h.agents.messages.lock().unwrap(), vec![("chat-1".to_owned(), "hello again".to_owned())]);
     assert!(h.bot.inputs.lock().unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------- tickets and typing
+
+fn with_ticket_labels(mut h: Harness) -> Harness {
+    h.labels = h.labels.clone().overridden_by(
+        [
+            ("ticket_response_intro", "Hi, I'm the agent. My response"),
+            ("ticket_response_info", "Your ticket"),
+            ("ticket_response_end", "Type 'agent' to talk to someone."),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    h
+}
+
+fn ticket_reply(ticket: &str, text: &str) -> Input {
+    Input::TicketReply { ticket: ticket.into(), text: text.into() }
+}
+
+#[tokio::test]
+async fn a_ticket_reply_says_the_intro_then_the_agents_answer_then_the_ticket_number_and_how_to_go_on() {
+    let mut h = with_ticket_labels(Harness::new());
+    let replies = h.handle(&ticket_reply("TCK-123", "<p>Your card is unblocked.</p>"), NOW).await;
+    let expected = "<p><i>Hi, I'm the agent. My response:</i><br><p>Your card is unblocked.</p></p>\
+                    <p><i>Your ticket: <b>TCK-123</b></i><br><i>Type 'agent' to talk to someone.</i></p>";
+    assert_eq!(replies, vec![text(expected)]);
+    assert!(h.bot.inputs.lock().unwrap().is_empty(), "the bot is not asked");
+}
+
+#[tokio::test]
+async fn a_ticket_number_is_shown_as_text_never_as_markup() {
+    let mut h = with_ticket_labels(Harness::new());
+    let replies = h.handle(&ticket_reply("<b>T&1</b>", "ok"), NOW).await;
+    let [Reply::Text(shown)] = replies.as_slice() else { panic!("one text: {replies:?}") };
+    assert!(shown.contains("<b>&lt;b&gt;T&amp;1&lt;/b&gt;</b>"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_ticket_reply_leaves_the_mode_and_what_the_user_was_asked_as_they_were() {
+    let mut h = with_ticket_labels(in_live_chat());
+    h.conv.awaiting = Awaiting::RatingComment(RatingChoice { code: "R1".into(), id: 2 });
+    let before = h.conv.clone();
+    assert_eq!(h.handle(&ticket_reply("T1", "Done."), NOW).await.len(), 1);
+    assert_eq!(h.conv, before, "a reply of the agent is no message of the user");
+}
+
+#[tokio::test]
+async fn the_ticket_of_the_users_chat_is_remembered_whether_it_comes_before_or_after_the_close() {
+    let mut h = in_live_chat();
+    h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await;
+    assert_eq!(h.conv.ticket.as_deref(), Some("T1"));
+    h.chat_event(ChatEvent::Closed).await;
+    h.chat_event(ChatEvent::TicketCreated { ticket_id: "T2".into() }).await;
+    assert_eq!(h.conv.ticket.as_deref(), Some("T2"));
+    h.event_of("chat-0", ChatEvent::TicketCreated { ticket_id: "T3".into() }).await;
+    assert_eq!(h.conv.ticket.as_deref(), Some("T2"), "another chat's ticket is not the user's");
+}
+
+#[tokio::test]
+async fn typing_is_shown_for_the_agent_of_the_users_chat_and_never_for_the_user_or_another_chat() {
+    let mut h = in_live_chat();
+    assert!(shows_agent_typing(&h.conv, "chat-1", "A7"));
+    assert!(!shows_agent_typing(&h.conv, "chat-1", "user-1"), "the user's own writing");
+    assert!(!shows_agent_typing(&h.conv, "chat-0", "A7"), "another chat");
+    assert!(h.chat_event(ChatEvent::Writing { writer: "A7".into() }).await.is_empty(), "never a turn's reply");
+    h.chat_event(ChatEvent::Closed).await;
+    assert!(!shows_agent_typing(&h.conv, "chat-1", "A7"), "a closed chat");
 }

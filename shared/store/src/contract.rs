@@ -2,7 +2,9 @@
 
 use connector_engine::Reply;
 use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
-use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -228,6 +230,37 @@ pub async fn a_chat_opened_by_a_commit_leads_to_its_conversation_until_the_index
     assert_eq!(store.chat_conversation(&chat, Timestamp(NOW.0 + 10)).await.unwrap(), None);
 }
 
+pub async fn a_ticket_or_contact_leads_to_its_recipient_until_the_index_expires_and_a_later_write_replaces_it(store: Store) {
+    let recipient = |conversation: &str| TicketRecipient {
+        conversation: ConversationKey::new(conversation),
+        address: ReplyAddress { channel: "twilio".into(), to: serde_json::json!({ "from": "+1", "to": "+2" }) },
+    };
+    let (ticket, contact) = (TicketKey::Ticket(unique("TCK")), TicketKey::contact(&format!(" {}@Example.COM ", unique("Ann"))));
+    assert_eq!(store.ticket_recipient(&ticket, NOW).await.unwrap(), None);
+    store.index_ticket(&ticket, &recipient("conv-a"), Timestamp(NOW.0 + 10)).await.unwrap();
+    store.index_ticket(&contact, &recipient("conv-b"), Timestamp(NOW.0 + 10)).await.unwrap();
+    assert_eq!(store.ticket_recipient(&ticket, NOW).await.unwrap(), Some(recipient("conv-a")));
+    let TicketKey::Contact(email) = &contact else { unreachable!() };
+    assert_eq!(store.ticket_recipient(&TicketKey::contact(&email.to_uppercase()), NOW).await.unwrap(), Some(recipient("conv-b")));
+    assert_eq!(store.ticket_recipient(&ticket, Timestamp(NOW.0 + 10)).await.unwrap(), None);
+    store.index_ticket(&ticket, &recipient("conv-c"), LATER).await.unwrap();
+    assert_eq!(store.ticket_recipient(&ticket, NOW).await.unwrap(), Some(recipient("conv-c")));
+}
+
+pub async fn a_conversation_is_peeked_without_taking_its_lease(store: Store) {
+    let key = ConversationKey::new(unique("conv"));
+    assert_eq!(store.peek(&key, NOW).await.unwrap(), None);
+    let conversation = Conversation { messages_handled: 3, ..Conversation::default() };
+    let (id, v) = (message_id(), lock(&store, &key, "a").await);
+    store.commit(&key, &lease("a", NOW), v.version, &conversation, &outbox(&id, &["hi"]), None, Timestamp(NOW.0 + 10)).await.unwrap();
+    assert_eq!(store.peek(&key, NOW).await.unwrap().map(|c| c.messages_handled), Some(3));
+    assert!(
+        matches!(store.acquire(&key, &lease("b", Timestamp(NOW.0 + 30)), NOW).await.unwrap(), Acquired::Busy),
+        "a's lease is still a's"
+    );
+    assert_eq!(store.peek(&key, Timestamp(NOW.0 + 10)).await.unwrap(), None, "expired");
+}
+
 /// A turn given up after its commit and finished by the user's next message: the message is
 /// done, whoever claimed it in between.
 pub async fn a_turn_finished_for_a_given_up_claim_leaves_it_done(store: Store) {
@@ -296,6 +329,8 @@ macro_rules! store_contract_tests {
             an_expired_conversation_reads_as_a_new_one,
             cache_entries_are_absent_once_expired,
             a_chat_opened_by_a_commit_leads_to_its_conversation_until_the_index_expires,
+            a_ticket_or_contact_leads_to_its_recipient_until_the_index_expires_and_a_later_write_replaces_it,
+            a_conversation_is_peeked_without_taking_its_lease,
             a_turn_finished_for_a_given_up_claim_leaves_it_done,
             concurrent_writers_of_one_conversation_lose_no_update,
         );

@@ -5,6 +5,7 @@
 //! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `lease_owner` S, `lease_until` N, `expires_at` N |
 //! | `seen#<channel>#<message id>` | `claim_state` S (`in_progress`/`done`), `claim_owner` S, `hold_until` N, `expires_at` N |
 //! | `chat#<hyperchat chat id>`    | `conversation` S (the externalId), `expires_at` N           |
+//! | `ticket#<ticket number>`, `contact#<e-mail>` | `conversation` S, `address` M (who ticket replies reach), `expires_at` N |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
 //!
 //! Every conditional write whose condition fails is read back before it is believed: the SDK
@@ -20,7 +21,9 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -41,16 +44,16 @@ impl DynamoStore {
         Self { client, table: table.into() }
     }
 
-    /// A client from the SDK's own configuration chain (region, credentials, and
-    /// `AWS_ENDPOINT_URL_DYNAMODB` for a local server), with timeouts that fit a webhook.
+    /// A client configured from the environment (region, credentials, and
+    /// `AWS_ENDPOINT_URL_DYNAMODB` for a local server: [`crate::sdk_config`]), with timeouts
+    /// that fit a webhook.
     pub async fn from_env(table: impl Into<String>) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(2))
             .operation_attempt_timeout(Duration::from_secs(2))
             .operation_timeout(Duration::from_secs(6))
             .build();
-        let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
-        Self::new(Client::new(&config), table)
+        Self::new(crate::sdk_config::client(timeouts).await, table)
     }
 
     /// Creates the table (pay per request, TTL on `expires_at`) if it does not exist.
@@ -404,6 +407,41 @@ impl StateStore for DynamoStore {
             return Ok(None);
         }
         Ok(item.get("conversation").and_then(|v| v.as_s().ok()).map(ConversationKey::new))
+    }
+
+    async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
+        let Some(item) = self.read(conversation_pk(key)).await? else { return Ok(None) };
+        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
+            return Ok(None);
+        }
+        Ok(Some(read_conversation(&item, now).conversation))
+    }
+
+    async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
+        let address: AttributeValue =
+            serde_dynamo::to_attribute_value(&recipient.address).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&key.stored()))
+            .item("conversation", s(recipient.conversation.as_str()))
+            .item("address", address)
+            .item("expires_at", n(expires_at.0))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError> {
+        let Some(item) = self.read(key.stored()).await? else { return Ok(None) };
+        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
+            return Ok(None);
+        }
+        let Some(conversation) = item.get("conversation").and_then(|v| v.as_s().ok()).map(ConversationKey::new) else { return Ok(None) };
+        let Some(stored) = item.get("address") else { return Ok(None) };
+        let address = serde_dynamo::from_attribute_value(stored.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(Some(TicketRecipient { conversation, address }))
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {

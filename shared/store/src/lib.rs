@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 pub mod dynamo;
+mod https;
 pub mod memory;
+pub mod sdk_config;
 
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;

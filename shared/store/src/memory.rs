@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, Timestamp, Versioned};
+use connector_engine::ports::{
+    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -24,6 +26,7 @@ struct Inner {
     conversations: HashMap<ConversationKey, Entry>,
     cache: HashMap<String, (String, Timestamp)>,
     chats: HashMap<String, (ConversationKey, Timestamp)>,
+    tickets: HashMap<TicketKey, (TicketRecipient, Timestamp)>,
     sweep_at: usize,
 }
 
@@ -63,6 +66,7 @@ impl Inner {
         self.claims.retain(|_, claim| claim.expires_at > now);
         self.cache.retain(|_, (_, expires_at)| *expires_at > now);
         self.chats.retain(|_, (_, expires_at)| *expires_at > now);
+        self.tickets.retain(|_, (_, expires_at)| *expires_at > now);
         self.conversations.retain(|_, entry| entry.expires_at > now || entry.lease.as_ref().is_some_and(|l| l.until > now));
         self.sweep_at = 2 * (self.claims.len() + self.cache.len());
     }
@@ -188,6 +192,20 @@ impl StateStore for InMemoryStore {
 
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
         Ok(self.inner().chats.get(chat_id).filter(|(_, expires_at)| *expires_at > now).map(|(key, _)| key.clone()))
+    }
+
+    async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
+        let inner = self.inner();
+        Ok(inner.conversations.get(key).filter(|entry| entry.version > 0 && entry.expires_at > now).map(|entry| entry.conversation.clone()))
+    }
+
+    async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.inner().tickets.insert(key.clone(), (recipient.clone(), expires_at));
+        Ok(())
+    }
+
+    async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError> {
+        Ok(self.inner().tickets.get(key).filter(|(_, expires_at)| *expires_at > now).map(|(recipient, _)| recipient.clone()))
     }
 
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {

@@ -20,17 +20,35 @@ async fn store() -> Arc<DynamoStore> {
 
 state_store::store_contract_tests!(store().await);
 
+/// The same contract through a client configured only from the variables Lambda sets, as the
+/// functions build it (`state_store::sdk_config`), whichever features this build has.
+mod configured_from_lambda_variables {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+    use state_store::DynamoStore;
+    use std::sync::Arc;
+
+    async fn store() -> Arc<DynamoStore> {
+        super::store().await; // makes sure the table exists
+        let config = state_store::sdk_config::from_variables(&|name| std::env::var(name).ok(), TimeoutConfig::builder().build());
+        let table = std::env::var("TEST_TABLE_NAME").unwrap_or_else(|_| "connector-store-contract".into());
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table))
+    }
+
+    state_store::store_contract_tests!(store().await);
+}
+
 /// An item written by an older or broken version: its `conversation` no longer reads as one.
 #[tokio::test]
 async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_be_committed() {
+    use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
     use aws_sdk_dynamodb::types::AttributeValue;
     use connector_engine::ConversationKey;
     use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, StateStore, Timestamp};
     let store = store().await;
     let table = std::env::var("TEST_TABLE_NAME").unwrap_or_else(|_| "connector-store-contract".into());
     let key = ConversationKey::new(state_store::contract::unique("corrupt"));
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
-    aws_sdk_dynamodb::Client::new(&config)
+    let config = state_store::sdk_config::from_variables(&|name| std::env::var(name).ok(), TimeoutConfig::builder().build());
+    aws_sdk_dynamodb::Client::from_conf(config)
         .put_item()
         .table_name(&table)
         .item("pk", AttributeValue::S(format!("conv#{key}")))

@@ -296,3 +296,126 @@ async fn a_secret_replaced_in_the_table_reaches_a_warm_instance() {
     let old = hook_signature(WEBHOOK_SECRET, &body);
     assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &old)]).await.status, 403, "the old secret no longer works");
 }
+
+// ---------------------------------------------------------------- replies to tickets
+
+/// Inbenta Messenger's shared secret for its external ticket source.
+const TICKET_SECRET: &str = "test-ticket-webhook-secret";
+
+async fn start_with_tickets() -> (Connector, FakeHyperChat) {
+    start_with("", &[("INBENTA_MESSENGER_WEBHOOK_SECRET", TICKET_SECRET)]).await
+}
+
+/// The external ticket source's body for one agent reply to `ticket` created by `email`.
+fn ticket_reply_body(ticket: &str, email: &str, text: &str) -> Vec<u8> {
+    json!({"events": [{"resource": ticket, "resource_data": {"creator": {"identifier": email}}, "action_data": {"text": text}}]})
+        .to_string()
+        .into_bytes()
+}
+
+/// Posts a ticket reply as Messenger does, with `secret` as `X-Hook-Signature` (none: no header).
+async fn post_ticket_reply(c: &Connector, body: Vec<u8>, secret: Option<&str>) -> connector_tests::connector::Exchange {
+    let mut headers = vec![("content-type", "application/json")];
+    headers.extend(secret.map(|s| ("x-hook-signature", s)));
+    c.hyperchat_raw(body, &headers).await
+}
+
+/// The user escalates, the agent closes the chat, and HyperChat makes ticket `ticket` of it.
+async fn chat_closed_with_ticket(c: &Connector, hc: &FakeHyperChat, ticket: &str) {
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(c, hc).await;
+    c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
+    let info = c.hyperchat_event("system:info", json!({"chatId": chat, "data": {"ticketId": ticket}})).await;
+    assert_eq!(info.status, 200);
+}
+
+/// The agent's answer is a paragraph of its own, as Messenger's HTML makes it.
+const TICKET_REPLY_SMS: &str = "Hi, I'm the agent that you spoke to a while ago. My response to your question:\n\n\
+    Your card is unblocked.\n\n\
+    Here is the ticket number for your reference: TCK-123\n\
+    You can now continue chatting with the chatbot. If you want to talk to someone, type 'agent'. Thank you!";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_the_ticket_of_a_closed_chat_reaches_the_sms_user_once_with_the_ticket_number_even_when_delivered_twice() {
+    let (c, hc) = start_with_tickets().await;
+    chat_closed_with_ticket(&c, &hc, "TCK-123").await;
+    let body = ticket_reply_body("TCK-123", "someone@example.com", "<p>Your card is unblocked.</p>");
+    let reply = post_ticket_reply(&c, body.clone(), Some(TICKET_SECRET)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.replies.len(), 1, "one message: {:?}", reply.replies);
+    assert_eq!((reply.replies[0].to.as_str(), reply.replies[0].from.as_str()), (SMS_USER, COMPANY_NUMBER));
+    assert_eq!(reply.text(), TICKET_REPLY_SMS);
+    let again = post_ticket_reply(&c, body, Some(TICKET_SECRET)).await;
+    assert_eq!((again.status, again.replies.len()), (200, 0), "a redelivery is answered once");
+    c.inbenta.on_message("thanks bot", unrated("You're welcome."));
+    assert_eq!(c.sms("thanks bot").await.text(), "You're welcome.", "the bot goes on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_ticket_still_reaches_the_user_after_their_conversation_expired() {
+    let (c, hc) = start_with_tickets().await;
+    chat_closed_with_ticket(&c, &hc, "TCK-123").await;
+    c.conversation_expired(&format!("twilio-{}-{}", &COMPANY_NUMBER[1..], &SMS_USER[1..])).await;
+    let body = ticket_reply_body("TCK-123", "someone@example.com", "<p>Your card is unblocked.</p>");
+    let reply = post_ticket_reply(&c, body, Some(TICKET_SECRET)).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.replies.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), vec![SMS_USER]);
+    assert_eq!(reply.text(), TICKET_REPLY_SMS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_a_ticket_the_connector_never_heard_of_is_found_by_the_email_the_user_gave_the_escalation_form() {
+    let (c, hc) = start_with_tickets().await;
+    let agent = hc.add_agent("Ana");
+    let form = json!({"FIRST_NAME": "Ann", "LAST_NAME": "Lee", "EMAIL_ADDRESS": "Ann.Lee@Example.com"});
+    c.inbenta.on_message("ann.lee@example.com", json!({"answers": [{"type": "answer", "message": "Thanks",
+        "actions": [{"parameters": {"callback": "escalateToAgent", "data": form}}]}]}));
+    c.sms("ann.lee@example.com").await;
+    let chat = hc.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
+    c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
+    let body = ticket_reply_body("TCK-9", " ann.lee@EXAMPLE.com", "Done.");
+    let reply = post_ticket_reply(&c, body, Some(TICKET_SECRET)).await;
+    assert_eq!((reply.status, reply.replies.len()), (200, 1));
+    assert!(reply.text().contains("Done.") && reply.text().contains("TCK-9"), "{}", reply.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_reply_with_a_forged_or_missing_secret_is_refused_with_403_and_sends_nothing() {
+    let (c, hc) = start_with_tickets().await;
+    chat_closed_with_ticket(&c, &hc, "TCK-123").await;
+    let sent_before = c.twilio.requests().len();
+    let body = ticket_reply_body("TCK-123", "someone@example.com", "Your card is unblocked.");
+    let signed = hook_signature(TICKET_SECRET, std::str::from_utf8(&body).unwrap());
+    for secret in [Some("not-the-secret"), Some(""), None, Some(signed.as_str())] {
+        assert_eq!(post_ticket_reply(&c, body.clone(), secret).await.status, 403, "{secret:?}");
+    }
+    assert_eq!(c.twilio.requests().len(), sent_before, "nothing was sent");
+    let authentic = post_ticket_reply(&c, body, Some(TICKET_SECRET)).await;
+    assert_eq!(authentic.replies.len(), 1, "the refusals left no trace: the reply is still new");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configured_ticket_secret_every_ticket_reply_is_refused() {
+    let (c, hc) = start().await;
+    chat_closed_with_ticket(&c, &hc, "TCK-123").await;
+    let body = ticket_reply_body("TCK-123", "someone@example.com", "Your card is unblocked.");
+    for secret in [Some(""), None, Some(TICKET_SECRET)] {
+        assert_eq!(post_ticket_reply(&c, body.clone(), secret).await.status, 403, "{secret:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_to_an_unknown_ticket_is_answered_200_and_sends_nothing() {
+    let (c, hc) = start_with_tickets().await;
+    let reply = post_ticket_reply(&c, ticket_reply_body("TCK-404", "nobody@example.com", "Hello?"), Some(TICKET_SECRET)).await;
+    assert_eq!((reply.status, reply.replies.len()), (200, 0));
+    assert_nothing_reached_anyone(&c, &hc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authentic_ticket_webhook_that_is_no_reply_is_a_bad_request() {
+    let (c, hc) = start_with_tickets().await;
+    let body = json!({"events": [{"action_data": {"text": "for no ticket"}}]}).to_string().into_bytes();
+    assert_eq!(post_ticket_reply(&c, body, Some(TICKET_SECRET)).await.status, 400);
+    assert_nothing_reached_anyone(&c, &hc);
+}

@@ -28,6 +28,12 @@ pub fn signature_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
     given.len() == expected.len() && bool::from(expected.as_slice().ct_eq(&given))
 }
 
+/// 16 hex digits of the SHA-256 of `bytes`: the identity of a payload that carries no id.
+pub(crate) fn short_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    Sha256::digest(bytes)[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[derive(Debug)]
 pub struct NotAnEvent;
 
@@ -57,6 +63,9 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, NotAnEvent> {
             .pointer("/data/queuePosition")
             .and_then(Value::as_u64)
             .map(|p| ChatEvent::QueuePosition(u32::try_from(p).unwrap_or(u32::MAX))),
+        // Only someone starting to write: HyperChat has no indicator to switch off on the
+        // channels, which stop showing it by themselves.
+        "users:activity" => text("/type").filter(|kind| kind == "writing").and(text("/userId")).map(|writer| ChatEvent::Writing { writer }),
         "system:info" => data
             .pointer("/data/ticketId")
             .map(|t| ChatEvent::TicketCreated { ticket_id: t.as_str().map_or_else(|| t.to_string(), str::to_owned) }),
@@ -67,11 +76,7 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, NotAnEvent> {
     // the same data at the same time, is one event.
     let identity = match (&event, text("/message/id")) {
         (ChatEvent::Message { .. }, Some(message_id)) => format!("message:{message_id}"),
-        _ => {
-            use sha2::Digest;
-            let digest: String = Sha256::digest(data.to_string().as_bytes())[..8].iter().map(|b| format!("{b:02x}")).collect();
-            format!("{trigger}:{chat_id}:{created}:{digest}")
-        }
+        _ => format!("{trigger}:{chat_id}:{created}:{}", short_digest(data.to_string().as_bytes())),
     };
     Ok(vec![Event {
         id: MessageId::new("hyperchat", &identity),
@@ -130,6 +135,11 @@ mod tests {
             chat(ChatEvent::TicketCreated { ticket_id: "123".into() })
         );
         assert_eq!(event("invitations:new", r#"{"chatId":"c1"}"#), None);
+        assert_eq!(
+            event("users:activity", r#"{"chatId":"c1","userId":"a1","type":"writing"}"#),
+            chat(ChatEvent::Writing { writer: "a1".into() })
+        );
+        assert_eq!(event("users:activity", r#"{"chatId":"c1","userId":"a1","type":"not-writing"}"#), None);
         assert_eq!(event("users:activity", r#"{"chatId":"c1","type":"writing"}"#), None);
     }
 

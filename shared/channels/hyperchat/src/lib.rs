@@ -2,10 +2,16 @@
 //! into the engine's live-chat events and routed through the chat index to the conversation and
 //! its stored reply address; the reply goes out through that channel's sender.
 //!
+//!
+//! The same URL takes Inbenta Messenger's replies to the tickets made of closed chats
+//! ([`tickets`]): told apart by their body, authenticated by their own shared secret, routed
+//! through the ticket index and delivered by the same pipeline.
+//!
 //! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), then the shared webhook handler.
 //! - [`HyperChatChannel`]: `X-Hook-Signature` and the event payloads.
 
 mod events;
+pub mod tickets;
 
 pub use events::{parse_events, signature_matches};
 
@@ -21,7 +27,8 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-pub const ENV: &[EnvKey] = &[("HYPERCHAT_WEBHOOK_SECRET", "hyperchat.webhook_secret")];
+pub const ENV: &[EnvKey] =
+    &[("HYPERCHAT_WEBHOOK_SECRET", "hyperchat.webhook_secret"), ("INBENTA_MESSENGER_WEBHOOK_SECRET", "chat.chat.messenger.webhook_secret")];
 
 /// Where the handshake's secret is kept, so every instance knows it.
 const SECRET_CACHE_KEY: &str = "hyperchat#webhook-secret";
@@ -36,6 +43,15 @@ pub struct HyperChatEventSettings {
     pub webhook_secret: SecretString,
     /// Events are answered within this.
     pub deadline_ms: u64,
+}
+
+/// `chat.toml`'s `[chat.messenger]` table: Inbenta Messenger, whose external ticket source
+/// posts agents' replies to tickets.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TicketReplySettings {
+    /// The shared secret Messenger sends as `X-Hook-Signature`; empty refuses every reply.
+    #[serde(default = "connector_config::empty_secret")]
+    pub webhook_secret: SecretString,
 }
 
 /// The webhook secret once known (preset, stored, or from this instance's handshake).
@@ -55,11 +71,18 @@ impl SecretSlot {
 /// HyperChat's events as a webhook source.
 pub struct HyperChatChannel {
     secret: Arc<SecretSlot>,
+    ticket_secret: SecretString,
     budget: Duration,
 }
 
+/// A body whose sender is verified, by what it is.
+pub enum Verified {
+    Events(bytes::Bytes),
+    TicketReplies(bytes::Bytes),
+}
+
 impl Channel for HyperChatChannel {
-    type Verified = bytes::Bytes;
+    type Verified = Verified;
 
     fn name(&self) -> &'static str {
         "hyperchat"
@@ -71,18 +94,28 @@ impl Channel for HyperChatChannel {
 
     /// Without a secret nothing can be verified, so nothing is accepted.
     fn authenticate(&self, request: &WebhookRequest) -> Result<Self::Verified, Refusal> {
+        let signature = request.headers().get("x-hook-signature").and_then(|v| v.to_str().ok());
+        if tickets::is_ticket_reply(request.body()) {
+            if !tickets::ticket_secret_matches(&self.ticket_secret, signature) {
+                return Err(Refusal::forbidden("invalid or unconfigured ticket webhook secret"));
+            }
+            return Ok(Verified::TicketReplies(request.body().clone()));
+        }
         let Some(secret) = self.secret.get() else { return Err(Refusal::forbidden("no webhook secret yet: subscribe first")) };
-        let Some(signature) = request.headers().get("x-hook-signature").and_then(|v| v.to_str().ok()) else {
+        let Some(signature) = signature else {
             return Err(Refusal::forbidden("missing X-Hook-Signature"));
         };
         if !signature_matches(secret.expose_secret().as_bytes(), request.body(), signature) {
             return Err(Refusal::forbidden("invalid X-Hook-Signature"));
         }
-        Ok(request.body().clone())
+        Ok(Verified::Events(request.body().clone()))
     }
 
-    fn parse(&self, body: Self::Verified) -> Result<Vec<Event>, Refusal> {
-        parse_events(&body).map_err(|_| Refusal::bad_request("not a HyperChat event"))
+    fn parse(&self, verified: Self::Verified) -> Result<Vec<Event>, Refusal> {
+        match verified {
+            Verified::Events(body) => parse_events(&body).map_err(|_| Refusal::bad_request("not a HyperChat event")),
+            Verified::TicketReplies(body) => tickets::parse_ticket_replies(&body).map_err(|_| Refusal::bad_request("not a ticket reply")),
+        }
     }
 
     fn answer(&self, status: StatusCode) -> WebhookResponse {
@@ -107,14 +140,18 @@ pub struct HyperChatEvents {
 const READ_SECRET_EVERY_SECS: i64 = 60;
 
 impl HyperChatEvents {
-    pub fn new(settings: &HyperChatEventSettings, pipeline: Arc<connector_core::Pipeline>) -> Self {
+    pub fn new(settings: &HyperChatEventSettings, tickets: &TicketReplySettings, pipeline: Arc<connector_core::Pipeline>) -> Self {
         let secret = Arc::new(SecretSlot::default());
         let preset = Some(settings.webhook_secret.clone()).filter(|s| !s.expose_secret().is_empty());
         if let Some(preset) = &preset {
             secret.set(preset.clone());
         }
         let store = pipeline.store.clone();
-        let channel = HyperChatChannel { secret: secret.clone(), budget: Duration::from_millis(settings.deadline_ms) };
+        let channel = HyperChatChannel {
+            secret: secret.clone(),
+            ticket_secret: tickets.webhook_secret.clone(),
+            budget: Duration::from_millis(settings.deadline_ms),
+        };
         Self { webhook: Webhook::new(channel, pipeline), secret, preset, store, last_read: AtomicI64::new(i64::MIN) }
     }
 
