@@ -22,26 +22,39 @@ import sys
 import threading
 import time
 
-ready = threading.Event()
-answered = threading.Event()
-event = {"body": None, "handed_over": 0.0, "answered": 0.0, "status": None}
+EVENT = {"body": None}
+
+
+class Run:
+    """What one run's Runtime API saw; each run has its own, so that a killed run's last poll
+    cannot take the next run's event."""
+
+    def __init__(self):
+        self.ready = threading.Event()
+        self.answered = threading.Event()
+        self.lock = threading.Lock()
+        self.handed_over = 0.0
+        self.answered_at = 0.0
+        self.status = None
 
 
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        run = self.server.run
         if self.path.endswith("/runtime/invocation/next"):
-            first = not ready.is_set()
-            ready.set()
-            if first and event["body"] is not None:
+            with run.lock:
+                first = not run.ready.is_set()
+                run.ready.set()
+            if first and EVENT["body"] is not None:
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Lambda-Runtime-Aws-Request-Id", "cold-start-request")
                 self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 15000))
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:000000000000:function:cold-start-probe")
-                self.send_header("Content-Length", str(len(event["body"])))
+                self.send_header("Content-Length", str(len(EVENT["body"])))
                 self.end_headers()
-                event["handed_over"] = time.perf_counter()
-                self.wfile.write(event["body"])
+                run.handed_over = time.perf_counter()
+                self.wfile.write(EVENT["body"])
                 return
             time.sleep(2)  # hold the long poll; the process is killed meanwhile
         self.send_response(404)
@@ -50,13 +63,14 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         length = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(length)
+        run = self.server.run
         if self.path.endswith("/response") or self.path.endswith("/error"):
-            event["answered"] = time.perf_counter()
+            run.answered_at = time.perf_counter()
             try:
-                event["status"] = json.loads(body).get("statusCode")
+                run.status = json.loads(body).get("statusCode")
             except ValueError:
-                event["status"] = "error"
-            answered.set()
+                run.status = "error"
+            run.answered.set()
         self.send_response(202)
         self.end_headers()
 
@@ -69,17 +83,14 @@ def main():
     if "--event" in args:
         at = args.index("--event")
         with open(args[at + 1], "rb") as file:
-            event["body"] = file.read()
+            EVENT["body"] = file.read()
         del args[at : at + 2]
     binary = args[0]
     runs = int(args[1]) if len(args) > 1 and "=" not in args[1] else 20
     extra = dict(arg.split("=", 1) for arg in args[1:] if "=" in arg)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ)
     env.update({
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
         "AWS_LAMBDA_FUNCTION_NAME": "cold-start-probe",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
@@ -97,22 +108,29 @@ def main():
     env.update(extra)
     times, firsts, statuses = [], [], set()
     for _ in range(runs):
-        ready.clear()
-        answered.clear()
+        run = Run()
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+        server.run = run
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
         started = time.perf_counter()
-        process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not ready.wait(10):
+        logs = None if os.environ.get("COLD_START_LOGS") else subprocess.DEVNULL  # COLD_START_LOGS=1 shows them
+        process = subprocess.Popen([binary], env=env, stdout=logs, stderr=logs)
+        if not run.ready.wait(10):
             process.kill()
             sys.exit(f"{binary} did not reach invocation/next within 10 s (exit code {process.poll()})")
         times.append((time.perf_counter() - started) * 1000)
-        if event["body"] is not None:
-            if not answered.wait(20):
+        if EVENT["body"] is not None:
+            if not run.answered.wait(20):
                 process.kill()
                 sys.exit(f"{binary} did not answer the event within 20 s")
-            firsts.append((event["answered"] - event["handed_over"]) * 1000)
-            statuses.add(event["status"])
+            firsts.append((run.answered_at - run.handed_over) * 1000)
+            statuses.add(run.status)
         process.kill()
         process.wait()
+        server.shutdown()
+        server.server_close()
     summary = lambda values: f"min {min(values):.1f} ms, median {statistics.median(values):.1f} ms, max {max(values):.1f} ms"
     print(f"start to ready over {runs} runs: {summary(times)}")
     if firsts:

@@ -25,7 +25,7 @@ impl LocalAgent {
         let hyperchat = FakeHyperChat::start().await;
         hyperchat.set_agents_available(1);
         let agent_id = hyperchat.add_agent("Alex");
-        Self { hyperchat, agent_id, http: reqwest::Client::new(), events_url: String::new() }
+        Self { hyperchat, agent_id, http: crate::http_client(), events_url: String::new() }
     }
 
     /// The variables that point the connector at the stand-in.

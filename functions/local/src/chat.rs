@@ -177,7 +177,7 @@ pub async fn send(options: SendOptions) -> Result<(), crate::Error> {
     let counter =
         u32::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() % 1_000_000_000))
             .unwrap_or_default();
-    let response = webhooks.request(&reqwest::Client::new(), &options.text, counter)?.send().await.map_err(|error| {
+    let response = webhooks.request(&crate::http_client(), &options.text, counter)?.send().await.map_err(|error| {
         format!("no connector-local on 127.0.0.1:{port} ({}); start one with `connector-local serve`", error.without_url())
     })?;
     println!("HTTP {} from {}", response.status().as_u16(), webhooks.describe());
@@ -223,7 +223,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
 
     println!("Chatting as {} with the {bot_kind} bot.", webhooks.describe());
     println!("Type a message and press Enter; /quit or Ctrl-D ends. Try \"hello\".\n");
-    let http = reqwest::Client::new();
+    let http = crate::http_client();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut counter = 0u32;
     loop {

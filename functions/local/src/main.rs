@@ -42,7 +42,6 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = <Cli as clap::Parser>::parse();
-    upstream::install_tls_provider();
     let ran = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve().await,
         Command::Chat(options) => chat::run(options).await,
@@ -142,6 +141,11 @@ pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sour
 
 pub(crate) fn lang_dir() -> PathBuf {
     std::env::var_os("LANG_DIR").map_or_else(|| PathBuf::from("lang"), PathBuf::from)
+}
+
+/// An HTTP client for the terminal chat and the local agent, on the product's TLS set-up.
+pub(crate) fn http_client() -> reqwest::Client {
+    upstream::http_client_builder().build().expect("an HTTP client with the shared TLS configuration builds")
 }
 
 pub(crate) fn init_logging(default_level: &str) {

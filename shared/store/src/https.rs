@@ -33,8 +33,7 @@ impl HttpClient for Reqwest {
         clients
             .entry(key)
             .or_insert_with(|| {
-                upstream::install_tls_provider();
-                let mut builder = reqwest::Client::builder();
+                let mut builder = upstream::http_client_builder();
                 if let Some(connect) = key.0 {
                     builder = builder.connect_timeout(connect);
                 }

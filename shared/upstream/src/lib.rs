@@ -3,6 +3,10 @@
 //! one classification of statuses, and the provider's own error code kept as a value.
 #![forbid(unsafe_code)]
 
+mod tls;
+
+pub use tls::http_client_builder;
+
 use bytes::Bytes;
 pub use reqwest::{Method, StatusCode, Url};
 use serde_json::Value;
@@ -179,18 +183,9 @@ pub struct Upstream {
     timeouts: Timeouts,
 }
 
-/// Makes ring the process's TLS provider. rustls is built with ring alone (a smaller binary
-/// than aws-lc-rs: docs/design-notes.md, "Build"), and reqwest refuses to build a client
-/// before a provider is installed. Idempotent; every HTTP client of the product calls it first.
-pub fn install_tls_provider() {
-    // An error only says a provider is installed already: the one wanted.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
 impl Upstream {
     pub fn new(service: &'static str, timeouts: Timeouts) -> Result<Self, UpstreamError> {
-        install_tls_provider();
-        let http = reqwest::Client::builder()
+        let http = http_client_builder()
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.overall)
             .build()
