@@ -71,6 +71,17 @@ fn the_terminal_chat_plays_a_messenger_user_with_quick_replies() {
 }
 
 #[test]
+fn asking_for_an_agent_offers_one_and_without_live_chat_says_none_is_available() {
+    let with_agent = chat(&["--with-agent"], &["I want to talk to an agent", "1", "/close-agent"]);
+    assert_shown_in_order(
+        &with_agent,
+        &["Let me see whether one of our agents is free.", "Do you want to start a chat with a human agent?", "Agent Alex has joined"],
+    );
+    let alone = chat(&[], &["I want to talk to a person"]);
+    assert_shown_in_order(&alone, &["Let me see whether one of our agents is free.", "No agents available"]);
+}
+
+#[test]
 fn the_terminal_chat_reaches_a_local_agent_and_comes_back_to_the_bot() {
     let lines = ["zzz", "qqq", "1", "/agent Hello, I am Alex.", "my card is blocked", "/close-agent", "hello"];
     let shown = chat(&["--with-agent"], &lines);

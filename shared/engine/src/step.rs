@@ -436,6 +436,11 @@ impl Engine<'_> {
         for answer in &answers {
             self.present_answer(answer, turn);
         }
+        // The bot passes the user on, but no live chat is configured: say so, not silence.
+        if !self.policy.escalation.enabled && answers.iter().any(requests_agent) {
+            turn.text(self.labels.get(Label::NoAgents));
+            return Ok(());
+        }
         match trigger {
             Some(Trigger::FormDone(form)) => self.open_chat(conv, Some(form), turn).await,
             Some(Trigger::Direct) if may_escalate => self.start_escalation_form(conv, now, turn).await?,
@@ -453,7 +458,7 @@ impl Engine<'_> {
             return Some(Trigger::FormDone(form));
         }
         let policy = &self.policy.escalation;
-        if answer.has_flag("escalate") || answer.attribute("ESCALATE").eq_ignore_ascii_case("true") {
+        if requests_agent(answer) {
             Some(Trigger::ApiFlag)
         } else if policy.tries_before_escalation > 0 && conv.no_results_count >= policy.tries_before_escalation {
             Some(Trigger::NoResults)
@@ -769,6 +774,11 @@ impl Engine<'_> {
 fn reset_escalation_counters(conv: &mut Conversation) {
     conv.no_results_count = 0;
     conv.negative_ratings_count = 0;
+}
+
+/// The bot's answer passes the user on to a person (its `escalate` flag or `ESCALATE` setting).
+fn requests_agent(answer: &Answer) -> bool {
+    answer.has_flag("escalate") || answer.attribute("ESCALATE").eq_ignore_ascii_case("true")
 }
 
 /// The rate code of the last rateable answer: an `answer` with a `rateCode` that is neither

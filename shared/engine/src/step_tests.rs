@@ -538,10 +538,11 @@ async fn an_escalate_flag_or_setting_offers_an_agent_at_once() {
 }
 
 #[tokio::test]
-async fn escalation_is_never_offered_when_the_live_chat_is_off() {
+async fn with_the_live_chat_off_a_request_for_an_agent_hears_none_is_available_and_nothing_is_offered() {
     let mut h = Harness::new();
     h.bot.on(msg("agent"), answers(json!([{"type":"answer","message":"Passing you on","flags":["escalate"]}])));
-    assert_eq!(h.say("agent").await, vec![text("Passing you on")]);
+    assert_eq!(h.say("agent").await, vec![text("Passing you on"), text("No agents available")]);
+    assert_eq!(h.conv.awaiting, Awaiting::Nothing);
 }
 
 #[tokio::test]
