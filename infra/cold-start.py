@@ -3,7 +3,7 @@
 stand-in for the Lambda Runtime API on loopback. Python standard library only.
 
 Usage: python3 infra/cold-start.py path/to/binary [runs] [--event FILE] [KEY=VALUE ...]
-Prints min / median / max over the runs (default 20).
+Prints min / median / max over the runs (default 20), and the process's peak RSS.
 
 With --event (one of infra/events/*.json), the first poll is answered with that event and the
 script also times the first message: from handing the event over to the function's response,
@@ -78,6 +78,16 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def peak_rss_mib(pid):
+    """VmHWM, the process's peak resident set since its exec (the fork's Python pages, which
+    getrusage would count, are not the function's)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main():
     args = sys.argv[1:]
     if "--event" in args:
@@ -106,7 +116,7 @@ def main():
         "TWILIO_WEBHOOK_URL": "https://connector.example.com/twilio",
     })
     env.update(extra)
-    times, firsts, statuses = [], [], set()
+    times, firsts, statuses, peaks = [], [], set(), []
     for _ in range(runs):
         run = Run()
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
@@ -127,12 +137,14 @@ def main():
                 sys.exit(f"{binary} did not answer the event within 20 s")
             firsts.append((run.answered_at - run.handed_over) * 1000)
             statuses.add(run.status)
+        peaks.append(peak_rss_mib(process.pid))
         process.kill()
         process.wait()
         server.shutdown()
         server.server_close()
     summary = lambda values: f"min {min(values):.1f} ms, median {statistics.median(values):.1f} ms, max {max(values):.1f} ms"
     print(f"start to ready over {runs} runs: {summary(times)}")
+    print(f"peak RSS{' (after the first event)' if firsts else ''}: median {statistics.median(peaks):.1f} MiB, max {max(peaks):.1f} MiB")
     if firsts:
         print(f"first event to response (empty caches) over {runs} runs: {summary(firsts)}; statusCode {sorted(map(str, statuses))}")
 
