@@ -207,6 +207,24 @@ async fn an_agent_message_is_a_response_within_a_day_and_tagged_human_agent_afte
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messenger_user_in_a_live_chat_sees_the_agent_typing_but_never_their_own_writing() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let agent = hyperchat.add_agent("Ana");
+    let user = hyperchat.chats()[0]["creator"].as_str().expect("the chat's user").to_owned();
+    let (before, messages_before) = (c.graph.sender_actions().len(), c.graph.messages().len());
+    let writing = |who: &str| json!({"chatId": chat, "userId": who, "type": "writing"});
+
+    assert_eq!(c.hyperchat_event("users:activity", writing(&agent)).await.status, 200);
+    let shown: Vec<_> = c.graph.sender_actions()[before..].iter().map(|a| (a.psid.clone(), a.action.clone())).collect();
+    assert_eq!(shown, vec![(PSID.to_owned(), "typing_on".to_owned())]);
+
+    assert_eq!(c.hyperchat_event("users:activity", writing(&user)).await.status, 200);
+    assert_eq!(c.graph.sender_actions().len(), before + 1, "nothing for the user's own writing");
+    assert_eq!(c.graph.messages().len(), messages_before, "typing is no message");
+}
+
 fn notices(hyperchat: &FakeHyperChat, chat: &str) -> Vec<String> {
     let messages = hyperchat.messages(chat);
     messages.iter().filter_map(|m| m["message"].as_str()).filter(|t| t.starts_with("[connector]")).map(str::to_owned).collect()
