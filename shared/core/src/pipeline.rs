@@ -205,6 +205,13 @@ enum Delivered {
     Stopped(PipelineError),
 }
 
+/// The conversation an event belongs to, and the reply address an index holds for it (tickets
+/// outlive conversations, so a reply to one may find its conversation gone).
+struct Whose {
+    key: ConversationKey,
+    indexed_address: Option<ReplyAddress>,
+}
+
 impl Pipeline {
     #[tracing::instrument(skip_all, fields(conversation = tracing::field::Empty))]
     pub async fn handle(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
@@ -213,10 +220,10 @@ impl Pipeline {
         if let Input::Chat { chat_id, event: ChatEvent::Writing { writer } } = &event.input {
             return Ok(self.show_agent_typing(chat_id, writer, budget).await);
         }
-        let Some((key, indexed_address)) = self.conversation_of(&event.route, now, budget).await? else {
+        let Some(whose) = self.conversation_of(&event.route, now, budget).await? else {
             return Ok(Outcome::Ignored);
         };
-        tracing::Span::current().record("conversation", self.fingerprints.of(key.as_str()));
+        tracing::Span::current().record("conversation", self.fingerprints.of(whose.key.as_str()));
         let claim = ClaimRequest {
             owner: request_owner(),
             now,
@@ -242,7 +249,7 @@ impl Pipeline {
                 return Err(error);
             }
         };
-        match self.process(event, &key, indexed_address, &claim, taken_over, budget).await {
+        match self.process(event, &whose, &claim, taken_over, budget).await {
             Ok(outcome) => Ok(outcome),
             // Nothing of the turn was committed, or its outbox waits for the redelivery: either
             // way a redelivery may take the claim over at once.
@@ -254,22 +261,17 @@ impl Pipeline {
         }
     }
 
-    /// Whose conversation the event is, and the reply address an index holds for it (tickets
-    /// outlive conversations); `None`: nobody's, ignored.
-    async fn conversation_of(
-        &self,
-        route: &Route,
-        now: Timestamp,
-        budget: Budget,
-    ) -> Result<Option<(ConversationKey, Option<ReplyAddress>)>, PipelineError> {
+    /// Whose conversation the event is; `None`: nobody's, ignored.
+    async fn conversation_of(&self, route: &Route, now: Timestamp, budget: Budget) -> Result<Option<Whose>, PipelineError> {
+        let found = |key| Ok(Some(Whose { key, indexed_address: None }));
         match route {
-            Route::Conversation(key) => Ok(Some((key.clone(), None))),
+            Route::Conversation(key) => found(key.clone()),
             Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
-                Some(key) => Ok(Some((key, None))),
+                Some(key) => found(key),
                 // Not indexed (yet: the turn that opened it may still be committing): the
                 // service knows whose chat it is.
                 None => match tokio::time::timeout_at(budget.work, self.live_chat.chat_owner(chat_id)).await {
-                    Ok(Ok(Some(external_id))) => Ok(Some((ConversationKey::new(external_id), None))),
+                    Ok(Ok(Some(external_id))) => found(ConversationKey::new(external_id)),
                     Ok(Ok(None)) => {
                         tracing::info!("event of a chat no conversation has: ignored");
                         Ok(None)
@@ -285,7 +287,7 @@ impl Pipeline {
                 let keys = std::iter::once(TicketKey::Ticket(ticket.clone())).chain(contact.as_deref().map(TicketKey::contact));
                 for lookup in keys {
                     if let Some(found) = self.bounded(self.store.ticket_recipient(&lookup, now), budget.work).await? {
-                        return Ok(Some((found.conversation, Some(found.address))));
+                        return Ok(Some(Whose { key: found.conversation, indexed_address: Some(found.address) }));
                     }
                 }
                 // Its fingerprint only: ticket numbers and e-mails stay out of the logs.
@@ -351,16 +353,15 @@ impl Pipeline {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn process(
         &self,
         event: &Event,
-        key: &ConversationKey,
-        indexed_address: Option<ReplyAddress>,
+        whose: &Whose,
         claim: &ClaimRequest,
         taken_over: bool,
         budget: Budget,
     ) -> Result<Outcome, PipelineError> {
+        let key = &whose.key;
         let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, &claim.owner, budget).await?;
         let own_outbox = outbox.as_ref().is_some_and(|o| o.message_id == event.id);
         let chat_before = conversation.mode.chat_id().map(str::to_owned);
@@ -401,7 +402,7 @@ impl Pipeline {
         }
         // A ticket answered after its conversation expired: the index kept the address.
         if conversation.address.is_none() {
-            conversation.address = indexed_address;
+            conversation.address = whose.indexed_address.clone();
         }
         let Some(address) = conversation.address.clone() else {
             self.release_lease(key, &lease, budget).await;
