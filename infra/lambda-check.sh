@@ -100,20 +100,25 @@ mkfifo "$WORK/fake.in"
 FAKE_PID=$!
 exec 3>"$WORK/fake.in" # keeps the fake's stdin open until this script ends
 for _ in $(seq 100); do
-    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 13 ]] && break
+    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 16 ]] && break
     kill -0 "$FAKE_PID" 2>/dev/null || break
     sleep 0.1
 done
-if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 13 ]]; then
+if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 16 ]]; then
     echo "FAIL: fake-upstreams did not print its environment"; cat "$WORK/fake.env" "$WORK/fake.log"; exit 1
 fi
 cat "$WORK/fake.env"
 
+# The repository's configuration with live chat on (HyperChat is among the fakes).
+mkdir -p "$WORK/conf/custom"
+cp -R "$ROOT/conf/default" "$WORK/conf/default"
+printf '[chat]\nenabled = true\n' >"$WORK/conf/custom/chat.toml"
 {
     cat "$WORK/fake.env"
     echo "TWILIO_AUTH_TOKEN=$AUTH_TOKEN"
     echo "TWILIO_WEBHOOK_URL=$WEBHOOK_URL"
-    echo "CONF_DIR=$ROOT/conf"
+    echo "CONF_DIR=$WORK/conf"
+    echo "HYPERCHAT_WEBHOOK_URL=https://connector.example.com/hyperchat"
     echo "LANG_DIR=$ROOT/lang"
     echo "ENVIRONMENT=development"
     echo "RUST_LOG=${RUST_LOG:-info}"
@@ -181,6 +186,19 @@ invoke smooch-forged.json 403 60
 invoke messenger-verify.json 200 "$FIRST_INVOKE_TIMEOUT"
 invoke messenger-message.json 200 60
 invoke messenger-forged.json 403 60
+# A link to an agent's file (signed by infra/events/generate.py as the function signs them): the
+# file's bytes come back through the runtime base64-encoded, as API Gateway needs binary bodies.
+invoke hyperchat-file-link.json 200 "$FIRST_INVOKE_TIMEOUT"
+if python3 - "$WORK/out.json" <<'PY'
+import base64, json, sys
+out = json.load(open(sys.argv[1]))
+headers = {k.lower(): v for k, v in out.get("headers", {}).items()}
+body = base64.b64decode(out["body"]) if out.get("isBase64Encoded") else None
+assert body == b"\x89PNG\r\n\x1a\n lambda-check", f"body {out.get('body')!r}, isBase64Encoded {out.get('isBase64Encoded')}"
+assert headers.get("content-type") == "image/png", headers
+PY
+then pass "the agent's file comes back base64-encoded, image/png"; else fail "the agent's file did not come back whole"; fi
+invoke hyperchat-forged-link.json 403 60
 
 # A 200 also answers errors that retrying cannot fix, so check that the bot's replies really
 # reached (fake) Twilio: closing its stdin makes fake-upstreams list what it accepted.

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes the sample events in this folder: API Gateway HTTP API (payload 2.0) requests for
-POST /twilio (signed the way Twilio signs webhooks), POST /smooch (with Smooch's X-API-Key) and
-GET|POST /messenger (Meta's verification and X-Hub-Signature-256). Python 3 standard library
+POST /twilio (signed the way Twilio signs webhooks), POST /smooch (with Smooch's X-API-Key),
+GET|POST /messenger (Meta's verification and X-Hub-Signature-256) and GET /hyperchat/files/...
+(a link to an agent's file, signed as the HyperChat function signs them). Python 3 standard library
 only; the output is deterministic, so running it again changes nothing unless this script
 changed.
 
@@ -67,12 +68,13 @@ def event(params, sig, request_id, epoch_ms):
     return request("POST", "/twilio", headers, body, request_id, epoch_ms, base64_body=True)
 
 
-def request(method, path, headers, body, request_id, epoch_ms, query="", base64_body=False):
+def request(method, path, headers, body, request_id, epoch_ms, query="", base64_body=False, route=None):
     """An HTTP API payload 2.0 request as API Gateway hands it to the function."""
     user_agent = headers.get("user-agent", "curl/8")
+    route_key = f"{method} {route or path}"
     return {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
         **({"queryStringParameters": dict(urllib.parse.parse_qsl(query))} if query else {}),
@@ -99,7 +101,7 @@ def request(method, path, headers, body, request_id, epoch_ms, query="", base64_
                 "userAgent": user_agent,
             },
             "requestId": request_id,
-            "routeKey": f"{method} {path}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": "22/Nov/2026:08:00:00 +0000",
             "timeEpoch": epoch_ms,
@@ -162,6 +164,28 @@ def messenger_verification(token, request_id, epoch_ms):
     return request("GET", "/messenger", {"user-agent": "facebookplatform/1.0"}, b"", request_id, epoch_ms, query=query)
 
 
+HYPERCHAT_SECRET = "test-hyperchat-secret"  # tests/src/hyperchat.rs FakeHyperChat::SECRET
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def file_link_token(app_secret, path, media_type, name, expires):
+    """The token of a link to an agent's file (shared/channels/hyperchat/src/files.rs): the file
+    as JSON, base64url, then a dot and the base64url HMAC-SHA256 of that text, keyed with
+    HMAC-SHA256(app secret, "inbenta-connector agent file links v1")."""
+    key = hmac.new(app_secret.encode(), b"inbenta-connector agent file links v1", hashlib.sha256).digest()
+    payload = b64url(json.dumps({"p": path, "t": media_type, "n": name, "e": expires}, separators=(",", ":")).encode())
+    return payload + "." + b64url(hmac.new(key, payload.encode(), hashlib.sha256).digest())
+
+
+def file_link_request(app_secret, request_id, epoch_ms):
+    token = file_link_token(app_secret, "/media/F1", "image/png", "check.png", 4102444800)  # expires in 2100
+    headers = {"user-agent": "TwilioProxy/1.1"}
+    return request("GET", f"/hyperchat/files/{token}/check.png", headers, b"", request_id, epoch_ms, route="/hyperchat/files/{link+}")
+
+
 def main():
     epoch = 1795334400000  # 2026-11-22T08:00:00Z, fixed so the output is deterministic
     sms = sms_params("SM11111111111111111111111111111111", "+34600111222", "+12078200470", "hello")
@@ -181,6 +205,8 @@ def main():
         "messenger-verify.json": messenger_verification(MESSENGER_VERIFY_TOKEN, "req-messenger-0001", epoch + 5000),
         "messenger-message.json": messenger_event(MESSENGER_APP_SECRET, "m_messenger_0001", "hello from Messenger", "req-messenger-0002", epoch + 6000),
         "messenger-forged.json": messenger_event("not-the-app-secret", "m_messenger_0002", "hello", "req-messenger-0003", epoch + 7000),
+        "hyperchat-file-link.json": file_link_request(HYPERCHAT_SECRET, "req-hyperchat-0001", epoch + 8000),
+        "hyperchat-forged-link.json": file_link_request("not-the-app-secret", "req-hyperchat-0002", epoch + 9000),
     }
     for name, data in events.items():
         (HERE / name).write_text(json.dumps(data, indent=2) + "\n")

@@ -23,6 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The public URL the fake Twilio "registered": signatures are made over it.
 pub const WEBHOOK_URL: &str = "https://connector.example.com/twilio";
+/// The HyperChat function's public URL: links to agents' files start with it.
+pub const HYPERCHAT_WEBHOOK_URL: &str = "https://connector.example.com/hyperchat";
 pub const COMPANY_NUMBER: &str = "+14155550100";
 pub const SMS_USER: &str = "+34600000001";
 pub const WHATSAPP_USER: &str = "whatsapp:+34600000002";
@@ -92,6 +94,7 @@ impl Connector {
             ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
             ("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN.to_owned()),
             ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
+            ("HYPERCHAT_WEBHOOK_URL", HYPERCHAT_WEBHOOK_URL.to_owned()),
             ("SMOOCH_API_URL", smooch.url()),
             ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
             ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
@@ -152,7 +155,7 @@ impl Connector {
         let before = self.twilio.messages().len();
         let response = self.handle(request).await;
         let replies = self.twilio.messages().into_iter().skip(before).collect();
-        Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
+        Exchange { status: response.status().as_u16(), body: String::from_utf8_lossy(response.body()).into_owned(), replies }
     }
 
     /// The user `from` texts `body` to the company number (same channel as `from`).
@@ -183,7 +186,7 @@ impl Connector {
         *request.uri_mut() = http::Uri::from_static("/hyperchat");
         let response = self.hyperchat.handle(request, None).await;
         let replies = self.twilio.messages().into_iter().skip(before).collect();
-        Exchange { status: response.status().as_u16(), body: response.body().clone(), replies }
+        Exchange { status: response.status().as_u16(), body: String::from_utf8_lossy(response.body()).into_owned(), replies }
     }
 
     /// A Smooch webhook carrying `body`, with the webhook's `X-API-Key`, and the messages
@@ -222,7 +225,7 @@ impl Connector {
         *request.uri_mut() = format!("/messenger?{query}").parse().expect("a valid URI");
         let response = self.messenger_webhook.handle(request, None).await;
         let replies = self.graph.messages().into_iter().skip(before).collect();
-        MessengerExchange { status: response.status().as_u16(), body: response.body().clone(), replies }
+        MessengerExchange { status: response.status().as_u16(), body: String::from_utf8_lossy(response.body()).into_owned(), replies }
     }
 
     /// Makes the conversation `key` look as if its user last wrote `ago` (the way time passes
@@ -256,6 +259,33 @@ impl Connector {
             .await
             .expect("committed");
         self.store.finish(&key, &probe, &id, true).await.expect("finished");
+    }
+
+    /// The user `from` sends `media` (`(MediaUrl, MediaContentType)` pairs) with the caption
+    /// `body`, as Twilio posts an MMS or a WhatsApp media message.
+    pub async fn media_from(&self, from: &str, body: &str, media: &[(String, &str)]) -> Exchange {
+        let to = if from.starts_with("whatsapp:") { format!("whatsapp:{COMPANY_NUMBER}") } else { COMPANY_NUMBER.to_owned() };
+        let mut params = inbound_form(from, &to, body, &self.next_sid());
+        params.retain(|(k, _)| k != "NumMedia");
+        params.push(("NumMedia".into(), media.len().to_string()));
+        for (i, (url, content_type)) in media.iter().enumerate() {
+            params.push((format!("MediaContentType{i}"), (*content_type).to_owned()));
+            params.push((format!("MediaUrl{i}"), url.clone()));
+        }
+        self.exchange(self.signed(&params)).await
+    }
+
+    /// A `GET` (a channel, or a user's browser, following a link) of `url`'s path on the
+    /// HyperChat events function.
+    pub async fn hyperchat_get(&self, url: &str) -> WebhookResponse {
+        self.hyperchat_request("GET", url).await
+    }
+
+    /// A request without a body to `url`'s path on the HyperChat events function.
+    pub async fn hyperchat_request(&self, method: &str, url: &str) -> WebhookResponse {
+        let path = url.find("/hyperchat").map_or(url, |at| &url[at..]);
+        let request = http::Request::builder().method(method).uri(path).body(Bytes::new()).expect("valid request");
+        self.hyperchat.handle(request, None).await
     }
 
     pub async fn sms(&self, body: &str) -> Exchange {

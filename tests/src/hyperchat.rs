@@ -24,6 +24,8 @@
 //! | `POST   /v1/chats/{id}/messages` | appid + secret |
 //! | `GET    /v1/surveys/{id}` (JSON body `sourceId`) | appid + secret |
 //! | `DELETE /v1/chats/{id}[?userId=<id>]` | appid + secret |
+//! | `POST   /v1/media` (multipart `chatId`, `senderId`, `media` file) | appid + secret |
+//! | `GET    /v1/media/{id}` (the file's bytes) | appid + secret |
 //!
 //! "appid" is header `x-hyper-appid: `[`FakeHyperChat::APP_ID`], "secret" is
 //! `x-hyper-secret: `[`FakeHyperChat::SECRET`]; without them the answer is
@@ -40,7 +42,7 @@ use serde_json::{Map, Value, json};
 
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
-use crate::server::{Reply, Running, Upstream};
+use crate::server::{RawReply, Reply, Running, Upstream};
 
 /// Handle to a running fake HyperChat. Cheap to clone; the server stops
 /// (gracefully) when the last clone is dropped.
@@ -72,6 +74,8 @@ struct ChatState {
     chats: Vec<StoredChat>,
     /// Every accepted message of every chat; `M<n>` is at `n - 1`.
     messages: Vec<Value>,
+    /// Files shared in chats; `F<n>` (at `/media/F<n>`) is at `n - 1`.
+    files: Vec<SharedFile>,
     /// `(status, remaining)` of an injected failure.
     failures: Option<(u16, usize)>,
     delay: Duration,
@@ -98,6 +102,33 @@ impl ChatState {
         user.insert("chats".into(), json!([]));
         self.users.push(user);
         n
+    }
+}
+
+/// A file shared in a chat, by the user (uploaded) or an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    pub chat: String,
+    pub sender: String,
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl ChatState {
+    /// Keeps a file and its media message in `chat`; the message.
+    fn share(&mut self, file: SharedFile) -> Value {
+        let url = format!("/media/F{}", self.files.len() + 1);
+        let message = json!({
+            "id": format!("M{}", self.messages.len() + 1),
+            "chat": file.chat,
+            "sender": file.sender,
+            "type": "media",
+            "message": {"url": url, "type": file.content_type, "name": file.name},
+        });
+        self.files.push(file);
+        self.messages.push(message.clone());
+        message
     }
 }
 
@@ -211,6 +242,23 @@ impl FakeHyperChat {
     /// Messages accepted in chat `chat_id`, in order, as the API returned them.
     pub fn messages(&self, chat_id: &str) -> Vec<Value> {
         lock(&self.server.shared.state).messages.iter().filter(|m| m["chat"] == chat_id).cloned().collect()
+    }
+
+    /// Files shared in chat `chat_id` (uploaded by the user or shared by an agent), in order.
+    pub fn files(&self, chat_id: &str) -> Vec<SharedFile> {
+        lock(&self.server.shared.state).files.iter().filter(|f| f.chat == chat_id).cloned().collect()
+    }
+
+    /// An agent shares a file in a chat, as from HyperChat's agent console: the `message` of the
+    /// `messages:new` event HyperChat then posts.
+    pub fn agent_file(&self, chat_id: &str, agent_id: &str, name: &str, content_type: &str, bytes: &[u8]) -> Value {
+        lock(&self.server.shared.state).share(SharedFile {
+            chat: chat_id.to_owned(),
+            sender: agent_id.to_owned(),
+            name: name.to_owned(),
+            content_type: content_type.to_owned(),
+            bytes: bytes.to_vec(),
+        })
     }
 
     /// Every user (agents included), in creation order, as `GET /v1/users/{id}`
@@ -419,6 +467,11 @@ async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap,
             secret()?;
             post_message(&mut state, id, body)
         }
+        ["media"] => {
+            allow(&[Method::POST])?;
+            secret()?;
+            upload(&mut state, header(headers, "content-type").unwrap_or_default(), body)
+        }
         // A survey's link for a ticket (JSON body on a GET, as Inbenta's client sends it).
         ["surveys", id] => {
             allow(&[Method::GET])?;
@@ -528,6 +581,80 @@ fn post_message(state: &mut ChatState, chat_id: &str, body: &[u8]) -> Result<Rep
     ok(json!({"message": message}))
 }
 
+/// `POST /v1/media`: the user's file, kept with a media message in their open chat.
+fn upload(state: &mut ChatState, content_type: &str, body: &[u8]) -> Result<Reply, Reply> {
+    let parts = multipart(content_type, body).ok_or_else(|| bad_request("Body must be multipart/form-data"))?;
+    let field = |name: &str| parts.iter().find(|p| p.name == name);
+    let text = |name: &str| {
+        field(name)
+            .map(|p| String::from_utf8_lossy(&p.body).into_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| bad_request(&format!("'{name}' is required")))
+    };
+    let (chat_id, sender) = (text("chatId")?, text("senderId")?);
+    let media = field("media").filter(|p| p.filename.is_some()).ok_or_else(|| bad_request("'media' must be a file"))?;
+    let stored = state.chat_mut(&chat_id).ok_or_else(|| not_found("Chat"))?;
+    if str_field(&stored.chat, "status") == Some("closed") {
+        return Err(bad_request("Chat is closed"));
+    }
+    if !state.user_exists(&sender) {
+        return Err(bad_request("'senderId' is not a known user"));
+    }
+    let file = SharedFile {
+        chat: chat_id,
+        sender,
+        name: media.filename.clone().unwrap_or_default(),
+        content_type: media.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
+        bytes: media.body.clone(),
+    };
+    let message = state.share(file);
+    ok(json!({"message": message}))
+}
+
+/// One part of a `multipart/form-data` body.
+struct Part {
+    name: String,
+    filename: Option<String>,
+    content_type: Option<String>,
+    body: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` body (RFC 7578); `None` when it is not one.
+fn multipart(content_type: &str, body: &[u8]) -> Option<Vec<Part>> {
+    let boundary = content_type.split(';').map(str::trim).find_map(|p| p.strip_prefix("boundary="))?.trim_matches('"');
+    let delimiter = format!("--{boundary}").into_bytes();
+    let mut parts = Vec::new();
+    let mut rest = body.get(find(body, &delimiter)? + delimiter.len()..)?;
+    while !rest.starts_with(b"--") {
+        rest = rest.strip_prefix(b"\r\n")?;
+        let end = find(rest, &delimiter)?;
+        let part = rest[..end].strip_suffix(b"\r\n")?;
+        let split = find(part, b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&part[..split]).into_owned();
+        let header = |name: &str| {
+            head.split("\r\n").find_map(|line| {
+                line.split_once(':').filter(|(k, _)| k.trim().eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_owned())
+            })
+        };
+        let disposition = header("content-disposition")?;
+        let param = |key: &str| {
+            disposition.split(';').map(str::trim).find_map(|p| p.strip_prefix(&format!("{key}="))).map(|v| v.trim_matches('"').to_owned())
+        };
+        parts.push(Part {
+            name: param("name")?,
+            filename: param("filename"),
+            content_type: header("content-type"),
+            body: part[split + 4..].to_vec(),
+        });
+        rest = &rest[end + delimiter.len()..];
+    }
+    Some(parts)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
 impl Upstream for Shared {
     fn log(&self) -> &RequestLog {
         &self.log
@@ -535,6 +662,28 @@ impl Upstream for Shared {
 
     async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
         route(self, method, uri, headers, body).await
+    }
+
+    /// `GET /v1/media/{id}`: a shared file's bytes, with the app's credentials (after any
+    /// injected failure, like every route).
+    fn file(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<RawReply> {
+        let id = uri.path().strip_prefix("/v1/media/").filter(|_| method == Method::GET)?;
+        let error = |(status, body): Reply| RawReply { status, headers: Vec::new(), body: body.to_string().into() };
+        let mut state = lock(&self.state);
+        if let Some(status) = take_failure(&mut state.failures) {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Some(error(api_error(status, status.canonical_reason().unwrap_or("Error"))));
+        }
+        if header(headers, "x-hyper-appid") != Some(FakeHyperChat::APP_ID)
+            || header(headers, "x-hyper-secret") != Some(FakeHyperChat::SECRET)
+        {
+            return Some(error(unauthorized()));
+        }
+        let file = id.strip_prefix('F').and_then(|n| n.parse::<usize>().ok()).and_then(|n| state.files.get(n.checked_sub(1)?));
+        Some(match file {
+            Some(file) => RawReply::file(&file.content_type, file.bytes.clone().into()),
+            None => error(not_found("Media")),
+        })
     }
 }
 
@@ -738,6 +887,29 @@ mod tests {
         assert_eq!(late.status, 400);
         assert_eq!(fake.messages("C1").len(), 1);
         assert_eq!(get(&fake, "/v1/chats/C9", BOTH).await.status, 404);
+    }
+
+    #[tokio::test]
+    async fn an_uploaded_file_becomes_a_media_message_whose_bytes_only_the_app_can_read() {
+        let fake = FakeHyperChat::start().await;
+        let user = signup(&fake, "ext-1").await;
+        assert_eq!(create_chat(&fake, &user).await.status, 200);
+        let body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"chatId\"\r\n\r\nC1\r\n--XyZ\r\nContent-Disposition: form-data; name=\"senderId\"\r\n\r\n{user}\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"media\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n\x01\r\n\x02\r\n--XyZ--\r\n"
+        );
+        let multipart = ("content-type", "multipart/form-data; boundary=XyZ");
+        let uploaded =
+            raw_http::send("POST", &format!("{}/v1/media", fake.base_url()), &[multipart, APPID, SECRET], body.as_bytes()).await.unwrap();
+        assert_eq!(uploaded.status, 200, "{}", uploaded.text());
+        let message = uploaded.json()["message"].clone();
+        assert_eq!(message["message"], json!({"url": "/media/F1", "type": "image/png", "name": "a.png"}));
+        assert_eq!(fake.files("C1")[0].bytes, b"\x01\r\n\x02", "the part's own line breaks are kept");
+        assert_eq!(fake.messages("C1"), vec![message]);
+        let download = get(&fake, "/v1/media/F1", BOTH).await;
+        assert_eq!((download.status, download.body.as_slice()), (200, &b"\x01\r\n\x02"[..]));
+        assert_eq!(get(&fake, "/v1/media/F1", &[APPID]).await.status, 401);
+        assert_eq!(get(&fake, "/v1/media/F9", BOTH).await.status, 404);
     }
 
     #[tokio::test]

@@ -40,6 +40,7 @@
 pub mod connector;
 pub mod counting_store;
 pub mod dynamo_proxy;
+pub mod files;
 pub mod graph;
 pub mod hyperchat;
 pub mod inbenta;

@@ -19,6 +19,24 @@ use crate::recording::RequestLog;
 /// A fake's answer: status and JSON body.
 pub(crate) type Reply = (StatusCode, Value);
 
+/// A fake's answer that is no JSON: a file's bytes, or a redirect.
+#[derive(Debug, Clone)]
+pub(crate) struct RawReply {
+    pub status: StatusCode,
+    pub headers: Vec<(http::HeaderName, String)>,
+    pub body: Bytes,
+}
+
+impl RawReply {
+    pub(crate) fn file(content_type: &str, body: Bytes) -> Self {
+        Self { status: StatusCode::OK, headers: vec![(http::header::CONTENT_TYPE, content_type.to_owned())], body }
+    }
+
+    pub(crate) fn redirect(location: String) -> Self {
+        Self { status: StatusCode::TEMPORARY_REDIRECT, headers: vec![(http::header::LOCATION, location)], body: Bytes::new() }
+    }
+}
+
 /// What makes one fake different from another: how it answers a request.
 pub(crate) trait Upstream: Send + Sync + 'static {
     /// Where its requests are recorded.
@@ -26,6 +44,11 @@ pub(crate) trait Upstream: Send + Sync + 'static {
     /// The answer to one request; `Err` is an error answer (same shape, kept
     /// apart so routes can use `?`).
     fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> impl Future<Output = Result<Reply, Reply>> + Send;
+    /// The answer to a request for a file the fake serves, asked before [`Upstream::answer`];
+    /// `None`: not such a request.
+    fn file(&self, _method: &Method, _uri: &Uri, _headers: &HeaderMap) -> Option<RawReply> {
+        None
+    }
 }
 
 /// A running fake: its address and the state its routes share. Cheap to
@@ -73,6 +96,16 @@ impl<S: Upstream> Running<S> {
 /// Every request of every fake: recorded, answered, its status recorded.
 async fn handle<S: Upstream>(State(shared): State<Arc<S>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let id = shared.log().record(&method, &uri, &headers, &body);
+    if let Some(raw) = shared.file(&method, &uri, &headers) {
+        shared.log().set_status(id, raw.status.as_u16());
+        let mut response = (raw.status, raw.body).into_response();
+        for (name, value) in raw.headers {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        return response;
+    }
     let (status, reply) = shared.answer(&method, &uri, &headers, &body).await.unwrap_or_else(|err| err);
     shared.log().set_status(id, status.as_u16());
     (status, Json(reply)).into_response()

@@ -1,4 +1,7 @@
-//! A fake of Twilio's Messages API (`POST .../Messages.json`).
+//! A fake of Twilio's Messages API (`POST .../Messages.json`), and of the media URLs of
+//! inbound messages (`GET .../Messages/{MM}/Media/{ME}`: HTTP Basic auth required, then a
+//! redirect to the file's storage, a [`FakeFileHost`] on another port, as Twilio redirects to
+//! its CDN).
 //!
 //! A real HTTP server on `127.0.0.1:<random port>`, so the connector's real
 //! HTTP client, Basic auth and form encoding are exercised. It applies the
@@ -17,9 +20,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 
+use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
-use crate::server::{Reply, Running, Upstream};
+use crate::server::{RawReply, Reply, Running, Upstream};
 
 /// A message Twilio accepted (answered 201), as the product asked to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +46,8 @@ pub struct FakeTwilio {
 struct Shared {
     log: RequestLog,
     state: Mutex<TwilioState>,
+    /// Where media URLs redirect to.
+    cdn: FakeFileHost,
 }
 
 /// `remaining` requests fail with `status` (and Twilio `code`) once `after` messages were
@@ -74,9 +80,24 @@ impl FakeTwilio {
 
     /// Starts a fake on `127.0.0.1:<random port>`.
     pub async fn start() -> Self {
+        let cdn = FakeFileHost::start().await;
         let server =
-            Running::start("FakeTwilio", |_| Shared { log: RequestLog::default(), state: Mutex::new(TwilioState::default()) }).await;
+            Running::start("FakeTwilio", |_| Shared { log: RequestLog::default(), state: Mutex::new(TwilioState::default()), cdn }).await;
         Self { server }
+    }
+
+    /// The media URL of an inbound message's file, as Twilio puts it in `MediaUrl0`.
+    pub fn add_media(&self, content_type: &str, body: &[u8]) -> String {
+        static MEDIA: AtomicU64 = AtomicU64::new(0);
+        let n = MEDIA.fetch_add(1, Ordering::Relaxed) + 1;
+        let media_sid = format!("ME{n:032x}");
+        self.server.shared.cdn.put(&media_sid, content_type, body);
+        format!("{}/2010-04-01/Accounts/{}/Messages/MM{n:032x}/Media/{media_sid}", self.base_url(), Self::ACCOUNT_SID)
+    }
+
+    /// The storage media URLs redirect to.
+    pub fn cdn(&self) -> &FakeFileHost {
+        &self.server.shared.cdn
     }
 
     /// Socket address the fake listens on.
@@ -357,6 +378,19 @@ impl Upstream for Shared {
 
     async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
         route(self, method, uri.path(), headers, body).await
+    }
+
+    /// A media URL: the account's Basic auth, then a redirect to the storage.
+    fn file(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Option<RawReply> {
+        let segments: Vec<&str> = uri.path().split('/').collect();
+        let ["", "2010-04-01", "Accounts", sid, "Messages", _, "Media", media_sid] = segments.as_slice() else { return None };
+        if method != Method::GET {
+            return None;
+        }
+        Some(match check_basic_auth(headers, sid) {
+            Ok(()) => RawReply::redirect(self.cdn.url_of(media_sid)),
+            Err((status, body)) => RawReply { status, headers: Vec::new(), body: body.to_string().into() },
+        })
     }
 }
 

@@ -3,7 +3,8 @@
 //! signed text, quick replies, postbacks, batches, echoes, redeliveries, long answers, forged
 //! signatures, and the HUMAN_AGENT tag on a late agent message.
 
-use connector_tests::connector::Connector;
+use connector_tests::connector::{Connector, HYPERCHAT_WEBHOOK_URL};
+use connector_tests::files::FakeFileHost;
 use connector_tests::graph::{
     Entry, Event, MAX_QUICK_REPLIES, MAX_TEXT_CHARS, MAX_TITLE_CHARS, VERIFY_TOKEN, now_ms, sign_with, verification_query, webhook_body,
 };
@@ -254,4 +255,30 @@ async fn an_agent_message_to_a_user_who_blocked_the_page_is_reported_to_the_agen
     let told = notices(&hyperchat, &chat);
     assert_eq!(told.len(), 1);
     assert!(told[0].contains("551"), "{told:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_messenger_users_photo_reaches_the_agent_and_an_agents_document_comes_back_as_a_file_attachment() {
+    const JPEG: &[u8] = b"\xff\xd8\xff\xe0 a photo";
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let cdn = FakeFileHost::start().await;
+    let url = cdn.put("10150.jpg", "image/jpeg", JPEG);
+    let sent = c.messenger_post(&Event::image(PSID, "m_photo", &url, now_ms()).body()).await;
+    assert_eq!((sent.status, sent.replies.len()), (200, 0));
+    let files = hyperchat.files(&chat);
+    assert_eq!(files.len(), 1);
+    assert_eq!((files[0].name.as_str(), files[0].content_type.as_str(), files[0].bytes.as_slice()), ("10150.jpg", "image/jpeg", JPEG));
+    assert_eq!(cdn.requests()[0].query, None, "the page token never goes to the CDN");
+
+    let agent = hyperchat.add_agent("Ana");
+    let message = hyperchat.agent_file(&chat, &agent, "terms.pdf", "application/pdf", b"%PDF-1.7 terms");
+    let answer = c.hyperchat_event("messages:new", json!({ "message": message })).await;
+    assert_eq!(answer.status, 200);
+    let sent = c.graph.messages();
+    let attachment = &sent.last().expect("a message to the user").message["attachment"];
+    assert_eq!(attachment["type"], "file");
+    let link = attachment["payload"]["url"].as_str().expect("the file's link");
+    assert!(link.starts_with(HYPERCHAT_WEBHOOK_URL) && !link.contains(FakeHyperChat::SECRET), "{link}");
+    assert_eq!(c.hyperchat_get(link).await.body().as_ref(), b"%PDF-1.7 terms");
 }

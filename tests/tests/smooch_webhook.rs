@@ -3,11 +3,13 @@
 //! link buttons, batches, echoes, redeliveries, forged keys, v1.1 beside v2, app keys per
 //! environment from ExtraInfo, and a live chat.
 
-use connector_tests::connector::Connector;
+use connector_tests::connector::{Connector, HYPERCHAT_WEBHOOK_URL};
+use connector_tests::files::FakeFileHost;
 use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET as HYPERCHAT_SECRET};
 use connector_tests::inbenta::{answer, no_results, unrated};
 use connector_tests::smooch::{
     FakeSmooch, V1_1, V2, WEBHOOK_SECRET, v1_message, v1_postback, v2_batch, v2_business_echo, v2_event, v2_message, v2_postback, v2_reply,
+    v2_user_content,
 };
 use serde_json::{Value, json};
 
@@ -276,4 +278,29 @@ async fn a_smooch_user_in_a_live_chat_sees_the_agent_typing_but_never_their_own_
     assert_eq!(c.hyperchat_event("users:activity", stopped).await.status, 200);
     assert_eq!(c.smooch.activities().len(), before + 1, "nothing for the user's own writing or a stop");
     assert_eq!(c.smooch.messages().len(), messages_before, "typing is no message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_smooch_users_image_reaches_the_agent_and_an_agents_picture_comes_back_as_an_image_message() {
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a picture";
+    let (c, hyperchat, chat) = in_live_chat().await;
+    let media_host = FakeFileHost::start().await;
+    let url = media_host.put("card.png", "image/png", PNG);
+    let image = json!({"type": "image", "mediaUrl": url, "mediaType": "image/png"});
+    let sent = c.smooch_post(&v2_user_content(APP, CONVERSATION, USER, "m-image", image)).await;
+    assert_eq!((sent.status, sent.replies.len()), (200, 0));
+    let files = hyperchat.files(&chat);
+    assert_eq!(files.len(), 1);
+    assert_eq!((files[0].name.as_str(), files[0].content_type.as_str(), files[0].bytes.as_slice()), ("card.png", "image/png", PNG));
+
+    let agent = hyperchat.add_agent("Ana");
+    let message = hyperchat.agent_file(&chat, &agent, "map.png", "image/png", PNG);
+    let before = c.smooch.messages().len();
+    assert_eq!(c.hyperchat_event("messages:new", json!({ "message": message })).await.status, 200);
+    let sent = c.smooch.messages();
+    assert_eq!(sent.len(), before + 1);
+    assert_eq!((sent[before].target.as_str(), sent[before].kind()), (CONVERSATION, "image"));
+    let link = sent[before].content["mediaUrl"].as_str().expect("a media URL");
+    assert!(link.starts_with(HYPERCHAT_WEBHOOK_URL) && !link.contains(FakeHyperChat::SECRET), "{link}");
+    assert_eq!(c.hyperchat_get(link).await.body().as_ref(), PNG);
 }

@@ -1,7 +1,8 @@
 //! `connector-local chat --with-agent`: the terminal also plays the live agent. A local stand-in
 //! for HyperChat (the one the tests use, a real HTTP server on loopback) takes the chats the
 //! connector opens; its agent joins at once, and what the user writes to the agent is printed.
-//! `/agent TEXT` and `/close-agent` speak for the agent, as signed HyperChat webhook events.
+//! `/agent TEXT`, `/agent-file PATH` and `/close-agent` speak for the agent, as signed
+//! HyperChat webhook events.
 
 use connector_tests::hyperchat::{FakeHyperChat, event_body, hook_signature};
 use serde_json::{Value, json};
@@ -58,13 +59,18 @@ impl LocalAgent {
                 for chat in self.hyperchat.chats() {
                     let Some(id) = chat["id"].as_str().map(str::to_owned) else { continue };
                     if chats.insert(id.clone()) {
-                        println!("[agent] a chat opened: /agent TEXT answers as Alex, /close-agent ends it");
+                        println!(
+                            "[agent] a chat opened: /agent TEXT answers as Alex, /agent-file PATH shares a file, /close-agent ends it"
+                        );
                         self.post("invitations:accept", json!({"chatId": id, "userId": self.agent_id})).await;
                     }
                     for message in self.hyperchat.messages(&id) {
                         let mine = message["sender"] == Value::String(self.agent_id.clone());
                         if !mine && seen.insert(message["id"].to_string()) {
-                            println!("[agent sees] {}", message["message"].as_str().unwrap_or_default());
+                            match message["message"].as_str() {
+                                Some(text) => println!("[agent sees] {text}"),
+                                None => println!("[agent sees] a file: {} ({})", message["message"]["name"], message["message"]["type"]),
+                            }
                         }
                     }
                 }
@@ -77,27 +83,37 @@ impl LocalAgent {
         self.hyperchat.chats().iter().rev().find(|c| c["status"] != "closed").and_then(|c| c["id"].as_str().map(str::to_owned))
     }
 
-    /// `/agent TEXT` or `/close-agent`; `false` when the line is neither.
+    /// `/agent TEXT`, `/agent-file PATH` or `/close-agent`; `false` when the line is none.
     pub async fn command(&self, line: &str) -> bool {
-        let (chat, reply) = if let Some(text) = line.strip_prefix("/agent ") {
-            (self.open_chat(), Some(text.trim().to_owned()))
+        let action = if let Some(path) = line.strip_prefix("/agent-file ") {
+            Action::File(PathBuf::from(path.trim()))
+        } else if let Some(text) = line.strip_prefix("/agent ") {
+            Action::Say(text.trim().to_owned())
         } else if line == "/close-agent" {
-            (self.open_chat(), None)
+            Action::Close
         } else {
             return false;
         };
-        let Some(chat) = chat else {
+        let Some(chat) = self.open_chat() else {
             println!("[agent] no chat is open: ask the bot for an agent first");
             return true;
         };
-        match reply {
-            Some(text) => {
+        match action {
+            Action::Say(text) => {
                 static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
                 let id = format!("local-agent-{}", COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
                 let message = json!({"id": id, "chat": chat, "sender": self.agent_id, "type": "text", "message": text});
                 self.post("messages:new", json!({ "message": message })).await;
             }
-            None => self.post("chats:close", json!({"chatId": chat, "userId": self.agent_id})).await,
+            Action::File(path) => match std::fs::read(&path) {
+                Ok(bytes) => {
+                    let name = path.file_name().map_or_else(|| "file".to_owned(), |n| n.to_string_lossy().into_owned());
+                    let message = self.hyperchat.agent_file(&chat, &self.agent_id, &name, media_type_of(&path), &bytes);
+                    self.post("messages:new", json!({ "message": message })).await;
+                }
+                Err(error) => println!("[agent] cannot read {}: {error}", path.display()),
+            },
+            Action::Close => self.post("chats:close", json!({"chatId": chat, "userId": self.agent_id})).await,
         }
         true
     }
@@ -118,6 +134,28 @@ impl LocalAgent {
             Ok(answer) => println!("[agent] the connector answered HTTP {} to {trigger}", answer.status().as_u16()),
             Err(error) => println!("[agent] {trigger} not delivered: {error}"),
         }
+    }
+}
+
+/// What the agent does.
+enum Action {
+    Say(String),
+    File(PathBuf),
+    Close,
+}
+
+/// The media type HyperChat's console would give a file, by its extension.
+fn media_type_of(path: &Path) -> &'static str {
+    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match extension.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        "mp4" => "video/mp4",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
     }
 }
 

@@ -33,7 +33,7 @@ pub struct ChatOptions {
     #[command(flatten)]
     user: UserOptions,
     /// Play the live agent too, on a local HyperChat stand-in: two answers the bot cannot give
-    /// offer an agent; `/agent TEXT` and `/close-agent` speak for them.
+    /// offer an agent; `/agent TEXT`, `/agent-file PATH` and `/close-agent` speak for them.
     #[arg(long)]
     with_agent: bool,
 }

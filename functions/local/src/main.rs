@@ -115,7 +115,7 @@ async fn stand_in_for_unconfigured_channels() -> Result<Vec<(String, String)>, E
 }
 
 /// Configuration as for the Lambda functions, plus local defaults for what a newcomer has not
-/// set: a Twilio auth token to sign with and the local webhook URL, a Smooch webhook secret
+/// set: a Twilio auth token to sign with and the local webhook URLs, a Smooch webhook secret
 /// and API key, a Messenger app secret, verify token and page token.
 pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sources {
     let mut sources = Sources::from_env();
@@ -123,6 +123,7 @@ pub(crate) fn local_sources(port: u16, overrides: Vec<(String, String)>) -> Sour
         ("TWILIO_AUTH_TOKEN", chat::LOCAL_AUTH_TOKEN.to_owned()),
         ("TWILIO_ACCOUNT_SID", chat::LOCAL_ACCOUNT_SID.to_owned()),
         ("TWILIO_WEBHOOK_URL", format!("http://127.0.0.1:{port}/twilio")),
+        ("HYPERCHAT_WEBHOOK_URL", format!("http://127.0.0.1:{port}/hyperchat")),
         ("SMOOCH_WEBHOOK_SECRET", chat::LOCAL_SMOOCH_WEBHOOK_SECRET.to_owned()),
         ("SMOOCH_KEY_ID", chat::LOCAL_SMOOCH_KEY_ID.to_owned()),
         ("SMOOCH_SECRET", chat::LOCAL_SMOOCH_SECRET.to_owned()),

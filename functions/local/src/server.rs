@@ -80,6 +80,11 @@ pub fn router(app: Arc<App>) -> Router {
             "/hyperchat",
             post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),
         )
+        // The links that hand agents' files to users (GET, and HEAD through axum's GET).
+        .route(
+            "/hyperchat/files/{*link}",
+            get(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "no such route") })
         .with_state(app)
 }

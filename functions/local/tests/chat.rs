@@ -9,7 +9,22 @@ use std::time::Duration;
 
 /// Runs `connector-local chat <args>`, typing `lines` one by one; what the terminal showed.
 fn chat(args: &[&str], lines: &[&str]) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector-local"))
+    let mut child = spawn_chat(args);
+    let mut stdin = child.stdin.take().expect("stdin");
+    // Each line waits for the one before to be answered (the agent side polls every 200 ms).
+    for line in lines.iter().chain(&["/quit"]) {
+        std::thread::sleep(Duration::from_millis(1500));
+        writeln!(stdin, "{line}").expect("the chat reads its input");
+    }
+    drop(stdin);
+    let output = child.wait_with_output().expect("the chat ends");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `connector-local chat <args>` against the demo bot, its input and output piped.
+fn spawn_chat(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_connector-local"))
         .arg("chat")
         .args(args)
         .env("CONF_DIR", repo_root().join("conf"))
@@ -21,17 +36,7 @@ fn chat(args: &[&str], lines: &[&str]) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("connector-local starts");
-    let mut stdin = child.stdin.take().expect("stdin");
-    // Each line waits for the one before to be answered (the agent side polls every 200 ms).
-    for line in lines.iter().chain(&["/quit"]) {
-        std::thread::sleep(Duration::from_millis(1500));
-        writeln!(stdin, "{line}").expect("the chat reads its input");
-    }
-    drop(stdin);
-    let output = child.wait_with_output().expect("the chat ends");
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stdout).into_owned()
+        .expect("connector-local starts")
 }
 
 fn assert_shown_in_order(shown: &str, expected: &[&str]) {
@@ -95,4 +100,42 @@ fn the_terminal_chat_reaches_a_local_agent_and_comes_back_to_the_bot() {
         "I'm the demo bot",
     ];
     assert_shown_in_order(&shown, &expected);
+}
+
+#[test]
+fn a_file_the_local_agent_shares_reaches_the_terminal_as_a_link_the_local_server_serves() {
+    let dir = std::env::temp_dir().join(format!("connector-local-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let receipt = dir.join("receipt.txt");
+    std::fs::write(&receipt, "Receipt no. 7").unwrap();
+    let mut child = spawn_chat(&["--with-agent"]);
+    let mut stdin = child.stdin.take().expect("stdin");
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = child.stdout.take().expect("stdout");
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    for line in ["zzz", "qqq", "1", &format!("/agent-file {}", receipt.display())] {
+        std::thread::sleep(Duration::from_millis(1500));
+        writeln!(stdin, "{line}").expect("the chat reads its input");
+    }
+    // On SMS (no MMS) a file is its name and link: "receipt.txt: http://127.0.0.1:PORT/hyperchat/files/...".
+    let mut shown = String::new();
+    let link = loop {
+        let line = lines_rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no link shown in:\n{shown}"));
+        shown.push_str(&line);
+        shown.push('\n');
+        if let Some(at) = line.find("receipt.txt: ") {
+            break line[at + "receipt.txt: ".len()..].trim().to_owned();
+        }
+    };
+    assert!(link.starts_with("http://127.0.0.1:") && link.contains("/hyperchat/files/"), "{link}");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let fetched = runtime.block_on(connector_tests::raw_http::get(&link, &[])).expect("the local server answers");
+    assert_eq!((fetched.status, fetched.body.as_slice()), (200, &b"Receipt no. 7"[..]));
+    writeln!(stdin, "/quit").unwrap();
+    drop(stdin);
+    assert!(child.wait().expect("the chat ends").success());
 }

@@ -44,10 +44,19 @@ pub async fn run(endpoint: impl Endpoint) -> Result<(), Error> {
             let deadline = request.lambda_context_ref().and_then(|context| deadline_of(context.deadline(), SystemTime::now()));
             let (parts, body) = request.into_parts();
             let request = http::Request::from_parts(parts, bytes::Bytes::from(body.to_vec()));
-            Ok::<_, Error>(webhook.serve(request, deadline).await.map(Body::from))
+            Ok::<_, Error>(webhook.serve(request, deadline).await.map(response_body))
         }
     }))
     .await
+}
+
+/// Text answers stay text; anything else (an agent's file) goes out as binary, which API
+/// Gateway receives base64-encoded and decodes for the caller.
+fn response_body(bytes: bytes::Bytes) -> Body {
+    match String::from_utf8(bytes.to_vec()) {
+        Ok(text) => Body::Text(text),
+        Err(error) => Body::Binary(error.into_bytes()),
+    }
 }
 
 /// The runtime's wall-clock deadline as a monotonic instant, less the margin. A deadline that
@@ -66,6 +75,14 @@ fn deadline_of(deadline: SystemTime, now: SystemTime) -> Option<Instant> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_answer_stays_text_and_a_binary_one_is_binary() {
+        assert!(matches!(response_body(bytes::Bytes::from_static(b"ok")), Body::Text(text) if text == "ok"));
+        assert!(
+            matches!(response_body(bytes::Bytes::from_static(&[0x89, b'P', b'N', b'G', 0xff])), Body::Binary(bytes) if bytes.len() == 5)
+        );
+    }
 
     #[test]
     fn the_runtime_deadline_is_kept_less_the_margin_and_a_past_one_is_ignored() {

@@ -5,7 +5,7 @@
 #[cfg(feature = "lambda")]
 pub mod lambda;
 
-use channel_hyperchat::{HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
+use channel_hyperchat::{FileLinks, FileProxy, HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
 use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
 use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
@@ -122,16 +122,23 @@ impl App {
     /// HyperChat when `chat.enabled` and a server are configured; otherwise nobody is available
     /// and nothing escalates.
     pub fn live_chat(&self) -> Result<Arc<dyn LiveChat>, AppError> {
+        Ok(match self.hyperchat()? {
+            Some(hyperchat) => hyperchat,
+            None => Arc::new(NoLiveChat),
+        })
+    }
+
+    /// The HyperChat client, when `chat.enabled` and a server are configured.
+    fn hyperchat(&self) -> Result<Option<Arc<HyperChatClient>>, AppError> {
         let chat: HyperChatSettings = self.config.section("chat.chat")?;
-        let Some(base_url) = chat.base_url().filter(|_| chat.enabled) else {
-            return Ok(Arc::new(NoLiveChat));
-        };
+        let Some(base_url) = chat.base_url().filter(|_| chat.enabled) else { return Ok(None) };
         let config = HyperChatConfig::from_settings(&chat, base_url, Duration::from_millis(self.api()?.timeout_ms));
-        Ok(Arc::new(HyperChatClient::new(config).map_err(AppError::LiveChat)?))
+        Ok(Some(Arc::new(HyperChatClient::new(config).map_err(AppError::LiveChat)?)))
     }
 
     pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>, sinks: Sinks) -> Result<Pipeline, AppError> {
         let lang: ConversationDefaults = self.config.section("conversation")?;
+        let chat: HyperChatSettings = self.config.section("chat.chat")?;
         let custom: Custom = self.config.section("custom")?;
         Ok(Pipeline {
             chatbot,
@@ -149,6 +156,7 @@ impl App {
             only_chat_mode: custom.only_hyper_chat_mode,
             timing: self.state.timing(),
             sinks,
+            max_user_file_bytes: chat.max_file_bytes,
             fingerprints: self.fingerprints.clone(),
         })
     }
@@ -206,8 +214,28 @@ impl App {
     pub fn hyperchat_events(&self, chatbot: Arc<dyn Chatbot>) -> Result<HyperChatEvents, AppError> {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
         let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
-        let pipeline = self.pipeline(chatbot.clone(), self.live_chat()?, self.senders(&chatbot)?)?;
-        Ok(HyperChatEvents::new(&settings, &tickets, Arc::new(pipeline)))
+        let hyperchat = self.hyperchat()?;
+        let files = match &hyperchat {
+            Some(hyperchat) => self.file_proxy(&settings, hyperchat.clone())?,
+            None => None,
+        };
+        let live_chat: Arc<dyn LiveChat> = match hyperchat {
+            Some(hyperchat) => hyperchat,
+            None => Arc::new(NoLiveChat),
+        };
+        let pipeline = self.pipeline(chatbot.clone(), live_chat, self.senders(&chatbot)?)?;
+        Ok(HyperChatEvents::new(&settings, &tickets, files, Arc::new(pipeline)))
+    }
+
+    /// The links that hand agents' files to users, when the function knows its public URL.
+    fn file_proxy(&self, settings: &HyperChatEventSettings, hyperchat: Arc<HyperChatClient>) -> Result<Option<FileProxy>, AppError> {
+        let chat: HyperChatSettings = self.config.section("chat.chat")?;
+        let lifetime = Duration::from_secs(settings.file_link_ttl_secs);
+        let Some(links) = FileLinks::new(&settings.webhook_url, &chat.secret, lifetime, self.clock.clone()) else {
+            tracing::warn!("HYPERCHAT_WEBHOOK_URL or HYPERCHAT_SECRET is not set: agents' files reach users as their names only");
+            return Ok(None);
+        };
+        Ok(Some(FileProxy { links: Arc::new(links), hyperchat, max_bytes: settings.max_file_bytes }))
     }
 
     /// The Twilio function: its webhook over a pipeline that replies through Twilio.

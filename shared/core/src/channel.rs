@@ -10,7 +10,7 @@ use crate::{WebhookRequest, WebhookResponse};
 use async_trait::async_trait;
 use connector_engine::Reply;
 use connector_engine::conversation::{ConversationKey, ReplyAddress};
-use connector_engine::ports::MessageId;
+use connector_engine::ports::{FileContent, FileError, MessageId, UserFile};
 use connector_engine::step::Input;
 use http::StatusCode;
 use serde::Serialize;
@@ -205,6 +205,12 @@ pub trait Sender: Send + Sync + 'static {
         async { None }
     }
 
+    /// A file the user sent, for their agent: at most `limit` bytes, before `deadline`, fetched
+    /// with whatever the channel's media URLs need. Channels that hand no files over say so.
+    fn fetch_file(&self, _file: &UserFile, _limit: u64, _deadline: Instant) -> impl Future<Output = Result<FileContent, FileError>> + Send {
+        async { Err(FileError::Unsupported) }
+    }
+
     /// How long after the user last wrote messages still reach them (WhatsApp: 24 hours);
     /// `None` when there is no such limit.
     fn reply_window(&self, _to: &Self::Address) -> Option<Duration> {
@@ -242,6 +248,7 @@ pub trait ReplySink: Send + Sync {
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
     async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError>;
     async fn display_name(&self, to: &ReplyAddress, deadline: Instant) -> Option<String>;
+    async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError>;
     fn reply_window(&self, to: &ReplyAddress) -> Option<Duration>;
 }
 
@@ -273,6 +280,10 @@ impl<S: Sender> ReplySink for S {
     async fn display_name(&self, to: &ReplyAddress, deadline: Instant) -> Option<String> {
         let address: S::Address = serde_json::from_value(to.to.clone()).ok()?;
         Sender::display_name(self, &address, deadline).await
+    }
+
+    async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        Sender::fetch_file(self, file, limit, deadline).await
     }
 
     async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {

@@ -7,11 +7,13 @@
 //! - [`pipeline`]: one event, exactly once: claim, lease, engine step, commit with its outbox,
 //!   delivery with write-ahead progress, finish.
 //! - [`credentials`]: channel credentials per environment from ExtraInfo, else configuration.
+//! - [`files`]: users' files fetched from their channel for the agent.
 //! - [`fingerprint`]: keyed, non-reversible names for identifiers in logs.
 #![forbid(unsafe_code)]
 
 pub mod channel;
 pub mod credentials;
+pub mod files;
 pub mod fingerprint;
 pub mod pipeline;
 pub mod webhook;
@@ -25,8 +27,8 @@ use bytes::Bytes;
 
 /// A webhook request as every entry point hands it over.
 pub type WebhookRequest = http::Request<Bytes>;
-/// A webhook response: status, headers and a small text body.
-pub type WebhookResponse = http::Response<String>;
+/// A webhook response: status, headers and a body (a small text, or a file an agent shared).
+pub type WebhookResponse = http::Response<Bytes>;
 
 /// Largest webhook body any channel accepts (a Smooch or Messenger batch is a few tens of KiB);
 /// each channel sets its own limit below it.
@@ -34,7 +36,7 @@ pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
 
 /// A plain-text response (errors never echo input or secrets).
 pub fn text_response(status: http::StatusCode, body: &str) -> WebhookResponse {
-    let mut response = http::Response::new(body.to_owned());
+    let mut response = http::Response::new(Bytes::copy_from_slice(body.as_bytes()));
     *response.status_mut() = status;
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
     response

@@ -23,8 +23,8 @@ use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient,
-    Timestamp, UserProfile, Versioned,
+    Acquired, Chatbot, Claim, ClaimRequest, Clock, FileContent, FileError, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError,
+    TicketKey, TicketRecipient, Timestamp, UserChannel, UserFile, Versioned,
 };
 use connector_engine::step::{ChatEvent, Engine, Input, Policy, shows_agent_typing};
 use std::sync::Arc;
@@ -140,6 +140,8 @@ pub struct Pipeline {
     pub timing: Timing,
     /// Who replies reach, by the channel of their address.
     pub sinks: Sinks,
+    /// The largest file a user may send their agent (the live chat's limit).
+    pub max_user_file_bytes: u64,
     pub fingerprints: Fingerprinter,
 }
 
@@ -424,11 +426,12 @@ impl Pipeline {
         } else {
             Arc::new((*self.labels).clone().overridden_by(app.translations))
         };
-        let profile = ChannelProfile { sink: sink.as_ref(), address: &address, deadline: budget.work };
+        let channel =
+            ChannelPort { sink: sink.as_ref(), address: &address, max_file_bytes: self.max_user_file_bytes, deadline: budget.work };
         let engine = Engine {
             chatbot: self.chatbot.as_ref(),
             live_chat: self.live_chat.as_ref(),
-            profile: &profile,
+            channel: &channel,
             labels: &labels,
             policy: &self.policy,
             only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
@@ -757,17 +760,23 @@ fn request_owner() -> String {
     format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
-/// The user's channel, asked for their name when a chat opens.
-struct ChannelProfile<'a> {
+/// The user's channel, as the engine asks it: their name when a chat opens, the files they
+/// send their agent.
+struct ChannelPort<'a> {
     sink: &'a dyn ReplySink,
     address: &'a ReplyAddress,
+    max_file_bytes: u64,
     deadline: Instant,
 }
 
 #[async_trait::async_trait]
-impl UserProfile for ChannelProfile<'_> {
+impl UserChannel for ChannelPort<'_> {
     async fn display_name(&self) -> Option<String> {
         self.sink.display_name(self.address, self.deadline).await
+    }
+
+    async fn fetch_file(&self, file: &UserFile) -> Result<FileContent, FileError> {
+        self.sink.fetch_file(file, self.max_file_bytes, self.deadline).await
     }
 }
 

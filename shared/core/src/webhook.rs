@@ -37,11 +37,17 @@ impl<C: Channel> Webhook<C> {
         &self.pipeline
     }
 
+    /// When a request arriving now must be answered: the channel's budget, or the runtime's
+    /// deadline when that is sooner.
+    pub fn deadline(&self, runtime_deadline: Option<Instant>) -> Instant {
+        let own = Instant::now() + self.channel.budget();
+        runtime_deadline.map_or(own, |runtime| runtime.min(own))
+    }
+
     /// Handles one request. `runtime_deadline` is when the runtime kills the invocation (the
     /// Lambda context's, less a margin); the channel's own budget applies when it is sooner.
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
-        let own = Instant::now() + self.channel.budget();
-        let deadline = runtime_deadline.map_or(own, |runtime| runtime.min(own));
+        let deadline = self.deadline(runtime_deadline);
         match *request.method() {
             Method::POST => {}
             Method::GET => {

@@ -36,6 +36,8 @@ labels! {
     DateFormatHint => "date_format_hint",
     ErrorCreatingChat => "error_creating_chat",
     EscalationRejected => "escalation_rejected",
+    FileNotDelivered => "file_not_delivered",
+    FileTooLarge => "file_too_large",
     No => "no",
     NoAgents => "no_agents",
     NoRatingGiven => "no_rating_given",
@@ -48,6 +50,7 @@ labels! {
     TicketResponseIntro => "ticket_response_intro",
     TypeANumber => "type_a_number",
     UnsupportedMessage => "unsupported_message",
+    UserFileNotRelayed => "user_file_not_relayed",
     UserUnreachable => "user_unreachable",
     Yes => "yes",
 }

@@ -23,7 +23,7 @@ pub mod testing;
 
 pub use conversation::{Conversation, ConversationKey, ReplyAddress};
 pub use ports::{Chatbot, Clock, LiveChat, MessageId, StateStore, SystemClock, Timestamp};
-pub use reply::{ChoiceOption, Link, Reply, Tap};
+pub use reply::{ChoiceOption, Link, Reply, SharedFile, Tap};
 
 /// An error and its causes on one line (`outer: cause: root cause`), for logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

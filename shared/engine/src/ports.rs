@@ -119,20 +119,87 @@ pub struct ChatRequest {
     pub history: Vec<HistoryLine>,
 }
 
-/// The user as their channel knows them; asked only when a chat opens without a name from the
-/// escalation form.
-#[async_trait]
-pub trait UserProfile: Send + Sync {
-    async fn display_name(&self) -> Option<String>;
+/// A file the user sent, as their channel names it: fetched only when an agent is to get it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFile {
+    pub url: String,
+    /// The media type the channel announced, if any.
+    pub media_type: Option<String>,
+    /// Its name, when the channel gives one.
+    pub name: Option<String>,
 }
 
-/// A channel that says nothing about its users (SMS).
-pub struct NoProfile;
+/// A file's content, ready to pass on.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileContent {
+    pub name: String,
+    pub media_type: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for FileContent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileContent")
+            .field("name", &self.name)
+            .field("media_type", &self.media_type)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+/// Why a file of the user's could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("the file could not be fetched: {0}")]
+    Unavailable(String),
+    #[error("the channel cannot fetch files")]
+    Unsupported,
+}
+
+impl FileError {
+    /// In words an agent can act on.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::TooLarge { limit } => format!("it is larger than {}", human_size(*limit)),
+            Self::Unavailable(_) => "the channel did not hand it over".to_owned(),
+            Self::Unsupported => "the channel does not hand files over".to_owned(),
+        }
+    }
+}
+
+/// `10 MB`, `512 KB`: sizes as people read them (decimal units, as channels state their limits).
+pub fn human_size(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} bytes"),
+        1_000..1_000_000 => format!("{} KB", bytes / 1_000),
+        _ => format!("{} MB", (bytes as f64 / 1e6 * 10.0).round() / 10.0),
+    }
+}
+
+/// The user's channel, as the engine needs it in a live chat: the user's name for the agent,
+/// and the files the user sends.
+#[async_trait]
+pub trait UserChannel: Send + Sync {
+    /// The user's name on the channel; asked only when a chat opens without a name from the
+    /// escalation form.
+    async fn display_name(&self) -> Option<String>;
+    /// A file the user sent, fetched with whatever the channel needs (credentials, a size limit).
+    async fn fetch_file(&self, file: &UserFile) -> Result<FileContent, FileError>;
+}
+
+/// A channel that says nothing about its users and hands no files over.
+pub struct NoUserChannel;
 
 #[async_trait]
-impl UserProfile for NoProfile {
+impl UserChannel for NoUserChannel {
     async fn display_name(&self) -> Option<String> {
         None
+    }
+
+    async fn fetch_file(&self, _file: &UserFile) -> Result<FileContent, FileError> {
+        Err(FileError::Unsupported)
     }
 }
 
@@ -171,6 +238,8 @@ pub trait LiveChat: Send + Sync {
     async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError>;
     /// Passes a message of the user on to the agent.
     async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError>;
+    /// Passes a file of the user on to the agent.
+    async fn send_file(&self, chat: &ChatRef, file: &FileContent) -> Result<(), LiveChatError>;
     /// Closes the chat at the user's request.
     async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError>;
     /// Ends a chat no agent can take (`forever:alone`).
@@ -199,6 +268,10 @@ impl LiveChat for NoLiveChat {
     }
 
     async fn send_message(&self, _chat: &ChatRef, _text: &str) -> Result<(), LiveChatError> {
+        Err(LiveChatError::ChatOver)
+    }
+
+    async fn send_file(&self, _chat: &ChatRef, _file: &FileContent) -> Result<(), LiveChatError> {
         Err(LiveChatError::ChatOver)
     }
 

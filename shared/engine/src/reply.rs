@@ -21,6 +21,24 @@ pub enum Reply {
     },
     /// A text with buttons that open web pages (the answer's url-button attribute).
     Links { text: String, links: Vec<Link> },
+    /// A file an agent shared.
+    File(SharedFile),
+}
+
+/// A file for the user, at a link their channel can fetch: a short-lived signed link of this
+/// connector's, never one that holds credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SharedFile {
+    pub url: String,
+    pub name: String,
+    /// Its media type (`image/png`), which decides how channels show it.
+    pub media_type: String,
+}
+
+/// Text from outside (a ticket number, a file's name) placed in an HTML reply as text, never
+/// as markup.
+pub fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// One option of a [`Reply::Choice`].

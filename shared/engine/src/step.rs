@@ -11,9 +11,10 @@ use crate::conversation::{
 use crate::labels::{Label, Labels};
 use crate::matching;
 use crate::ports::{
-    BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent, UserProfile,
+    BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, FileError, HistoryLine, LiveChat, LiveChatError, Timestamp, TrackingEvent,
+    UserChannel, UserFile, human_size,
 };
-use crate::reply::{ChoiceOption, Link, Reply, Tap};
+use crate::reply::{ChoiceOption, Link, Reply, SharedFile, Tap, escape_html};
 use crate::settings::{ContentRatings, Digester, EscalationPolicy};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -23,9 +24,11 @@ use tokio::time::Instant;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserInput {
     Text(String),
-    /// A picture, voice note, file... (with its caption, if any).
+    /// Pictures, voice notes, files... with their caption, if any. The bot reads the caption;
+    /// an agent gets the caption and the files.
     Media {
         caption: String,
+        files: Vec<UserFile>,
     },
     /// A tapped option button (a postback or quick reply this connector rendered).
     Pick(Tap),
@@ -38,6 +41,8 @@ pub enum ChatEvent {
     AgentJoined { agent_id: String },
     /// A message in the chat; the user's own come back too and are not repeated to them.
     Message { sender: String, text: String },
+    /// A file shared in the chat (the user's own come back too).
+    File { sender: String, file: SharedFile },
     /// The user's place in the room's queue.
     QueuePosition(u32),
     /// Closed by the agent or the system.
@@ -103,8 +108,8 @@ pub struct Policy {
 pub struct Engine<'a> {
     pub chatbot: &'a dyn Chatbot,
     pub live_chat: &'a dyn LiveChat,
-    /// The user's name on their channel, for a chat opened without one.
-    pub profile: &'a dyn UserProfile,
+    /// The user's channel: their name for a chat opened without one, the files they send.
+    pub channel: &'a dyn UserChannel,
     /// Labels for this turn (files overridden by ExtraInfo translations).
     pub labels: &'a Labels,
     pub policy: &'a Policy,
@@ -178,9 +183,10 @@ impl Engine<'_> {
                     *stage = ChatStage::WithAgent { agent: name };
                 }
                 ChatEvent::Message { sender, text } if *sender != chat.user_id => turn.text(text),
+                ChatEvent::File { sender, file } if *sender != chat.user_id => turn.replies.push(Reply::File(file.clone())),
                 // A ticket announced before the close: remembered, so its replies find the user.
                 ChatEvent::TicketCreated { ticket_id } => conv.ticket = Some(ticket_id.clone()),
-                ChatEvent::Message { .. } | ChatEvent::Writing { .. } => {}
+                ChatEvent::Message { .. } | ChatEvent::File { .. } | ChatEvent::Writing { .. } => {}
                 ChatEvent::QueuePosition(position) if self.policy.escalation.queue.active => match position {
                     0 => {}
                     1 => turn.text(self.labels.get(Label::QueueEstimationFirst)),
@@ -214,8 +220,9 @@ impl Engine<'_> {
         reset_escalation_counters(conv);
     }
 
-    /// A message of a user who is in a live chat: passed on to the agent, or `/close`.
-    async fn relay(&self, conv: &mut Conversation, chat: &ChatRef, text: &str, turn: &mut Turn) -> Relayed {
+    /// A message of a user who is in a live chat: passed on to the agent (its text, then its
+    /// files), or `/close`.
+    async fn relay(&self, conv: &mut Conversation, chat: &ChatRef, text: &str, files: &[UserFile], turn: &mut Turn) -> Relayed {
         if text == self.labels.get(Label::CloseChatKeyWord) {
             if let Err(error) = self.agent(self.live_chat.close_chat(chat)).await {
                 tracing::warn!(error = %crate::error_chain(&error), "chat not closed upstream; closed here");
@@ -224,22 +231,60 @@ impl Engine<'_> {
             self.chat_ended(conv, &chat.chat_id);
             return Relayed::Handled;
         }
-        if text.is_empty() {
+        if text.is_empty() && files.is_empty() {
             turn.text(self.labels.get(Label::UnsupportedMessage));
             return Relayed::Handled;
         }
-        match self.agent(self.live_chat.send_message(chat, text)).await {
-            Ok(()) => Relayed::Handled,
-            Err(LiveChatError::ChatOver) => {
-                tracing::info!("the chat was over upstream: the bot answers");
-                self.chat_ended(conv, &chat.chat_id);
-                Relayed::ChatOver
+        if !text.is_empty() {
+            if let Err(error) = self.agent(self.live_chat.send_message(chat, text)).await {
+                return self.not_relayed(conv, chat, error, Label::ChatMessageNotDelivered, turn);
             }
-            Err(error) => {
-                tracing::warn!(error = %crate::error_chain(&error), "message not passed on to the agent");
-                turn.text(self.labels.get(Label::ChatMessageNotDelivered));
-                Relayed::Handled
+        }
+        for file in files {
+            let content = match self.fetch(file).await {
+                Ok(content) => content,
+                Err(error) => {
+                    tracing::warn!(error = %crate::error_chain(&error), "a file of the user's could not be fetched");
+                    match error {
+                        FileError::TooLarge { limit } => {
+                            turn.text(&self.labels.get(Label::FileTooLarge).replace("$maxSize", &human_size(limit)));
+                        }
+                        _ => turn.text(self.labels.get(Label::FileNotDelivered)),
+                    }
+                    let note = self.labels.get(Label::UserFileNotRelayed).replace("$reason", &error.reason());
+                    if let Err(error) = self.agent(self.live_chat.send_message(chat, &note)).await {
+                        tracing::warn!(error = %crate::error_chain(&error), "the agent could not be told of a file that did not reach them");
+                    }
+                    continue;
+                }
+            };
+            if let Err(error) = self.agent(self.live_chat.send_file(chat, &content)).await {
+                return self.not_relayed(conv, chat, error, Label::FileNotDelivered, turn);
             }
+        }
+        Relayed::Handled
+    }
+
+    /// Something for the agent was refused: a chat over upstream hands the message to the bot;
+    /// otherwise the user hears that it did not arrive (`label`).
+    fn not_relayed(&self, conv: &mut Conversation, chat: &ChatRef, error: LiveChatError, label: Label, turn: &mut Turn) -> Relayed {
+        if let LiveChatError::ChatOver = error {
+            tracing::info!("the chat was over upstream: the bot answers");
+            self.chat_ended(conv, &chat.chat_id);
+            return Relayed::ChatOver;
+        }
+        tracing::warn!(error = %crate::error_chain(&error), "not passed on to the agent");
+        turn.text(self.labels.get(label));
+        Relayed::Handled
+    }
+
+    /// A file of the user's, from their channel, never past the deadline.
+    async fn fetch(&self, file: &UserFile) -> Result<crate::ports::FileContent, FileError> {
+        match self.deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, self.channel.fetch_file(file))
+                .await
+                .unwrap_or_else(|_| Err(FileError::Unavailable("the request's deadline passed".into()))),
+            None => self.channel.fetch_file(file).await,
         }
     }
 
@@ -247,9 +292,10 @@ impl Engine<'_> {
         conv.messages_handled += 1;
         conv.last_inbound_at = now;
         let mut turn = Turn::default();
-        let text = match input {
-            UserInput::Text(text) | UserInput::Media { caption: text } => text.trim(),
-            UserInput::Pick(tap) => tap.label.trim(),
+        let (text, files) = match input {
+            UserInput::Text(text) => (text.trim(), &[][..]),
+            UserInput::Media { caption, files } => (caption.trim(), files.as_slice()),
+            UserInput::Pick(tap) => (tap.label.trim(), &[][..]),
         };
         let tap = match input {
             UserInput::Pick(tap) => Some(tap),
@@ -257,7 +303,7 @@ impl Engine<'_> {
         };
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
-            if self.relay(conv, &chat, text, &mut turn).await == Relayed::Handled {
+            if self.relay(conv, &chat, text, files, &mut turn).await == Relayed::Handled {
                 let awaiting = std::mem::take(&mut conv.awaiting);
                 return turn.finish(conv, awaiting);
             }
@@ -268,7 +314,7 @@ impl Engine<'_> {
             self.open_chat(conv, None, &mut turn).await;
             if let Mode::LiveChat { chat, .. } = &conv.mode {
                 let chat = chat.clone();
-                self.relay(conv, &chat, text, &mut turn).await;
+                self.relay(conv, &chat, text, files, &mut turn).await;
             }
             return turn.finish(conv, Awaiting::Nothing);
         }
@@ -567,8 +613,8 @@ impl Engine<'_> {
     /// The channel's name for the user, never past the deadline.
     async fn display_name(&self) -> Option<String> {
         match self.deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, self.profile.display_name()).await.ok().flatten(),
-            None => self.profile.display_name().await,
+            Some(deadline) => tokio::time::timeout_at(deadline, self.channel.display_name()).await.ok().flatten(),
+            None => self.channel.display_name().await,
         }
     }
 
@@ -805,11 +851,6 @@ fn chat_request(external_id: &str, mut form: serde_json::Map<String, Value>) -> 
     let name = format!("{} {}", take("FIRST_NAME"), take("LAST_NAME")).trim().to_owned();
     let contact = take("EMAIL_ADDRESS");
     ChatRequest { external_id: external_id.to_owned(), name, contact, extra: form, history: Vec::new() }
-}
-
-/// Text from outside (a ticket number) placed in an HTML reply as text, never as markup.
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 fn failure_label(error: &ChatbotError) -> Label {

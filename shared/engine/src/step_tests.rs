@@ -1,7 +1,7 @@
 use super::*;
 use crate::conversation::PromptKind;
 use crate::ports::ChatRef;
-use crate::testing::{ScriptedChatbot, ScriptedLiveChat};
+use crate::testing::{ScriptedChannel, ScriptedChatbot, ScriptedLiveChat};
 use serde_json::{Value, json};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
@@ -87,7 +87,7 @@ impl Harness {
         let engine = Engine {
             chatbot: &self.bot,
             live_chat: &self.agents,
-            profile: &crate::ports::NoProfile,
+            channel: &ScriptedChannel,
             labels: &self.labels,
             policy: &self.policy,
             only_chat: self.only_chat,
@@ -381,7 +381,7 @@ async fn no_result_answers_are_counted_in_a_row_and_reset_by_an_answer() {
 #[tokio::test]
 async fn media_without_a_caption_is_answered_without_calling_the_bot() {
     let mut h = Harness::new();
-    let replies = h.input(&UserInput::Media { caption: String::new() }, NOW).await;
+    let replies = h.input(&UserInput::Media { caption: String::new(), files: vec![] }, NOW).await;
     assert_eq!(replies, vec![Reply::Text("Text only, please.".into())]);
     assert!(h.bot.sent().is_empty());
 }
@@ -389,7 +389,7 @@ async fn media_without_a_caption_is_answered_without_calling_the_bot() {
 #[tokio::test]
 async fn media_with_a_caption_sends_the_caption_to_the_bot() {
     let mut h = Harness::new();
-    h.input(&UserInput::Media { caption: "what is this".into() }, NOW).await;
+    h.input(&UserInput::Media { caption: "what is this".into(), files: vec![] }, NOW).await;
     assert_eq!(h.bot.sent(), vec![msg("what is this")]);
 }
 
@@ -626,6 +626,9 @@ fn in_live_chat() -> Harness {
             ("queue_estimation", "There are $queuePosition people ahead of you."),
             ("queue_estimation_first", "There is one person ahead of you."),
             ("chat_message_not_delivered", "Not delivered."),
+            ("file_not_delivered", "File not delivered."),
+            ("file_too_large", "Too large (at most $maxSize)."),
+            ("user_file_not_relayed", "[connector] A file did not reach you: $reason."),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -726,6 +729,65 @@ async fn a_message_the_agent_cannot_get_is_said_to_the_user_and_a_chat_over_upst
     *h.agents.failing.lock().unwrap() = Some(LiveChatError::ChatOver);
     h.say("hello").await;
     assert_eq!(h.bot.sent(), vec![msg("hello")]);
+}
+
+fn photo(url: &str) -> UserFile {
+    UserFile { url: url.into(), media_type: Some("image/jpeg".into()), name: None }
+}
+
+#[tokio::test]
+async fn a_users_files_in_a_chat_reach_the_agent_after_their_caption_and_never_the_bot() {
+    let mut h = in_live_chat();
+    let media = UserInput::Media {
+        caption: "my card".into(),
+        files: vec![photo("https://cdn.test/front.jpg"), photo("https://cdn.test/back.jpg")],
+    };
+    assert!(h.input(&media, NOW).await.is_empty(), "no acknowledgement");
+    assert_eq!(*h.agents.messages.lock().unwrap(), vec![("chat-1".to_owned(), "my card".to_owned())]);
+    let files = h.agents.files.lock().unwrap().clone();
+    assert_eq!(files, vec![("chat-1".to_owned(), "front.jpg".to_owned()), ("chat-1".to_owned(), "back.jpg".to_owned())]);
+    assert!(h.bot.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_file_too_large_for_the_agent_is_said_to_the_user_with_the_limit_and_the_agent_is_told() {
+    let mut h = in_live_chat();
+    let media =
+        UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/too-large.mov"), photo("https://cdn.test/ok.jpg")] };
+    assert_eq!(h.input(&media, NOW).await, vec![text("Too large (at most 5 MB).")]);
+    assert_eq!(
+        *h.agents.messages.lock().unwrap(),
+        vec![("chat-1".to_owned(), "[connector] A file did not reach you: it is larger than 5 MB.".to_owned())]
+    );
+    assert_eq!(*h.agents.files.lock().unwrap(), vec![("chat-1".to_owned(), "ok.jpg".to_owned())], "the other file still goes");
+}
+
+#[tokio::test]
+async fn a_file_the_channel_does_not_hand_over_or_the_agent_cannot_get_is_said_to_the_user() {
+    let mut h = in_live_chat();
+    let broken = UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/broken.jpg")] };
+    assert_eq!(h.input(&broken, NOW).await, vec![text("File not delivered.")]);
+    *h.agents.failing_file.lock().unwrap() = Some(LiveChatError::Unavailable("down".into()));
+    let fine = UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/fine.jpg")] };
+    assert_eq!(h.input(&fine, NOW).await, vec![text("File not delivered.")]);
+    assert!(matches!(h.conv.mode, Mode::LiveChat { .. }), "still in the chat");
+    assert!(h.agents.files.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_agents_file_reaches_the_user_and_the_users_own_coming_back_does_not() {
+    let mut h = in_live_chat();
+    let file = SharedFile { url: "https://connector.test/files/x/a.png".into(), name: "a.png".into(), media_type: "image/png".into() };
+    assert_eq!(h.chat_event(ChatEvent::File { sender: "A7".into(), file: file.clone() }).await, vec![Reply::File(file.clone())]);
+    assert!(h.chat_event(ChatEvent::File { sender: "user-1".into(), file }).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_file_without_a_chat_goes_to_the_bot_as_its_caption() {
+    let mut h = Harness::new();
+    h.input(&UserInput::Media { caption: "what is this".into(), files: vec![photo("https://cdn.test/a.jpg")] }, NOW).await;
+    assert_eq!(h.bot.sent(), vec![msg("what is this")]);
+    assert!(h.agents.files.lock().unwrap().is_empty());
 }
 
 #[tokio::test]

@@ -2,7 +2,10 @@
 
 use crate::answer::BotResponse;
 use crate::conversation::BotSession;
-use crate::ports::{BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, HistoryLine, LiveChat, LiveChatError, TrackingEvent};
+use crate::ports::{
+    BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, FileContent, FileError, HistoryLine, LiveChat, LiveChatError, TrackingEvent,
+    UserChannel, UserFile,
+};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
@@ -124,9 +127,13 @@ pub struct ScriptedLiveChat {
     agents: AtomicI64,
     pub opened: Mutex<Vec<ChatRequest>>,
     pub messages: Mutex<Vec<(String, String)>>,
+    /// Files passed on: chat id and file name.
+    pub files: Mutex<Vec<(String, String)>>,
     pub closed: Mutex<Vec<String>>,
     /// The next `send_message` fails with this.
     pub failing: Mutex<Option<LiveChatError>>,
+    /// The next `send_file` fails with this.
+    pub failing_file: Mutex<Option<LiveChatError>>,
     /// What `survey_link` answers.
     pub survey: Mutex<Option<String>>,
 }
@@ -157,6 +164,14 @@ impl LiveChat for ScriptedLiveChat {
         Ok(())
     }
 
+    async fn send_file(&self, chat: &ChatRef, file: &FileContent) -> Result<(), LiveChatError> {
+        if let Some(error) = self.failing_file.lock().unwrap().take() {
+            return Err(error);
+        }
+        self.files.lock().unwrap().push((chat.chat_id.clone(), file.name.clone()));
+        Ok(())
+    }
+
     async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
         self.closed.lock().unwrap().push(chat.chat_id.clone());
         Ok(())
@@ -177,5 +192,28 @@ impl LiveChat for ScriptedLiveChat {
 
     async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
         Ok(None)
+    }
+}
+
+/// A user's channel that hands over any file whose URL does not say `too-large` (which is over
+/// a 5 MB limit) or `broken`.
+#[derive(Default)]
+pub struct ScriptedChannel;
+
+#[async_trait]
+impl UserChannel for ScriptedChannel {
+    async fn display_name(&self) -> Option<String> {
+        None
+    }
+
+    async fn fetch_file(&self, file: &UserFile) -> Result<FileContent, FileError> {
+        if file.url.contains("too-large") {
+            return Err(FileError::TooLarge { limit: 5_000_000 });
+        }
+        if file.url.contains("broken") {
+            return Err(FileError::Unavailable("HTTP 500".into()));
+        }
+        let name = file.name.clone().unwrap_or_else(|| file.url.rsplit('/').next().unwrap_or_default().to_owned());
+        Ok(FileContent { name, media_type: file.media_type.clone().unwrap_or_default(), bytes: file.url.as_bytes().to_vec() })
     }
 }

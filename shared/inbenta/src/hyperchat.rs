@@ -1,14 +1,16 @@
 //! Inbenta HyperChat as the engine's [`LiveChat`]: agent availability, opening a chat with the
-//! bot transcript, passing the user's messages on, closing, agents' names and survey links.
+//! bot transcript, passing the user's messages and files on, closing, agents' names and survey
+//! links; and the files agents share, for the link that hands them to the user.
 //! Routes under `{base}/v1/`, app headers `x-hyper-appid` / `x-hyper-secret`.
 
 use async_trait::async_trait;
-use connector_engine::ports::{ChatRef, ChatRequest, LiveChat, LiveChatError};
+use connector_engine::ports::{ChatRef, ChatRequest, FileContent, LiveChat, LiveChatError};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
-use upstream::{Method, StatusClass, StatusCode, Timeouts, Upstream};
+use tokio::time::Instant;
+use upstream::{Download, DownloadError, Method, RequestBuilder, StatusClass, StatusCode, Timeouts, Upstream};
 
 use crate::url_path_segment as encode;
 
@@ -34,6 +36,13 @@ pub struct HyperChatSettings {
     /// The satisfaction survey sent when a chat's ticket is created; empty for none.
     #[serde(default)]
     pub survey_id: String,
+    /// The largest file a user may send an agent; larger ones are not fetched.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+fn default_max_file_bytes() -> u64 {
+    10_000_000
 }
 
 impl HyperChatSettings {
@@ -88,16 +97,24 @@ impl HyperChatClient {
         Ok(Self { upstream, config })
     }
 
-    /// One API call. `Ok(Err(status, body))` is an error answer the caller may handle (409).
-    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
-        let mut request = self
-            .upstream
+    /// A request to `{base}/v1/{path}` with the app's credentials, as headers (never in the URL).
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.upstream
             .request(method, format!("{}/v1/{path}", self.config.base_url))
             .header("x-hyper-appid", &self.config.app_id)
-            .header("x-hyper-secret", self.config.secret.expose_secret());
+            .header("x-hyper-secret", self.config.secret.expose_secret())
+    }
+
+    /// One API call. `Ok(Err(status, body))` is an error answer the caller may handle (409).
+    async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
+        let mut request = self.request(method, path);
         if let Some(body) = body {
             request = request.json(body);
         }
+        self.exchange(request).await
+    }
+
+    async fn exchange(&self, request: RequestBuilder) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
         let answer = self.upstream.send(request, None).await.map_err(|e| LiveChatError::Unavailable(connector_engine::error_chain(&e)))?;
         let (status, body) = (answer.status, answer.json());
         if answer.class() == StatusClass::Success && body.get("error").is_none() {
@@ -115,13 +132,27 @@ impl HyperChatClient {
 
     /// A call on one chat: a chat HyperChat no longer has, or has closed, is over.
     async fn on_chat(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiveChatError> {
-        match self.call(method, path, body).await? {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        self.on_chat_exchange(request).await
+    }
+
+    async fn on_chat_exchange(&self, request: RequestBuilder) -> Result<Value, LiveChatError> {
+        match self.exchange(request).await? {
             Ok(body) => Ok(body),
             Err((status, body)) if status == StatusCode::NOT_FOUND || error_message(&body).to_lowercase().contains("closed") => {
                 Err(LiveChatError::ChatOver)
             }
             Err((status, body)) => Err(rejected(status, &body)),
         }
+    }
+
+    /// A file shared in a chat (a media message's `url`, `/media/...`): at most `limit` bytes,
+    /// before `deadline`.
+    pub async fn download(&self, path: &str, limit: u64, deadline: Instant) -> Result<Download, DownloadError> {
+        self.upstream.download(self.request(Method::GET, path.trim_start_matches('/')), deadline, limit).await
     }
 
     async fn queue_mode(&self) -> Result<bool, LiveChatError> {
@@ -229,6 +260,18 @@ impl LiveChat for HyperChatClient {
         self.on_chat(Method::POST, &format!("chats/{}/messages", encode(&chat.chat_id)), Some(&body)).await.map(drop)
     }
 
+    /// `POST /v1/media` (multipart `chatId`, `senderId`, `media`), as Inbenta's own client
+    /// uploads a user's file.
+    async fn send_file(&self, chat: &ChatRef, file: &FileContent) -> Result<(), LiveChatError> {
+        let part = |bytes: Vec<u8>| reqwest::multipart::Part::bytes(bytes).file_name(file.name.clone());
+        let media = part(file.bytes.clone()).mime_str(&file.media_type).unwrap_or_else(|_| part(file.bytes.clone()));
+        let form = reqwest::multipart::Form::new()
+            .text("chatId", chat.chat_id.clone())
+            .text("senderId", chat.user_id.clone())
+            .part("media", media);
+        self.on_chat_exchange(self.request(Method::POST, "media").multipart(form)).await.map(drop)
+    }
+
     async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
         let path = format!("chats/{}?userId={}", encode(&chat.chat_id), encode(&chat.user_id));
         match self.on_chat(Method::DELETE, &path, None).await {
@@ -283,6 +326,7 @@ mod tests {
             server: server.into(),
             region_server: region.into(),
             survey_id: String::new(),
+            max_file_bytes: 1,
         }
     }
 

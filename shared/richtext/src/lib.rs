@@ -55,6 +55,20 @@ pub enum MediaKind {
     File,
 }
 
+impl MediaKind {
+    /// How a file of this media type (`image/png`) is sent: as what channels show inline
+    /// (pictures, video and audio in the formats phones play), else as a document.
+    pub fn of_media_type(media_type: &str) -> Self {
+        let essence = media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        match essence.as_str() {
+            "image/jpeg" | "image/png" | "image/gif" | "image/webp" => Self::Image,
+            "video/mp4" | "video/3gpp" => Self::Video,
+            audio if audio.starts_with("audio/") => Self::Audio,
+            _ => Self::File,
+        }
+    }
+}
+
 /// A media item found in an answer: always an absolute http(s) URL, because
 /// channels fetch media themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +123,15 @@ mod tests {
 
     fn media(url: &str, kind: MediaKind) -> Block {
         Block::Media(Media { url: url.to_owned(), kind })
+    }
+
+    #[test]
+    fn pictures_phones_show_are_images_and_other_types_are_documents() {
+        assert_eq!(MediaKind::of_media_type("image/PNG"), MediaKind::Image);
+        assert_eq!(MediaKind::of_media_type("image/heic"), MediaKind::File);
+        assert_eq!(MediaKind::of_media_type("video/mp4; codecs=avc1"), MediaKind::Video);
+        assert_eq!(MediaKind::of_media_type("audio/ogg"), MediaKind::Audio);
+        assert_eq!(MediaKind::of_media_type("application/pdf"), MediaKind::File);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod tls;
 pub use tls::http_client_builder;
 
 use bytes::Bytes;
-pub use reqwest::{Method, StatusCode, Url};
+pub use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 use std::fmt;
 use std::time::Duration;
@@ -106,6 +106,8 @@ pub enum UpstreamError {
     },
     #[error("{service} answered HTTP {status}{}", code.as_ref().map(|c| format!(" (code {c})")).unwrap_or_default())]
     Status { service: &'static str, status: u16, code: Option<ProviderCode> },
+    #[error("the {service} URL is not a valid URL")]
+    InvalidUrl { service: &'static str },
     #[error("cannot build the {service} client")]
     Build {
         service: &'static str,
@@ -122,7 +124,7 @@ impl UpstreamError {
             Self::Status { status, .. } => {
                 StatusClass::of(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)) == StatusClass::Retryable
             }
-            Self::Build { .. } => false,
+            Self::Build { .. } | Self::InvalidUrl { .. } => false,
         }
     }
 
@@ -134,7 +136,7 @@ impl UpstreamError {
             Self::Transport { .. } => true,
             // A 5xx after the provider accepted the message is possible but the provider says
             // it failed; a 4xx refused it.
-            Self::Connect { .. } | Self::Status { .. } | Self::Build { .. } => false,
+            Self::Connect { .. } | Self::Status { .. } | Self::Build { .. } | Self::InvalidUrl { .. } => false,
         }
     }
 
@@ -172,6 +174,36 @@ impl Answer {
     /// The body as JSON; `Null` when it is not JSON (error pages, empty bodies).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A file read whole, with what its answer said about it.
+#[derive(Debug, Clone)]
+pub struct Download {
+    /// `Content-Type`, as sent.
+    pub content_type: Option<String>,
+    /// `Content-Disposition`, as sent (it may name the file).
+    pub disposition: Option<String>,
+    /// Where it came from in the end (after redirects): its path may name the file.
+    pub final_url: Url,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// Larger than the caller takes: not read further.
+    #[error("the file is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl DownloadError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::TooLarge { .. } => false,
+            Self::Upstream(error) => error.is_retryable(),
+        }
     }
 }
 
@@ -220,6 +252,37 @@ impl Upstream {
         let status = response.status();
         let body = response.bytes().await.map_err(|e| self.failure(e))?;
         Ok(Answer { status, body })
+    }
+
+    /// Sends and reads the answer's body up to `limit` bytes, within the overall timeout and
+    /// before `deadline` (a file: the answer is not kept whole when it is larger).
+    pub async fn download(&self, request: reqwest::RequestBuilder, deadline: Instant, limit: u64) -> Result<Download, DownloadError> {
+        let service = self.service;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(UpstreamError::Timeout { service, maybe_delivered: false }.into());
+        }
+        let mut response = request.timeout(left.min(self.timeouts.overall)).send().await.map_err(|e| self.failure(e))?;
+        let status = response.status();
+        if StatusClass::of(status) != StatusClass::Success {
+            return Err(UpstreamError::Status { service, status: status.as_u16(), code: None }.into());
+        }
+        if response.content_length().is_some_and(|length| length > limit) {
+            return Err(DownloadError::TooLarge { limit });
+        }
+        let header = |name: reqwest::header::HeaderName| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+        };
+        let (content_type, disposition) = (header(reqwest::header::CONTENT_TYPE), header(reqwest::header::CONTENT_DISPOSITION));
+        let final_url = response.url().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(e))? {
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(DownloadError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Download { content_type, disposition, final_url, body })
     }
 
     /// The URL is dropped from the error: paths and queries can hold user ids (HyperChat looks

@@ -1,16 +1,22 @@
-//! Starts fakes of Inbenta, Twilio, Smooch and the Graph API on 127.0.0.1, prints the
+//! Starts fakes of Inbenta, Twilio, Smooch, the Graph API and HyperChat on 127.0.0.1, prints the
 //! environment a connector function needs to use them (one `KEY=VALUE` per line) and serves
 //! until killed or until stdin reaches end of file; then it lists on stderr the messages the
 //! fakes accepted: `sent to=<to> from=<from> body="<quoted text>"` for Twilio,
-//! `smooch to=<conversation> text="<quoted text>"` and `graph to=<psid> text="<quoted text>"`. `infra/lambda-check.sh` uses it to
+//! `smooch to=<conversation> text="<quoted text>"` and `graph to=<psid> text="<quoted text>"`.
+//! HyperChat holds one agent's file, `/media/F1` ([`AGENT_FILE`], `image/png`), which the file
+//! link of `infra/events/hyperchat-file-link.json` names. `infra/lambda-check.sh` uses it to
 //! invoke the real Lambda binary offline. A background job's stdin is often /dev/null, which ends
 //! at once: give it a pipe.
 
 use connector_tests::graph::FakeGraph;
+use connector_tests::hyperchat::FakeHyperChat;
 use connector_tests::inbenta::FakeInbenta;
 use connector_tests::smooch::FakeSmooch;
 use connector_tests::twilio::FakeTwilio;
 use std::io::{Read as _, Write as _};
+
+/// The agent's file HyperChat holds (`infra/lambda-check.sh` expects these bytes back).
+const AGENT_FILE: &[u8] = b"\x89PNG\r\n\x1a\n lambda-check";
 
 #[tokio::main]
 async fn main() {
@@ -18,6 +24,8 @@ async fn main() {
     let twilio = FakeTwilio::start().await;
     let smooch = FakeSmooch::start().await;
     let graph = FakeGraph::start().await;
+    let hyperchat = FakeHyperChat::start().await;
+    hyperchat.agent_file("C-lambda-check", "U-agent", "check.png", "image/png", AGENT_FILE);
     let mut out = std::io::stdout().lock();
     for (key, value) in [
         ("INBENTA_AUTH_URL", inbenta.auth_url()),
@@ -33,6 +41,9 @@ async fn main() {
         ("MESSENGER_APP_SECRET", connector_tests::graph::APP_SECRET.to_owned()),
         ("MESSENGER_VERIFY_TOKEN", connector_tests::graph::VERIFY_TOKEN.to_owned()),
         ("MESSENGER_PAGE_TOKEN", connector_tests::graph::PAGE_TOKEN.to_owned()),
+        ("HYPERCHAT_API_URL", hyperchat.base_url()),
+        ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID.to_owned()),
+        ("HYPERCHAT_SECRET", FakeHyperChat::SECRET.to_owned()),
     ] {
         writeln!(out, "{key}={value}").expect("stdout is writable");
     }
@@ -49,5 +60,5 @@ async fn main() {
     for sent in graph.messages() {
         eprintln!("graph to={} text={:?}", sent.psid, sent.text().unwrap_or_default());
     }
-    drop((inbenta, twilio, smooch, graph));
+    drop((inbenta, twilio, smooch, graph, hyperchat));
 }

@@ -1,7 +1,7 @@
 // The live-chat cases, run on the in-memory store (`live_chat.rs`) and on DynamoDB
 // (`live_chat_dynamodb.rs`): `ON_DYNAMODB` is set by the file that includes this one.
 
-use connector_tests::connector::{COMPANY_NUMBER, Connector, SMS_USER};
+use connector_tests::connector::{COMPANY_NUMBER, Connector, Exchange, HYPERCHAT_WEBHOOK_URL, SMS_USER, WHATSAPP_USER};
 use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET, event_body, hook_signature};
 use connector_tests::inbenta::unrated;
 use serde_json::json;
@@ -295,6 +295,131 @@ async fn a_secret_replaced_in_the_table_reaches_a_warm_instance() {
     assert_eq!(c.hyperchat_raw(body.clone().into_bytes(), &[("x-hook-signature", &signature)]).await.status, 200);
     let old = hook_signature(WEBHOOK_SECRET, &body);
     assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &old)]).await.status, 403, "the old secret no longer works");
+}
+
+// ---------------------------------------------------------------- files both ways
+
+/// A JPEG's first bytes and some more: what a phone's photo starts with.
+const PHOTO: &[u8] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 a photo of a card";
+const RECEIPT: &[u8] = b"%PDF-1.7 a receipt";
+
+/// The WhatsApp user fails once and accepts the offer: the chat opens. Its id.
+async fn escalate_on_whatsapp(c: &Connector, hc: &FakeHyperChat) -> String {
+    c.whatsapp("zzz").await;
+    assert_eq!(c.whatsapp("1").await.replies[0].body, "I will try to connect you with an agent. Please wait.");
+    hc.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned()
+}
+
+/// Agent Ana shares a file in `chat`, as HyperChat posts it: the replies sent meanwhile.
+async fn ana_shares(c: &Connector, hc: &FakeHyperChat, chat: &str, name: &str, media_type: &str, bytes: &[u8]) -> Exchange {
+    let agent = hc.add_agent("Ana");
+    let message = hc.agent_file(chat, &agent, name, media_type, bytes);
+    c.hyperchat_event("messages:new", json!({ "message": message })).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whatsapp_users_photo_reaches_the_agent_fetched_with_the_accounts_credentials_that_never_reach_the_storage() {
+    let (c, hc) = start().await;
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let creator = hc.chats()[0]["creator"].as_str().unwrap().to_owned();
+    let media = c.twilio.add_media("image/jpeg", PHOTO);
+    // A media URL elsewhere than Twilio's API (as a forwarded or edited webhook could hold).
+    let elsewhere = connector_tests::files::FakeFileHost::start().await;
+    let other = elsewhere.put("back.jpg", "image/jpeg", b"\xff\xd8 the back");
+    let sent = c.media_from(WHATSAPP_USER, "my card", &[(media.clone(), "image/jpeg"), (other, "image/jpeg")]).await;
+    assert_eq!((sent.status, sent.replies.len()), (200, 0), "no acknowledgement: {:?}", sent.replies);
+    assert_eq!(user_messages(&hc, &chat)[0], "my card", "the caption first");
+    let files = hc.files(&chat);
+    assert_eq!(files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>()[1..], ["back.jpg"]);
+    assert_eq!(elsewhere.requests()[0].header("authorization"), None, "the account's credentials go to Twilio only");
+    let media_sid = media.rsplit('/').next().unwrap();
+    assert_eq!(
+        (files[0].name.clone(), files[0].content_type.as_str(), files[0].bytes.as_slice(), files[0].sender.as_str()),
+        (format!("{media_sid}.jpg"), "image/jpeg", PHOTO, creator.as_str())
+    );
+    let at_twilio = c.twilio.requests().into_iter().filter(|r| r.method == "GET").collect::<Vec<_>>();
+    assert_eq!(at_twilio.len(), 1);
+    assert!(at_twilio[0].header("authorization").is_some_and(|a| a.starts_with("Basic ")), "Twilio's media URL needs the account");
+    let at_storage = c.twilio.cdn().requests();
+    assert_eq!(at_storage.len(), 1, "the redirect was followed");
+    assert_eq!(at_storage[0].header("authorization"), None, "the credentials stay with Twilio");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_file_reaches_a_whatsapp_user_through_a_short_lived_link_that_holds_no_hyperchat_credential() {
+    let (c, hc) = start().await;
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let shared = ana_shares(&c, &hc, &chat, "receipt 1.pdf", "application/pdf", RECEIPT).await;
+    assert_eq!(shared.replies.len(), 1);
+    let link = shared.replies[0].media_urls[0].clone();
+    assert!(link.starts_with(&format!("{HYPERCHAT_WEBHOOK_URL}/files/")) && link.ends_with("/receipt%201.pdf"), "{link}");
+    for secret in [FakeHyperChat::APP_ID, FakeHyperChat::SECRET, "/media/"] {
+        assert!(!link.contains(secret), "{link} holds {secret}");
+    }
+
+    let fetched = c.hyperchat_get(&link).await;
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.body().as_ref(), RECEIPT);
+    assert_eq!(fetched.headers()["content-type"], "application/pdf");
+    assert!(fetched.headers()["content-disposition"].to_str().unwrap().contains("filename=\"receipt 1.pdf\""));
+    let download = hc.requests().into_iter().find(|r| r.path == "/v1/media/F1").expect("the file was fetched from HyperChat");
+    assert_eq!((download.header("x-hyper-secret"), download.query.as_deref()), (Some(FakeHyperChat::SECRET), None));
+    let head = c.hyperchat_request("HEAD", &link).await;
+    assert_eq!((head.status().as_u16(), head.body().len()), (200, 0));
+    assert_eq!(head.headers()["content-length"], RECEIPT.len().to_string().as_str());
+
+    let message = &hc.messages(&chat)[0];
+    let again = c.hyperchat_event("messages:new", json!({ "message": message })).await;
+    assert_eq!((again.status, again.replies.len()), (200, 0), "a repeated event is not sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_file_reaches_an_sms_user_as_its_name_and_link() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    let body = ana_shares(&c, &hc, &chat, "receipt.pdf", "application/pdf", RECEIPT).await.text();
+    let link = body.strip_prefix("receipt.pdf: ").unwrap_or_else(|| panic!("{body}"));
+    assert_eq!(c.hyperchat_get(link).await.body().as_ref(), RECEIPT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_file_link_is_refused_with_403_without_asking_hyperchat_and_a_file_hyperchat_cannot_give_is_a_502() {
+    let (c, hc) = start().await;
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let link = ana_shares(&c, &hc, &chat, "a.png", "image/png", PHOTO).await.replies[0].media_urls[0].clone();
+    let downloads = || hc.requests().iter().filter(|r| r.path.starts_with("/v1/media/")).count();
+    let token_at = link.find("/files/").unwrap() + "/files/".len();
+    let changed = format!("{}{}", &link[..token_at], &link[token_at + 1..]);
+    assert_eq!(c.hyperchat_get(&changed).await.status(), 403);
+    assert_eq!(c.hyperchat_get(&format!("{HYPERCHAT_WEBHOOK_URL}/files/")).await.status(), 404);
+    assert_eq!(downloads(), 0, "nothing was asked of HyperChat");
+    hc.fail_with(503, 1);
+    assert_eq!(c.hyperchat_get(&link).await.status(), 502);
+    assert_eq!(c.hyperchat_get(&link).await.status(), 200, "the link works once HyperChat is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_file_over_the_limit_is_not_passed_on_and_both_the_user_and_the_agent_are_told() {
+    let (c, hc) = start_with("maxFileBytes = 1000", &[]).await;
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let video = c.twilio.add_media("video/mp4", &[7; 2000]);
+    let sent = c.media_from(WHATSAPP_USER, "", &[(video, "video/mp4")]).await;
+    assert_eq!(sent.text(), "Your file is too large to send to the agent (at most 1 KB).");
+    assert!(hc.files(&chat).is_empty());
+    assert_eq!(notices(&hc, &chat), vec!["[connector] The user sent a file that did not reach you: it is larger than 1 KB."]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_hyperchat_is_down_as_a_user_sends_a_file_they_are_told_and_stay_in_the_chat() {
+    let (c, hc) = start().await;
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let media = c.twilio.add_media("image/jpeg", PHOTO);
+    hc.fail_with(503, 1);
+    let sent = c.media_from(WHATSAPP_USER, "", &[(media.clone(), "image/jpeg")]).await;
+    assert_eq!(sent.text(), "Your file could not reach the agent. Please send it again.");
+    let again = c.media_from(WHATSAPP_USER, "", &[(media, "image/jpeg")]).await;
+    assert!(again.replies.is_empty());
+    assert_eq!(hc.files(&chat).len(), 1, "sent again, it arrives");
 }
 
 // ---------------------------------------------------------------- replies to tickets

@@ -1,5 +1,6 @@
 //! HyperChat's event payloads (`{"trigger","appId","data","created_at"}`) and signatures.
 
+use crate::FileLinks;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use connector_core::{Event, Route};
@@ -38,7 +39,9 @@ pub(crate) fn short_digest(bytes: &[u8]) -> String {
 pub struct NotAnEvent;
 
 /// The live-chat events of one payload: none for the triggers the connector does not act on.
-pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, NotAnEvent> {
+/// An agent's file becomes a link of `links`; without links, or for a file HyperChat names
+/// oddly, the user gets its name.
+pub fn parse_events(body: &[u8], links: Option<&FileLinks>) -> Result<Vec<Event>, NotAnEvent> {
     let payload: Value = serde_json::from_slice(body).map_err(|_| NotAnEvent)?;
     let trigger = payload.get("trigger").and_then(Value::as_str).ok_or(NotAnEvent)?;
     let data = payload.get("data").filter(|d| d.is_object()).ok_or(NotAnEvent)?;
@@ -48,13 +51,19 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, NotAnEvent> {
     let event = match trigger {
         "messages:new" => {
             let sender = text("/message/sender").unwrap_or_default();
-            let message = match data.pointer("/message/message") {
-                Some(Value::String(text)) => text.clone(),
-                // A file: its name (agents' files are not forwarded yet).
-                Some(file) => format!("[{}]", file.get("name").and_then(Value::as_str).unwrap_or("file")),
-                None => String::new(),
-            };
-            Some(ChatEvent::Message { sender, text: message })
+            match data.pointer("/message/message") {
+                Some(Value::String(text)) => Some(ChatEvent::Message { sender, text: text.clone() }),
+                // A file: `{"url":"/media/...","type":"image/png","name":"..."}`.
+                Some(file) => {
+                    let field = |name: &str| file.get(name).and_then(Value::as_str).unwrap_or_default();
+                    let name = Some(field("name")).filter(|n| !n.trim().is_empty()).unwrap_or("file");
+                    match links.and_then(|links| links.link(field("url"), field("type"), name)) {
+                        Some(file) => Some(ChatEvent::File { sender, file }),
+                        None => Some(ChatEvent::Message { sender, text: format!("[{}]", connector_engine::reply::escape_html(name)) }),
+                    }
+                }
+                None => Some(ChatEvent::Message { sender, text: String::new() }),
+            }
         }
         "invitations:accept" => text("/userId").map(|agent_id| ChatEvent::AgentJoined { agent_id }),
         "chats:close" => Some(ChatEvent::Closed),
@@ -75,7 +84,7 @@ pub fn parse_events(body: &[u8]) -> Result<Vec<Event>, NotAnEvent> {
     // HyperChat may deliver an event more than once: the same message, or the same trigger with
     // the same data at the same time, is one event.
     let identity = match (&event, text("/message/id")) {
-        (ChatEvent::Message { .. }, Some(message_id)) => format!("message:{message_id}"),
+        (ChatEvent::Message { .. } | ChatEvent::File { .. }, Some(message_id)) => format!("message:{message_id}"),
         _ => format!("{trigger}:{chat_id}:{created}:{}", short_digest(data.to_string().as_bytes())),
     };
     Ok(vec![Event {
@@ -111,7 +120,7 @@ mod tests {
 
     #[test]
     fn an_agents_message_becomes_a_chat_message_routed_by_its_chat() {
-        let events = parse_events(BODY.as_bytes()).unwrap();
+        let events = parse_events(BODY.as_bytes(), None).unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].route, Route::Chat("c1".into()));
         assert_eq!(events[0].id.as_str(), "hyperchat#message:m1");
@@ -123,7 +132,7 @@ mod tests {
     fn each_trigger_the_connector_acts_on_becomes_its_event_and_the_others_none() {
         let event = |trigger: &str, data: &str| {
             let body = format!(r#"{{"trigger":"{trigger}","appId":"A","data":{data},"created_at":1}}"#);
-            parse_events(body.as_bytes()).unwrap().into_iter().next().map(|e| e.input)
+            parse_events(body.as_bytes(), None).unwrap().into_iter().next().map(|e| e.input)
         };
         let chat = |event| Some(Input::Chat { chat_id: "c1".into(), event });
         assert_eq!(event("invitations:accept", r#"{"chatId":"c1","userId":"a1"}"#), chat(ChatEvent::AgentJoined { agent_id: "a1".into() }));
@@ -144,9 +153,35 @@ mod tests {
     }
 
     #[test]
+    fn an_agents_file_is_a_link_of_this_connector_or_without_links_its_name_as_text() {
+        struct Fixed;
+        impl connector_engine::Clock for Fixed {
+            fn now(&self) -> connector_engine::Timestamp {
+                connector_engine::Timestamp(1_800_000_000)
+            }
+        }
+        let secret = secrecy::SecretString::from("app-secret".to_owned());
+        let links =
+            FileLinks::new("https://fn.test/hyperchat", &secret, std::time::Duration::from_secs(60), std::sync::Arc::new(Fixed)).unwrap();
+        let body = r#"{"trigger":"messages:new","appId":"A","created_at":1,"data":{"message":{"id":"m7","chat":"c1","sender":"a1","type":"media",
+            "message":{"url":"/media/F7","type":"image/png","name":"<map> &.png"}}}}"#;
+        let event = |links| parse_events(body.as_bytes(), links).unwrap().remove(0);
+        let linked = event(Some(&links));
+        assert_eq!(linked.id.as_str(), "hyperchat#message:m7");
+        let Input::Chat { event: ChatEvent::File { sender, file }, .. } = linked.input else { panic!("{:?}", linked.input) };
+        assert_eq!((sender.as_str(), file.name.as_str(), file.media_type.as_str()), ("a1", "<map> &.png", "image/png"));
+        assert!(file.url.starts_with("https://fn.test/hyperchat/files/"), "{}", file.url);
+        let named = Input::Chat {
+            chat_id: "c1".into(),
+            event: ChatEvent::Message { sender: "a1".into(), text: "[&lt;map&gt; &amp;.png]".into() },
+        };
+        assert_eq!(event(None).input, named);
+    }
+
+    #[test]
     fn a_body_that_is_not_an_event_is_refused() {
         for body in ["", "[]", r#"{"trigger":"chats:close"}"#, r#"{"trigger":"chats:close","data":{}}"#, "\u{0}garbage"] {
-            assert!(parse_events(body.as_bytes()).is_err(), "{body:?}");
+            assert!(parse_events(body.as_bytes(), None).is_err(), "{body:?}");
         }
     }
 }

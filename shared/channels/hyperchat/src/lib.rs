@@ -7,18 +7,21 @@
 //! ([`tickets`]): told apart by their body, authenticated by their own shared secret, routed
 //! through the ticket index and delivered by the same pipeline.
 //!
-//! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), then the shared webhook handler.
+//! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), then the shared webhook handler; and
+//!   the links to agents' files ([`files`]), served on the same URL.
 //! - [`HyperChatChannel`]: `X-Hook-Signature` and the event payloads.
 
 mod events;
+pub mod files;
 pub mod tickets;
 
 pub use events::{parse_events, signature_matches};
+pub use files::{FileLinks, FileProxy};
 
 use connector_config::EnvKey;
 use connector_core::{Channel, Endpoint, Event, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::ports::{StateStore, Timestamp};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -27,8 +30,11 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-pub const ENV: &[EnvKey] =
-    &[("HYPERCHAT_WEBHOOK_SECRET", "hyperchat.webhook_secret"), ("INBENTA_MESSENGER_WEBHOOK_SECRET", "chat.chat.messenger.webhook_secret")];
+pub const ENV: &[EnvKey] = &[
+    ("HYPERCHAT_WEBHOOK_SECRET", "hyperchat.webhook_secret"),
+    ("HYPERCHAT_WEBHOOK_URL", "hyperchat.webhook_url"),
+    ("INBENTA_MESSENGER_WEBHOOK_SECRET", "chat.chat.messenger.webhook_secret"),
+];
 
 /// Where the handshake's secret is kept, so every instance knows it.
 const SECRET_CACHE_KEY: &str = "hyperchat#webhook-secret";
@@ -43,6 +49,14 @@ pub struct HyperChatEventSettings {
     pub webhook_secret: SecretString,
     /// Events are answered within this.
     pub deadline_ms: u64,
+    /// This function's public URL, the one HyperChat calls: links to agents' files start with
+    /// it. Empty: agents' files reach users as their names only.
+    #[serde(default)]
+    pub webhook_url: String,
+    /// How long a link to an agent's file works.
+    pub file_link_ttl_secs: u64,
+    /// The largest agent's file a link serves.
+    pub max_file_bytes: u64,
 }
 
 /// `chat.toml`'s `[chat.messenger]` table: Inbenta Messenger, whose external ticket source
@@ -73,6 +87,8 @@ pub struct HyperChatChannel {
     secret: Arc<SecretSlot>,
     ticket_secret: SecretString,
     budget: Duration,
+    /// Links to agents' files; without them a file is shown as its name.
+    links: Option<Arc<FileLinks>>,
 }
 
 /// A body whose sender is verified, by what it is.
@@ -113,7 +129,7 @@ impl Channel for HyperChatChannel {
 
     fn parse(&self, verified: Self::Verified) -> Result<Vec<Event>, Refusal> {
         match verified {
-            Verified::Events(body) => parse_events(&body).map_err(|_| Refusal::bad_request("not a HyperChat event")),
+            Verified::Events(body) => parse_events(&body, self.links.as_deref()).map_err(|_| Refusal::bad_request("not a HyperChat event")),
             Verified::TicketReplies(body) => tickets::parse_ticket_replies(&body).map_err(|_| Refusal::bad_request("not a ticket reply")),
         }
     }
@@ -127,6 +143,7 @@ impl Channel for HyperChatChannel {
 /// shared handler.
 pub struct HyperChatEvents {
     webhook: Webhook<HyperChatChannel>,
+    files: Option<FileProxy>,
     secret: Arc<SecretSlot>,
     preset: Option<SecretString>,
     store: Arc<dyn StateStore>,
@@ -140,7 +157,13 @@ pub struct HyperChatEvents {
 const READ_SECRET_EVERY_SECS: i64 = 60;
 
 impl HyperChatEvents {
-    pub fn new(settings: &HyperChatEventSettings, tickets: &TicketReplySettings, pipeline: Arc<connector_core::Pipeline>) -> Self {
+    /// `files`: serves the links to agents' files (`None`: files reach users as their names).
+    pub fn new(
+        settings: &HyperChatEventSettings,
+        tickets: &TicketReplySettings,
+        files: Option<FileProxy>,
+        pipeline: Arc<connector_core::Pipeline>,
+    ) -> Self {
         let secret = Arc::new(SecretSlot::default());
         let preset = Some(settings.webhook_secret.clone()).filter(|s| !s.expose_secret().is_empty());
         if let Some(preset) = &preset {
@@ -151,8 +174,9 @@ impl HyperChatEvents {
             secret: secret.clone(),
             ticket_secret: tickets.webhook_secret.clone(),
             budget: Duration::from_millis(settings.deadline_ms),
+            links: files.as_ref().map(|files| files.links.clone()),
         };
-        Self { webhook: Webhook::new(channel, pipeline), secret, preset, store, last_read: AtomicI64::new(i64::MIN) }
+        Self { webhook: Webhook::new(channel, pipeline), files, secret, preset, store, last_read: AtomicI64::new(i64::MIN) }
     }
 
     pub fn pipeline(&self) -> &Arc<connector_core::Pipeline> {
@@ -160,6 +184,13 @@ impl HyperChatEvents {
     }
 
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
+        let method = request.method().clone();
+        if method == Method::GET || method == Method::HEAD {
+            return match (&self.files, files::file_token(request.uri().path())) {
+                (Some(files), Some(token)) => files.serve(token, method == Method::GET, self.webhook.deadline(runtime_deadline)).await,
+                _ => text_response(StatusCode::NOT_FOUND, "not found"),
+            };
+        }
         if let Some(offered) = request.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()).map(str::to_owned) {
             return self.handshake(&offered).await;
         }

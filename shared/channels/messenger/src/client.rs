@@ -9,6 +9,7 @@
 use crate::render::OutboundMessage;
 use connector_core::SendError;
 use connector_core::credentials::ChannelCredentials;
+use connector_engine::ports::{FileContent, FileError, UserFile};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -131,6 +132,12 @@ impl GraphClient {
     /// have delivered it.
     pub async fn send(&self, psid: &str, message: &OutboundMessage, deadline: Instant) -> Result<(), SendError> {
         self.post(&message_body(psid, message), deadline).await
+    }
+
+    /// A file a user sent: Meta serves attachments at public CDN URLs (the page token is never
+    /// sent there).
+    pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        connector_core::files::fetch_public(&self.upstream, file, limit, deadline).await
     }
 
     /// Shows `psid` the typing indicator (Meta hides it after about 20 s or with the next

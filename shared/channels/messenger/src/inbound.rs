@@ -7,7 +7,7 @@ use crate::{MessengerAddress, MessengerSender};
 use connector_core::{Event, Route, Sender};
 use connector_engine::ConversationKey;
 use connector_engine::Tap;
-use connector_engine::ports::MessageId;
+use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
 use serde_json::Value;
 
@@ -107,8 +107,18 @@ fn message_input(message: &Value) -> UserInput {
     let locations: Option<Vec<String>> = attachments.iter().map(|a| location_line(a)).collect();
     match locations {
         Some(lines) => UserInput::Text(std::iter::once(text).filter(|t| !t.trim().is_empty()).chain(lines).collect::<Vec<_>>().join("\n")),
-        None => UserInput::Media { caption: text },
+        None => UserInput::Media { caption: text, files: attachments.iter().filter_map(|a| file_of(a)).collect() },
     }
+}
+
+/// The file of a picture, voice note, video or document (a sticker is a picture).
+fn file_of(attachment: &Value) -> Option<UserFile> {
+    let kind = attachment.get("type").and_then(Value::as_str)?;
+    if !matches!(kind, "image" | "audio" | "video" | "file") {
+        return None;
+    }
+    let url = text_of(attachment.pointer("/payload/url"))?;
+    Some(UserFile { url, media_type: None, name: None })
 }
 
 /// `"<title>: <url>"` for a location attachment that has both (at the attachment's top level,
@@ -229,13 +239,17 @@ mod tests {
     }
 
     #[test]
-    fn attachments_are_media_with_the_message_text_as_caption() {
+    fn attachments_are_media_with_the_message_text_as_caption_and_their_files() {
+        let file = |url: &str| UserFile { url: url.into(), media_type: None, name: None };
         let image = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_1","attachments":[{"type":"image","payload":{"url":"https://cdn/x.png"}}]}});
-        assert_eq!(one(image)[0].input, UserInput::Media { caption: String::new() });
+        assert_eq!(one(image)[0].input, UserInput::Media { caption: String::new(), files: vec![file("https://cdn/x.png")] });
         let sticker = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_2","sticker_id":369239263222822_i64,"attachments":[{"type":"image","payload":{"url":"https://cdn/s.png","sticker_id":369239263222822_i64}}]}});
-        assert_eq!(one(sticker)[0].input, UserInput::Media { caption: String::new() });
-        let captioned = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_3","text":"look","attachments":[{"type":"file","payload":{"url":"https://cdn/a.pdf"}}]}});
-        assert_eq!(one(captioned)[0].input, UserInput::Media { caption: "look".into() });
+        assert_eq!(one(sticker)[0].input, UserInput::Media { caption: String::new(), files: vec![file("https://cdn/s.png")] });
+        let captioned = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_3","text":"look","attachments":[
+            {"type":"file","payload":{"url":"https://cdn/a.pdf"}},{"type":"audio","payload":{"url":"https://cdn/v.mp4"}},{"type":"fallback","payload":{"url":"https://x"}}
+        ]}});
+        let files = vec![file("https://cdn/a.pdf"), file("https://cdn/v.mp4")];
+        assert_eq!(one(captioned)[0].input, UserInput::Media { caption: "look".into(), files });
     }
 
     #[test]
@@ -245,7 +259,7 @@ mod tests {
         ]}});
         assert_eq!(one(location)[0].input, UserInput::Text("Home: https://maps.test/?q=1,2".into()));
         let bare = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_2","attachments":[{"type":"location","payload":{"coordinates":{"lat":1.0,"long":2.0}}}]}});
-        assert_eq!(one(bare)[0].input, UserInput::Media { caption: String::new() });
+        assert_eq!(one(bare)[0].input, UserInput::Media { caption: String::new(), files: vec![] });
     }
 
     #[test]

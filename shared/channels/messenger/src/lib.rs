@@ -41,7 +41,7 @@ use connector_core::{
 };
 use connector_engine::Reply;
 use connector_engine::app_data::{first_of_multiple, object};
-use connector_engine::ports::Chatbot;
+use connector_engine::ports::{Chatbot, FileContent, FileError, UserFile};
 use http::StatusCode;
 use render::{OutboundMessage, render};
 use secrecy::{ExposeSecret, SecretString};
@@ -281,6 +281,10 @@ impl Sender for MessengerSender {
         self.client.first_name(&to.psid, deadline).await
     }
 
+    async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        self.client.fetch_file(file, limit, deadline).await
+    }
+
     /// Agents' messages go out with `HUMAN_AGENT` up to 7 days after the user last wrote;
     /// after that the agent is told instead.
     fn reply_window(&self, _to: &MessengerAddress) -> Option<Duration> {
@@ -378,7 +382,7 @@ mod tests {
         ] {
             let response = channel().verify(&get(query)).unwrap();
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{query}");
-            assert!(!response.body().contains("CHALLENGE_4711"));
+            assert!(!String::from_utf8_lossy(response.body()).contains("CHALLENGE_4711"));
             assert_eq!(response.body(), "verification refused");
         }
     }
@@ -431,7 +435,7 @@ mod tests {
     fn the_answer_is_event_received_when_all_went_well() {
         assert_eq!(channel().answer(StatusCode::OK).body(), EVENT_RECEIVED);
         let retry = channel().answer(StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!((retry.status(), retry.body().as_str()), (StatusCode::SERVICE_UNAVAILABLE, "retry later"));
+        assert_eq!((retry.status(), &retry.body()[..]), (StatusCode::SERVICE_UNAVAILABLE, &b"retry later"[..]));
     }
 
     #[test]

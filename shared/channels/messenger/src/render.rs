@@ -136,6 +136,7 @@ pub fn render(replies: &[Reply], occasion: &Occasion) -> Vec<OutboundMessage> {
                 out.choice(text, options, *first_number, number_hint, last);
             }
             Reply::Links { text, links } => out.links(text, links),
+            Reply::File(file) => out.push(media_message(MediaKind::of_media_type(&file.media_type), file.url.clone())),
         }
     }
     out.finish().into_iter().map(|content| OutboundMessage { delivery, content }).collect()
@@ -396,6 +397,24 @@ mod tests {
                 json!({"text": "Then"}),
                 image("https://x.test/b.png"),
                 json!({"text": "Done"})
+            ]
+        );
+    }
+
+    #[test]
+    fn an_agents_file_is_an_attachment_of_its_kind_after_the_text_before_it() {
+        let file = connector_engine::SharedFile {
+            url: "https://c.test/files/t/a.mp4".into(),
+            name: "a.mp4".into(),
+            media_type: "video/mp4".into(),
+        };
+        let out = contents(&[Reply::Text("Watch".into()), Reply::File(file)]);
+        let as_json: Vec<_> = out.iter().map(json_of).collect();
+        assert_eq!(
+            as_json,
+            [
+                json!({"text": "Watch"}),
+                json!({"attachment": {"type": "video", "payload": {"url": "https://c.test/files/t/a.mp4", "is_reusable": false}}})
             ]
         );
     }

@@ -8,6 +8,7 @@ use crate::render::{Action, SmoochMessage};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use connector_core::SendError;
+use connector_engine::ports::{FileContent, FileError, UserFile};
 use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -113,6 +114,11 @@ impl SmoochClient {
                 other => return other,
             }
         }
+    }
+
+    /// A file a user sent: Smooch serves it at a public URL of its media host.
+    pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        connector_core::files::fetch_public(&self.upstream, file, limit, deadline).await
     }
 
     /// `typing:start`: the user sees the bot is writing (it stops with the next message).

@@ -7,7 +7,7 @@ use crate::{SmoochAddress, SmoochSender};
 use connector_core::{Event, Route, Sender};
 use connector_engine::ConversationKey;
 use connector_engine::Tap;
-use connector_engine::ports::MessageId;
+use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
 use serde_json::Value;
 
@@ -66,15 +66,25 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
-/// What a user's message says: a tap on one of our buttons, text, or media with its caption.
-fn user_input(kind: &str, text: &str, payload: Option<&str>) -> UserInput {
-    if let Some(tap) = payload.and_then(Tap::from_payload) {
+/// What a user's message (v2 `content`, v1.1 message) says: a tap on one of our buttons, text,
+/// or media with its caption and file.
+fn user_input(message: &Value) -> UserInput {
+    let text = message.get("text").and_then(Value::as_str).unwrap_or_default();
+    if let Some(tap) = message.get("payload").and_then(Value::as_str).and_then(Tap::from_payload) {
         return UserInput::Pick(tap);
     }
-    match kind {
+    match message.get("type").and_then(Value::as_str).unwrap_or("text") {
         "text" | "location" => UserInput::Text(text.to_owned()),
-        // Images, files, carousels... the caption is what the bot can read.
-        _ => UserInput::Media { caption: text.to_owned() },
+        // Images, files, carousels... the caption is what the bot can read, the file what an
+        // agent can.
+        _ => {
+            let file = str_at(message, "/mediaUrl").map(|url| UserFile {
+                url: url.to_owned(),
+                media_type: str_at(message, "/mediaType").map(str::to_owned),
+                name: None,
+            });
+            UserInput::Media { caption: text.to_owned(), files: file.into_iter().collect() }
+        }
     }
 }
 
@@ -94,10 +104,7 @@ fn v2_event(app: &str, raw: &Value) -> Option<Event> {
                 return None;
             }
             let user = str_at(message, "/author/userId").or_else(|| str_at(message, "/author/user/id"))?;
-            let content = message.get("content")?;
-            let kind = content.get("type").and_then(Value::as_str).unwrap_or("text");
-            let text = content.get("text").and_then(Value::as_str).unwrap_or_default();
-            let input = user_input(kind, text, content.get("payload").and_then(Value::as_str));
+            let input = user_input(message.get("content")?);
             let address = SmoochAddress { app: app.to_owned(), user: user.to_owned(), conversation };
             Some(event(str_at(message, "/id")?.to_owned(), address, input))
         }
@@ -126,9 +133,7 @@ fn v1_messages(app: &str, body: &Value) -> Result<Vec<Event>, InboundError> {
         .iter()
         .filter(|m| m.get("role").and_then(Value::as_str).unwrap_or("appUser") == "appUser")
         .filter_map(|m| {
-            let kind = m.get("type").and_then(Value::as_str).unwrap_or("text");
-            let text = m.get("text").and_then(Value::as_str).unwrap_or_default();
-            let input = user_input(kind, text, m.get("payload").and_then(Value::as_str));
+            let input = user_input(m);
             Some(event(str_at(m, "/_id")?.to_owned(), address.clone(), input))
         })
         .collect())
@@ -222,9 +227,19 @@ mod tests {
     }
 
     #[test]
-    fn an_image_is_media_with_its_caption() {
-        let body = v2(json!([v2_message("m1", "u1", "user", json!({"type":"image","mediaUrl":"https://x.test/a.png"}))]));
-        assert_eq!(inputs(&events(&body).unwrap()), vec![Input::User(UserInput::Media { caption: String::new() })]);
+    fn an_image_is_media_with_its_caption_and_its_file() {
+        let body = v2(json!([
+            v2_message("m1", "u1", "user", json!({"type":"image","mediaUrl":"https://x.test/a.png","mediaType":"image/png","text":"mine"})),
+            v2_message("m2", "u1", "user", json!({"type":"carousel","items":[]})),
+        ]));
+        let file = UserFile { url: "https://x.test/a.png".into(), media_type: Some("image/png".into()), name: None };
+        assert_eq!(
+            inputs(&events(&body).unwrap()),
+            vec![
+                Input::User(UserInput::Media { caption: "mine".into(), files: vec![file] }),
+                Input::User(UserInput::Media { caption: String::new(), files: vec![] })
+            ]
+        );
     }
 
     #[test]

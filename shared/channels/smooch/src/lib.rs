@@ -13,7 +13,7 @@ use connector_config::EnvKey;
 use connector_core::credentials::ChannelCredentials;
 use connector_core::{Channel, Event, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
-use connector_engine::ports::Chatbot;
+use connector_engine::ports::{Chatbot, FileContent, FileError, UserFile};
 use http::StatusCode;
 use render::SmoochMessage;
 use secrecy::{ExposeSecret, SecretString};
@@ -179,6 +179,10 @@ impl Sender for SmoochSender {
     async fn display_name(&self, to: &SmoochAddress, deadline: Instant) -> Option<String> {
         let key = self.key(deadline).await.ok()?;
         self.client.display_name(&key, to, deadline).await
+    }
+
+    async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        self.client.fetch_file(file, limit, deadline).await
     }
 }
 

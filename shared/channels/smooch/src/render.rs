@@ -8,7 +8,7 @@
 //! question is numbered text, as on SMS, so every option stays answerable.
 
 use connector_engine::{Reply, Tap};
-use richtext::{Block, MediaKind, Style};
+use richtext::{Block, Media, MediaKind, Style};
 
 /// Smooch refuses longer texts.
 pub const MAX_TEXT_CHARS: usize = 4096;
@@ -64,6 +64,10 @@ pub fn render(replies: &[Reply]) -> Vec<SmoochMessage> {
             Reply::Links { text, links } => {
                 let actions = links.iter().map(|link| Action::Link { text: link.title.clone(), uri: link.url.clone() }).collect();
                 push_blocks(&mut messages, richtext::html_to_blocks(text, Style::Markdown), actions);
+            }
+            Reply::File(file) => {
+                let media = Media { url: file.url.clone(), kind: MediaKind::of_media_type(&file.media_type) };
+                push_blocks(&mut messages, vec![Block::Media(media)], Vec::new());
             }
         }
     }
@@ -174,6 +178,25 @@ mod tests {
     fn images_are_image_messages_between_the_texts_around_them() {
         let out = render(&[Reply::Text("<p>Look</p><img src=\"https://x.test/a.png\"><p>Done</p>".into())]);
         assert_eq!(out, vec![text("Look"), SmoochMessage::Image { url: "https://x.test/a.png".into() }, text("Done")]);
+    }
+
+    #[test]
+    fn an_agents_picture_is_an_image_message_and_another_file_a_file_message() {
+        let file = |name: &str, media_type: &str| {
+            Reply::File(connector_engine::SharedFile {
+                url: format!("https://c.test/files/t/{name}"),
+                name: name.into(),
+                media_type: media_type.into(),
+            })
+        };
+        let out = render(&[file("a.png", "image/png"), file("b.pdf", "application/pdf")]);
+        assert_eq!(
+            out,
+            vec![
+                SmoochMessage::Image { url: "https://c.test/files/t/a.png".into() },
+                SmoochMessage::File { url: "https://c.test/files/t/b.pdf".into() }
+            ]
+        );
     }
 
     #[test]

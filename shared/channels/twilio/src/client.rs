@@ -2,6 +2,7 @@
 
 use super::render::OutboundMessage;
 use connector_core::SendError;
+use connector_engine::ports::{FileContent, FileError, UserFile};
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -46,6 +47,8 @@ impl TwilioError {
 
 pub struct TwilioClient {
     upstream: Upstream,
+    /// The REST API's origin: only media URLs there get the account's credentials.
+    api: upstream::Url,
     messages_url: String,
     account_sid: String,
     auth_token: SecretString,
@@ -55,7 +58,20 @@ impl TwilioClient {
     pub fn new(api_url: &str, account_sid: &str, auth_token: SecretString, timeout: Duration) -> Result<Self, UpstreamError> {
         let upstream = Upstream::new("Twilio", Timeouts::overall(timeout))?;
         let messages_url = format!("{}/2010-04-01/Accounts/{account_sid}/Messages.json", api_url.trim_end_matches('/'));
-        Ok(Self { upstream, messages_url, account_sid: account_sid.to_owned(), auth_token })
+        let api = upstream::Url::parse(api_url).map_err(|_| UpstreamError::InvalidUrl { service: "Twilio" })?;
+        Ok(Self { upstream, api, messages_url, account_sid: account_sid.to_owned(), auth_token })
+    }
+
+    /// A media file of an inbound message. Twilio's media URLs may require the account's Basic
+    /// auth (an account setting), so it is sent, but only to Twilio's own API origin: the
+    /// redirect to the file's storage, on another host, drops it.
+    pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        let url = connector_core::files::file_url(file)?;
+        let mut request = self.upstream.request(upstream::Method::GET, url.clone());
+        if url.origin() == self.api.origin() {
+            request = request.basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()));
+        }
+        connector_core::files::fetch(&self.upstream, request, file, limit, deadline).await
     }
 
     /// Sends one message from the company address `from` to the user address `to`.

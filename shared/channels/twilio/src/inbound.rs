@@ -3,8 +3,11 @@
 use crate::{Network, TwilioAddress, TwilioSender};
 use connector_core::{Event, Route, Sender};
 use connector_engine::ConversationKey;
-use connector_engine::ports::MessageId;
+use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
+
+/// Twilio sends at most ten media per message.
+const MAX_MEDIA: usize = 10;
 
 /// The fields of a Twilio message webhook the connector uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +19,8 @@ pub struct TwilioInbound {
     pub to: String,
     pub body: String,
     pub num_media: usize,
+    /// `MediaUrl{N}` with `MediaContentType{N}`, in order.
+    pub media: Vec<UserFile>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -40,12 +45,20 @@ impl TwilioInbound {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
         let field = |name: &'static str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
         let required = |name: &'static str| field(name).ok_or(InboundError::Missing(name));
+        let num_media = field("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
         Ok(Self {
             message_sid: required("MessageSid")?,
             from: required("From")?,
             to: required("To")?,
             body: params.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()).unwrap_or_default(),
-            num_media: field("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0),
+            num_media,
+            media: (0..num_media.min(MAX_MEDIA))
+                .filter_map(|i| {
+                    let url = params.iter().find(|(k, _)| *k == format!("MediaUrl{i}")).map(|(_, v)| v.trim().to_owned())?;
+                    let media_type = params.iter().find(|(k, _)| *k == format!("MediaContentType{i}")).map(|(_, v)| v.trim().to_owned());
+                    Some(UserFile { url, media_type, name: None })
+                })
+                .collect(),
         })
     }
 
@@ -65,7 +78,11 @@ impl TwilioInbound {
     }
 
     pub fn to_event(&self) -> Event {
-        let input = if self.num_media > 0 { UserInput::Media { caption: self.body.clone() } } else { UserInput::Text(self.body.clone()) };
+        let input = if self.num_media > 0 {
+            UserInput::Media { caption: self.body.clone(), files: self.media.clone() }
+        } else {
+            UserInput::Text(self.body.clone())
+        };
         Event {
             id: MessageId::new("twilio", &self.message_sid),
             route: Route::Conversation(self.conversation_key()),
@@ -109,16 +126,27 @@ mod tests {
     }
 
     #[test]
-    fn a_media_message_reaches_the_engine_as_media_with_its_caption() {
+    fn a_media_message_reaches_the_engine_as_media_with_its_caption_and_every_media_url() {
         let m = TwilioInbound::from_params(&params(&[
             ("MessageSid", "SM1"),
             ("From", "+3"),
             ("To", "+1"),
             ("Body", "look"),
-            ("NumMedia", "1"),
+            ("NumMedia", "2"),
+            ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1"),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2"),
         ]))
         .unwrap();
-        assert_eq!(m.to_event().input, Input::User(UserInput::Media { caption: "look".into() }));
+        let files = vec![
+            UserFile {
+                url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME1".into(),
+                media_type: Some("image/jpeg".into()),
+                name: None,
+            },
+            UserFile { url: "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/MM1/Media/ME2".into(), media_type: None, name: None },
+        ];
+        assert_eq!(m.to_event().input, Input::User(UserInput::Media { caption: "look".into(), files }));
         assert_eq!(m.to_event().id.as_str(), "twilio#SM1");
     }
 }

@@ -12,6 +12,7 @@ pub use inbound::TwilioInbound;
 use connector_config::EnvKey;
 use connector_core::{Channel, Event, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
+use connector_engine::ports::{FileContent, FileError, UserFile};
 use http::{HeaderValue, StatusCode, header};
 use render::{OutboundMessage, RenderOptions, render};
 use secrecy::{ExposeSecret, SecretString};
@@ -160,7 +161,7 @@ impl Channel for TwilioChannel {
     }
 
     fn answer(&self, status: StatusCode) -> WebhookResponse {
-        let mut response = http::Response::new(EMPTY_TWIML.to_owned());
+        let mut response = http::Response::new(EMPTY_TWIML.into());
         *response.status_mut() = status;
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
         response
@@ -179,6 +180,10 @@ impl Sender for TwilioSender {
 
     async fn send(&self, to: &TwilioAddress, message: &OutboundMessage, deadline: Instant) -> Result<(), SendError> {
         self.client.send(&to.company, &to.user, message, deadline).await
+    }
+
+    async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        self.client.fetch_file(file, limit, deadline).await
     }
 
     /// WhatsApp delivers free-form messages only within 24 hours of the user's last message.

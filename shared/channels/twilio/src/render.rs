@@ -49,6 +49,11 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
                 }
                 push_blocks(&mut pieces, blocks, options);
             }
+            // A link on SMS without MMS, as its name and URL; a media message otherwise.
+            Reply::File(file) if options.network == Network::Sms && options.sms_media_as_links => {
+                pieces.push(Piece::Text(format!("{}: {}", file.name, file.url)));
+            }
+            Reply::File(file) => pieces.push(Piece::Media(file.url.clone())),
             // No buttons on SMS or WhatsApp session messages: each link as "title: url".
             Reply::Links { text, links } => {
                 let mut blocks = richtext::html_to_blocks(text, style);
@@ -146,6 +151,21 @@ mod tests {
                 text("Done"),
             ]
         );
+    }
+
+    #[test]
+    fn an_agents_file_is_a_media_message_on_whatsapp_and_its_name_and_link_on_sms() {
+        let file = connector_engine::SharedFile {
+            url: "https://c.test/files/t/a.pdf".into(),
+            name: "a.pdf".into(),
+            media_type: "application/pdf".into(),
+        };
+        let replies = [Reply::Text("Here".into()), Reply::File(file)];
+        assert_eq!(
+            render(&replies, &opts(Network::WhatsApp)),
+            vec![text("Here"), OutboundMessage { body: String::new(), media_url: Some("https://c.test/files/t/a.pdf".into()) }]
+        );
+        assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("Here\n\na.pdf: https://c.test/files/t/a.pdf")]);
     }
 
     #[test]
