@@ -40,6 +40,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
+use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
 use crate::recording::{RequestLog, lock};
 use crate::server::{RawReply, Reply, Running, Upstream};
@@ -76,6 +77,8 @@ struct ChatState {
     messages: Vec<Value>,
     /// Files shared in chats; `F<n>` (at `/media/F<n>`) is at `n - 1`.
     files: Vec<SharedFile>,
+    /// Where files are kept when not served directly: `GET /v1/media/{id}` redirects there.
+    storage: Option<FakeFileHost>,
     /// `(status, remaining)` of an injected failure.
     failures: Option<(u16, usize)>,
     delay: Duration,
@@ -242,6 +245,12 @@ impl FakeHyperChat {
     /// Messages accepted in chat `chat_id`, in order, as the API returned them.
     pub fn messages(&self, chat_id: &str) -> Vec<Value> {
         lock(&self.server.shared.state).messages.iter().filter(|m| m["chat"] == chat_id).cloned().collect()
+    }
+
+    /// From now on `GET /v1/media/{id}` answers with a redirect to `storage`, which holds the
+    /// file (as services keep files in object storage behind pre-signed URLs).
+    pub fn keep_files_at(&self, storage: &FakeFileHost) {
+        lock(&self.server.shared.state).storage = Some(storage.clone());
     }
 
     /// Files shared in chat `chat_id` (uploaded by the user or shared by an agent), in order.
@@ -680,9 +689,10 @@ impl Upstream for Shared {
             return Some(error(unauthorized()));
         }
         let file = id.strip_prefix('F').and_then(|n| n.parse::<usize>().ok()).and_then(|n| state.files.get(n.checked_sub(1)?));
-        Some(match file {
-            Some(file) => RawReply::file(&file.content_type, file.bytes.clone().into()),
-            None => error(not_found("Media")),
+        Some(match (file, &state.storage) {
+            (Some(file), Some(storage)) => RawReply::redirect(storage.put(id, &file.content_type, &file.bytes)),
+            (Some(file), None) => RawReply::file(&file.content_type, file.bytes.clone().into()),
+            (None, _) => error(not_found("Media")),
         })
     }
 }

@@ -17,7 +17,9 @@ pub async fn fetch(
     match upstream.download(request, deadline, limit).await {
         Ok(download) => Ok(content(file, download)),
         Err(DownloadError::TooLarge { limit }) => Err(FileError::TooLarge { limit }),
-        Err(DownloadError::Upstream(error)) => Err(FileError::Unavailable(connector_engine::error_chain(&error))),
+        Err(error @ (DownloadError::Refused | DownloadError::Upstream(_))) => {
+            Err(FileError::Unavailable(connector_engine::error_chain(&error)))
+        }
     }
 }
 
@@ -39,13 +41,17 @@ pub fn file_url(file: &UserFile) -> Result<upstream::Url, FileError> {
 /// path segment, with an extension for its type when it has none; the server's media type unless
 /// it only says "bytes".
 fn content(file: &UserFile, download: Download) -> FileContent {
-    let served = download.content_type.as_deref().map(essence).filter(|t| !t.is_empty() && *t != "application/octet-stream");
-    let media_type = served.or_else(|| file.media_type.as_deref().map(essence)).unwrap_or("application/octet-stream").to_owned();
-    let from_url = download.final_url.path_segments().and_then(|mut segments| segments.next_back()).map(str::to_owned);
+    let served = download.content_type.as_deref().map(essence).filter(|t| !t.is_empty() && t != "application/octet-stream");
+    let media_type = served.or_else(|| file.media_type.as_deref().map(essence)).unwrap_or_else(|| "application/octet-stream".to_owned());
+    let from_url = download
+        .final_url
+        .path_segments()
+        .and_then(|mut segments| segments.next_back())
+        .map(|segment| percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned());
     let name = [file.name.clone(), download.disposition.as_deref().and_then(disposition_name), from_url]
         .into_iter()
         .flatten()
-        .map(|name| clean_name(&name))
+        .map(|name| file_name(&name))
         .find(|name| !name.is_empty())
         .unwrap_or_else(|| "file".to_owned());
     let name = match extension_of(&media_type) {
@@ -55,9 +61,9 @@ fn content(file: &UserFile, download: Download) -> FileContent {
     FileContent { name, media_type, bytes: download.body }
 }
 
-/// `image/png` of `image/png; charset=binary`, lower case.
-fn essence(content_type: &str) -> &str {
-    content_type.split(';').next().unwrap_or_default().trim()
+/// `image/png` of `Image/PNG; charset=binary`.
+fn essence(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
 }
 
 /// The `filename` of a `Content-Disposition` (`attachment; filename="a.pdf"`).
@@ -65,11 +71,11 @@ fn disposition_name(disposition: &str) -> Option<String> {
     disposition.split(';').map(str::trim).find_map(|part| part.strip_prefix("filename=")).map(|name| name.trim_matches('"').to_owned())
 }
 
-/// A name without directories, percent-escapes decoded, control characters and quotes removed.
-fn clean_name(name: &str) -> String {
-    let decoded = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-    let base = decoded.rsplit(['/', '\\']).next().unwrap_or_default();
-    base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>')).collect::<String>().trim().to_owned()
+/// A file's name as shown and put in headers: no directories, no control characters, quotes,
+/// angle brackets or semicolons; empty when nothing is left.
+pub fn file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>' | ';')).collect::<String>().trim().to_owned()
 }
 
 /// The usual extension of the media types users send from phones (Twilio's media URLs end in

@@ -51,6 +51,7 @@ labels! {
     TypeANumber => "type_a_number",
     UnsupportedMessage => "unsupported_message",
     UserFileNotRelayed => "user_file_not_relayed",
+    UserFileTooLarge => "user_file_too_large",
     UserUnreachable => "user_unreachable",
     Yes => "yes",
 }

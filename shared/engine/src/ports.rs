@@ -158,17 +158,6 @@ pub enum FileError {
     Unsupported,
 }
 
-impl FileError {
-    /// In words an agent can act on.
-    pub fn reason(&self) -> String {
-        match self {
-            Self::TooLarge { limit } => format!("it is larger than {}", human_size(*limit)),
-            Self::Unavailable(_) => "the channel did not hand it over".to_owned(),
-            Self::Unsupported => "the channel does not hand files over".to_owned(),
-        }
-    }
-}
-
 /// `10 MB`, `512 KB`: sizes as people read them (decimal units, as channels state their limits).
 pub fn human_size(bytes: u64) -> String {
     match bytes {

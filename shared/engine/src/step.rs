@@ -56,6 +56,17 @@ pub enum ChatEvent {
     Writing { writer: String },
 }
 
+/// The files of one message that did not reach the agent, by reason.
+#[derive(Debug, Default)]
+struct MissedFiles {
+    /// Over the limit (which).
+    too_large: Option<u64>,
+    /// Not handed over by the channel, or not taken by the live chat.
+    undelivered: bool,
+    /// The agent can and should hear of the undelivered ones.
+    tell_agent: bool,
+}
+
 /// What became of a message for the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Relayed {
@@ -240,29 +251,54 @@ impl Engine<'_> {
                 return self.not_relayed(conv, chat, error, Label::ChatMessageNotDelivered, turn);
             }
         }
+        let mut missed = MissedFiles::default();
         for file in files {
-            let content = match self.fetch(file).await {
-                Ok(content) => content,
-                Err(error) => {
-                    tracing::warn!(error = %crate::error_chain(&error), "a file of the user's could not be fetched");
-                    match error {
-                        FileError::TooLarge { limit } => {
-                            turn.text(&self.labels.get(Label::FileTooLarge).replace("$maxSize", &human_size(limit)));
-                        }
-                        _ => turn.text(self.labels.get(Label::FileNotDelivered)),
+            let error = match self.fetch(file).await {
+                Ok(content) => match self.agent(self.live_chat.send_file(chat, &content)).await {
+                    Ok(()) => continue,
+                    Err(LiveChatError::ChatOver) => {
+                        return self.not_relayed(conv, chat, LiveChatError::ChatOver, Label::FileNotDelivered, turn);
                     }
-                    let note = self.labels.get(Label::UserFileNotRelayed).replace("$reason", &error.reason());
-                    if let Err(error) = self.agent(self.live_chat.send_message(chat, &note)).await {
-                        tracing::warn!(error = %crate::error_chain(&error), "the agent could not be told of a file that did not reach them");
+                    Err(error) => {
+                        tracing::warn!(error = %crate::error_chain(&error), "a file of the user's not passed on to the agent");
+                        // A refusal is worth the agent's knowing; HyperChat down, they cannot be told.
+                        missed.undelivered = true;
+                        missed.tell_agent |= matches!(error, LiveChatError::Rejected(_));
+                        continue;
                     }
-                    continue;
-                }
+                },
+                Err(error) => error,
             };
-            if let Err(error) = self.agent(self.live_chat.send_file(chat, &content)).await {
-                return self.not_relayed(conv, chat, error, Label::FileNotDelivered, turn);
+            tracing::warn!(error = %crate::error_chain(&error), "a file of the user's could not be fetched");
+            match error {
+                FileError::TooLarge { limit } => missed.too_large = Some(limit),
+                FileError::Unavailable(_) | FileError::Unsupported => (missed.undelivered, missed.tell_agent) = (true, true),
             }
         }
+        self.say_missed(chat, &missed, turn).await;
         Relayed::Handled
+    }
+
+    /// Files that did not reach the agent: the user hears it once per reason, and the agent too
+    /// when it is news to them.
+    async fn say_missed(&self, chat: &ChatRef, missed: &MissedFiles, turn: &mut Turn) {
+        let mut notes = Vec::new();
+        if let Some(limit) = missed.too_large {
+            let size = human_size(limit);
+            turn.text(&self.labels.get(Label::FileTooLarge).replace("$maxSize", &size));
+            notes.push(self.labels.get(Label::UserFileTooLarge).replace("$maxSize", &size));
+        }
+        if missed.undelivered {
+            turn.text(self.labels.get(Label::FileNotDelivered));
+            if missed.tell_agent {
+                notes.push(self.labels.get(Label::UserFileNotRelayed).to_owned());
+            }
+        }
+        for note in notes {
+            if let Err(error) = self.agent(self.live_chat.send_message(chat, &note)).await {
+                tracing::warn!(error = %crate::error_chain(&error), "the agent could not be told of a file that did not reach them");
+            }
+        }
     }
 
     /// Something for the agent was refused: a chat over upstream hands the message to the bot;

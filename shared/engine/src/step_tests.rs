@@ -628,7 +628,8 @@ fn in_live_chat() -> Harness {
             ("chat_message_not_delivered", "Not delivered."),
             ("file_not_delivered", "File not delivered."),
             ("file_too_large", "Too large (at most $maxSize)."),
-            ("user_file_not_relayed", "[connector] A file did not reach you: $reason."),
+            ("user_file_not_relayed", "[connector] A file did not reach you."),
+            ("user_file_too_large", "[connector] A file over $maxSize did not reach you."),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
@@ -749,27 +750,38 @@ async fn a_users_files_in_a_chat_reach_the_agent_after_their_caption_and_never_t
     assert!(h.bot.sent().is_empty());
 }
 
+fn agent_notes(h: &Harness) -> Vec<String> {
+    h.agents.messages.lock().unwrap().iter().map(|(_, text)| text.clone()).collect()
+}
+
 #[tokio::test]
-async fn a_file_too_large_for_the_agent_is_said_to_the_user_with_the_limit_and_the_agent_is_told() {
+async fn files_too_large_for_the_agent_are_said_once_with_the_limit_to_the_user_and_the_agent_and_the_others_still_go() {
     let mut h = in_live_chat();
-    let media =
-        UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/too-large.mov"), photo("https://cdn.test/ok.jpg")] };
-    assert_eq!(h.input(&media, NOW).await, vec![text("Too large (at most 5 MB).")]);
-    assert_eq!(
-        *h.agents.messages.lock().unwrap(),
-        vec![("chat-1".to_owned(), "[connector] A file did not reach you: it is larger than 5 MB.".to_owned())]
-    );
+    let files = vec![photo("https://cdn.test/too-large.mov"), photo("https://cdn.test/ok.jpg"), photo("https://cdn.test/too-large-2.mov")];
+    assert_eq!(h.input(&UserInput::Media { caption: String::new(), files }, NOW).await, vec![text("Too large (at most 5 MB).")]);
+    assert_eq!(agent_notes(&h), vec!["[connector] A file over 5 MB did not reach you."]);
     assert_eq!(*h.agents.files.lock().unwrap(), vec![("chat-1".to_owned(), "ok.jpg".to_owned())], "the other file still goes");
 }
 
 #[tokio::test]
-async fn a_file_the_channel_does_not_hand_over_or_the_agent_cannot_get_is_said_to_the_user() {
+async fn a_file_the_channel_does_not_hand_over_or_the_live_chat_refuses_is_said_to_the_user_and_the_agent() {
     let mut h = in_live_chat();
     let broken = UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/broken.jpg")] };
     assert_eq!(h.input(&broken, NOW).await, vec![text("File not delivered.")]);
+    *h.agents.failing_file.lock().unwrap() = Some(LiveChatError::Rejected("HTTP 415".into()));
+    let two = UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/a.heic"), photo("https://cdn.test/b.jpg")] };
+    assert_eq!(h.input(&two, NOW).await, vec![text("File not delivered.")]);
+    assert_eq!(agent_notes(&h), vec!["[connector] A file did not reach you."; 2]);
+    assert_eq!(*h.agents.files.lock().unwrap(), vec![("chat-1".to_owned(), "b.jpg".to_owned())], "the next file still goes");
+}
+
+#[tokio::test]
+async fn with_the_live_chat_down_a_users_file_is_said_undelivered_to_them_alone_and_they_stay_in_the_chat() {
+    let mut h = in_live_chat();
     *h.agents.failing_file.lock().unwrap() = Some(LiveChatError::Unavailable("down".into()));
     let fine = UserInput::Media { caption: String::new(), files: vec![photo("https://cdn.test/fine.jpg")] };
     assert_eq!(h.input(&fine, NOW).await, vec![text("File not delivered.")]);
+    assert!(agent_notes(&h).is_empty(), "nobody to tell");
     assert!(matches!(h.conv.mode, Mode::LiveChat { .. }), "still in the chat");
     assert!(h.agents.files.lock().unwrap().is_empty());
 }

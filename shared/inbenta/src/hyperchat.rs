@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tokio::time::Instant;
-use upstream::{Download, DownloadError, Method, RequestBuilder, StatusClass, StatusCode, Timeouts, Upstream};
+use upstream::{Download, DownloadError, Method, RequestBuilder, StatusClass, StatusCode, Timeouts, Upstream, Url};
 
 use crate::url_path_segment as encode;
 
@@ -37,12 +37,7 @@ pub struct HyperChatSettings {
     #[serde(default)]
     pub survey_id: String,
     /// The largest file a user may send an agent; larger ones are not fetched.
-    #[serde(default = "default_max_file_bytes")]
     pub max_file_bytes: u64,
-}
-
-fn default_max_file_bytes() -> u64 {
-    10_000_000
 }
 
 impl HyperChatSettings {
@@ -105,13 +100,18 @@ impl HyperChatClient {
             .header("x-hyper-secret", self.config.secret.expose_secret())
     }
 
+    /// The same with a JSON body, when there is one.
+    fn json_request(&self, method: Method, path: &str, body: Option<&Value>) -> RequestBuilder {
+        let request = self.request(method, path);
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    }
+
     /// One API call. `Ok(Err(status, body))` is an error answer the caller may handle (409).
     async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
-        let mut request = self.request(method, path);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.exchange(request).await
+        self.exchange(self.json_request(method, path, body)).await
     }
 
     async fn exchange(&self, request: RequestBuilder) -> Result<Result<Value, (StatusCode, Value)>, LiveChatError> {
@@ -132,26 +132,23 @@ impl HyperChatClient {
 
     /// A call on one chat: a chat HyperChat no longer has, or has closed, is over.
     async fn on_chat(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, LiveChatError> {
-        let mut request = self.request(method, path);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        self.on_chat_exchange(request).await
-    }
-
-    async fn on_chat_exchange(&self, request: RequestBuilder) -> Result<Value, LiveChatError> {
-        match self.exchange(request).await? {
+        match self.exchange(self.json_request(method, path, body)).await? {
             Ok(body) => Ok(body),
-            Err((status, body)) if status == StatusCode::NOT_FOUND || error_message(&body).to_lowercase().contains("closed") => {
-                Err(LiveChatError::ChatOver)
-            }
+            Err((status, body)) if status == StatusCode::NOT_FOUND || says_closed(&body) => Err(LiveChatError::ChatOver),
             Err((status, body)) => Err(rejected(status, &body)),
         }
     }
 
     /// A file shared in a chat (a media message's `url`, `/media/...`): at most `limit` bytes,
-    /// before `deadline`.
+    /// before `deadline`. A path that would leave the API's `/v1/` (once the URL is normalised)
+    /// is refused: the credentials go with the request.
     pub async fn download(&self, path: &str, limit: u64, deadline: Instant) -> Result<Download, DownloadError> {
+        let api = format!("{}/v1/", self.config.base_url);
+        let url = Url::parse(&format!("{api}{}", path.trim_start_matches('/'))).map_err(|_| DownloadError::Refused)?;
+        let root = Url::parse(&api).map_err(|_| DownloadError::Refused)?;
+        if url.origin() != root.origin() || !url.path().starts_with(root.path()) {
+            return Err(DownloadError::Refused);
+        }
         self.upstream.download(self.request(Method::GET, path.trim_start_matches('/')), deadline, limit).await
     }
 
@@ -198,6 +195,11 @@ impl HyperChatClient {
 
 fn error_message(body: &Value) -> &str {
     body.pointer("/error/message").and_then(Value::as_str).unwrap_or("request refused")
+}
+
+/// HyperChat's error says the chat is closed.
+fn says_closed(body: &Value) -> bool {
+    error_message(body).to_lowercase().contains("closed")
 }
 
 fn rejected(status: StatusCode, body: &Value) -> LiveChatError {
@@ -269,7 +271,12 @@ impl LiveChat for HyperChatClient {
             .text("chatId", chat.chat_id.clone())
             .text("senderId", chat.user_id.clone())
             .part("media", media);
-        self.on_chat_exchange(self.request(Method::POST, "media").multipart(form)).await.map(drop)
+        // Only a closed chat ends it: a 404 here is about the media route, not the chat.
+        match self.exchange(self.request(Method::POST, "media").multipart(form)).await? {
+            Ok(_) => Ok(()),
+            Err((_, body)) if says_closed(&body) => Err(LiveChatError::ChatOver),
+            Err((status, body)) => Err(rejected(status, &body)),
+        }
     }
 
     async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {

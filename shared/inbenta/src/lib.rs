@@ -360,7 +360,7 @@ pub(crate) fn key_digest(api_key: &str) -> String {
 }
 
 /// Percent-encodes everything but unreserved characters (the PHP interpolated values raw).
-pub(crate) fn url_path_segment(text: &str) -> String {
+pub fn url_path_segment(text: &str) -> String {
     text.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
         .collect()

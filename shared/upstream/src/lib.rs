@@ -3,11 +3,13 @@
 //! one classification of statuses, and the provider's own error code kept as a value.
 #![forbid(unsafe_code)]
 
+mod destinations;
 mod tls;
 
 pub use tls::http_client_builder;
 
 use bytes::Bytes;
+use destinations::{Destinations, PublicResolver};
 pub use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde_json::Value;
 use std::fmt;
@@ -194,6 +196,10 @@ pub enum DownloadError {
     /// Larger than the caller takes: not read further.
     #[error("the file is larger than {limit} bytes")]
     TooLarge { limit: u64 },
+    /// The file (or a redirect) points where a download may not go: a private address, another
+    /// scheme, or redirects without end.
+    #[error("the file's location is not one a download may reach")]
+    Refused,
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }
@@ -201,11 +207,14 @@ pub enum DownloadError {
 impl DownloadError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::TooLarge { .. } => false,
+            Self::TooLarge { .. } | Self::Refused => false,
             Self::Upstream(error) => error.is_retryable(),
         }
     }
 }
+
+/// Redirects a download follows (Twilio's media URLs redirect once, to storage).
+const MAX_REDIRECTS: usize = 5;
 
 /// One upstream service's HTTP client.
 #[derive(Debug, Clone)]
@@ -213,16 +222,32 @@ pub struct Upstream {
     service: &'static str,
     http: reqwest::Client,
     timeouts: Timeouts,
+    destinations: Destinations,
 }
 
 impl Upstream {
+    /// A client of an API the deployment configured. It follows no redirect: an API call's
+    /// credentials (headers of our own, which a client would not drop on another host) go to
+    /// the configured URL and nowhere else.
     pub fn new(service: &'static str, timeouts: Timeouts) -> Result<Self, UpstreamError> {
-        let http = http_client_builder()
-            .connect_timeout(timeouts.connect)
-            .timeout(timeouts.overall)
-            .build()
-            .map_err(|source| UpstreamError::Build { service, source })?;
-        Ok(Self { service, http, timeouts })
+        Self::build(service, timeouts, Destinations::Any)
+    }
+
+    /// A client for the files users send on a channel whose API is at `api_url`: it reaches
+    /// public addresses only, and the API's own host wherever it is (local runs, tests).
+    pub fn for_files(service: &'static str, timeouts: Timeouts, api_url: &str) -> Result<Self, UpstreamError> {
+        let trusted_host = Url::parse(api_url).ok().and_then(|url| url.host_str().map(str::to_owned));
+        Self::build(service, timeouts, Destinations::Public { trusted_host })
+    }
+
+    fn build(service: &'static str, timeouts: Timeouts, destinations: Destinations) -> Result<Self, UpstreamError> {
+        let mut builder =
+            http_client_builder().connect_timeout(timeouts.connect).timeout(timeouts.overall).redirect(reqwest::redirect::Policy::none());
+        if let Destinations::Public { trusted_host } = &destinations {
+            builder = builder.dns_resolver(std::sync::Arc::new(PublicResolver { trusted_host: trusted_host.clone() }));
+        }
+        let http = builder.build().map_err(|source| UpstreamError::Build { service, source })?;
+        Ok(Self { service, http, timeouts, destinations })
     }
 
     pub fn service(&self) -> &'static str {
@@ -255,14 +280,40 @@ impl Upstream {
     }
 
     /// Sends and reads the answer's body up to `limit` bytes, within the overall timeout and
-    /// before `deadline` (a file: the answer is not kept whole when it is larger).
+    /// before `deadline` (a file: the answer is not kept whole when it is larger). Redirects are
+    /// followed with a bare `GET`: nothing of the first request, its credentials least of all,
+    /// goes to where the file is kept.
     pub async fn download(&self, request: reqwest::RequestBuilder, deadline: Instant, limit: u64) -> Result<Download, DownloadError> {
+        let mut request = request;
+        for _ in 0..=MAX_REDIRECTS {
+            let response = self.fetch(request, deadline).await?;
+            if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return self.read_file(response, limit).await;
+            }
+            let location = response.headers().get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok());
+            let next = location.and_then(|location| response.url().join(location).ok()).ok_or(DownloadError::Refused)?;
+            request = self.http.get(next);
+        }
+        Err(DownloadError::Refused)
+    }
+
+    /// One exchange of a download, to a destination this client may reach, before `deadline`.
+    async fn fetch(&self, request: reqwest::RequestBuilder, deadline: Instant) -> Result<reqwest::Response, DownloadError> {
         let service = self.service;
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(UpstreamError::Timeout { service, maybe_delivered: false }.into());
         }
-        let mut response = request.timeout(left.min(self.timeouts.overall)).send().await.map_err(|e| self.failure(e))?;
+        let request =
+            request.timeout(left.min(self.timeouts.overall)).build().map_err(|source| UpstreamError::Build { service, source })?;
+        if !matches!(request.url().scheme(), "http" | "https") || !self.destinations.allow(request.url()) {
+            return Err(DownloadError::Refused);
+        }
+        Ok(self.http.execute(request).await.map_err(|e| self.failure(e))?)
+    }
+
+    async fn read_file(&self, mut response: reqwest::Response, limit: u64) -> Result<Download, DownloadError> {
+        let service = self.service;
         let status = response.status();
         if StatusClass::of(status) != StatusClass::Success {
             return Err(UpstreamError::Status { service, status: status.as_u16(), code: None }.into());

@@ -366,11 +366,25 @@ async fn an_agents_file_reaches_a_whatsapp_user_through_a_short_lived_link_that_
     assert_eq!((download.header("x-hyper-secret"), download.query.as_deref()), (Some(FakeHyperChat::SECRET), None));
     let head = c.hyperchat_request("HEAD", &link).await;
     assert_eq!((head.status().as_u16(), head.body().len()), (200, 0));
-    assert_eq!(head.headers()["content-length"], RECEIPT.len().to_string().as_str());
+    assert_eq!(head.headers()["content-type"], "application/pdf");
+    assert_eq!(hc.requests().iter().filter(|r| r.path == "/v1/media/F1").count(), 1, "a HEAD fetches nothing");
 
     let message = &hc.messages(&chat)[0];
     let again = c.hyperchat_event("messages:new", json!({ "message": message })).await;
     assert_eq!((again.status, again.replies.len()), (200, 0), "a repeated event is not sent again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agents_file_kept_in_storage_is_fetched_without_hyperchats_credentials_going_there() {
+    let (c, hc) = start().await;
+    let storage = connector_tests::files::FakeFileHost::start().await;
+    hc.keep_files_at(&storage);
+    let chat = escalate_on_whatsapp(&c, &hc).await;
+    let link = ana_shares(&c, &hc, &chat, "receipt.pdf", "application/pdf", RECEIPT).await.replies[0].media_urls[0].clone();
+    assert_eq!(c.hyperchat_get(&link).await.body().as_ref(), RECEIPT);
+    let at_storage = storage.requests();
+    assert_eq!(at_storage.len(), 1, "the redirect was followed");
+    assert_eq!((at_storage[0].header("x-hyper-appid"), at_storage[0].header("x-hyper-secret")), (None, None));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,7 +420,7 @@ async fn a_users_file_over_the_limit_is_not_passed_on_and_both_the_user_and_the_
     let sent = c.media_from(WHATSAPP_USER, "", &[(video, "video/mp4")]).await;
     assert_eq!(sent.text(), "Your file is too large to send to the agent (at most 1 KB).");
     assert!(hc.files(&chat).is_empty());
-    assert_eq!(notices(&hc, &chat), vec!["[connector] The user sent a file that did not reach you: it is larger than 1 KB."]);
+    assert_eq!(notices(&hc, &chat), vec!["[connector] The user sent a file larger than 1 KB: it did not reach you."]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

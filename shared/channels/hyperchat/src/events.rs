@@ -169,12 +169,10 @@ mod tests {
         let linked = event(Some(&links));
         assert_eq!(linked.id.as_str(), "hyperchat#message:m7");
         let Input::Chat { event: ChatEvent::File { sender, file }, .. } = linked.input else { panic!("{:?}", linked.input) };
-        assert_eq!((sender.as_str(), file.name.as_str(), file.media_type.as_str()), ("a1", "<map> &.png", "image/png"));
+        assert_eq!((sender.as_str(), file.name.as_str(), file.media_type.as_str()), ("a1", "map &.png", "image/png"));
         assert!(file.url.starts_with("https://fn.test/hyperchat/files/"), "{}", file.url);
-        let named = Input::Chat {
-            chat_id: "c1".into(),
-            event: ChatEvent::Message { sender: "a1".into(), text: "[&lt;map&gt; &amp;.png]".into() },
-        };
+        let named =
+            Input::Chat { chat_id: "c1".into(), event: ChatEvent::Message { sender: "a1".into(), text: "[&lt;map&gt; &amp;.png]".into() } };
         assert_eq!(event(None).input, named);
     }
 

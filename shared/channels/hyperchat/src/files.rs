@@ -14,7 +14,7 @@ use connector_engine::{SharedFile, Timestamp};
 use hmac::{Hmac, KeyInit, Mac};
 use http::{HeaderValue, StatusCode, header};
 use inbenta::hyperchat::HyperChatClient;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use inbenta::url_path_segment;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -22,9 +22,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use upstream::DownloadError;
-
-/// What a path segment keeps unescaped (RFC 3986 unreserved characters).
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// Signs and reads the links to agents' files.
 pub struct FileLinks {
@@ -77,12 +74,12 @@ impl FileLinks {
         if !is_plain_path(path) {
             return None;
         }
-        let name = clean_name(name);
+        let name = Some(connector_core::files::file_name(name)).filter(|n| !n.is_empty()).unwrap_or_else(|| "file".to_owned());
         let expires = self.clock.now().plus(self.lifetime).0;
         let linked = LinkedFile { path: path.to_owned(), media_type: media_type.trim().to_owned(), name: name.clone(), expires };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&linked).ok()?);
         let signature = URL_SAFE_NO_PAD.encode(self.mac(&payload).finalize().into_bytes());
-        let url = format!("{}/files/{payload}.{signature}/{}", self.base, utf8_percent_encode(&name, SEGMENT));
+        let url = format!("{}/files/{payload}.{signature}/{}", self.base, url_path_segment(&name));
         Some(SharedFile { url, name, media_type: linked.media_type })
     }
 
@@ -106,31 +103,23 @@ impl FileLinks {
     }
 }
 
-/// A path HyperChat's API can be asked for as it is: no scheme, host, query or climbing up.
+/// A path HyperChat's API can be asked for as it is: no scheme, host, query or climbing up,
+/// written plainly or percent-escaped (`%2e%2e`).
 fn is_plain_path(path: &str) -> bool {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
     !path.is_empty()
-        && !path.starts_with("//")
-        && !path.contains("://")
-        && !path.chars().any(|c| c.is_control() || matches!(c, '?' | '#' | '\\'))
-        && !path.split('/').any(|segment| segment == "..")
+        && !decoded.starts_with("//")
+        && !decoded.contains("://")
+        && !decoded.chars().any(|c| c.is_control() || matches!(c, '?' | '#' | '\\' | '%'))
+        && !decoded.split('/').any(|segment| matches!(segment, "." | ".."))
 }
 
-/// A file name to show and to put in a header: no directories, no quotes or control characters.
-fn clean_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !c.is_control() && !matches!(c, '"' | ';')).collect();
-    match cleaned.trim() {
-        "" => "file".to_owned(),
-        name => name.to_owned(),
-    }
-}
-
-/// The token of a request for a file: the segment after `files` in `.../files/{token}/{name}`
-/// (API Gateway may put a stage before the function's path).
+/// The token of a request for a file: `{token}` in `.../files/{token}/{name}`, read from the
+/// end (API Gateway may put a stage before the function's path; a name may be `files`).
 pub fn file_token(path: &str) -> Option<&str> {
-    let segments: Vec<&str> = path.split('/').collect();
-    let at = segments.iter().rposition(|segment| *segment == "files")?;
-    segments.get(at + 1).copied().filter(|token| token.contains('.'))
+    let mut backwards = path.rsplit('/');
+    let (_name, token, files) = (backwards.next()?, backwards.next()?, backwards.next()?);
+    (files == "files" && token.contains('.')).then_some(token)
 }
 
 /// Serves the files behind the links: checks the link, fetches the file from HyperChat.
@@ -142,7 +131,8 @@ pub struct FileProxy {
 }
 
 impl FileProxy {
-    /// The answer to `GET` (or `HEAD`, without the body) of a file link.
+    /// The answer to `GET` of a file link; `HEAD` (no `with_body`) says what the link names
+    /// without fetching it.
     pub async fn serve(&self, token: &str, with_body: bool, deadline: Instant) -> WebhookResponse {
         let linked = match self.links.open(token) {
             Ok(linked) => linked,
@@ -152,6 +142,9 @@ impl FileProxy {
             }
             Err(LinkError::Expired) => return text_response(StatusCode::GONE, "this link has expired"),
         };
+        if !with_body {
+            return self.file_answer(&linked, None, bytes::Bytes::new());
+        }
         let download = match self.hyperchat.download(&linked.path, self.max_bytes, deadline).await {
             Ok(download) => download,
             Err(DownloadError::TooLarge { limit }) => {
@@ -161,26 +154,28 @@ impl FileProxy {
             Err(DownloadError::Upstream(error)) if error.status() == Some(404) => {
                 return text_response(StatusCode::NOT_FOUND, "file not found");
             }
-            Err(DownloadError::Upstream(error)) => {
+            Err(error @ (DownloadError::Upstream(_) | DownloadError::Refused)) => {
                 tracing::warn!(error = %connector_engine::error_chain(&error), "an agent's file could not be fetched from HyperChat");
                 return text_response(StatusCode::BAD_GATEWAY, "file unavailable");
             }
         };
+        self.file_answer(&linked, download.content_type.as_deref(), download.body.into())
+    }
+
+    /// The file with its type (the one HyperChat announced, else the one it served), its name,
+    /// and how long it may be kept.
+    fn file_answer(&self, linked: &LinkedFile, served_type: Option<&str>, body: bytes::Bytes) -> WebhookResponse {
         let media_type = Some(linked.media_type.as_str())
             .filter(|t| !t.is_empty())
-            .or(download.content_type.as_deref())
+            .or(served_type)
             .and_then(|t| HeaderValue::from_str(t).ok())
             .unwrap_or(HeaderValue::from_static("application/octet-stream"));
         let left = linked.expires.saturating_sub(self.links.clock.now().0).max(0);
-        let length = download.body.len();
-        let mut response = http::Response::new(if with_body { download.body.into() } else { bytes::Bytes::new() });
+        let mut response = http::Response::new(body);
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, media_type);
-        if !with_body {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-        }
         let ascii: String = linked.name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).collect();
-        let disposition = format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(&linked.name, SEGMENT));
+        let disposition = format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{}", url_path_segment(&linked.name));
         if let Ok(value) = HeaderValue::from_str(&disposition) {
             headers.insert(header::CONTENT_DISPOSITION, value);
         }
@@ -249,10 +244,22 @@ mod tests {
     #[test]
     fn paths_that_are_not_plain_paths_under_the_api_get_no_link() {
         let (links, _) = links("s");
-        for path in ["https://evil.test/x", "//evil.test/x", "/media/../users", "/media/a?secret=1", "", "/media/a\\b"] {
+        for path in [
+            "https://evil.test/x",
+            "//evil.test/x",
+            "/media/../users",
+            "/media/%2e%2E/users",
+            "/media/.%2e/users",
+            "/media/%252e%252e/x",
+            "/media/a?secret=1",
+            "/media/a%3Fx",
+            "",
+            "/media/a\\b",
+        ] {
             assert!(links.link(path, "image/png", "a").is_none(), "{path}");
         }
         assert_eq!(links.link("/media/a", "", "../../x\"y").unwrap().name, "xy");
+        assert!(links.link("/media/F1/photo%20one.png", "image/png", "a").is_some(), "an escaped name is still a plain path");
     }
 
     /// The link of `infra/events/hyperchat-file-link.json`, which `infra/events/generate.py`
@@ -269,8 +276,10 @@ mod tests {
     fn the_token_is_found_after_the_files_segment_whatever_comes_before() {
         assert_eq!(file_token("/prod/hyperchat/files/abc.def/a.png"), Some("abc.def"));
         assert_eq!(file_token("/files/abc.def/"), Some("abc.def"));
+        assert_eq!(file_token("/hyperchat/files/abc.def/files"), Some("abc.def"), "a file named files");
         assert_eq!(file_token("/hyperchat"), None);
         assert_eq!(file_token("/hyperchat/files/"), None);
+        assert_eq!(file_token("/hyperchat/files/abc.def"), None, "no name");
     }
 
     #[test]

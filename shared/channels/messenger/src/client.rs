@@ -101,6 +101,8 @@ impl GraphError {
 
 pub struct GraphClient {
     upstream: Upstream,
+    /// Attachments users send.
+    files: Upstream,
     messages_url: String,
     /// `{graph_api_url}/{graph_version}`, for user profiles.
     versioned_url: String,
@@ -118,9 +120,11 @@ impl GraphClient {
         environment: &str,
     ) -> Result<Self, UpstreamError> {
         let upstream = Upstream::new(SERVICE, Timeouts::overall(timeout))?;
+        let files = Upstream::for_files("Messenger attachments", Timeouts::overall(timeout), graph_api_url)?;
         let versioned_url = format!("{}/{}", graph_api_url.trim().trim_end_matches('/'), graph_version.trim().trim_matches('/'));
         Ok(Self {
             upstream,
+            files,
             messages_url: messages_url(graph_api_url, graph_version),
             versioned_url,
             page_token,
@@ -137,7 +141,7 @@ impl GraphClient {
     /// A file a user sent: Meta serves attachments at public CDN URLs (the page token is never
     /// sent there).
     pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
-        connector_core::files::fetch_public(&self.upstream, file, limit, deadline).await
+        connector_core::files::fetch_public(&self.files, file, limit, deadline).await
     }
 
     /// Shows `psid` the typing indicator (Meta hides it after about 20 s or with the next

@@ -76,6 +76,8 @@ impl SmoochError {
 
 pub struct SmoochClient {
     upstream: Upstream,
+    /// Files users send.
+    files: Upstream,
     base: String,
     version: ApiVersion,
 }
@@ -96,7 +98,8 @@ struct Call {
 impl SmoochClient {
     pub fn new(api_url: &str, version: ApiVersion, timeout: Duration) -> Result<Self, UpstreamError> {
         let upstream = Upstream::new("Smooch", Timeouts::overall(timeout))?;
-        Ok(Self { upstream, base: api_url.trim_end_matches('/').to_owned(), version })
+        let files = Upstream::for_files("Smooch media", Timeouts::overall(timeout), api_url)?;
+        Ok(Self { upstream, files, base: api_url.trim_end_matches('/').to_owned(), version })
     }
 
     /// Posts one message, retrying rate limits and server errors until `deadline`.
@@ -116,9 +119,10 @@ impl SmoochClient {
         }
     }
 
-    /// A file a user sent: Smooch serves it at a public URL of its media host.
+    /// A file a user sent: Smooch serves it at a public URL of its media host (a web client
+    /// may name any URL, so only public addresses are fetched).
     pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
-        connector_core::files::fetch_public(&self.upstream, file, limit, deadline).await
+        connector_core::files::fetch_public(&self.files, file, limit, deadline).await
     }
 
     /// `typing:start`: the user sees the bot is writing (it stops with the next message).

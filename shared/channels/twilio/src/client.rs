@@ -47,6 +47,8 @@ impl TwilioError {
 
 pub struct TwilioClient {
     upstream: Upstream,
+    /// Media of inbound messages.
+    files: Upstream,
     /// The REST API's origin: only media URLs there get the account's credentials.
     api: upstream::Url,
     messages_url: String,
@@ -59,19 +61,20 @@ impl TwilioClient {
         let upstream = Upstream::new("Twilio", Timeouts::overall(timeout))?;
         let messages_url = format!("{}/2010-04-01/Accounts/{account_sid}/Messages.json", api_url.trim_end_matches('/'));
         let api = upstream::Url::parse(api_url).map_err(|_| UpstreamError::InvalidUrl { service: "Twilio" })?;
-        Ok(Self { upstream, api, messages_url, account_sid: account_sid.to_owned(), auth_token })
+        let files = Upstream::for_files("Twilio media", Timeouts::overall(timeout), api_url)?;
+        Ok(Self { upstream, files, api, messages_url, account_sid: account_sid.to_owned(), auth_token })
     }
 
     /// A media file of an inbound message. Twilio's media URLs may require the account's Basic
-    /// auth (an account setting), so it is sent, but only to Twilio's own API origin: the
-    /// redirect to the file's storage, on another host, drops it.
+    /// auth (an account setting), so it is sent, but only to Twilio's own API origin; the
+    /// redirect to the file's storage is followed without it.
     pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
         let url = connector_core::files::file_url(file)?;
-        let mut request = self.upstream.request(upstream::Method::GET, url.clone());
+        let mut request = self.files.request(upstream::Method::GET, url.clone());
         if url.origin() == self.api.origin() {
             request = request.basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()));
         }
-        connector_core::files::fetch(&self.upstream, request, file, limit, deadline).await
+        connector_core::files::fetch(&self.files, request, file, limit, deadline).await
     }
 
     /// Sends one message from the company address `from` to the user address `to`.

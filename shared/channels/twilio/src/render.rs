@@ -23,6 +23,39 @@ pub struct RenderOptions {
     pub sms_media_as_links: bool,
 }
 
+impl RenderOptions {
+    /// Whether a file of this type goes out as media: on WhatsApp, the types it accepts
+    /// (<https://www.twilio.com/docs/whatsapp/guidance-whatsapp-media-messages>); on SMS, any
+    /// when MMS is used.
+    fn takes_as_media(&self, media_type: &str) -> bool {
+        match self.network {
+            Network::Sms => !self.sms_media_as_links,
+            Network::WhatsApp => {
+                WHATSAPP_MEDIA_TYPES.contains(&media_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase().as_str())
+            }
+        }
+    }
+}
+
+/// What WhatsApp takes as a media message.
+const WHATSAPP_MEDIA_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "audio/ogg",
+    "audio/amr",
+    "audio/3gpp",
+    "audio/aac",
+    "audio/mpeg",
+    "video/mp4",
+    "video/3gpp",
+    "application/pdf",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "text/vcard",
+];
+
 pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage> {
     let style = match options.network {
         Network::WhatsApp => Style::WhatsApp,
@@ -49,11 +82,10 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
                 }
                 push_blocks(&mut pieces, blocks, options);
             }
-            // A link on SMS without MMS, as its name and URL; a media message otherwise.
-            Reply::File(file) if options.network == Network::Sms && options.sms_media_as_links => {
-                pieces.push(Piece::Text(format!("{}: {}", file.name, file.url)));
-            }
-            Reply::File(file) => pieces.push(Piece::Media(file.url.clone())),
+            // A media message where the network takes the file; its name and link otherwise (SMS
+            // without MMS, a type WhatsApp refuses, which Twilio would only report later).
+            Reply::File(file) if options.takes_as_media(&file.media_type) => pieces.push(Piece::Media(file.url.clone())),
+            Reply::File(file) => pieces.push(Piece::Text(format!("{}: {}", file.name, file.url))),
             // No buttons on SMS or WhatsApp session messages: each link as "title: url".
             Reply::Links { text, links } => {
                 let mut blocks = richtext::html_to_blocks(text, style);
@@ -166,6 +198,16 @@ mod tests {
             vec![text("Here"), OutboundMessage { body: String::new(), media_url: Some("https://c.test/files/t/a.pdf".into()) }]
         );
         assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("Here\n\na.pdf: https://c.test/files/t/a.pdf")]);
+        let zip = connector_engine::SharedFile {
+            url: "https://c.test/files/t/b.zip".into(),
+            name: "b.zip".into(),
+            media_type: "application/zip".into(),
+        };
+        assert_eq!(
+            render(&[Reply::File(zip)], &opts(Network::WhatsApp)),
+            vec![text("b.zip: https://c.test/files/t/b.zip")],
+            "a type WhatsApp refuses"
+        );
     }
 
     #[test]
