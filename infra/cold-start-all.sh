@@ -12,7 +12,7 @@ trap 'exec 7>&- 2>/dev/null || true; rm -rf "$WORK"' EXIT
 mkfifo "$WORK/fake.in"
 "$TARGET_DIR/debug/fake-upstreams" <"$WORK/fake.in" >"$WORK/fake.env" 2>"$WORK/fake.log" &
 exec 7>"$WORK/fake.in" # the fakes stop when this closes
-for _ in $(seq 100); do [[ $(grep -c = "$WORK/fake.env" || true) -ge 13 ]] && break; sleep 0.1; done
+for _ in $(seq 100); do [[ $(grep -c = "$WORK/fake.env" || true) -ge 16 ]] && break; sleep 0.1; done
 mapfile -t fakes <"$WORK/fake.env"
 for pair in "twilio twilio-sms.json" "smooch smooch-message.json" "messenger messenger-message.json"; do
     read -r function event <<<"$pair"
