@@ -122,10 +122,7 @@ impl App {
     /// HyperChat when `chat.enabled` and a server are configured; otherwise nobody is available
     /// and nothing escalates.
     pub fn live_chat(&self) -> Result<Arc<dyn LiveChat>, AppError> {
-        Ok(match self.hyperchat()? {
-            Some(hyperchat) => hyperchat,
-            None => Arc::new(NoLiveChat),
-        })
+        Ok(live_chat_of(self.hyperchat()?))
     }
 
     /// The HyperChat client, when `chat.enabled` and a server are configured.
@@ -215,15 +212,8 @@ impl App {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
         let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
         let hyperchat = self.hyperchat()?;
-        let files = match &hyperchat {
-            Some(hyperchat) => self.file_proxy(&settings, hyperchat.clone())?,
-            None => None,
-        };
-        let live_chat: Arc<dyn LiveChat> = match hyperchat {
-            Some(hyperchat) => hyperchat,
-            None => Arc::new(NoLiveChat),
-        };
-        let pipeline = self.pipeline(chatbot.clone(), live_chat, self.senders(&chatbot)?)?;
+        let files = hyperchat.clone().map(|hyperchat| self.file_proxy(&settings, hyperchat)).transpose()?.flatten();
+        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat), self.senders(&chatbot)?)?;
         Ok(HyperChatEvents::new(&settings, &tickets, files, Arc::new(pipeline)))
     }
 
@@ -257,6 +247,14 @@ impl App {
         let (channel, sender) = self.smooch(&chatbot)?;
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         Ok(Webhook::new(channel, Arc::new(pipeline)))
+    }
+}
+
+/// HyperChat when there is a client, else a live chat where nobody is ever available.
+fn live_chat_of(hyperchat: Option<Arc<HyperChatClient>>) -> Arc<dyn LiveChat> {
+    match hyperchat {
+        Some(hyperchat) => hyperchat,
+        None => Arc::new(NoLiveChat),
     }
 }
 

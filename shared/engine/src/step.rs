@@ -247,8 +247,14 @@ impl Engine<'_> {
             return Relayed::Handled;
         }
         if !text.is_empty() {
-            if let Err(error) = self.agent(self.live_chat.send_message(chat, text)).await {
-                return self.not_relayed(conv, chat, error, Label::ChatMessageNotDelivered, turn);
+            match self.agent(self.live_chat.send_message(chat, text)).await {
+                Ok(()) => {}
+                Err(LiveChatError::ChatOver) => return self.chat_over(conv, chat),
+                Err(error) => {
+                    tracing::warn!(error = %crate::error_chain(&error), "message not passed on to the agent");
+                    turn.text(self.labels.get(Label::ChatMessageNotDelivered));
+                    return Relayed::Handled;
+                }
             }
         }
         let mut missed = MissedFiles::default();
@@ -256,9 +262,7 @@ impl Engine<'_> {
             let error = match self.fetch(file).await {
                 Ok(content) => match self.agent(self.live_chat.send_file(chat, &content)).await {
                     Ok(()) => continue,
-                    Err(LiveChatError::ChatOver) => {
-                        return self.not_relayed(conv, chat, LiveChatError::ChatOver, Label::FileNotDelivered, turn);
-                    }
+                    Err(LiveChatError::ChatOver) => return self.chat_over(conv, chat),
                     Err(error) => {
                         tracing::warn!(error = %crate::error_chain(&error), "a file of the user's not passed on to the agent");
                         // A refusal is worth the agent's knowing; HyperChat down, they cannot be told.
@@ -301,17 +305,11 @@ impl Engine<'_> {
         }
     }
 
-    /// Something for the agent was refused: a chat over upstream hands the message to the bot;
-    /// otherwise the user hears that it did not arrive (`label`).
-    fn not_relayed(&self, conv: &mut Conversation, chat: &ChatRef, error: LiveChatError, label: Label, turn: &mut Turn) -> Relayed {
-        if let LiveChatError::ChatOver = error {
-            tracing::info!("the chat was over upstream: the bot answers");
-            self.chat_ended(conv, &chat.chat_id);
-            return Relayed::ChatOver;
-        }
-        tracing::warn!(error = %crate::error_chain(&error), "not passed on to the agent");
-        turn.text(self.labels.get(label));
-        Relayed::Handled
+    /// The chat turned out to be over upstream: the bot (or a new chat) answers the message.
+    fn chat_over(&self, conv: &mut Conversation, chat: &ChatRef) -> Relayed {
+        tracing::info!("the chat was over upstream: the bot answers");
+        self.chat_ended(conv, &chat.chat_id);
+        Relayed::ChatOver
     }
 
     /// A file of the user's, from their channel, never past the deadline.
