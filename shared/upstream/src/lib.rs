@@ -204,15 +204,6 @@ pub enum DownloadError {
     Upstream(#[from] UpstreamError),
 }
 
-impl DownloadError {
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            Self::TooLarge { .. } | Self::Refused => false,
-            Self::Upstream(error) => error.is_retryable(),
-        }
-    }
-}
-
 /// Redirects a download follows (Twilio's media URLs redirect once, to storage).
 const MAX_REDIRECTS: usize = 5;
 
