@@ -6,7 +6,8 @@
 #       Smooch and Graph servers (tests/src/bin/fake-upstreams.rs), invoked with
 #       infra/events/*.json: signed SMS and WhatsApp -> 200, forged signature -> 403; Smooch
 #       message -> 200, wrong X-API-Key -> 403; Messenger verification -> 200, signed message ->
-#       200, forged signature -> 403; and the bot's replies accepted by the fakes.
+#       200, forged signature -> 403; an SQS FIFO event of the Twilio queue -> no failed record;
+#       and the bot's replies accepted by the fakes.
 # No internet and no AWS account needed. Tools: cargo, python3, and sam / cfn-lint / cargo-lambda
 # (with ziglang) from one venv: python3 -m venv .venv && .venv/bin/pip install aws-sam-cli cargo-lambda
 #
@@ -200,6 +201,20 @@ PY
 then pass "the agent's file comes back base64-encoded, image/png"; else fail "the agent's file did not come back whole"; fi
 invoke hyperchat-forged-link.json 403 60
 
+# The same Twilio binary invoked by its queue: an SQS FIFO event as the event source mapping
+# sends it. Processed, it reports no failed record (the SMS reply is checked below).
+started=$(now)
+if timeout 60 cargo lambda invoke twilio --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+    --data-file infra/events/sqs-twilio.json --output-format json >"$WORK/out.json" 2>"$WORK/err.txt" &&
+    python3 -c 'import json, sys; out = json.load(open(sys.argv[1])); assert out == {"batchItemFailures": []}, out' "$WORK/out.json"; then
+    echo "sqs-twilio.json: processed in $(since "$started") s"
+    pass "sqs-twilio.json -> no batch item failures"
+else
+    fail "sqs-twilio.json -> expected {\"batchItemFailures\": []}"
+    cat "$WORK/out.json" "$WORK/err.txt"
+    tail -n 40 "$WORK/watch.log"
+fi
+
 # A 200 also answers errors that retrying cannot fix, so check that the bot's replies really
 # reached (fake) Twilio: closing its stdin makes fake-upstreams list what it accepted.
 exec 3>&-
@@ -215,6 +230,11 @@ if grep -q '^sent to=+34600111222 from=+12078200470 ' "$WORK/fake.log"; then
     pass "SMS reply sent through the Twilio API"
 else
     fail "no SMS reply reached the fake Twilio"; tail -n 40 "$WORK/watch.log"
+fi
+if grep -q '^sent to=+34600111333 from=+12078200470 ' "$WORK/fake.log"; then
+    pass "the SQS event's reply sent through the Twilio API"
+else
+    fail "no reply to the SQS event reached the fake Twilio"; tail -n 40 "$WORK/watch.log"
 fi
 if grep -q '^sent to=whatsapp:+34600111222 from=whatsapp:+14155238886 ' "$WORK/fake.log"; then
     pass "WhatsApp reply sent through the Twilio API"

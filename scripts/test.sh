@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace against a real DynamoDB-API server (moto, serialised: see
-# infra/dynamodb-local.py) on a free loopback port: installs moto into .venv if missing, starts
-# it, runs the tests, stops it.
+# infra/dynamodb-local.py) and a real SQS-API server (a second, plain moto_server: its long polls
+# must not hold the DynamoDB lock), each on a free loopback port: installs moto into .venv if
+# missing, starts both, runs the tests, stops them.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh -p channels);
 # `scripts/test.sh bench` runs the benchmark instead.
 set -euo pipefail
@@ -9,24 +10,37 @@ cd "$(dirname "$0")/.."
 
 venv=${VENV:-.venv}
 if [ ! -x "$venv/bin/moto_server" ]; then
-  echo "installing moto (the local DynamoDB-API server) into $venv, once: about a minute"
+  echo "installing moto (the local DynamoDB- and SQS-API servers) into $venv, once: about a minute"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6'
 fi
 
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() {
+  "$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+wait_for() {
+  for _ in $(seq 1 100); do
+    if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+}
+port=$(free_port)
 mkdir -p target
 "$venv/bin/python" infra/dynamodb-local.py --host 127.0.0.1 --port "$port" >target/moto.log 2>&1 &
 moto_pid=$!
-trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  if "$venv/bin/python" -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then break; fi
-  sleep 0.1
-done
+sqs_pid=
+trap 'kill "$moto_pid" ${sqs_pid:+"$sqs_pid"} 2>/dev/null || true' EXIT
+sqs_port=$(free_port)
+while [ "$sqs_port" = "$port" ]; do sqs_port=$(free_port); done
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$sqs_port" >target/moto-sqs.log 2>&1 &
+sqs_pid=$!
+wait_for "$port"
+wait_for "$sqs_port"
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
+export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$sqs_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB"
+echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB, moto (SQS API) on $AWS_ENDPOINT_URL_SQS"
 if [ "${1:-}" = bench ]; then
   # Every function's per-message path (tests/benches/per_message.rs), printed and written to
   # docs/benchmarks.md (overwritten) with the machine it ran on.

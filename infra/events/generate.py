@@ -2,7 +2,8 @@
 """Writes the sample events in this folder: API Gateway HTTP API (payload 2.0) requests for
 POST /twilio (signed the way Twilio signs webhooks), POST /smooch (with Smooch's X-API-Key),
 GET|POST /messenger (Meta's verification and X-Hub-Signature-256) and GET /hyperchat/files/...
-(a link to an agent's file, signed as the HyperChat function signs them). Python 3 standard library
+(a link to an agent's file, signed as the HyperChat function signs them), and an SQS FIFO event
+of the Twilio function's queue (an SMS its webhook enqueued). Python 3 standard library
 only; the output is deterministic, so running it again changes nothing unless this script
 changed.
 
@@ -186,6 +187,47 @@ def file_link_request(app_secret, request_id, epoch_ms):
     return request("GET", f"/hyperchat/files/{token}/check.png", headers, b"", request_id, epoch_ms, route="/hyperchat/files/{link+}")
 
 
+def digest(text):
+    """32 hex digits of SHA-256, as shared/core/src/queue.rs names FIFO groups and dedupe ids."""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def sqs_twilio_event(sid, sender, to, text, epoch_ms):
+    """The SQS FIFO event the Twilio function receives from its queue for an SMS its webhook
+    enqueued: one record whose body is the `connector_core::Event` as JSON, grouped by its
+    conversation and deduplicated by its group and id (shared/core/src/queue.rs `Job::of`). The record's
+    shape is AWS's documented sample for a FIFO queue."""
+    key = f"twilio-{to}-{sender}".replace(":+", "").replace("+", "")
+    event_id = f"twilio#{sid}"
+    body = {
+        "id": event_id,
+        "route": {"conversation": key},
+        "address": {"channel": "twilio", "to": {"company": to, "user": sender}},
+        "input": {"user": {"text": text}},
+    }
+    return {
+        "Records": [{
+            "messageId": "0f9e2b1c-5d4a-4c3b-9a8f-7e6d5c4b3a21",
+            "receiptHandle": "AQEBtwilio-sqs-sample-receipt-handle==",
+            "body": json.dumps(body, separators=(",", ":")),
+            "attributes": {
+                "ApproximateReceiveCount": "1",
+                "SentTimestamp": str(epoch_ms),
+                "SequenceNumber": "18890000000000000001",
+                "MessageGroupId": digest(f"conv#{key}"),
+                "SenderId": "AROAEXAMPLE:twilio",
+                "MessageDeduplicationId": digest(digest(f"conv#{key}") + "#" + event_id),
+                "ApproximateFirstReceiveTimestamp": str(epoch_ms + 20),
+            },
+            "messageAttributes": {},
+            "md5OfBody": hashlib.md5(json.dumps(body, separators=(",", ":")).encode()).hexdigest(),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:connector-twilio.fifo",
+            "awsRegion": "us-east-1",
+        }]
+    }
+
+
 def main():
     epoch = 1795334400000  # 2026-11-22T08:00:00Z, fixed so the output is deterministic
     sms = sms_params("SM11111111111111111111111111111111", "+34600111222", "+12078200470", "hello")
@@ -207,6 +249,7 @@ def main():
         "messenger-forged.json": messenger_event("not-the-app-secret", "m_messenger_0002", "hello", "req-messenger-0003", epoch + 7000),
         "hyperchat-file-link.json": file_link_request(HYPERCHAT_SECRET, "req-hyperchat-0001", epoch + 8000),
         "hyperchat-forged-link.json": file_link_request("not-the-app-secret", "req-hyperchat-0002", epoch + 9000),
+        "sqs-twilio.json": sqs_twilio_event("SM44444444444444444444444444444444", "+34600111333", "+12078200470", "hello", epoch + 10000),
     }
     for name, data in events.items():
         (HERE / name).write_text(json.dumps(data, indent=2) + "\n")

@@ -12,9 +12,9 @@ use channel_hyperchat::HyperChatEvents;
 use channel_messenger::MessengerChannel;
 use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
-use connector_app::App;
+use connector_app::{App, Ingest};
 use connector_config::Sources;
-use connector_core::{Webhook, WebhookRequest, WebhookResponse};
+use connector_core::{LocalQueue, Webhook, WebhookRequest, WebhookResponse};
 use connector_engine::conversation::Conversation;
 use connector_engine::ports::{StateStore, Timestamp};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,9 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The queue's retries in tests: 50 ms doubling up to 400 ms, for two seconds.
+pub const TEST_RETRIES: (&str, &str) = ("queue.toml", "retry_budget_secs = 2\nbackoff_initial_ms = 50\nbackoff_max_ms = 400\n");
+
 pub struct Connector {
     pub inbenta: FakeInbenta,
     pub twilio: FakeTwilio,
@@ -46,6 +49,8 @@ pub struct Connector {
     /// The HyperChat events function, on the same store.
     pub hyperchat: Arc<HyperChatEvents>,
     pub store: Arc<dyn StateStore>,
+    /// The one queue of every route, processed in this process, as `connector-local` runs it.
+    pub queue: LocalQueue,
     /// Calls made to the store (each one DynamoDB request on the DynamoDB store).
     pub store_calls: Arc<CountingStore>,
     sids: AtomicU64,
@@ -108,15 +113,22 @@ impl Connector {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let sources = Sources { conf_dir: conf_dir_with(custom), env: vars };
+        // Retries within a test's patience: a test's own queue.toml comes later and wins.
+        let custom: Vec<(&str, &str)> = std::iter::once(TEST_RETRIES).chain(custom.iter().copied()).collect();
+        let sources = Sources { conf_dir: conf_dir_with(&custom), env: vars };
         let mut app = App::load(&sources, &repo_root().join("lang")).await.expect("configuration loads");
         let store_calls = Arc::new(CountingStore::new(app.store.clone()));
         app.store = store_calls.clone();
         let chatbot = app.inbenta().expect("inbenta client");
-        let webhook = Arc::new(app.twilio_webhook(chatbot.clone()).expect("twilio webhook"));
-        let smooch_webhook = Arc::new(app.smooch_webhook(chatbot.clone()).expect("smooch webhook"));
-        let messenger_webhook = Arc::new(app.messenger_webhook(chatbot.clone()).expect("messenger webhook"));
-        let hyperchat = Arc::new(app.hyperchat_events(chatbot).expect("hyperchat events"));
+        let functions = app.local_functions(chatbot).await.expect("every route builds");
+        let Ingest::Local(queue) = functions.ingest else { panic!("the tests' connector queues in process") };
+        // Every redelivery reaches the table's exactly-once record, as one after SQS's
+        // five-minute deduplication does.
+        queue.set_dedupe_window(std::time::Duration::ZERO);
+        let webhook = Arc::new(functions.twilio);
+        let smooch_webhook = Arc::new(functions.smooch);
+        let messenger_webhook = Arc::new(functions.messenger);
+        let hyperchat = Arc::new(functions.hyperchat);
         Self {
             inbenta,
             twilio,
@@ -127,6 +139,7 @@ impl Connector {
             messenger_webhook,
             hyperchat,
             store: app.store.clone(),
+            queue,
             store_calls,
             sids: AtomicU64::new(0),
         }
@@ -145,9 +158,12 @@ impl Connector {
         )
     }
 
-    /// The webhook's answer to one request, as the Lambda function would give it.
+    /// The webhook's answer to one request, as the Lambda function would give it, once what it
+    /// queued is processed.
     pub async fn handle(&self, request: WebhookRequest) -> WebhookResponse {
-        self.webhook.handle(request, None).await
+        let response = self.webhook.handle(request, None).await;
+        self.queue.settle().await;
+        response
     }
 
     /// Posts a request and collects the replies sent while it was handled.
@@ -168,7 +184,9 @@ impl Connector {
     /// HyperChat's subscription handshake offering `secret`.
     pub async fn hyperchat_handshake(&self, secret: &str) -> WebhookResponse {
         let request = http::Request::builder().method("POST").uri("/hyperchat").header("x-hook-secret", secret);
-        self.hyperchat.handle(request.body(Bytes::new()).expect("valid request"), None).await
+        let response = self.hyperchat.handle(request.body(Bytes::new()).expect("valid request"), None).await;
+        self.queue.settle().await;
+        response
     }
 
     /// A HyperChat event signed with [`WEBHOOK_SECRET`](crate::hyperchat::WEBHOOK_SECRET), and
@@ -185,6 +203,7 @@ impl Connector {
         let mut request = request(body, headers);
         *request.uri_mut() = http::Uri::from_static("/hyperchat");
         let response = self.hyperchat.handle(request, None).await;
+        self.queue.settle().await;
         let replies = self.twilio.messages().into_iter().skip(before).collect();
         Exchange { status: response.status().as_u16(), body: String::from_utf8_lossy(response.body()).into_owned(), replies }
     }
@@ -205,6 +224,7 @@ impl Connector {
         let mut request = request(body, headers);
         *request.uri_mut() = http::Uri::from_static("/smooch");
         let response = self.smooch_webhook.handle(request, None).await;
+        self.queue.settle().await;
         let replies = self.smooch.messages().into_iter().skip(before).collect();
         SmoochExchange { status: response.status().as_u16(), replies }
     }
@@ -224,6 +244,7 @@ impl Connector {
         *request.method_mut() = http::Method::from_bytes(method.as_bytes()).expect("an HTTP method");
         *request.uri_mut() = format!("/messenger?{query}").parse().expect("a valid URI");
         let response = self.messenger_webhook.handle(request, None).await;
+        self.queue.settle().await;
         let replies = self.graph.messages().into_iter().skip(before).collect();
         MessengerExchange { status: response.status().as_u16(), body: String::from_utf8_lossy(response.body()).into_owned(), replies }
     }
@@ -243,22 +264,23 @@ impl Connector {
     /// Commits the conversation `key` changed by `edit`, expiring `expires_in` seconds from now,
     /// as one turn with no replies.
     async fn rewrite_conversation(&self, key: &str, expires_in: i64, edit: impl FnOnce(&mut Conversation, Timestamp)) {
-        use connector_engine::ports::{Acquired, Lease, MessageId, Outbox};
+        use connector_engine::ports::{Commit, MessageId, Outbox};
         let key = connector_engine::ConversationKey::new(key);
         let now = connector_engine::Clock::now(&connector_engine::SystemClock);
-        let probe = Lease { owner: "probe".into(), until: Timestamp(now.0 + 30) };
-        let Acquired::Locked(mut stored) = self.store.acquire(&key, &probe, now).await.expect("store readable") else {
-            panic!("conversation busy")
-        };
+        let mut stored = self.store.load(&key, now).await.expect("store readable");
         edit(&mut stored.conversation, now);
         let id = MessageId::new("test", &format!("rewrite-{}", self.next_sid()));
         let address = stored.conversation.address.clone().expect("a conversation with an address");
-        let outbox = Outbox { message_id: id.clone(), address, replies: vec![], from_agent: true, attempted: 0 };
-        self.store
-            .commit(&key, &probe, stored.version, &stored.conversation, &outbox, None, Timestamp(now.0 + expires_in))
-            .await
-            .expect("committed");
-        self.store.finish(&key, &probe, &id, true).await.expect("finished");
+        let outbox = Outbox { message_id: id.clone(), address, replies: vec![], from_agent: true };
+        let commit = Commit {
+            key: &key,
+            version: stored.version,
+            conversation: &stored.conversation,
+            outbox: &outbox,
+            chat_opened: None,
+            expires_at: Timestamp(now.0 + expires_in),
+        };
+        self.store.commit(&commit).await.expect("committed");
     }
 
     /// The user `from` sends `media` (`(MediaUrl, MediaContentType)` pairs) with the caption
@@ -285,7 +307,9 @@ impl Connector {
     pub async fn hyperchat_request(&self, method: &str, url: &str) -> WebhookResponse {
         let path = url.find("/hyperchat").map_or(url, |at| &url[at..]);
         let request = http::Request::builder().method(method).uri(path).body(Bytes::new()).expect("valid request");
-        self.hyperchat.handle(request, None).await
+        let response = self.hyperchat.handle(request, None).await;
+        self.queue.settle().await;
+        response
     }
 
     pub async fn sms(&self, body: &str) -> Exchange {

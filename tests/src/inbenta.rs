@@ -126,6 +126,8 @@ struct BotState {
     delay: Duration,
     chatbot_failures: Option<Failures>,
     auth_failures: Option<Failures>,
+    /// Messages (trimmed, lower-cased) answered 500 every time.
+    poisoned: std::collections::HashSet<String>,
 }
 
 impl Default for BotState {
@@ -144,6 +146,7 @@ impl Default for BotState {
             delay: Duration::ZERO,
             chatbot_failures: None,
             auth_failures: None,
+            poisoned: std::collections::HashSet::new(),
         }
     }
 }
@@ -277,6 +280,12 @@ impl FakeInbenta {
     /// answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
         lock(&self.server.shared.state).chatbot_failures = Some(Failures { status, remaining: times });
+    }
+
+    /// The message `text` is answered HTTP 500 every time it is sent: a message no retry gets
+    /// through.
+    pub fn poison(&self, text: &str) {
+        lock(&self.server.shared.state).poisoned.insert(text.trim().to_lowercase());
     }
 
     /// Like [`FakeInbenta::fail_with`], but for `/v1/auth` and
@@ -486,6 +495,9 @@ async fn chatbot(shared: &Shared, method: &Method, rest: &str, headers: &HeaderM
         "/v1/conversation/message" if post => {
             check_session(&state, headers)?;
             let input = json_object(body)?;
+            if input.get("message").and_then(Value::as_str).is_some_and(|text| state.poisoned.contains(&text.trim().to_lowercase())) {
+                return Err(injected(500));
+            }
             Ok((StatusCode::OK, bot_reply(&state, &input)?))
         }
         "/v1/tracking/events" if post => {

@@ -44,6 +44,9 @@ pub struct LocalOptions<'a> {
     /// A lower limit of open files for the process (`ulimit -n`), to meet descriptor exhaustion
     /// with a few hundred connections.
     pub open_files: Option<u32>,
+    /// `(QUEUE_URL, DEAD_LETTER_QUEUE_URL)` of an SQS-API server's queues; `None` for the
+    /// in-process queue.
+    pub queue: Option<(String, String)>,
 }
 
 pub fn free_port() -> u16 {
@@ -85,6 +88,10 @@ impl LocalServer {
         if let Some(endpoint) = &options.dynamodb {
             command.env("AWS_ENDPOINT_URL_DYNAMODB", endpoint);
         }
+        match &options.queue {
+            Some((queue, dead_letters)) => command.env("QUEUE_URL", queue).env("DEAD_LETTER_QUEUE_URL", dead_letters),
+            None => command.env_remove("QUEUE_URL").env_remove("DEAD_LETTER_QUEUE_URL"),
+        };
         let local = Self { child: command.spawn().expect("connector-local starts"), url };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -110,6 +117,24 @@ impl LocalServer {
     pub async fn sms(&self, text: &str, sid: &str) -> HttpResponse {
         self.sms_from(LOCAL_USER, text, sid).await
     }
+
+    /// Ends the process at once (SIGKILL): no shutdown, nothing flushed.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh FIFO queue and its dead-letter queue on the SQS-API server of `scripts/test.sh`.
+pub async fn fresh_queue() -> (String, String) {
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_SQS").is_some(),
+        "AWS_ENDPOINT_URL_SQS is not set: run the tests with scripts/test.sh, which starts a local SQS-API server"
+    );
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let name = format!("connector-test-{}-{}", std::process::id(), COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    let (queue, dead_letters) = state_store::sqs::create_local(&name).await.expect("queues created");
+    (queue.url().to_owned(), dead_letters.url().to_owned())
 }
 
 /// A message sid unique in this test binary.
@@ -125,10 +150,23 @@ pub struct FaultRig {
     pub proxy: FaultyDynamo,
     pub table: String,
     pub local: LocalServer,
+    /// The SQS queue and dead-letter queue, when the rig runs on them.
+    pub queue: Option<(String, String)>,
 }
 
 impl FaultRig {
+    /// With the in-process queue.
     pub async fn start(binary: &str, custom: &[(&str, &str)]) -> Self {
+        Self::start_with_queue(binary, custom, None).await
+    }
+
+    /// With a fresh SQS FIFO queue (and dead-letter queue) on the SQS-API server that
+    /// `scripts/test.sh` started (`AWS_ENDPOINT_URL_SQS`).
+    pub async fn start_on_sqs(binary: &str, custom: &[(&str, &str)]) -> Self {
+        Self::start_with_queue(binary, custom, Some(fresh_queue().await)).await
+    }
+
+    async fn start_with_queue(binary: &str, custom: &[(&str, &str)], queue: Option<(String, String)>) -> Self {
         let moto = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").expect("run with scripts/test.sh, which starts moto");
         let (inbenta, twilio, proxy) = (FakeInbenta::start().await, FakeTwilio::start().await, FaultyDynamo::start(&moto).await);
         let table = fresh_table().await;
@@ -141,9 +179,27 @@ impl FaultRig {
             twilio: &twilio,
             custom,
             open_files: None,
+            queue: queue.clone(),
         })
         .await;
-        Self { inbenta, twilio, proxy, table, local }
+        Self { inbenta, twilio, proxy, table, local, queue }
+    }
+
+    /// Starts `connector-local` again, as configured before (after [`LocalServer::kill`]).
+    pub async fn restart(&mut self, binary: &str, custom: &[(&str, &str)]) {
+        self.local.kill();
+        self.local = LocalServer::start(LocalOptions {
+            binary,
+            port: free_port(),
+            table: Some(&self.table),
+            dynamodb: Some(self.proxy.endpoint()),
+            inbenta: &self.inbenta,
+            twilio: &self.twilio,
+            custom,
+            open_files: None,
+            queue: self.queue.clone(),
+        })
+        .await;
     }
 
     /// How often the bot was asked `text`.

@@ -132,8 +132,36 @@ async fn a_batch_of_two_users_messages_answers_each_in_their_own_conversation() 
     let body = v2_batch([v2_message(APP, "conv-1", "user-1", "m1", "hello"), v2_message(APP, "conv-2", "user-2", "m2", "bye")]);
     let ex = c.smooch_post(&body).await;
     assert_eq!(ex.status, 200);
-    let sent: Vec<_> = ex.replies.iter().map(|m| (m.target.as_str(), m.text().unwrap_or_default())).collect();
+    let mut sent: Vec<_> = ex.replies.iter().map(|m| (m.target.as_str(), m.text().unwrap_or_default())).collect();
+    // Two conversations are processed side by side: no order between them.
+    sent.sort();
     assert_eq!(sent, vec![("conv-1", "Hi!"), ("conv-2", "Bye!")]);
+}
+
+/// Found from outside: eight messages of one user at once with a bot taking 1.5 s each, and
+/// the last got `api_timeout` ("Please, reformulate your question") though the bot answered.
+/// The queue hands them over one at a time: eight real answers, in order.
+#[tokio::test]
+async fn eight_messages_of_one_user_at_once_with_a_slow_bot_get_eight_real_answers_in_order() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("warm up", unrated("Warm."));
+    says(&c, "m-warm", "warm up").await;
+    for i in 0..8 {
+        c.inbenta.on_message(&format!("question {i}"), unrated(&format!("Answer {i}.")));
+    }
+    c.inbenta.set_delay(std::time::Duration::from_millis(1500));
+    for i in 0..8 {
+        let mut request = connector_tests::connector::request(
+            v2_message(APP, CONVERSATION, USER, &format!("m-{i}"), &format!("question {i}")).to_string().into_bytes(),
+            &[("content-type", "application/json"), ("x-api-key", WEBHOOK_SECRET)],
+        );
+        *request.uri_mut() = http::Uri::from_static("/smooch");
+        assert_eq!(c.smooch_webhook.handle(request, None).await.status(), 200, "acknowledged before any is answered");
+    }
+    c.queue.settle().await;
+    let answers: Vec<String> = c.smooch.messages().iter().skip(1).filter_map(|m| m.text().map(str::to_owned)).collect();
+    let expected: Vec<String> = (0..8).map(|i| format!("Answer {i}.")).collect();
+    assert_eq!(answers, expected);
 }
 
 #[tokio::test]

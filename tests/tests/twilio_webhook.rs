@@ -154,11 +154,8 @@ async fn options_survive_between_messages_because_they_live_in_the_state_store()
     c.inbenta.on_message("cards", multiple_choice());
     c.sms("cards").await;
     let key = connector_engine::ConversationKey::new(format!("twilio-{}-{}", &COMPANY_NUMBER[1..], &SMS_USER[1..]));
-    let lease = connector_engine::ports::Lease { owner: "probe".into(), until: connector_engine::ports::Timestamp(i64::MAX) };
-    let now = connector_engine::ports::Timestamp(0);
-    let connector_engine::ports::Acquired::Locked(stored) = c.store.acquire(&key, &lease, now).await.unwrap() else { panic!("busy") };
+    let stored = c.store.load(&key, connector_engine::ports::Timestamp(0)).await.unwrap();
     assert_eq!(stored.conversation.awaiting.prompt().map(|p| p.options.len()), Some(2));
-    c.store.release(&key, &lease).await.unwrap();
 }
 
 // ---------------------------------------------------------------- SMS vs WhatsApp
@@ -265,14 +262,29 @@ async fn an_inbenta_timeout_gives_the_user_the_api_timeout_label_and_keeps_the_p
 }
 
 #[tokio::test]
-async fn an_inbenta_server_error_gives_a_polite_message_and_the_next_message_works() {
+async fn an_inbenta_server_error_is_retried_and_the_user_gets_the_real_answer_not_an_apology() {
     let c = Connector::start().await;
     c.inbenta.on_message("hello", unrated("Hello!"));
     c.sms("warm up").await;
     c.inbenta.fail_with(500, 1);
     let ex = c.sms("hello").await;
     assert_eq!(ex.status, 200);
-    assert_eq!(ex.replies[0].body, "Sorry, I can't answer right now. Please try again in a moment.");
+    assert_eq!(ex.replies.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["Hello!"]);
+}
+
+#[tokio::test]
+async fn an_inbenta_outage_past_the_retry_budget_gives_one_polite_message_and_the_next_message_works() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hello!"));
+    c.sms("warm up").await;
+    c.inbenta.fail_with(500, usize::MAX);
+    let ex = c.sms("hello").await;
+    assert_eq!(ex.status, 200);
+    let said: Vec<&str> = ex.replies.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(said, ["Sorry, I can't answer right now. Please try again in a moment."]);
+    assert!(c.inbenta.message_requests().len() >= 3, "retried before giving up");
+    assert_eq!(c.queue.dead_letters().len(), 1, "kept aside with its cause");
+    c.inbenta.fail_with(500, 0);
     assert_eq!(c.sms("hello").await.replies[0].body, "Hello!");
 }
 
@@ -301,27 +313,24 @@ async fn a_redelivered_message_is_answered_once() {
 }
 
 #[tokio::test]
-async fn a_message_whose_replies_could_not_be_sent_can_be_retried_by_twilio() {
+async fn a_message_whose_reply_twilio_refused_for_now_is_sent_by_the_queues_retry_with_one_post() {
     let c = Connector::start().await;
     c.inbenta.on_message("hello", unrated("Hello!"));
     c.twilio.fail_with(503, 1);
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
     let first = c.exchange(c.signed(&params)).await;
-    assert_eq!(first.status, 503);
-    let retry = c.exchange(c.signed(&params)).await;
-    assert_eq!(retry.status, 200);
-    assert_eq!(retry.replies.len(), 1);
+    assert_eq!((first.status, first.replies.len()), (200, 1));
+    assert_eq!(c.twilio.requests().len(), 2, "one refused, one accepted");
 }
 
 #[tokio::test]
-async fn replies_twilio_refuses_for_bad_credentials_are_kept_for_the_redelivery() {
+async fn replies_twilio_refuses_for_bad_credentials_are_kept_for_the_retry() {
     let c = Connector::start().await;
     c.inbenta.on_message("hello", unrated("Hello!"));
     c.twilio.fail_with(401, 1);
     let params = inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &c.next_sid());
-    assert_eq!(c.exchange(c.signed(&params)).await.status, 503);
-    let retry = c.exchange(c.signed(&params)).await;
-    assert_eq!((retry.status, retry.replies.len()), (200, 1));
+    let answered = c.exchange(c.signed(&params)).await;
+    assert_eq!((answered.status, answered.replies.len()), (200, 1));
 }
 
 // ---------------------------------------------------------------- signatures
@@ -329,6 +338,21 @@ async fn replies_twilio_refuses_for_bad_credentials_are_kept_for_the_redelivery(
 fn assert_untouched(c: &Connector) {
     assert!(c.inbenta.requests().is_empty(), "Inbenta was called");
     assert!(c.twilio.requests().is_empty(), "Twilio was called");
+    assert_eq!(c.store_calls.calls(), 0, "the store was touched");
+}
+
+/// Found from outside: a user id over DynamoDB's key limit gave 12 s of retries and a 503,
+/// forever. It can never be stored, so it is refused at once and nothing is retried.
+#[tokio::test]
+async fn a_sender_id_too_long_to_store_is_refused_with_400_and_never_retried() {
+    let c = Connector::start().await;
+    let params = inbound_form(&format!("+{}", "3".repeat(3000)), COMPANY_NUMBER, "hello", &c.next_sid());
+    let started = std::time::Instant::now();
+    let ex = c.exchange(c.signed(&params)).await;
+    assert_eq!((ex.status, ex.replies.len()), (400, 0));
+    assert!(started.elapsed() < Duration::from_secs(1), "refused at once, not retried");
+    assert!(c.inbenta.requests().is_empty());
+    assert_eq!(c.store_calls.calls(), 0, "the store was not touched");
 }
 
 #[tokio::test]

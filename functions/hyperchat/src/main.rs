@@ -7,6 +7,6 @@ use connector_app::{App, lambda};
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_logging();
     let app = App::from_env().await?;
-    let events = app.hyperchat_events(app.inbenta()?)?;
-    lambda::run(events).await
+    let function = app.hyperchat_function(app.inbenta()?).await?;
+    lambda::serve_function(function).await
 }

@@ -210,7 +210,12 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     let webhooks = Webhooks::new(options.user, port, &sources.env);
     let app = crate::server::App::build(&sources, &crate::lang_dir()).await?;
     let (bot_kind, limits) = (app.bot_kind, app.limits);
-    tokio::spawn(crate::server::serve(listener, crate::server::router(Arc::new(app)), limits, std::future::pending()));
+    let app = Arc::new(app);
+    tokio::spawn({
+        let app = app.clone();
+        async move { app.process(std::future::pending()).await }
+    });
+    tokio::spawn(crate::server::serve(listener, crate::server::router(app), limits, std::future::pending()));
     let agent = match agent {
         Some(mut agent) => {
             agent.subscribe(format!("http://127.0.0.1:{port}/hyperchat")).await?;

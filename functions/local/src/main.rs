@@ -73,13 +73,23 @@ async fn serve() -> Result<(), Error> {
         .await
         .map_err(|error| format!("cannot listen on 127.0.0.1:{port} ({error}); is another server on it? Set PORT to another port"))?;
     let sources = local_sources(port, stand_in_for_unconfigured_channels().await?);
-    let app = server::App::build(&sources, &lang_dir()).await?;
-    tracing::info!(port, bot = app.bot_kind, "connector-local listening on http://127.0.0.1:{port}");
+    let app = Arc::new(server::App::build(&sources, &lang_dir()).await?);
+    let queue = match &app.ingest {
+        connector_app::Ingest::Sqs { queue, .. } => queue.url().to_owned(),
+        connector_app::Ingest::Local(_) => "in process".to_owned(),
+    };
+    tracing::info!(port, bot = app.bot_kind, %queue, "connector-local listening on http://127.0.0.1:{port}");
     let limits = app.limits;
-    server::serve(listener, server::router(Arc::new(app)), limits, async {
+    // What a queue's event source does for a Lambda function: process what the routes enqueue.
+    let processing = tokio::spawn({
+        let app = app.clone();
+        async move { app.process(std::future::pending()).await }
+    });
+    server::serve(listener, server::router(app), limits, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
+    processing.abort();
     Ok(())
 }
 
@@ -150,9 +160,44 @@ pub(crate) fn http_client() -> reqwest::Client {
 }
 
 pub(crate) fn init_logging(default_level: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let filter = wire_capped(
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+    );
     // Colours only for a terminal: a log file gets plain text.
     let ansi = std::io::stderr().is_terminal();
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+}
+
+/// `filter`, with the AWS SDK's and the HTTP stack's wire logging (bodies with secrets, signed
+/// headers) kept at `info` at most whenever it asks for more anywhere.
+fn wire_capped(mut filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    if filter.max_level_hint().is_none_or(|level| level > LevelFilter::INFO) {
+        for target in connector_app::WIRE_TARGETS {
+            if let Ok(directive) = format!("{target}=info").parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
+    filter
+}
+
+#[cfg(test)]
+mod logging_tests {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    /// Found from outside: with `RUST_LOG=trace` the AWS SDK logged DynamoDB bodies, secrets
+    /// included.
+    #[test]
+    fn at_trace_the_sdks_wire_targets_log_nothing_below_info_and_the_connector_still_traces() {
+        let filter = super::wire_capped(tracing_subscriber::EnvFilter::new("trace"));
+        let subscriber = tracing_subscriber::registry().with(filter);
+        tracing::subscriber::with_default(subscriber, || {
+            assert!(!tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::TRACE));
+            assert!(!tracing::enabled!(target: "aws_sdk_dynamodb::config", tracing::Level::DEBUG));
+            assert!(!tracing::enabled!(target: "hyper_util::client", tracing::Level::DEBUG));
+            assert!(tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::INFO));
+            assert!(tracing::enabled!(target: "connector_core::pipeline", tracing::Level::TRACE));
+        });
+    }
 }

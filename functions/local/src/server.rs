@@ -11,7 +11,9 @@ use channel_hyperchat::HyperChatEvents;
 use channel_messenger::MessengerChannel;
 use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
+use connector_app::Ingest;
 use connector_config::Sources;
+use connector_core::queue::Consumer;
 use connector_core::{Endpoint, MAX_WEBHOOK_BODY_BYTES, Webhook};
 use connector_engine::ports::Chatbot;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -36,6 +38,10 @@ pub struct App {
     smooch: Webhook<SmoochChannel>,
     messenger: Webhook<MessengerChannel>,
     hyperchat: HyperChatEvents,
+    /// Where the routes' events wait; a durable one needs polling ([`App::process`]).
+    pub ingest: Ingest,
+    consumer: Arc<dyn Consumer>,
+    processing_budget: Duration,
     pub limits: Limits,
     /// "inbenta" or "demo", for the start-up line.
     pub bot_kind: &'static str,
@@ -55,14 +61,31 @@ impl App {
         let (chatbot, bot_kind): (Arc<dyn Chatbot>, _) =
             if api.has_credentials() { (app.inbenta()?, "inbenta") } else { (Arc::new(crate::demo_bot::DemoBot::new()?), "demo") };
         let limits = app.config.section("local")?;
+        let functions = app.local_functions(chatbot).await?;
+        if let Ingest::Local(local) = &functions.ingest {
+            local.on_dead_letter(|dead| eprintln!("dead-lettered ({}): {}", dead.cause, dead.body));
+        }
         Ok(Self {
-            twilio: app.twilio_webhook(chatbot.clone())?,
-            smooch: app.smooch_webhook(chatbot.clone())?,
-            messenger: app.messenger_webhook(chatbot.clone())?,
-            hyperchat: app.hyperchat_events(chatbot)?,
+            twilio: functions.twilio,
+            smooch: functions.smooch,
+            messenger: functions.messenger,
+            hyperchat: functions.hyperchat,
+            ingest: functions.ingest,
+            consumer: functions.consumer,
+            processing_budget: functions.processing_budget,
             limits,
             bot_kind,
         })
+    }
+
+    /// Processes a durable queue's messages until `shutdown`: what the queue's event source does
+    /// for a Lambda function. An in-process queue processes as it takes messages: nothing to do.
+    pub async fn process(&self, shutdown: impl Future<Output = ()>) {
+        if let Ingest::Sqs { queue, dead_letters } = &self.ingest {
+            // Past half of it no record is started, so the visibility always covers a record.
+            let visibility = self.processing_budget * 2 + Duration::from_secs(10);
+            state_store::sqs::poll(queue.clone(), dead_letters.clone(), self.consumer.clone(), visibility, shutdown).await;
+        }
     }
 }
 
@@ -106,6 +129,9 @@ async fn route_to(app: &App, endpoint: &impl Endpoint, request: Request) -> Resp
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let header_timeout = Duration::from_millis(limits.header_timeout_ms);
+    // Connections refused for the cap, said at most once a second (a flood of them would
+    // otherwise be a flood of lines).
+    let (mut refused, mut said_at) = (0_u64, None::<tokio::time::Instant>);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -121,7 +147,11 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             () = &mut shutdown => return,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(max = limits.max_connections, "too many connections: one closed at once");
+            refused += 1;
+            if said_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(max = limits.max_connections, refused, "too many connections: closed at once");
+                (refused, said_at) = (0, Some(tokio::time::Instant::now()));
+            }
             drop(stream);
             continue;
         };

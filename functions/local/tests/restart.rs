@@ -7,6 +7,7 @@ use connector_tests::local::{LocalOptions, LocalServer, free_port, sid};
 use connector_tests::raw_http;
 use connector_tests::twilio::FakeTwilio;
 use serde_json::json;
+use std::time::Duration;
 
 fn options<'a>(port: u16, table: &'a str, inbenta: &'a FakeInbenta, twilio: &'a FakeTwilio) -> LocalOptions<'a> {
     LocalOptions {
@@ -17,6 +18,7 @@ fn options<'a>(port: u16, table: &'a str, inbenta: &'a FakeInbenta, twilio: &'a 
         inbenta,
         twilio,
         custom: &[],
+        queue: None,
         open_files: None,
     }
 }
@@ -35,11 +37,12 @@ async fn pending_options_are_answered_after_connector_local_restarts_and_the_tok
 
     let first = LocalServer::start(options(port, &table, &inbenta, &twilio)).await;
     assert_eq!(first.sms("cards", &sid(1)).await.status, 200);
+    assert_eq!(twilio.wait_for_messages(1, Duration::from_secs(20)).await.len(), 1, "the options were sent before the stop");
     drop(first);
 
     let second = LocalServer::start(options(port, &table, &inbenta, &twilio)).await;
     assert_eq!(second.sms("2", &sid(2)).await.status, 200);
-    let sent = twilio.messages();
+    let sent = twilio.wait_for_messages(2, Duration::from_secs(20)).await;
     assert_eq!(sent.last().map(|m| m.body.as_str()), Some("Credit cards have a limit."));
     assert_eq!(inbenta.bot_inputs().last(), Some(&json!({"option":2})));
     assert_eq!(inbenta.count("/v1/auth"), 1, "the cold start reused the cached access token");
@@ -51,9 +54,13 @@ async fn every_webhook_route_refuses_unsigned_requests_unknown_routes_answer_404
     let (inbenta, twilio) = (FakeInbenta::start().await, FakeTwilio::start().await);
     let table = fresh_table().await;
     let local = LocalServer::start(options(free_port(), &table, &inbenta, &twilio)).await;
-    for path in ["/smooch", "/messenger", "/hyperchat"] {
-        let unsigned =
-            raw_http::send("POST", &format!("{}{path}", local.url), &[("content-type", "application/json")], b"{}").await.unwrap();
+    for (path, content_type, body) in [
+        ("/twilio", "application/x-www-form-urlencoded", &b"Body=hello&From=%2B34600000001"[..]),
+        ("/smooch", "application/json", b"{}"),
+        ("/messenger", "application/json", b"{}"),
+        ("/hyperchat", "application/json", b"{}"),
+    ] {
+        let unsigned = raw_http::send("POST", &format!("{}{path}", local.url), &[("content-type", content_type)], body).await.unwrap();
         assert_eq!(unsigned.status, 403, "{path}");
     }
     let unknown = raw_http::send("POST", &format!("{}/telegram", local.url), &[], b"{}").await.unwrap();

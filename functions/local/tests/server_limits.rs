@@ -20,6 +20,7 @@ async fn start(inbenta: &FakeInbenta, twilio: &FakeTwilio, open_files: Option<u3
         twilio,
         custom: LIMITS,
         open_files,
+        queue: None,
     })
     .await
 }

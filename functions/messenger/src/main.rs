@@ -8,6 +8,6 @@ use connector_app::{App, lambda};
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_logging();
     let app = App::from_env().await?;
-    let webhook = app.messenger_webhook(app.inbenta()?)?;
-    lambda::run(webhook).await
+    let function = app.messenger_function(app.inbenta()?).await?;
+    lambda::serve_function(function).await
 }

@@ -11,6 +11,7 @@ use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
+use connector_core::queue::{self, Consumer, Forwarding, LocalQueue, Processor, Queue, QueueSettings};
 use connector_core::{Fingerprinter, Sinks, Webhook};
 use connector_engine::labels::{Labels, LabelsError};
 use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock};
@@ -19,7 +20,9 @@ use connector_engine::step::Policy;
 use inbenta::hyperchat::{HyperChatClient, HyperChatConfig, HyperChatSettings};
 use inbenta::{ApiSettings, InbentaClient, InbentaConfig};
 use secrecy::{ExposeSecret, SecretString};
+use state_store::sqs::SqsQueue;
 use state_store::{DynamoStore, InMemoryStore};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +47,13 @@ pub enum AppError {
     Messenger(#[source] channel_messenger::SetupError),
 }
 
+/// Targets whose debug and trace events show requests and answers on the wire (DynamoDB items
+/// with their secrets, signed headers, TLS details): never logged above `info`, whatever the
+/// configured level (the Lambda functions and `connector-local` alike). Prefixes, as tracing's
+/// filters match them: `aws_smithy` is every `aws_smithy_*` crate, `aws_sdk_` every service
+/// client, `hyper` includes `hyper_util`.
+pub const WIRE_TARGETS: &[&str] = &["aws_smithy", "aws_sdk_", "aws_runtime", "aws_sigv4", "hyper", "h2", "rustls"];
+
 /// Every environment variable the connector reads into its configuration, by the adapter that
 /// owns the key.
 pub fn env_keys() -> Vec<EnvKey> {
@@ -54,6 +64,7 @@ pub fn env_keys() -> Vec<EnvKey> {
         channel_messenger::ENV,
         channel_hyperchat::ENV,
         pipeline::ENV,
+        queue::ENV,
         &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")],
     ]
     .concat()
@@ -66,7 +77,48 @@ pub struct App {
     pub store: Arc<dyn StateStore>,
     pub clock: Arc<dyn Clock>,
     pub state: StateSettings,
+    pub queue: QueueSettings,
     pub fingerprints: Fingerprinter,
+}
+
+/// Where a function's events wait between ingest and processing.
+#[derive(Clone)]
+pub enum Ingest {
+    /// SQS FIFO (`QUEUE_URL`): durable. Processed by the queue's event source in AWS, by
+    /// `state_store::sqs::poll` in `connector-local`.
+    Sqs { queue: Arc<SqsQueue>, dead_letters: Option<Arc<SqsQueue>> },
+    /// In this process, processed as it arrives; lost with the process.
+    Local(LocalQueue),
+}
+
+impl Ingest {
+    pub fn queue(&self) -> Arc<dyn Queue> {
+        match self {
+            Self::Sqs { queue, .. } => queue.clone(),
+            Self::Local(local) => Arc::new(local.clone()),
+        }
+    }
+}
+
+/// A function: its webhook endpoint (ingest) and the consumer of its queue (process).
+pub struct Function<E> {
+    pub endpoint: E,
+    pub consumer: Arc<dyn Consumer>,
+    pub ingest: Ingest,
+    /// One message's processing budget.
+    pub processing_budget: Duration,
+}
+
+/// `connector-local` and the tests: every route over one queue and one consumer, whose
+/// pipeline replies through every configured channel.
+pub struct LocalFunctions {
+    pub twilio: Webhook<TwilioChannel>,
+    pub smooch: Webhook<SmoochChannel>,
+    pub messenger: Webhook<MessengerChannel>,
+    pub hyperchat: HyperChatEvents,
+    pub consumer: Arc<dyn Consumer>,
+    pub ingest: Ingest,
+    pub processing_budget: Duration,
 }
 
 #[derive(serde::Deserialize)]
@@ -102,7 +154,8 @@ impl App {
             None => Arc::new(InMemoryStore::default()),
         };
         let fingerprints = fingerprinter(&config)?;
-        Ok(Self { config, labels: Arc::new(labels), store, clock: Arc::new(SystemClock), state, fingerprints })
+        let queue = config.section("queue")?;
+        Ok(Self { config, labels: Arc::new(labels), store, clock: Arc::new(SystemClock), state, queue, fingerprints })
     }
 
     pub fn api(&self) -> Result<ApiSettings, AppError> {
@@ -206,15 +259,13 @@ impl App {
         Ok(sinks)
     }
 
-    /// The HyperChat events function: agents' messages and chat events, and replies to the
-    /// tickets made of closed chats, for every channel.
-    pub fn hyperchat_events(&self, chatbot: Arc<dyn Chatbot>) -> Result<HyperChatEvents, AppError> {
+    /// HyperChat's endpoint: agents' messages and chat events, and replies to the tickets made
+    /// of closed chats, for every channel, into `queue`.
+    fn hyperchat_events(&self, hyperchat: Option<Arc<HyperChatClient>>, queue: Arc<dyn Queue>) -> Result<HyperChatEvents, AppError> {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
         let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
-        let hyperchat = self.hyperchat()?;
-        let files = hyperchat.clone().map(|hyperchat| self.file_proxy(&settings, hyperchat)).transpose()?.flatten();
-        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat), self.senders(&chatbot)?)?;
-        Ok(HyperChatEvents::new(&settings, &tickets, files, Arc::new(pipeline)))
+        let files = hyperchat.map(|hyperchat| self.file_proxy(&settings, hyperchat)).transpose()?.flatten();
+        Ok(HyperChatEvents::new(&settings, &tickets, files, queue, self.store.clone(), self.clock.clone()))
     }
 
     /// The links that hand agents' files to users, when the function knows its public URL.
@@ -228,25 +279,112 @@ impl App {
         Ok(Some(FileProxy { links: Arc::new(links), hyperchat, max_bytes: settings.max_file_bytes }))
     }
 
-    /// The Twilio function: its webhook over a pipeline that replies through Twilio.
-    pub fn twilio_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<TwilioChannel>, AppError> {
+    /// This function's queue: SQS when `QUEUE_URL` is set, else in this process.
+    pub async fn ingest(&self) -> Ingest {
+        match self.queue.url() {
+            Some(url) => {
+                let dead_letters = match self.queue.dead_letter_url() {
+                    Some(url) => Some(Arc::new(SqsQueue::from_env(url).await)),
+                    None => {
+                        tracing::warn!(
+                            "DEAD_LETTER_QUEUE_URL is not set: messages given up go back to the queue until its redrive policy moves them"
+                        );
+                        None
+                    }
+                };
+                Ingest::Sqs { queue: Arc::new(SqsQueue::from_env(url).await), dead_letters }
+            }
+            None => Ingest::Local(LocalQueue::default()),
+        }
+    }
+
+    /// The consumer of `ingest`'s events over `pipeline`; an in-process queue starts feeding it.
+    fn function<E>(&self, ingest: Ingest, pipeline: Pipeline, forwarding: Forwarding, endpoint: E) -> Function<E> {
+        let consumer: Arc<dyn Consumer> = Arc::new(Processor {
+            pipeline: Arc::new(pipeline),
+            retry: self.queue.retry(),
+            budget: self.queue.processing_budget(),
+            forwarding,
+        });
+        if let Ingest::Local(local) = &ingest {
+            local.start(consumer.clone());
+        }
+        Function { endpoint, consumer, ingest, processing_budget: self.queue.processing_budget() }
+    }
+
+    /// The Twilio function: its webhook, and a pipeline that replies through Twilio.
+    pub async fn twilio_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<TwilioChannel>>, AppError> {
         let (channel, sender) = self.twilio()?;
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        Ok(Webhook::new(channel, Arc::new(pipeline)))
+        let ingest = self.ingest().await;
+        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
     }
 
-    /// The Messenger function: its webhook over a pipeline that replies through the Graph API.
-    pub fn messenger_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<MessengerChannel>, AppError> {
-        let (channel, sender) = self.messenger(&chatbot)?;
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        Ok(Webhook::new(channel, Arc::new(pipeline)))
-    }
-
-    /// The Smooch function: its webhook over a pipeline that replies through Smooch.
-    pub fn smooch_webhook(&self, chatbot: Arc<dyn Chatbot>) -> Result<Webhook<SmoochChannel>, AppError> {
+    /// The Smooch function: its webhook, and a pipeline that replies through Smooch.
+    pub async fn smooch_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<SmoochChannel>>, AppError> {
         let (channel, sender) = self.smooch(&chatbot)?;
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        Ok(Webhook::new(channel, Arc::new(pipeline)))
+        let ingest = self.ingest().await;
+        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
+    }
+
+    /// The Messenger function: its webhook, and a pipeline that replies through the Graph API.
+    pub async fn messenger_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<MessengerChannel>>, AppError> {
+        let (channel, sender) = self.messenger(&chatbot)?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
+        let ingest = self.ingest().await;
+        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
+    }
+
+    /// The HyperChat function: its events are forwarded into their conversation's group of the
+    /// queue of the conversation's channel (`TWILIO_QUEUE_URL`...), so everything that happens
+    /// to a conversation has one order; an agent's typing is shown from here.
+    pub async fn hyperchat_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<HyperChatEvents>, AppError> {
+        let hyperchat = self.hyperchat()?;
+        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat.clone()), self.senders(&chatbot)?)?;
+        let ingest = self.ingest().await;
+        let forwarding = match &ingest {
+            Ingest::Local(local) => Forwarding::Same(Arc::new(local.clone())),
+            Ingest::Sqs { queue, .. } => {
+                let mut queues: HashMap<String, Arc<dyn Queue>> = HashMap::new();
+                for (channel, url) in self.queue.channel_urls() {
+                    queues.insert(channel.to_owned(), Arc::new(SqsQueue::from_env(url).await));
+                }
+                if queues.is_empty() {
+                    tracing::warn!(
+                        "no channel queue is set (TWILIO_QUEUE_URL...): agents' events are processed from HyperChat's own queue"
+                    );
+                    Forwarding::Same(queue.clone())
+                } else {
+                    Forwarding::ByChannel(queues)
+                }
+            }
+        };
+        let events = self.hyperchat_events(hyperchat, ingest.queue())?;
+        Ok(self.function(ingest, pipeline, forwarding, events))
+    }
+
+    /// Every route over one queue (in process, or `QUEUE_URL`) and one consumer that replies
+    /// through every configured channel: `connector-local` and the tests.
+    pub async fn local_functions(&self, chatbot: Arc<dyn Chatbot>) -> Result<LocalFunctions, AppError> {
+        let (twilio, _) = self.twilio()?;
+        let (smooch, _) = self.smooch(&chatbot)?;
+        let (messenger, _) = self.messenger(&chatbot)?;
+        let hyperchat = self.hyperchat()?;
+        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat.clone()), self.senders(&chatbot)?)?;
+        let ingest = self.ingest().await;
+        let queue = ingest.queue();
+        let events = self.hyperchat_events(hyperchat, queue.clone())?;
+        let function = self.function(ingest, pipeline, Forwarding::Same(queue.clone()), events);
+        Ok(LocalFunctions {
+            twilio: Webhook::new(twilio, queue.clone()),
+            smooch: Webhook::new(smooch, queue.clone()),
+            messenger: Webhook::new(messenger, queue),
+            hyperchat: function.endpoint,
+            consumer: function.consumer,
+            ingest: function.ingest,
+            processing_budget: function.processing_budget,
+        })
     }
 }
 

@@ -13,8 +13,8 @@ use connector_engine::conversation::{ConversationKey, ReplyAddress};
 use connector_engine::ports::{FileContent, FileError, MessageId, UserFile};
 use connector_engine::step::Input;
 use http::StatusCode;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,9 +45,18 @@ impl Refusal {
 }
 
 /// Whose conversation an event belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Route {
     Conversation(ConversationKey),
+    /// A chat's or ticket's event whose conversation was found: it now waits in that
+    /// conversation's queue group. `indexed_address`: where a ticket's index says replies go,
+    /// for a ticket answered after its conversation expired.
+    Resolved {
+        key: ConversationKey,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        indexed_address: Option<ReplyAddress>,
+    },
     /// A live chat's: the conversation is found through the chat index.
     Chat(String),
     /// A reply to a ticket: the conversation is found through the ticket index, by the
@@ -58,8 +67,9 @@ pub enum Route {
     },
 }
 
-/// One thing that happened, channel-neutral: a user's message, or an event of their chat.
-#[derive(Debug, Clone, PartialEq)]
+/// One thing that happened, channel-neutral: a user's message, or an event of their chat. It
+/// waits in a queue between ingest and processing, as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The provider's id for it: the dedupe key.
     pub id: MessageId,

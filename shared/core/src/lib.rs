@@ -2,10 +2,12 @@
 //!
 //! - [`channel`]: what a channel supplies (authenticate, parse into events, the provider's
 //!   answer) and what a sender supplies (render and send replies to a stored address).
-//! - [`webhook`]: the one handler every Lambda function and `connector-local` mount: method,
-//!   size limit, deadline, per-event pipeline, status mapping.
-//! - [`pipeline`]: one event, exactly once: claim, lease, engine step, commit with its outbox,
-//!   delivery with write-ahead progress, finish.
+//! - [`webhook`]: the one handler (ingest) every Lambda function and `connector-local` mount:
+//!   method, size limit, authentication, parsing, enqueueing, the provider's answer.
+//! - [`queue`]: the queue between ingest and processing (SQS FIFO, or in-process), the
+//!   processor that consumes it, retries and dead letters.
+//! - [`pipeline`]: one event, exactly once: load, engine step, commit with its outbox,
+//!   delivery with write-ahead progress.
 //! - [`credentials`]: channel credentials per environment from ExtraInfo, else configuration.
 //! - [`files`]: users' files fetched from their channel for the agent.
 //! - [`fingerprint`]: keyed, non-reversible names for identifiers in logs.
@@ -16,11 +18,13 @@ pub mod credentials;
 pub mod files;
 pub mod fingerprint;
 pub mod pipeline;
+pub mod queue;
 pub mod webhook;
 
 pub use channel::{Channel, Event, Occasion, Refusal, ReplySink, Route, SendError, Sender, SetupError, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
+pub use queue::{Job, LocalQueue, Processor, Queue, QueueError};
 pub use webhook::{Endpoint, Webhook};
 
 use bytes::Bytes;

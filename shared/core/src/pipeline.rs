@@ -1,21 +1,25 @@
 //! One event, exactly once, in the order that keeps replies exactly-once and ordered even when
-//! a request dies part way or an answer is lost:
+//! a processing attempt dies part way or an answer is lost. The queue hands a conversation's
+//! events over one at a time, in order (its FIFO group), so no lease is taken:
 //!
-//! 1. claim the provider message id (owner, in progress, with an expiry);
-//! 2. take the conversation's lease (waiting, within the deadline);
-//! 3. finish an earlier turn's replies that are still in the conversation's outbox;
-//! 4. run the engine step;
-//! 5. commit the new state together with the turn's outbox (the lease is kept);
-//! 6. send the replies in order, recording before each send that it may have happened (a
-//!    write whose answer is lost is read back before anything is sent on its strength);
-//! 7. finish: mark the claim done, drop the outbox, free the lease.
+//! 1. load the conversation and the message's progress record (`seen#<id>`): done means a
+//!    duplicate; an outbox of this very message means its turn was committed, and only its
+//!    delivery is finished;
+//! 2. finish an earlier turn's replies that are still unsent (its message was given up);
+//! 3. run the engine step (a bot outage postpones the turn, unless this is the last attempt);
+//! 4. commit the new state together with the turn's outbox, if the version is still the one
+//!    loaded;
+//! 5. send the replies in order, recording in the progress record before each send that it
+//!    may have happened (a write whose answer is lost is read back before anything is sent on
+//!    its strength). The record of the last send is the message's "done".
 //!
-//! A redelivery of a message whose request died finds either no commit (and runs the turn) or
-//! its outbox (and sends only what was never attempted): nothing is answered twice, and a turn
-//! whose request died is never silently dropped.
+//! A retry of a message whose attempt died finds either no commit (and runs the turn) or its
+//! outbox (and sends only what was never attempted): nothing is answered twice, and a turn
+//! whose attempt died is never silently dropped.
 
 use crate::channel::{Event, Occasion, Rendered, ReplySink, Route, SendError, Sinks};
 use crate::fingerprint::Fingerprinter;
+use crate::queue::QueueError;
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
 use connector_engine::conversation::{Conversation, Mode, ReplyAddress};
@@ -23,12 +27,11 @@ use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{
-    Acquired, Chatbot, Claim, ClaimRequest, Clock, FileContent, FileError, Lease, LiveChat, MessageId, Outbox, StateStore, StoreError,
-    TicketKey, TicketRecipient, Timestamp, UserChannel, UserFile, Versioned,
+    Chatbot, Clock, Commit, FileContent, FileError, LiveChat, MessageId, Outbox, Progress, StateStore, StoreError, TicketKey,
+    TicketRecipient, Timestamp, UserChannel, UserFile, Versioned,
 };
-use connector_engine::step::{ChatEvent, Engine, Input, Policy, shows_agent_typing};
+use connector_engine::step::{ChatEvent, Engine, Input, OnOutage, Outage, Policy, shows_agent_typing};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 use upstream::Backoff;
@@ -39,7 +42,7 @@ pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
 /// The longest a typing indicator may take; it runs beside the bot call.
 const TYPING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The `state` table: persistence and concurrency tuning.
+/// The `state` table: persistence and timing.
 #[derive(Debug, Clone, serde::Deserialize)]
 pub struct StateSettings {
     /// DynamoDB table; unset means the in-memory store.
@@ -49,20 +52,16 @@ pub struct StateSettings {
     pub conversation_ttl_secs: u64,
     /// A bot session idle this long is replaced by a new one before sending.
     pub bot_session_idle_secs: u64,
-    /// How long a request may hold a conversation (and a message claim) if it never finishes;
-    /// longer than any request's deadline.
-    pub lease_secs: u64,
-    /// How long a message waits for a busy conversation (the deadline may end it sooner).
-    pub lease_wait_ms: u64,
-    /// How long provider message ids are remembered for deduplication.
+    /// How long provider message ids are remembered for deduplication (far longer than the
+    /// queue's five minutes: providers retry for hours).
     pub dedupe_ttl_secs: u64,
     /// How long replies to the ticket of a closed chat still reach its user (the ticket and
     /// contact indexes expire after this).
     #[serde(default = "default_ticket_index_ttl_secs")]
     pub ticket_index_ttl_secs: u64,
-    /// The end of each request's deadline kept for sending the replies.
+    /// The end of each message's processing budget kept for sending the replies.
     pub send_reserve_ms: u64,
-    /// The very end of each request's deadline kept for the last state writes.
+    /// The very end of it kept for the last state writes.
     pub store_reserve_ms: u64,
 }
 
@@ -80,8 +79,6 @@ impl StateSettings {
     pub fn timing(&self) -> Timing {
         Timing {
             conversation_ttl: Duration::from_secs(self.conversation_ttl_secs),
-            lease: Duration::from_secs(self.lease_secs),
-            lease_wait: Duration::from_millis(self.lease_wait_ms),
             dedupe_ttl: Duration::from_secs(self.dedupe_ttl_secs),
             ticket_index_ttl: Duration::from_secs(self.ticket_index_ttl_secs),
             send_reserve: Duration::from_millis(self.send_reserve_ms),
@@ -93,9 +90,6 @@ impl StateSettings {
 #[derive(Debug, Clone)]
 pub struct Timing {
     pub conversation_ttl: Duration,
-    /// How long a request may hold a conversation, and a claim, if it never finishes.
-    pub lease: Duration,
-    pub lease_wait: Duration,
     pub dedupe_ttl: Duration,
     /// How long the ticket and contact indexes lead replies to a ticket to its user.
     pub ticket_index_ttl: Duration,
@@ -107,8 +101,7 @@ pub struct Timing {
 
 impl Timing {
     /// The reserves for sending and for the last writes, shrunk in proportion when the whole
-    /// request has less than twice their time (a short Lambda timeout): the bot always gets
-    /// at least half of it.
+    /// budget has less than twice their time: the bot always gets at least half of it.
     fn budget(&self, now: Instant, deadline: Instant) -> Budget {
         let total = deadline.saturating_duration_since(now);
         let reserves = self.send_reserve.saturating_add(self.store_reserve);
@@ -145,16 +138,21 @@ pub struct Pipeline {
     pub fingerprints: Fingerprinter,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Handled; `sent` provider messages went out.
     Replied { sent: usize },
-    /// A redelivery of a message already handled: nothing done.
+    /// The bot stayed out until the last attempt: the user was told (`sent` messages), and the
+    /// message is kept aside with its cause.
+    GaveUp { sent: usize, cause: String },
+    /// A message already handled: nothing done.
     Duplicate,
     /// An event for no conversation (a chat that is not ours, or long over): nothing done.
     Ignored,
     /// An agent's typing was shown to the user (no turn, nothing stored).
     TypingShown,
+    /// A chat's or ticket's event, put in its conversation's queue group.
+    Forwarded,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,34 +161,36 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error("the state store did not answer before the deadline")]
     StoreTimeout,
-    #[error("the conversation stayed busy until the deadline")]
-    Busy,
-    #[error("another request is handling this message")]
-    InProgress,
+    /// The bot was out and another attempt will come: nothing of the turn was kept.
+    #[error("the chatbot is unavailable: {0}")]
+    Postponed(String),
+    #[error("whose chat it is is not known yet")]
+    OwnerUnknown,
     #[error("replies could not all be sent")]
     Undelivered(#[source] SendError),
     #[error("no sender for channel {0}")]
     NoSender(String),
-    #[error("an earlier turn of the conversation could not be marked finished")]
-    EarlierTurnUnfinished,
+    #[error("the event could not be forwarded")]
+    Queue(#[source] QueueError),
 }
 
 impl PipelineError {
-    /// Whether the provider should deliver the message again later.
+    /// Whether another attempt later may succeed.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::StoreTimeout | Self::Busy | Self::InProgress | Self::EarlierTurnUnfinished => true,
+            Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown => true,
             Self::Undelivered(e) => matches!(e, SendError::Unavailable(_) | SendError::NotConfigured(_)),
+            Self::Queue(e) => matches!(e, QueueError::Unavailable(_)),
             Self::NoSender(_) => false,
         }
     }
 }
 
-/// How one request's deadline is shared out.
+/// How one message's processing budget is shared out.
 #[derive(Debug, Clone, Copy)]
 struct Budget {
-    /// Bot and live-chat calls, lease waiting.
+    /// Bot and live-chat calls.
     work: Instant,
     /// Sends.
     send: Instant,
@@ -203,20 +203,32 @@ enum Delivered {
     /// Every message was attempted (or the user cannot be reached): the turn is over.
     /// `missed`: why some did not reach the user.
     All { sent: usize, missed: Option<String> },
-    /// Stopped before the end; the outbox keeps the rest for a retry or the next turn.
+    /// Stopped before the end; the outbox and the progress record keep the rest for a retry
+    /// or the user's next message.
     Stopped(PipelineError),
 }
 
 /// The conversation an event belongs to, and the reply address an index holds for it (tickets
 /// outlive conversations, so a reply to one may find its conversation gone).
-struct Whose {
-    key: ConversationKey,
-    indexed_address: Option<ReplyAddress>,
+pub struct Whose {
+    pub key: ConversationKey,
+    pub indexed_address: Option<ReplyAddress>,
+}
+
+/// A turn's outbox, its rendering and where its delivery stands.
+struct Delivery<'a> {
+    outbox: &'a Outbox,
+    sink: &'a dyn ReplySink,
+    rendered: &'a Rendered,
+    /// Messages already attempted (by an earlier attempt).
+    attempted: usize,
 }
 
 impl Pipeline {
+    /// Processes one event. `last_attempt`: no retry will follow, so a bot outage is told to
+    /// the user now instead of waiting.
     #[tracing::instrument(skip_all, fields(conversation = tracing::field::Empty))]
-    pub async fn handle(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
+    pub async fn handle(&self, event: &Event, deadline: Instant, last_attempt: bool) -> Result<Outcome, PipelineError> {
         let budget = self.timing.budget(Instant::now(), deadline);
         let now = self.clock.now();
         if let Input::Chat { chat_id, event: ChatEvent::Writing { writer } } = &event.input {
@@ -226,41 +238,22 @@ impl Pipeline {
             return Ok(Outcome::Ignored);
         };
         tracing::Span::current().record("conversation", self.fingerprints.of(whose.key.as_str()));
-        let claim = ClaimRequest {
-            owner: request_owner(),
-            now,
-            hold_until: now.plus(self.timing.lease),
-            expires_at: now.plus(self.timing.dedupe_ttl),
-        };
-        let taken_over = match self.bounded(self.store.claim_message(&event.id, &claim), budget.work).await {
-            Ok(Claim::New) => false,
-            Ok(Claim::TakenOver) => true,
-            Ok(Claim::Done) => {
-                tracing::info!("duplicate delivery ignored");
-                return Ok(Outcome::Duplicate);
-            }
-            Ok(Claim::InProgress) => {
-                tracing::info!("message being handled by another request: retry later");
-                return Err(PipelineError::InProgress);
-            }
-            Err(error) => {
-                // The claim may have been written all the same (its answer lost): give it up,
-                // so the provider's redelivery is not taken for a request still at work.
-                tracing::error!(error = %error_chain(&error), "dedupe claim failed");
-                self.give_claim_up(&event.id, &claim.owner, budget).await;
-                return Err(error);
-            }
-        };
-        match self.process(event, &whose, &claim, taken_over, budget).await {
-            Ok(outcome) => Ok(outcome),
-            // Nothing of the turn was committed, or its outbox waits for the redelivery: either
-            // way a redelivery may take the claim over at once.
-            Err(error) => {
-                tracing::error!(error = %error_chain(&error), retryable = error.is_retryable(), "message not fully handled");
-                self.give_claim_up(&event.id, &claim.owner, budget).await;
-                Err(error)
-            }
+        let outcome = self.process(event, &whose, budget, last_attempt).await;
+        if let Err(error) = &outcome {
+            tracing::warn!(error = %error_chain(error), retryable = error.is_retryable(), "message not fully handled");
         }
+        outcome
+    }
+
+    /// The conversation of a chat's or ticket's event, for the queue group it joins: its key,
+    /// the address a ticket index holds, and the channel of its replies (`None`: nobody's).
+    pub async fn resolve(&self, route: &Route, deadline: Instant) -> Result<Option<(Whose, Option<String>)>, PipelineError> {
+        let budget = self.timing.budget(Instant::now(), deadline);
+        let now = self.clock.now();
+        let Some(whose) = self.conversation_of(route, now, budget).await? else { return Ok(None) };
+        let stored = self.bounded(self.store.peek(&whose.key, now), budget.work).await?;
+        let channel = stored.and_then(|c| c.address).or_else(|| whose.indexed_address.clone()).map(|a| a.channel);
+        Ok(Some((whose, channel)))
     }
 
     /// Whose conversation the event is; `None`: nobody's, ignored.
@@ -268,6 +261,7 @@ impl Pipeline {
         let found = |key| Ok(Some(Whose { key, indexed_address: None }));
         match route {
             Route::Conversation(key) => found(key.clone()),
+            Route::Resolved { key, indexed_address } => Ok(Some(Whose { key: key.clone(), indexed_address: indexed_address.clone() })),
             Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
                 Some(key) => found(key),
                 // Not indexed (yet: the turn that opened it may still be committing): the
@@ -280,9 +274,9 @@ impl Pipeline {
                     }
                     Ok(Err(error)) => {
                         tracing::warn!(error = %error_chain(&error), "whose chat it is is unknown for now: retry later");
-                        Err(PipelineError::InProgress)
+                        Err(PipelineError::OwnerUnknown)
                     }
-                    Err(_) => Err(PipelineError::InProgress),
+                    Err(_) => Err(PipelineError::OwnerUnknown),
                 },
             },
             Route::Ticket { ticket, contact } => {
@@ -349,55 +343,44 @@ impl Pipeline {
         Ok(())
     }
 
-    async fn give_claim_up(&self, id: &MessageId, owner: &str, budget: Budget) {
-        if let Err(release) = self.bounded(self.store.release_message(id, owner), budget.hard).await {
-            tracing::error!(error = %error_chain(&release), "could not give the dedupe claim up; it expires by itself");
-        }
-    }
-
-    async fn process(
-        &self,
-        event: &Event,
-        whose: &Whose,
-        claim: &ClaimRequest,
-        taken_over: bool,
-        budget: Budget,
-    ) -> Result<Outcome, PipelineError> {
+    async fn process(&self, event: &Event, whose: &Whose, budget: Budget, last_attempt: bool) -> Result<Outcome, PipelineError> {
         let key = &whose.key;
-        let (lease, Versioned { version, mut conversation, outbox }) = self.lock(key, &claim.owner, budget).await?;
-        let own_outbox = outbox.as_ref().is_some_and(|o| o.message_id == event.id);
+        let now = self.clock.now();
+        let (stored, progress) = tokio::join!(
+            self.bounded(self.store.load(key, now), budget.work),
+            self.bounded(self.store.progress(&event.id, now), budget.work)
+        );
+        let (Versioned { version, mut conversation, outbox }, progress) = (stored?, progress?);
+        if progress.is_some_and(|p| p.is_done()) {
+            tracing::info!("duplicate delivery ignored");
+            return Ok(Outcome::Duplicate);
+        }
+        if let Some(own) = outbox.as_ref().filter(|o| o.message_id == event.id) {
+            // Committed by an attempt that did not finish: its delivery is finished, the turn
+            // is not run again.
+            let attempted = progress.map_or(0, |p| p.attempted);
+            tracing::warn!(attempted, "resuming the delivery of a turn whose attempt did not finish");
+            return match self.deliver_stored(own, attempted, conversation.last_inbound_at, budget).await {
+                Delivered::All { sent, .. } => Ok(Outcome::Replied { sent }),
+                Delivered::Stopped(error) => Err(error),
+            };
+        }
+        if progress.is_some() {
+            // Recorded but no longer the conversation's outbox: a later turn finished it.
+            tracing::info!("a message whose turn was finished by a later one: duplicate");
+            return Ok(Outcome::Duplicate);
+        }
+        if let Some(earlier) = &outbox {
+            let earlier_progress = self.bounded(self.store.progress(&earlier.message_id, now), budget.work).await?;
+            if let Some(attempted) = pending(earlier, earlier_progress) {
+                tracing::warn!(attempted, "finishing the delivery of an earlier turn first");
+                if let Delivered::Stopped(error) = self.deliver_stored(earlier, attempted, conversation.last_inbound_at, budget).await {
+                    return Err(error);
+                }
+            }
+        }
         let chat_before = conversation.mode.chat_id().map(str::to_owned);
         let ticket_before = conversation.ticket.clone();
-        if let Some(earlier) = outbox {
-            let own = earlier.message_id == event.id;
-            if own {
-                tracing::warn!(attempted = earlier.attempted, "resuming the delivery of a turn whose request did not finish");
-            } else {
-                tracing::warn!(attempted = earlier.attempted, "finishing the delivery of an earlier turn first");
-            }
-            match self.deliver(key, &lease, &earlier, conversation.last_inbound_at, budget, own).await {
-                Delivered::All { sent, .. } if own => return Ok(Outcome::Replied { sent }),
-                Delivered::All { .. } => {}
-                Delivered::Stopped(error) => return Err(self.give_up(key, &lease, error, budget).await),
-            }
-        }
-        // A claim taken over from a request that committed this turn may have seen the turn
-        // finished by another message's request since: then it is done, not to be run again.
-        if taken_over && !own_outbox {
-            let again = self.bounded(self.store.claim_message(&event.id, claim), budget.work).await;
-            if !matches!(again, Ok(Claim::New | Claim::TakenOver)) {
-                self.release_lease(key, &lease, budget).await;
-            }
-            match again {
-                Ok(Claim::New | Claim::TakenOver) => {}
-                Ok(Claim::Done) => {
-                    tracing::info!("a turn taken over was finished meanwhile: duplicate");
-                    return Ok(Outcome::Duplicate);
-                }
-                Ok(Claim::InProgress) => return Err(PipelineError::InProgress),
-                Err(error) => return Err(error),
-            }
-        }
 
         if let Some(address) = &event.address {
             conversation.address = Some(address.clone());
@@ -407,7 +390,6 @@ impl Pipeline {
             conversation.address = whose.indexed_address.clone();
         }
         let Some(address) = conversation.address.clone() else {
-            self.release_lease(key, &lease, budget).await;
             // An event for a conversation that never wrote to us: not ours to answer.
             if event.address.is_none() {
                 tracing::info!("event for a conversation with no reply address: ignored");
@@ -416,7 +398,6 @@ impl Pipeline {
             return Err(PipelineError::NoSender("(no reply address stored)".into()));
         };
         let Some(sink) = self.sinks.get(&address.channel).cloned() else {
-            self.release_lease(key, &lease, budget).await;
             return Err(PipelineError::NoSender(address.channel.clone()));
         };
 
@@ -437,8 +418,8 @@ impl Pipeline {
             only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
             external_id: key.as_str(),
             deadline: Some(budget.work),
+            on_outage: if last_attempt { OnOutage::Apologise } else { OnOutage::Postpone },
         };
-        let now = self.clock.now();
         let typing = async {
             if matches!(event.input, Input::User(_)) {
                 // A courtesy: never worth holding the answer for.
@@ -448,7 +429,15 @@ impl Pipeline {
                 }
             }
         };
-        let (_, mut replies) = tokio::join!(typing, engine.handle(&mut conversation, &event.input, now));
+        let (_, step) = tokio::join!(typing, engine.handle(&mut conversation, &event.input, now));
+        let (mut replies, gave_up) = match step {
+            Ok(replies) => (replies, None),
+            Err(Outage { cause, apology: None }) => return Err(PipelineError::Postponed(cause)),
+            Err(Outage { cause, apology: Some(apology) }) => {
+                tracing::error!(%cause, "the chatbot stayed unavailable past the retry budget: the user is told");
+                (apology, Some(cause))
+            }
+        };
         let from_agent = event.input.is_from_agent();
         let mut missed = None;
         if let Some(window) = sink.reply_window(&address).filter(|_| from_agent && !replies.is_empty()) {
@@ -459,16 +448,8 @@ impl Pipeline {
             }
         }
         let occasion = Occasion { from_agent, since_user_wrote: since(now, conversation.last_inbound_at) };
-        let rendered = match sink.render(&address, &replies, &occasion) {
-            Ok(rendered) => rendered,
-            Err(error) => {
-                self.release_lease(key, &lease, budget).await;
-                return Err(PipelineError::Undelivered(error));
-            }
-        };
-        // Nothing is recorded as attempted yet: a commit whose answer is lost must not mark a
-        // send that never started (a redelivery would skip it).
-        let outbox = Outbox { message_id: event.id.clone(), address, replies, from_agent, attempted: 0 };
+        let rendered = sink.render(&address, &replies, &occasion).map_err(PipelineError::Undelivered)?;
+        let outbox = Outbox { message_id: event.id.clone(), address, replies, from_agent };
         let chat_opened = conversation.mode.chat_id().filter(|chat| Some(*chat) != chat_before.as_deref());
         let ticket_learnt = conversation.ticket.clone().filter(|ticket| Some(ticket) != ticket_before.as_ref()).map(TicketKey::Ticket);
         let contact_of_chat = conversation.contact.as_deref().filter(|_| chat_opened.is_some()).map(TicketKey::contact);
@@ -476,31 +457,37 @@ impl Pipeline {
         if !ticket_keys.is_empty() {
             if let Err(error) = self.index_tickets(key, ticket_keys, &outbox.address, now, budget).await {
                 tracing::error!(error = %error_chain(&error), "ticket index not written; nothing was committed");
-                self.release_lease(key, &lease, budget).await;
                 return Err(error);
             }
         }
-        let expires_at = now.plus(self.timing.conversation_ttl);
-        let committed =
-            self.bounded(self.store.commit(key, &lease, version, &conversation, &outbox, chat_opened, expires_at), budget.hard).await;
-        if let Err(error) = committed {
-            if !self.committed_after_all(key, &lease, version, &event.id, budget).await {
+        let commit = Commit {
+            key,
+            version,
+            conversation: &conversation,
+            outbox: &outbox,
+            chat_opened,
+            expires_at: now.plus(self.timing.conversation_ttl),
+        };
+        if let Err(error) = self.bounded(self.store.commit(&commit), budget.hard).await {
+            if !self.committed_after_all(key, version, &event.id, budget).await {
                 tracing::error!(error = %error_chain(&error), "conversation not committed; nothing was sent");
-                self.release_lease(key, &lease, budget).await;
                 return Err(error);
             }
             tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
         }
-        match self.send_all(key, &lease, sink.as_ref(), &rendered, &outbox, 0, budget).await {
+        let delivery = Delivery { outbox: &outbox, sink: sink.as_ref(), rendered: &rendered, attempted: 0 };
+        match self.send_all(&delivery, budget).await {
             Delivered::All { sent, missed: failed } => {
-                self.finish(key, &lease, &event.id, true, budget).await;
                 // Only a chat's agent can be told; a ticket's answers the user in no chat of theirs.
                 if let Some(reason) = missed.or(failed).filter(|_| matches!(event.input, Input::Chat { .. })) {
                     self.tell_agent(&conversation, &labels, &reason, budget).await;
                 }
-                Ok(Outcome::Replied { sent })
+                Ok(match gave_up {
+                    Some(cause) => Outcome::GaveUp { sent, cause },
+                    None => Outcome::Replied { sent },
+                })
             }
-            Delivered::Stopped(error) => Err(self.give_up(key, &lease, error, budget).await),
+            Delivered::Stopped(error) => Err(error),
         }
     }
 
@@ -516,24 +503,28 @@ impl Pipeline {
     }
 
     /// Whether a commit whose answer was lost was applied all the same. When that stays unknown
-    /// nothing is sent: an applied commit leaves an outbox that the redelivery sends whole.
-    async fn committed_after_all(&self, key: &ConversationKey, lease: &Lease, version: u64, message: &MessageId, budget: Budget) -> bool {
-        match self.read_back(key, lease, budget).await {
-            Some(read) => read.version == version + 1 && read.outbox.is_some_and(|o| &o.message_id == message),
-            None => false,
+    /// nothing is sent: an applied commit leaves an outbox that the retry sends whole.
+    async fn committed_after_all(&self, key: &ConversationKey, version: u64, message: &MessageId, budget: Budget) -> bool {
+        let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(300), budget.hard);
+        loop {
+            match self.bounded(self.store.load(key, self.clock.now()), budget.hard).await {
+                Ok(read) => return read.version == version + 1 && read.outbox.is_some_and(|o| &o.message_id == message),
+                Err(error) => tracing::warn!(error = %error_chain(&error), "state read back failed"),
+            }
+            if !backoff.wait().await {
+                return false;
+            }
         }
     }
 
-    /// The conversation as stored now, read with our own lease, trying until the deadline (a
-    /// store that lost one answer under load usually gives the next). `None`: never read, or
-    /// the lease is not ours any more.
-    async fn read_back(&self, key: &ConversationKey, lease: &Lease, budget: Budget) -> Option<Versioned> {
+    /// How far a message's delivery got, as stored now, trying until the deadline (a store
+    /// that lost one answer under load usually gives the next). `None`: never read.
+    async fn progress_read_back(&self, message: &MessageId, budget: Budget) -> Option<Option<Progress>> {
         let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(300), budget.hard);
         loop {
-            match self.bounded(self.store.acquire(key, lease, self.clock.now()), budget.hard).await {
-                Ok(Acquired::Locked(read)) => return Some(read),
-                Ok(Acquired::Busy) => return None,
-                Err(error) => tracing::warn!(error = %error_chain(&error), "state read back failed"),
+            match self.bounded(self.store.progress(message, self.clock.now()), budget.hard).await {
+                Ok(progress) => return Some(progress),
+                Err(error) => tracing::warn!(error = %error_chain(&error), "delivery progress read back failed"),
             }
             if !backoff.wait().await {
                 return None;
@@ -541,19 +532,10 @@ impl Pipeline {
         }
     }
 
-    /// Sends what an outbox read from the store still holds, then finishes it.
-    async fn deliver(
-        &self,
-        key: &ConversationKey,
-        lease: &Lease,
-        outbox: &Outbox,
-        user_wrote_at: Timestamp,
-        budget: Budget,
-        release_lease: bool,
-    ) -> Delivered {
+    /// Sends what a stored outbox still holds.
+    async fn deliver_stored(&self, outbox: &Outbox, attempted: usize, user_wrote_at: Timestamp, budget: Budget) -> Delivered {
         let Some(sink) = self.sinks.get(&outbox.address.channel).cloned() else {
             tracing::error!(channel = %outbox.address.channel, "no sender for an earlier turn's replies: dropped");
-            self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
             return Delivered::All { sent: 0, missed: None };
         };
         let occasion = Occasion { from_agent: outbox.from_agent, since_user_wrote: since(self.clock.now(), user_wrote_at) };
@@ -561,66 +543,49 @@ impl Pipeline {
             Ok(rendered) => rendered,
             Err(error) => {
                 tracing::error!(error = %error_chain(&error), "an earlier turn's replies cannot be rendered: dropped");
-                self.finish(key, lease, &outbox.message_id, release_lease, budget).await;
                 return Delivered::All { sent: 0, missed: None };
             }
         };
-        let delivered = self.send_all(key, lease, sink.as_ref(), &rendered, outbox, outbox.attempted, budget).await;
-        // An earlier turn left unfinished must not be overwritten by this one's outbox: its
-        // message would then be run again.
-        if let Delivered::All { .. } = delivered {
-            if !self.finish(key, lease, &outbox.message_id, release_lease, budget).await && !release_lease {
-                return Delivered::Stopped(PipelineError::EarlierTurnUnfinished);
-            }
-        }
-        delivered
+        self.send_all(&Delivery { outbox, sink: sink.as_ref(), rendered: &rendered, attempted }, budget).await
     }
 
-    /// Sends messages `from..` in order. Before a send starts, the outbox records that it may
-    /// have happened, so no redelivery ever repeats it.
-    #[allow(clippy::too_many_arguments)]
-    async fn send_all(
-        &self,
-        key: &ConversationKey,
-        lease: &Lease,
-        sink: &dyn ReplySink,
-        rendered: &Rendered,
-        outbox: &Outbox,
-        from: usize,
-        budget: Budget,
-    ) -> Delivered {
-        let mut recorded = outbox.attempted;
-        let mut sent = 0;
-        let mut missed = None;
-        for index in from..rendered.len() {
+    /// Sends the messages not attempted yet, in order. Before a send starts, the progress
+    /// record says it may have happened, so no retry ever repeats it; a turn with nothing to
+    /// send is recorded done all the same.
+    async fn send_all(&self, delivery: &Delivery<'_>, budget: Budget) -> Delivered {
+        let total = delivery.rendered.len();
+        let message = &delivery.outbox.message_id;
+        let (mut sent, mut missed) = (0, None);
+        if total == 0 || delivery.attempted >= total {
+            return match self.record(message, Progress { attempted: total, total }, budget.hard).await {
+                Ok(()) => Delivered::All { sent, missed },
+                Err(error) => Delivered::Stopped(error),
+            };
+        }
+        for index in delivery.attempted..total {
             if Instant::now() >= budget.send {
-                return Delivered::Stopped(
-                    self.undo(key, lease, outbox, index, recorded, SendError::Unavailable(deadline_passed()), budget).await,
-                );
+                return Delivered::Stopped(PipelineError::Undelivered(SendError::Unavailable(deadline_passed())));
             }
-            if recorded < index + 1 {
-                if let Err(error) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index + 1), budget.send).await {
-                    // Applied or not? A record that was applied would make a retry skip this
-                    // message: only a confirmed "not applied" may stop here.
-                    let stored = self.read_back(key, lease, budget).await;
-                    match stored.and_then(|read| read.outbox).filter(|o| o.message_id == outbox.message_id).map(|o| o.attempted) {
-                        Some(attempted) if attempted > index => {
-                            tracing::warn!(error = %error_chain(&error), "progress answer lost but recorded")
-                        }
-                        Some(_) => return Delivered::Stopped(error),
-                        None => {
-                            tracing::error!(
-                                error = %error_chain(&error),
-                                index,
-                                "progress unknown until the deadline: this reply is not sent, and is lost if the record was applied"
-                            );
-                            return Delivered::Stopped(error);
-                        }
+            let recorded = Progress { attempted: index + 1, total };
+            if let Err(error) = self.record(message, recorded, budget.send).await {
+                // Applied or not? A record that was applied would make a retry skip this
+                // message: only a confirmed "not applied" may stop here.
+                match self.progress_read_back(message, budget).await {
+                    Some(Some(stored)) if stored.attempted > index => {
+                        tracing::warn!(error = %error_chain(&error), "progress answer lost but recorded")
+                    }
+                    Some(_) => return Delivered::Stopped(error),
+                    None => {
+                        tracing::error!(
+                            error = %error_chain(&error),
+                            index,
+                            "progress unknown until the deadline: this reply is not sent, and is lost if the record was applied"
+                        );
+                        return Delivered::Stopped(error);
                     }
                 }
-                recorded = index + 1;
             }
-            match sink.send(rendered, index, budget.send).await {
+            match delivery.sink.send(delivery.rendered, index, budget.send).await {
                 Ok(()) => sent += 1,
                 Err(SendError::Ambiguous(error)) => {
                     tracing::warn!(error = %error_chain(&error), index, "send answer lost; the message may have been delivered and is not repeated");
@@ -628,6 +593,9 @@ impl Pipeline {
                 }
                 Err(error @ SendError::Refused { recipient_unreachable: true, .. }) => {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), "the user cannot be reached: the turn's other replies are dropped");
+                    if let Err(record) = self.record(message, Progress { attempted: total, total }, budget.hard).await {
+                        tracing::warn!(error = %error_chain(&record), "dropped replies not recorded; a retry will try them");
+                    }
                     return Delivered::All { sent, missed: Some(error.reason()) };
                 }
                 Err(error @ (SendError::Refused { .. } | SendError::BadAddress(_))) => {
@@ -635,86 +603,29 @@ impl Pipeline {
                     missed = Some(error.reason());
                 }
                 Err(error @ (SendError::Unavailable(_) | SendError::NotConfigured(_))) => {
-                    return Delivered::Stopped(self.undo(key, lease, outbox, index, recorded, error, budget).await);
+                    // It certainly did not happen: no longer recorded as attempted, so a retry
+                    // sends it.
+                    self.undo(message, Progress { attempted: index, total }, budget).await;
+                    return Delivered::Stopped(PipelineError::Undelivered(error));
                 }
             }
         }
         Delivered::All { sent, missed }
     }
 
-    /// A send that certainly did not happen is no longer recorded as attempted, so a retry
-    /// sends it.
-    #[allow(clippy::too_many_arguments)]
-    async fn undo(
-        &self,
-        key: &ConversationKey,
-        lease: &Lease,
-        outbox: &Outbox,
-        index: usize,
-        recorded: usize,
-        error: SendError,
-        budget: Budget,
-    ) -> PipelineError {
-        if recorded <= index {
-            return PipelineError::Undelivered(error);
-        }
+    async fn record(&self, message: &MessageId, progress: Progress, deadline: Instant) -> Result<(), PipelineError> {
+        let expires_at = self.clock.now().plus(self.timing.dedupe_ttl);
+        self.bounded(self.store.record_progress(message, progress, expires_at), deadline).await
+    }
+
+    /// Records that a send did not happen after all, trying until the deadline.
+    async fn undo(&self, message: &MessageId, progress: Progress, budget: Budget) {
         let mut backoff = Backoff::new(Duration::from_millis(20), Duration::from_millis(300), budget.hard);
-        while let Err(undo) = self.bounded(self.store.record_progress(key, lease, &outbox.message_id, index), budget.hard).await {
+        while let Err(undo) = self.record(message, progress, budget.hard).await {
             if !backoff.wait().await {
-                tracing::error!(error = %error_chain(&undo), index, "could not record that a reply was not sent: it is lost");
+                tracing::error!(error = %error_chain(&undo), index = progress.attempted, "could not record that a reply was not sent: it is lost");
                 break;
             }
-        }
-        PipelineError::Undelivered(error)
-    }
-
-    /// Stops a turn that could not send everything: the outbox keeps what is left, for the
-    /// provider's retry or the user's next message.
-    async fn give_up(&self, key: &ConversationKey, lease: &Lease, error: PipelineError, budget: Budget) -> PipelineError {
-        self.release_lease(key, lease, budget).await;
-        error
-    }
-
-    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool, budget: Budget) -> bool {
-        // Replies went out: whatever fails here must not make the provider deliver again. A
-        // claim left in progress expires, and its outbox then holds nothing left to send.
-        match self.bounded(self.store.finish(key, lease, message, release_lease), budget.hard).await {
-            Ok(()) => true,
-            Err(error) => {
-                tracing::error!(error = %error_chain(&error), "delivered turn not marked finished; the next request finishes it");
-                false
-            }
-        }
-    }
-
-    /// Waits (within the deadline) for the conversation's lease: messages of one user are
-    /// handled one at a time, in the order they win the lease.
-    async fn lock(&self, key: &ConversationKey, owner: &str, budget: Budget) -> Result<(Lease, Versioned), PipelineError> {
-        let mut backoff =
-            Backoff::new(Duration::from_millis(10), Duration::from_millis(200), budget.work.min(Instant::now() + self.timing.lease_wait));
-        loop {
-            let now = self.clock.now();
-            let lease = Lease { owner: owner.to_owned(), until: now.plus(self.timing.lease) };
-            let failed = match self.bounded(self.store.acquire(key, &lease, now), budget.work).await {
-                Ok(Acquired::Locked(versioned)) => return Ok((lease, versioned)),
-                Ok(Acquired::Busy) => None,
-                // A transaction on the item at the same moment, or a lost answer: try again.
-                Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "conversation lease failed; trying again");
-                    Some(error)
-                }
-            };
-            if !backoff.wait().await {
-                // A lease taken with its answer lost would block the user until it expires.
-                self.release_lease(key, &lease, budget).await;
-                return Err(failed.unwrap_or(PipelineError::Busy));
-            }
-        }
-    }
-
-    async fn release_lease(&self, key: &ConversationKey, lease: &Lease, budget: Budget) {
-        if let Err(error) = self.bounded(self.store.release(key, lease), budget.hard).await {
-            tracing::error!(error = %error_chain(&error), "could not release the conversation lease; it expires by itself");
         }
     }
 
@@ -742,6 +653,16 @@ impl Pipeline {
     }
 }
 
+/// How many of an earlier turn's messages were attempted, when some are still to send.
+fn pending(outbox: &Outbox, progress: Option<Progress>) -> Option<usize> {
+    match progress {
+        Some(progress) if progress.is_done() => None,
+        Some(progress) => Some(progress.attempted),
+        // Committed, and nothing recorded since: unless it had nothing to send, all of it.
+        None => Some(0).filter(|_| !outbox.replies.is_empty()),
+    }
+}
+
 fn refused_code(error: &SendError) -> Option<String> {
     match error {
         SendError::Refused { code, .. } => code.as_ref().map(ToString::to_string),
@@ -751,13 +672,6 @@ fn refused_code(error: &SendError) -> Option<String> {
 
 fn deadline_passed() -> upstream::UpstreamError {
     upstream::UpstreamError::Timeout { service: "the request's deadline", maybe_delivered: false }
-}
-
-/// An id unique across processes for this request: time, process id and a per-process counter.
-fn request_owner() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-    format!("{nanos:x}-{:x}-{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The user's channel, as the engine asks it: their name when a chat opens, the files they
@@ -792,8 +706,6 @@ mod tests {
     fn timing() -> Timing {
         Timing {
             conversation_ttl: Duration::from_secs(60),
-            lease: Duration::from_secs(20),
-            lease_wait: Duration::from_secs(20),
             dedupe_ttl: Duration::from_secs(60),
             ticket_index_ttl: Duration::from_secs(600),
             send_reserve: Duration::from_secs(2),

@@ -1,15 +1,29 @@
-//! The one webhook handler: every Lambda function and `connector-local` mount it unchanged.
+//! The one webhook handler (ingest): every Lambda function and `connector-local` mount it
+//! unchanged.
 //!
-//! Order matters: method and size, then the channel's authentication, before any state or
-//! upstream is touched, so a forged request costs nothing and reveals nothing.
+//! Order matters: method and size, then the channel's authentication, before anything is
+//! queued or touched, so a forged request costs nothing and reveals nothing.
 
-use crate::channel::Channel;
-use crate::pipeline::{Pipeline, PipelineError};
+use crate::channel::{Channel, Event, Route};
+use crate::queue::{Job, Queue};
 use crate::{MAX_WEBHOOK_BODY_BYTES, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::error_chain;
 use http::{Method, StatusCode};
 use std::sync::Arc;
 use tokio::time::Instant;
+
+/// The longest conversation key or message id taken: DynamoDB refuses partition keys over
+/// 2048 bytes, and no provider's ids come near this.
+const MAX_ID_BYTES: usize = 1024;
+
+fn storable(event: &Event) -> bool {
+    let key = match &event.route {
+        Route::Conversation(key) | Route::Resolved { key, .. } => key.as_str().len(),
+        Route::Chat(chat) => chat.len(),
+        Route::Ticket { ticket, contact } => ticket.len().max(contact.as_deref().map_or(0, str::len)),
+    };
+    key <= MAX_ID_BYTES && event.id.as_str().len() <= MAX_ID_BYTES
+}
 
 /// What a Lambda function or a `connector-local` route serves: one request in, one answer out,
 /// within the deadline.
@@ -25,16 +39,12 @@ impl<C: Channel> Endpoint for Webhook<C> {
 
 pub struct Webhook<C: Channel> {
     channel: C,
-    pipeline: Arc<Pipeline>,
+    queue: Arc<dyn Queue>,
 }
 
 impl<C: Channel> Webhook<C> {
-    pub fn new(channel: C, pipeline: Arc<Pipeline>) -> Self {
-        Self { channel, pipeline }
-    }
-
-    pub fn pipeline(&self) -> &Arc<Pipeline> {
-        &self.pipeline
+    pub fn new(channel: C, queue: Arc<dyn Queue>) -> Self {
+        Self { channel, queue }
     }
 
     /// When a request arriving now must be answered: the channel's budget, or the runtime's
@@ -44,8 +54,10 @@ impl<C: Channel> Webhook<C> {
         runtime_deadline.map_or(own, |runtime| runtime.min(own))
     }
 
-    /// Handles one request. `runtime_deadline` is when the runtime kills the invocation (the
-    /// Lambda context's, less a margin); the channel's own budget applies when it is sooner.
+    /// Ingests one request: authenticates, parses and enqueues its events, then answers the
+    /// provider. Nothing is processed here: the queue's consumer does that with its own budget
+    /// and retries, so the provider never has to send a message again. Only a queue that does
+    /// not take the events is answered 503 (nothing has happened yet, so a retry is safe).
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
         let deadline = self.deadline(runtime_deadline);
         match *request.method() {
@@ -71,25 +83,36 @@ impl<C: Channel> Webhook<C> {
             Ok(events) => events,
             Err(refusal) => return text_response(refusal.status, refusal.reason),
         };
-        let mut status = StatusCode::OK;
-        for event in &events {
-            match self.pipeline.handle(event, deadline).await {
-                Ok(_) => {}
-                // Nothing more of this request is handled: a later event of the same user must
-                // not overtake this one. The provider delivers the whole request again, and
-                // what was handled is then a duplicate.
-                Err(error) if error.is_retryable() => {
-                    status = StatusCode::SERVICE_UNAVAILABLE;
-                    break;
-                }
-                Err(error) => log_final(&error),
+        if events.is_empty() {
+            return self.channel.answer(StatusCode::OK);
+        }
+        // An event that can never be stored is refused here, never retried; the others of the
+        // request go on.
+        let count = events.len();
+        let events: Vec<_> = events.into_iter().filter(storable).collect();
+        if events.len() < count {
+            tracing::warn!(channel = self.channel.name(), refused = count - events.len(), "events with ids too long to store were refused");
+            if events.is_empty() {
+                return text_response(StatusCode::BAD_REQUEST, "sender or message id too long");
             }
         }
-        self.channel.answer(status)
+        let jobs = match events.iter().map(Job::of).collect::<Result<Vec<_>, _>>() {
+            Ok(jobs) => jobs,
+            Err(error) => {
+                tracing::error!(channel = self.channel.name(), error = %error_chain(&error), "event refused: it cannot be queued");
+                return text_response(StatusCode::PAYLOAD_TOO_LARGE, "event too large");
+            }
+        };
+        match tokio::time::timeout_at(deadline, self.queue.enqueue(&jobs)).await {
+            Ok(Ok(())) => self.channel.answer(StatusCode::OK),
+            Ok(Err(error)) => {
+                tracing::error!(channel = self.channel.name(), error = %error_chain(&error), "events not queued: the provider is asked to retry");
+                self.channel.answer(StatusCode::SERVICE_UNAVAILABLE)
+            }
+            Err(_) => {
+                tracing::error!(channel = self.channel.name(), "the queue did not take the events in time: the provider is asked to retry");
+                self.channel.answer(StatusCode::SERVICE_UNAVAILABLE)
+            }
+        }
     }
-}
-
-/// A failure a redelivery would not fix: answered 200 so the provider stops, and said loudly.
-fn log_final(error: &PipelineError) {
-    tracing::error!(error = %error_chain(error), "message dropped: retrying would fail the same way");
 }

@@ -120,7 +120,7 @@ pub struct ChatRequest {
 }
 
 /// A file the user sent, as their channel names it: fetched only when an agent is to get it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserFile {
     pub url: String,
     /// The media type the channel announced, if any.
@@ -306,8 +306,8 @@ impl std::fmt::Display for MessageId {
     }
 }
 
-/// One turn's replies, stored with the conversation before the first is sent, so a request that
-/// dies part way is finished by the next one instead of being run again.
+/// One turn's replies, stored with the conversation in the commit, so a processing attempt
+/// that dies part way is finished by the next one instead of being run again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outbox {
     /// The message (or event) whose turn produced these replies.
@@ -318,72 +318,59 @@ pub struct Outbox {
     /// differently (Messenger's `HUMAN_AGENT` tag).
     #[serde(default)]
     pub from_agent: bool,
-    /// Provider messages whose send may have started. They are never sent again: a send that
-    /// may have been accepted is not repeated.
-    pub attempted: usize,
 }
 
 /// A conversation as stored, with the version its next commit must match.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Versioned {
     /// 0 when the conversation did not exist yet.
     pub version: u64,
     pub conversation: Conversation,
-    /// Replies of an earlier turn not all sent yet.
+    /// The replies of the last committed turn (sent or not: [`Progress`] says).
     pub outbox: Option<Outbox>,
 }
 
-/// Exclusive right to process one conversation until `until` (serializes concurrent messages
-/// of one user across Lambda instances).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub owner: String,
-    pub until: Timestamp,
-}
-
-/// Returned once per request and matched at once: boxing the large variant would only add an
-/// allocation.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug)]
-pub enum Acquired {
-    Locked(Versioned),
-    /// Another request holds the lease.
-    Busy,
-}
-
-/// A request's claim on one provider message id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRequest {
-    /// The request (unique across processes).
-    pub owner: String,
-    pub now: Timestamp,
-    /// Until when the claim stays ours if we never finish (crash, Lambda timeout); another
-    /// delivery of the message may take it over after that.
-    pub hold_until: Timestamp,
-    /// When the id is forgotten altogether.
-    pub expires_at: Timestamp,
-}
-
+/// How far the delivery of one message's replies got (`seen#<id>`): the record that makes a
+/// message exactly-once. It outlives the queue's five-minute deduplication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// Ours to handle, and never claimed before.
-    New,
-    /// Ours to handle, from an earlier request that gave it up or never finished: its turn may
-    /// have been committed, and even finished by another request since.
-    TakenOver,
-    /// Handled already (a redelivery): do nothing.
-    Done,
-    /// Another request is handling it now: ask the provider to try again later.
-    InProgress,
+pub struct Progress {
+    /// Provider messages whose send may have started: never sent again.
+    pub attempted: usize,
+    /// Provider messages the turn rendered.
+    pub total: usize,
+}
+
+impl Progress {
+    /// Every message was attempted: the message is handled, a redelivery is a duplicate.
+    pub fn is_done(&self) -> bool {
+        self.attempted >= self.total
+    }
+}
+
+/// One turn's commit: the new state and its outbox, if the stored version is still `version`.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    pub key: &'a ConversationKey,
+    pub version: u64,
+    pub conversation: &'a Conversation,
+    pub outbox: &'a Outbox,
+    /// A live chat this turn opened, indexed in the same write so its events always find the
+    /// conversation.
+    pub chat_opened: Option<&'a str>,
+    pub expires_at: Timestamp,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The lease was lost or the version moved: another request committed first.
+    /// The version moved: another writer committed first.
     #[error("conditional write lost: {0}")]
     Conflict(String),
     #[error("stored item is unreadable: {0}")]
     Corrupt(String),
+    /// The store refused the request as such (a key over DynamoDB's limit): it would be
+    /// refused again.
+    #[error("the state store refused the request")]
+    Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("state store unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -425,41 +412,22 @@ pub struct TicketRecipient {
     pub address: ReplyAddress,
 }
 
-/// Where conversations, dedupe claims and caches live (DynamoDB in production).
+/// Where conversations, delivery progress and caches live (DynamoDB in production).
 ///
-/// One turn: `claim_message`, `acquire`, `commit` (state and outbox, lease kept),
-/// `record_progress` before each further send, `finish` (claim done, outbox dropped, lease freed).
+/// One turn, under the queue's one-at-a-time order per conversation: `load` and `progress`,
+/// `commit` (state and outbox), `record_progress` before each send.
 #[async_trait]
 pub trait StateStore: Send + Sync {
-    /// Claims a provider message id. A condition that fails is read back, so a write that
-    /// succeeded but answered late (and was retried) is still recognised as ours.
-    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError>;
-    /// Gives our claim up so a redelivery can take it over at once (the claim stays, so the
-    /// redelivery knows it takes over).
-    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError>;
-    /// Takes the conversation's lease if it is free, expired or ours, and reads it.
-    async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError>;
-    /// Writes the conversation and the turn's outbox if `version` and the lease are still ours;
-    /// the lease is kept for the delivery. `chat_opened`: a live chat this turn opened, indexed
-    /// in the same write so its events always find the conversation.
-    #[allow(clippy::too_many_arguments)]
-    async fn commit(
-        &self,
-        key: &ConversationKey,
-        lease: &Lease,
-        version: u64,
-        conversation: &Conversation,
-        outbox: &Outbox,
-        chat_opened: Option<&str>,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// Sets the outbox's `attempted` count (before the send it covers starts).
-    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, outbox: &MessageId, attempted: usize) -> Result<(), StoreError>;
-    /// The outbox of `message` is delivered: marks its claim done and drops the outbox, and
-    /// frees the lease when `release_lease`.
-    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError>;
-    /// Frees the lease without changing anything else.
-    async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError>;
+    /// The conversation as stored now (a consistent read); a fresh one at version 0 when absent
+    /// or expired.
+    async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError>;
+    /// How far the delivery of a message's replies got; `None` when nothing was recorded.
+    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError>;
+    /// Writes the conversation and the turn's outbox if the version is still the one loaded.
+    async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError>;
+    /// Records how far a message's delivery got (before the send it covers starts), kept
+    /// until `expires_at`.
+    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError>;
     /// The conversation of a live chat, if known and not expired.
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError>;
     /// The conversation as stored, without its lease: what a courtesy (a typing indicator)

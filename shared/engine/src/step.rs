@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 /// What the user sent, channel-neutral.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UserInput {
     Text(String),
     /// Pictures, voice notes, files... with their caption, if any. The bot reads the caption;
@@ -35,7 +36,8 @@ pub enum UserInput {
 }
 
 /// Something that happened in the user's live chat, not written by the user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChatEvent {
     /// An agent accepted the chat.
     AgentJoined { agent_id: String },
@@ -76,8 +78,10 @@ enum Relayed {
     ChatOver,
 }
 
-/// What one turn is about: a user's message, or an event of their live chat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What one turn is about: a user's message, or an event of their live chat. It travels
+/// through the queue between ingest and processing, so it is serialisable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Input {
     User(UserInput),
     Chat {
@@ -128,9 +132,31 @@ pub struct Engine<'a> {
     pub only_chat: bool,
     /// The conversation's `externalId`, given to the live chat.
     pub external_id: &'a str,
-    /// Every bot and live-chat call ends before it (the webhook's deadline, less what the
+    /// Every bot and live-chat call ends before it (the processing deadline, less what the
     /// delivery needs); one that would not counts as a timeout.
     pub deadline: Option<Instant>,
+    /// What a turn does when the bot is out: wait for a retry, or (the last attempt) apologise.
+    pub on_outage: OnOutage,
+}
+
+/// What a turn does when the chatbot fails in a way a later attempt may not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnOutage {
+    /// The user hears `api_error` / `api_timeout` at once (no retry will come).
+    #[default]
+    Apologise,
+    /// The turn is given up unanswered, to be run again later from the same stored state.
+    Postpone,
+}
+
+/// The bot was out during a turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outage {
+    /// Why, for logs and the dead-letter queue.
+    pub cause: String,
+    /// What the user is told instead ([`OnOutage::Apologise`]); `None` when the turn is
+    /// postponed, and then nothing of it may be kept.
+    pub apology: Option<Vec<Reply>>,
 }
 
 /// Why an escalation is being offered.
@@ -151,12 +177,13 @@ enum Trigger {
 const DIRECT_CALL_ESCALATION_START: &str = "escalationStart";
 
 impl Engine<'_> {
-    /// One turn: the new state is left in `conv`, the replies returned in order.
-    pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Vec<Reply> {
+    /// One turn: the new state is left in `conv`, the replies returned in order. When the bot
+    /// is out, [`Outage`] says so (with the apology to send, unless the turn is postponed).
+    pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Result<Vec<Reply>, Outage> {
         match input {
             Input::User(input) => self.step(conv, input, now).await,
-            Input::Chat { chat_id, event } => self.on_chat_event(conv, chat_id, event).await,
-            Input::TicketReply { ticket, text } => self.ticket_reply(ticket, text),
+            Input::Chat { chat_id, event } => Ok(self.on_chat_event(conv, chat_id, event).await),
+            Input::TicketReply { ticket, text } => Ok(self.ticket_reply(ticket, text)),
         }
     }
 
@@ -190,8 +217,14 @@ impl Engine<'_> {
                         tracing::warn!(error = %crate::error_chain(&error), "agent's name unavailable");
                         String::new()
                     });
-                    turn.text(&self.labels.get(Label::AgentJoined).replace("$agentName", &name).replace("  ", " "));
-                    *stage = ChatStage::WithAgent { agent: name };
+                    // The same acceptance sent again (a new `created_at`, the same agent): they
+                    // were announced already.
+                    if matches!(stage, ChatStage::WithAgent { agent } if *agent == name) {
+                        tracing::info!("an agent who already joined joined again: not announced twice");
+                    } else {
+                        turn.text(&self.labels.get(Label::AgentJoined).replace("$agentName", &name).replace("  ", " "));
+                        *stage = ChatStage::WithAgent { agent: name };
+                    }
                 }
                 ChatEvent::Message { sender, text } if *sender != chat.user_id => turn.text(text),
                 ChatEvent::File { sender, file } if *sender != chat.user_id => turn.replies.push(Reply::File(file.clone())),
@@ -322,7 +355,7 @@ impl Engine<'_> {
         }
     }
 
-    pub async fn step(&self, conv: &mut Conversation, input: &UserInput, now: Timestamp) -> Vec<Reply> {
+    pub async fn step(&self, conv: &mut Conversation, input: &UserInput, now: Timestamp) -> Result<Vec<Reply>, Outage> {
         conv.messages_handled += 1;
         conv.last_inbound_at = now;
         let mut turn = Turn::default();
@@ -339,7 +372,7 @@ impl Engine<'_> {
             let chat = chat.clone();
             if self.relay(conv, &chat, text, files, &mut turn).await == Relayed::Handled {
                 let awaiting = std::mem::take(&mut conv.awaiting);
-                return turn.finish(conv, awaiting);
+                return Ok(turn.finish(conv, awaiting));
             }
         }
         if self.only_chat {
@@ -350,7 +383,7 @@ impl Engine<'_> {
                 let chat = chat.clone();
                 self.relay(conv, &chat, text, files, &mut turn).await;
             }
-            return turn.finish(conv, Awaiting::Nothing);
+            return Ok(turn.finish(conv, Awaiting::Nothing));
         }
         match std::mem::take(&mut conv.awaiting) {
             Awaiting::RatingComment(rating) => {
@@ -360,7 +393,7 @@ impl Engine<'_> {
             unchanged if text.is_empty() => {
                 // Nothing the bot can read: keep whatever was pending.
                 turn.text(self.labels.get(Label::UnsupportedMessage));
-                return turn.finish(conv, unchanged);
+                return Ok(turn.finish(conv, unchanged));
             }
             awaiting => {
                 let pending_before = match awaiting {
@@ -368,14 +401,20 @@ impl Engine<'_> {
                     _ => None,
                 };
                 if let Err(error) = self.respond(conv, text, tap, pending_before.clone(), now, &mut turn).await {
-                    tracing::warn!(error = %crate::error_chain(&error), retryable = error.is_retryable(), "chatbot call failed");
+                    let cause = crate::error_chain(&error);
+                    if self.on_outage == OnOutage::Postpone && error.is_retryable() {
+                        tracing::warn!(error = %cause, "chatbot call failed: the turn waits for a retry");
+                        return Err(Outage { cause, apology: None });
+                    }
+                    tracing::warn!(error = %cause, retryable = error.is_retryable(), "chatbot call failed");
                     turn.text(self.labels.get(failure_label(&error)));
                     // Keep the question pending so the user can simply answer again.
-                    return turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
+                    let apology = turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
+                    return Err(Outage { cause, apology: Some(apology) });
                 }
             }
         }
-        turn.finish(conv, Awaiting::Nothing)
+        Ok(turn.finish(conv, Awaiting::Nothing))
     }
 
     /// A text message outside the special states: a pick of a pending option, or a question.

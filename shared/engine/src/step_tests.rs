@@ -42,6 +42,7 @@ struct Harness {
     labels: Labels,
     policy: Policy,
     only_chat: bool,
+    on_outage: OnOutage,
     conv: Conversation,
 }
 
@@ -58,6 +59,7 @@ impl Harness {
                 digester: Digester::default(),
             },
             only_chat: false,
+            on_outage: OnOutage::Apologise,
             conv: Conversation::default(),
         }
     }
@@ -84,6 +86,10 @@ impl Harness {
     }
 
     async fn handle(&mut self, input: &Input, now: Timestamp) -> Vec<Reply> {
+        self.turn(input, now).await.unwrap_or_else(|outage| outage.apology.expect("apologised"))
+    }
+
+    async fn turn(&mut self, input: &Input, now: Timestamp) -> Result<Vec<Reply>, Outage> {
         let engine = Engine {
             chatbot: &self.bot,
             live_chat: &self.agents,
@@ -93,6 +99,7 @@ impl Harness {
             only_chat: self.only_chat,
             external_id: "twilio-1-2",
             deadline: None,
+            on_outage: self.on_outage,
         };
         engine.handle(&mut self.conv, input, now).await
     }
@@ -358,6 +365,25 @@ async fn a_timeout_gives_the_api_timeout_label_and_keeps_the_pending_prompt() {
     assert!(h.conv.awaiting.prompt().is_some());
     h.say("1").await;
     assert_eq!(h.bot.sent().last(), Some(&BotInput::Option(json!(11))));
+}
+
+#[tokio::test]
+async fn a_bot_outage_on_an_attempt_that_will_be_retried_postpones_the_turn_with_no_apology() {
+    let mut h = Harness::new();
+    h.on_outage = OnOutage::Postpone;
+    h.bot.fail_next(ChatbotError::Unavailable { status: 503 });
+    let outage = h.turn(&Input::User(UserInput::Text("hello".into())), NOW).await.unwrap_err();
+    assert_eq!(outage.apology, None);
+    assert!(outage.cause.contains("503"), "{}", outage.cause);
+}
+
+#[tokio::test]
+async fn a_refusal_by_the_bot_is_answered_at_once_even_when_retries_would_come() {
+    let mut h = Harness::new();
+    h.on_outage = OnOutage::Postpone;
+    h.bot.fail_next(ChatbotError::Rejected { code: 400, message: "bad".into() });
+    let outage = h.turn(&Input::User(UserInput::Text("hello".into())), NOW).await.unwrap_err();
+    assert_eq!(outage.apology, Some(vec![Reply::Text("Sorry, try again later.".into())]));
 }
 
 #[tokio::test]
@@ -643,6 +669,17 @@ async fn an_agent_joining_is_announced_with_their_name_and_the_chat_is_with_that
     let replies = h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await;
     assert_eq!(replies, vec![text("Agent Agent A7 has joined the conversation.")]);
     assert_eq!(h.conv.mode, Mode::LiveChat { chat: chat_one(), stage: ChatStage::WithAgent { agent: "Agent A7".into() } });
+}
+
+/// Found from outside: an `invitations:accept` sent again with a new `created_at` announced
+/// "Agent Smith has joined" a second time.
+#[tokio::test]
+async fn an_agent_who_already_joined_is_not_announced_again() {
+    let mut h = in_live_chat();
+    h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await;
+    assert!(h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await.is_empty());
+    let other = h.chat_event(ChatEvent::AgentJoined { agent_id: "B2".into() }).await;
+    assert_eq!(other, vec![text("Agent Agent B2 has joined the conversation.")], "another agent taking over is news");
 }
 
 #[tokio::test]

@@ -2,35 +2,28 @@
 //!
 //! | `pk`                          | attributes                                                  |
 //! |-------------------------------|-------------------------------------------------------------|
-//! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `lease_owner` S, `lease_until` N, `expires_at` N |
-//! | `seen#<channel>#<message id>` | `claim_state` S (`in_progress`/`done`), `claim_owner` S, `hold_until` N, `expires_at` N |
+//! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `expires_at` N  |
+//! | `seen#<channel>#<message id>` | `attempted` N, `total` N (how far its delivery got), `expires_at` N |
 //! | `chat#<hyperchat chat id>`    | `conversation` S (the externalId), `expires_at` N           |
 //! | `ticket#<ticket number>`, `contact#<e-mail>` | `conversation` S, `address` M (who ticket replies reach), `expires_at` N |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
 //!
-//! Every conditional write whose condition fails is read back before it is believed: the SDK
-//! retries a write whose answer came late, and the retry then fails the condition the first
-//! attempt satisfied. Local DynamoDB servers never delete expired items, and DynamoDB itself
-//! does it late, so every read compares `expires_at` with the clock.
+//! A commit whose condition fails is read back before it is believed: the SDK retries a write
+//! whose answer came late, and the retry then fails the condition the first attempt satisfied.
+//! Local DynamoDB servers never delete expired items, and DynamoDB itself does it late, so
+//! every read compares `expires_at` with the clock.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem, Update,
 };
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{
-    Acquired, Claim, ClaimRequest, Lease, MessageId, Outbox, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned,
-};
+use connector_engine::ports::{Commit, MessageId, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned};
 use std::collections::HashMap;
 use std::time::Duration;
-
-const IN_PROGRESS: &str = "in_progress";
-const DONE: &str = "done";
-/// A claim that `finish` has to recreate (it was given up meanwhile) is remembered this long.
-const DONE_CLAIM_TTL: Duration = Duration::from_secs(86_400);
 
 pub struct DynamoStore {
     client: Client,
@@ -86,13 +79,21 @@ impl DynamoStore {
             )
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(failed)?;
         Ok(())
     }
 }
 
 fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Unavailable(Box::new(error))
+}
+
+/// A failed call: refused as such (a key over the size limit, a malformed request) or not.
+fn failed<E>(error: SdkError<E>) -> StoreError
+where
+    SdkError<E>: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if error.code() == Some("ValidationException") { StoreError::Invalid(Box::new(error)) } else { unavailable(error) }
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
@@ -115,7 +116,7 @@ fn conversation_pk(key: &ConversationKey) -> String {
     format!("conv#{key}")
 }
 
-fn claim_pk(id: &MessageId) -> String {
+fn progress_pk(id: &MessageId) -> String {
     format!("seen#{id}")
 }
 
@@ -142,141 +143,33 @@ fn read_conversation(item: &Item, now: Timestamp) -> Versioned {
 }
 
 impl DynamoStore {
-    /// Writes all `items` or none; `false` when a condition failed. The SDK gives the call an
-    /// idempotency token, so its own retries are safe.
-    async fn transact(&self, items: [TransactWriteItem; 2]) -> Result<bool, StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(items.into())).send().await {
-            Ok(_) => Ok(true),
-            Err(error) if error.code() == Some("TransactionCanceledException") => Ok(false),
-            Err(error) => Err(unavailable(error)),
-        }
-    }
-
     async fn read(&self, pk: String) -> Result<Option<Item>, StoreError> {
-        let output =
-            self.client.get_item().table_name(&self.table).key("pk", s(&pk)).consistent_read(true).send().await.map_err(unavailable)?;
+        let output = self.client.get_item().table_name(&self.table).key("pk", s(&pk)).consistent_read(true).send().await.map_err(failed)?;
         Ok(output.item)
-    }
-
-    /// `Ok(None)`: the condition failed. `Ok(Some(owner))`: claimed, over `owner`'s claim if any.
-    async fn try_claim(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Option<Option<String>>, StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(&claim_pk(id)))
-            .item("claim_state", s(IN_PROGRESS))
-            .item("claim_owner", s(&claim.owner))
-            .item("hold_until", n(claim.hold_until.0))
-            .item("expires_at", n(claim.expires_at.0))
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_at <= :now \
-                 OR (claim_state = :in_progress AND (claim_owner = :owner OR hold_until <= :now))",
-            )
-            .expression_attribute_values(":now", n(claim.now.0))
-            .expression_attribute_values(":owner", s(&claim.owner))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match put {
-            Ok(output) => {
-                let old = output.attributes.unwrap_or_default();
-                let live = number(&old, "expires_at").is_some_and(|at| at > claim.now.0);
-                Ok(Some(old.get("claim_owner").and_then(|v| v.as_s().ok()).filter(|_| live).cloned()))
-            }
-            Err(error) if is_condition_failure(&error) => Ok(None),
-            Err(error) => Err(unavailable(error)),
-        }
     }
 }
 
 #[async_trait]
 impl StateStore for DynamoStore {
-    async fn claim_message(&self, id: &MessageId, claim: &ClaimRequest) -> Result<Claim, StoreError> {
-        // Twice: the item read back may have been released or expired in between.
-        for _ in 0..2 {
-            match self.try_claim(id, claim).await? {
-                Some(Some(earlier)) if earlier != claim.owner => return Ok(Claim::TakenOver),
-                Some(_) => return Ok(Claim::New),
-                None => {}
-            }
-            let Some(item) = self.read(claim_pk(id)).await? else { continue };
-            if number(&item, "expires_at").is_none_or(|at| at <= claim.now.0) {
-                continue;
-            }
-            let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str);
-            if text("claim_state") == Some(DONE) {
-                return Ok(Claim::Done);
-            }
-            if text("claim_owner") == Some(claim.owner.as_str()) {
-                return Ok(Claim::New);
-            }
-            if number(&item, "hold_until").is_some_and(|until| until > claim.now.0) {
-                return Ok(Claim::InProgress);
-            }
-        }
-        Ok(Claim::InProgress)
+    async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError> {
+        Ok(self.read(conversation_pk(key)).await?.map(|item| read_conversation(&item, now)).unwrap_or_default())
     }
 
-    async fn release_message(&self, id: &MessageId, owner: &str) -> Result<(), StoreError> {
-        let released = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&claim_pk(id)))
-            .update_expression("SET hold_until = :zero")
-            .condition_expression("claim_owner = :owner AND claim_state = :in_progress")
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .send()
-            .await;
-        match released {
-            Ok(_) => Ok(()),
-            // Not ours any more (taken over, or done): nothing of ours to give up.
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable(error)),
+    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
+        let Some(item) = self.read(progress_pk(id)).await? else { return Ok(None) };
+        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
+            return Ok(None);
         }
+        let count = |name| number(&item, name).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+        Ok(Some(Progress { attempted: count("attempted"), total: count("total") }))
     }
 
-    async fn acquire(&self, key: &ConversationKey, lease: &Lease, now: Timestamp) -> Result<Acquired, StoreError> {
-        let updated = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&conversation_pk(key)))
-            // A conversation first seen here expires with the lease unless a commit extends it.
-            .update_expression("SET lease_owner = :owner, lease_until = :until, expires_at = if_not_exists(expires_at, :until)")
-            .condition_expression("attribute_not_exists(lease_owner) OR lease_until <= :now OR lease_owner = :owner")
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":until", n(lease.until.0))
-            .expression_attribute_values(":now", n(now.0))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match updated {
-            Ok(output) => Ok(Acquired::Locked(read_conversation(&output.attributes.unwrap_or_default(), now))),
-            Err(error) if is_condition_failure(&error) => Ok(Acquired::Busy),
-            Err(error) => Err(unavailable(error)),
-        }
-    }
-
-    async fn commit(
-        &self,
-        key: &ConversationKey,
-        lease: &Lease,
-        version: u64,
-        conversation: &Conversation,
-        outbox: &Outbox,
-        chat_opened: Option<&str>,
-        expires_at: Timestamp,
-    ) -> Result<(), StoreError> {
+    async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
+        let Commit { key, version, conversation, outbox, chat_opened, expires_at } = *commit;
         let stored: AttributeValue = serde_dynamo::to_attribute_value(conversation).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let stored_outbox: AttributeValue = serde_dynamo::to_attribute_value(outbox).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let version_check = if version == 0 { "attribute_not_exists(version)" } else { "version = :version" };
+        let condition = if version == 0 { "attribute_not_exists(version)" } else { "version = :version" };
         let mut values = HashMap::from([
-            (":owner".to_owned(), s(&lease.owner)),
             (":next".to_owned(), n(version + 1)),
             (":conversation".to_owned(), stored),
             (":outbox".to_owned(), stored_outbox),
@@ -286,7 +179,6 @@ impl StateStore for DynamoStore {
             values.insert(":version".to_owned(), n(version));
         }
         let update_expression = "SET version = :next, conversation = :conversation, outbox = :outbox, expires_at = :expires";
-        let condition = format!("lease_owner = :owner AND {version_check}");
         match chat_opened {
             None => {
                 let written = self
@@ -301,7 +193,7 @@ impl StateStore for DynamoStore {
                     .await;
                 match written {
                     Ok(_) => return Ok(()),
-                    Err(error) if !is_condition_failure(&error) => return Err(unavailable(error)),
+                    Err(error) if !is_condition_failure(&error) => return Err(failed(error)),
                     Err(_) => {}
                 }
             }
@@ -323,82 +215,37 @@ impl StateStore for DynamoStore {
                     .item("expires_at", n(expires_at.0))
                     .build()
                     .map_err(unavailable)?;
-                let items = [TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(index).build()];
-                if self.transact(items).await? {
-                    return Ok(());
+                let items = vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(index).build()];
+                // The SDK gives the call an idempotency token, so its own retries are safe.
+                match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                    Ok(_) => return Ok(()),
+                    Err(error) if error.code() == Some("TransactionCanceledException") => {}
+                    Err(error) => return Err(failed(error)),
                 }
             }
         }
         // The condition failed: our own first attempt may have been applied and answered late.
         let item = self.read(conversation_pk(key)).await?.unwrap_or_default();
-        let ours = item.get("lease_owner").and_then(|v| v.as_s().ok()) == Some(&lease.owner)
-            && number(&item, "version") == i64::try_from(version + 1).ok()
+        let ours = number(&item, "version") == i64::try_from(version + 1).ok()
             && item.get("outbox").and_then(|o| o.as_m().ok()).and_then(|o| o.get("message_id")).and_then(|v| v.as_s().ok())
                 == Some(&outbox.message_id.to_string());
-        if ours { Ok(()) } else { Err(StoreError::Conflict(format!("lease or version {version} lost"))) }
+        if ours { Ok(()) } else { Err(StoreError::Conflict(format!("version {version} moved"))) }
     }
 
-    async fn record_progress(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, attempted: usize) -> Result<(), StoreError> {
-        let updated = self
-            .client
-            .update_item()
+    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
+        // A plain put: one writer per message at a time (the queue's order), and the same put
+        // repeated by the SDK's retry changes nothing.
+        self.client
+            .put_item()
             .table_name(&self.table)
-            .key("pk", s(&conversation_pk(key)))
-            .update_expression("SET outbox.attempted = :attempted")
-            .condition_expression("lease_owner = :owner AND outbox.message_id = :id")
-            .expression_attribute_values(":attempted", n(attempted))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":id", s(message.as_str()))
+            .item("pk", s(&progress_pk(id)))
+            .item("attempted", n(progress.attempted))
+            .item("total", n(progress.total))
+            .item("expires_at", n(expires_at.0))
             .send()
-            .await;
-        match updated {
-            Ok(_) => Ok(()),
-            Err(error) if is_condition_failure(&error) => Err(StoreError::Conflict(format!("lease or outbox of {message} lost"))),
-            Err(error) => Err(unavailable(error)),
-        }
-    }
-
-    async fn finish(&self, key: &ConversationKey, lease: &Lease, message: &MessageId, release_lease: bool) -> Result<(), StoreError> {
-        let done = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&claim_pk(message)))
-            .update_expression("SET claim_state = :done, expires_at = if_not_exists(expires_at, :expires) REMOVE hold_until")
-            .expression_attribute_values(":done", s(DONE))
-            .expression_attribute_values(":expires", n(lease.until.plus(DONE_CLAIM_TTL).0))
-            .build()
-            .map_err(unavailable)?;
-        let remove = if release_lease { "REMOVE outbox, lease_owner, lease_until" } else { "REMOVE outbox" };
-        let delivered = Update::builder()
-            .table_name(&self.table)
-            .key("pk", s(&conversation_pk(key)))
-            .update_expression(remove)
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .build()
-            .map_err(unavailable)?;
-        // One transaction: a claim marked done without its outbox dropped, or the reverse,
-        // cannot be seen.
-        let items = [TransactWriteItem::builder().update(done).build(), TransactWriteItem::builder().update(delivered).build()];
-        if self.transact(items).await? { Ok(()) } else { Err(StoreError::Conflict(format!("lease lost before {message} was finished"))) }
-    }
-
-    async fn release(&self, key: &ConversationKey, lease: &Lease) -> Result<(), StoreError> {
-        let released = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(&conversation_pk(key)))
-            .update_expression("REMOVE lease_owner, lease_until")
-            .condition_expression("lease_owner = :owner")
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .send()
-            .await;
-        match released {
-            Ok(_) => Ok(()),
-            // Someone else holds it now (ours expired): nothing of ours to release.
-            Err(error) if is_condition_failure(&error) => Ok(()),
-            Err(error) => Err(unavailable(error)),
-        }
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 
     async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
@@ -429,7 +276,7 @@ impl StateStore for DynamoStore {
             .item("expires_at", n(expires_at.0))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(failed)?;
         Ok(())
     }
 
@@ -461,7 +308,7 @@ impl StateStore for DynamoStore {
             .item("expires_at", n(expires_at.0))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(failed)?;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
-//! The DynamoDB SDK's HTTP client: the product's own reqwest (rustls on ring), so every function
-//! has one HTTP/1.1 stack. The SDK's default client would add a second one with HTTP/2 and the
-//! system's root store, which DynamoDB's JSON API does not need (docs/design-notes.md, "Build").
+//! The AWS SDK's HTTP client (DynamoDB, SQS): the product's own reqwest (rustls on ring), so
+//! every function has one HTTP/1.1 stack. The SDK's default client would add a second one with
+//! HTTP/2 and the system's root store, which the JSON APIs of DynamoDB and SQS do not need
+//! (docs/design-notes.md, "Build").
 
 use aws_sdk_dynamodb::config::{HttpClient, SharedHttpClient};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector};
@@ -57,7 +58,7 @@ impl HttpConnector for Connector {
             let client = client.map_err(|error| ConnectorError::user(Box::new(BuildFailed(error))))?;
             let request = request.try_into_http1x().map_err(|error| ConnectorError::user(error.into()))?;
             let (parts, body) = request.into_parts();
-            // DynamoDB's requests are JSON documents, always in memory.
+            // DynamoDB's and SQS's requests are JSON documents, always in memory.
             let body =
                 body.bytes().map(bytes::Bytes::copy_from_slice).ok_or_else(|| ConnectorError::user("a streaming request body".into()))?;
             let request =
@@ -89,5 +90,5 @@ fn connector_error(error: reqwest::Error) -> ConnectorError {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("the HTTP client for DynamoDB could not be built")]
+#[error("the HTTP client for the AWS SDK could not be built")]
 struct BuildFailed(#[source] Arc<reqwest::Error>);

@@ -43,7 +43,7 @@ async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_b
     use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
     use aws_sdk_dynamodb::types::AttributeValue;
     use connector_engine::ConversationKey;
-    use connector_engine::ports::{Acquired, Lease, MessageId, Outbox, StateStore, Timestamp};
+    use connector_engine::ports::{Commit, MessageId, Outbox, StateStore, Timestamp};
     let store = store().await;
     let table = std::env::var("TEST_TABLE_NAME").unwrap_or_else(|_| "connector-store-contract".into());
     let key = ConversationKey::new(state_store::contract::unique("corrupt"));
@@ -59,15 +59,49 @@ async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_b
         .await
         .unwrap();
     let now = Timestamp(1_800_000_000);
-    let lease = Lease { owner: "a".into(), until: Timestamp(now.0 + 30) };
-    let Acquired::Locked(read) = store.acquire(&key, &lease, now).await.unwrap() else { panic!("busy") };
+    let read = store.load(&key, now).await.unwrap();
     assert_eq!((read.version, &read.conversation), (4, &connector_engine::Conversation::default()));
     let outbox = Outbox {
         message_id: MessageId::new("twilio", "SM1"),
         address: connector_engine::ReplyAddress { channel: "twilio".into(), to: serde_json::json!({}) },
         replies: Vec::new(),
         from_agent: false,
-        attempted: 0,
     };
-    store.commit(&key, &lease, read.version, &read.conversation, &outbox, None, Timestamp(now.0 + 100)).await.unwrap();
+    let commit = Commit {
+        key: &key,
+        version: read.version,
+        conversation: &read.conversation,
+        outbox: &outbox,
+        chat_opened: None,
+        expires_at: Timestamp(now.0 + 100),
+    };
+    store.commit(&commit).await.unwrap();
+}
+
+/// A key DynamoDB can never store (over its 2048-byte partition key limit) is refused as
+/// such, not retried as if the store were down.
+#[tokio::test]
+async fn a_key_over_dynamodbs_limit_is_an_invalid_request_not_an_outage() {
+    use connector_engine::ConversationKey;
+    use connector_engine::ports::{Commit, MessageId, Outbox, StateStore, StoreError, Timestamp};
+    let store = store().await;
+    let key = ConversationKey::new("x".repeat(3000));
+    let outbox = Outbox {
+        message_id: MessageId::new("twilio", "SM-long"),
+        address: connector_engine::ReplyAddress { channel: "twilio".into(), to: serde_json::json!({}) },
+        replies: Vec::new(),
+        from_agent: false,
+    };
+    let conversation = connector_engine::Conversation::default();
+    let commit = Commit {
+        key: &key,
+        version: 0,
+        conversation: &conversation,
+        outbox: &outbox,
+        chat_opened: None,
+        expires_at: Timestamp(1_900_000_000),
+    };
+    let error = store.commit(&commit).await.unwrap_err();
+    assert!(matches!(error, StoreError::Invalid(_)), "{error:?}");
+    assert!(!error.is_retryable());
 }

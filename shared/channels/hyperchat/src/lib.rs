@@ -19,8 +19,8 @@ pub use events::{parse_events, signature_matches};
 pub use files::{FileLinks, FileProxy};
 
 use connector_config::EnvKey;
-use connector_core::{Channel, Endpoint, Event, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
-use connector_engine::ports::{StateStore, Timestamp};
+use connector_core::{Channel, Endpoint, Event, Queue, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
+use connector_engine::ports::{Clock, StateStore, Timestamp};
 use http::{HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -147,6 +147,7 @@ pub struct HyperChatEvents {
     secret: Arc<SecretSlot>,
     preset: Option<SecretString>,
     store: Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
     /// When the stored secret was last read (Unix seconds): at most once a minute, so refused
     /// requests cannot make every one of them a store read.
     last_read: AtomicI64,
@@ -162,25 +163,22 @@ impl HyperChatEvents {
         settings: &HyperChatEventSettings,
         tickets: &TicketReplySettings,
         files: Option<FileProxy>,
-        pipeline: Arc<connector_core::Pipeline>,
+        queue: Arc<dyn Queue>,
+        store: Arc<dyn StateStore>,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         let secret = Arc::new(SecretSlot::default());
         let preset = Some(settings.webhook_secret.clone()).filter(|s| !s.expose_secret().is_empty());
         if let Some(preset) = &preset {
             secret.set(preset.clone());
         }
-        let store = pipeline.store.clone();
         let channel = HyperChatChannel {
             secret: secret.clone(),
             ticket_secret: tickets.webhook_secret.clone(),
             budget: Duration::from_millis(settings.deadline_ms),
             links: files.as_ref().map(|files| files.links.clone()),
         };
-        Self { webhook: Webhook::new(channel, pipeline), files, secret, preset, store, last_read: AtomicI64::new(i64::MIN) }
-    }
-
-    pub fn pipeline(&self) -> &Arc<connector_core::Pipeline> {
-        self.webhook.pipeline()
+        Self { webhook: Webhook::new(channel, queue), files, secret, preset, store, clock, last_read: AtomicI64::new(i64::MIN) }
     }
 
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
@@ -229,7 +227,7 @@ impl HyperChatEvents {
                 return text_response(StatusCode::FORBIDDEN, "a webhook secret is already set");
             }
             None => {
-                let now = connector_engine::Clock::now(self.pipeline().clock.as_ref());
+                let now = self.clock.now();
                 let expires_at = Timestamp(now.0.saturating_add(i64::try_from(SECRET_LIFETIME.as_secs()).unwrap_or(i64::MAX)));
                 if let Err(error) = self.store.cache_put(SECRET_CACHE_KEY, offered, expires_at).await {
                     tracing::error!(error = %connector_engine::error_chain(&error), "HyperChat webhook secret not stored");
@@ -247,7 +245,7 @@ impl HyperChatEvents {
     }
 
     async fn stored_secret(&self) -> Result<Option<SecretString>, WebhookResponse> {
-        let now = connector_engine::Clock::now(self.pipeline().clock.as_ref());
+        let now = self.clock.now();
         match self.store.cache_get(SECRET_CACHE_KEY, now).await {
             Ok(stored) => Ok(stored.map(SecretString::from)),
             Err(error) => {
@@ -260,7 +258,7 @@ impl HyperChatEvents {
     /// Reads the stored secret (at most once a minute, never over a preset one); whether it
     /// changed.
     async fn read_stored_secret(&self) -> bool {
-        let now = connector_engine::Clock::now(self.pipeline().clock.as_ref()).0;
+        let now = self.clock.now().0;
         let last = self.last_read.load(Ordering::Relaxed);
         if self.preset.is_some() || now.saturating_sub(last) < READ_SECRET_EVERY_SECS {
             return false;

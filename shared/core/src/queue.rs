@@ -1,0 +1,632 @@
+//! Durable ingestion: a webhook only authenticates, parses and enqueues; the queue's consumer
+//! processes each event with its own budget, and retries with backoff.
+//!
+//! - [`Job`]: an event as it waits in a queue, with its FIFO group (the conversation, or the
+//!   chat or ticket a HyperChat event names) and its deduplication id (the provider's id).
+//! - [`Queue`]: where ingest puts jobs. SQS FIFO in AWS (`state_store::sqs`), [`LocalQueue`]
+//!   in one process.
+//! - [`Consumer`]: what processes one job and says what becomes of it ([`Disposition`]); the
+//!   [`Processor`] runs the pipeline.
+//! - [`run_batch`]: a batch of SQS records, in order per group, each group on its own, as the
+//!   Lambda event source and `connector-local`'s SQS poller receive them.
+
+use crate::channel::{Event, Route};
+use crate::pipeline::{Outcome, Pipeline, PipelineError};
+use async_trait::async_trait;
+use connector_engine::error_chain;
+use connector_engine::step::{ChatEvent, Input};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The environment variables of the `queue` table.
+pub const ENV: &[(&str, &str)] = &[
+    ("QUEUE_URL", "queue.url"),
+    ("DEAD_LETTER_QUEUE_URL", "queue.dead_letter_url"),
+    ("TWILIO_QUEUE_URL", "queue.twilio_url"),
+    ("SMOOCH_QUEUE_URL", "queue.smooch_url"),
+    ("MESSENGER_QUEUE_URL", "queue.messenger_url"),
+];
+
+/// SQS's limit on one message (and on one batch of them).
+pub const MAX_JOB_BYTES: usize = 256 * 1024;
+
+/// How long SQS FIFO remembers a deduplication id; the local queue does the same.
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(300);
+
+/// The `queue` table.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct QueueSettings {
+    /// The SQS FIFO queue this function ingests into and processes from; unset: in-process.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Where a message whose processing gave up goes, with its cause.
+    #[serde(default)]
+    pub dead_letter_url: Option<String>,
+    /// The channels' queues, for the HyperChat function: an agent's event joins its
+    /// conversation's group in the queue of the conversation's channel.
+    #[serde(default)]
+    pub twilio_url: Option<String>,
+    #[serde(default)]
+    pub smooch_url: Option<String>,
+    #[serde(default)]
+    pub messenger_url: Option<String>,
+    /// How long a message whose processing keeps failing is retried (from when it was
+    /// enqueued); after that the user hears `api_error` and the message is dead-lettered.
+    pub retry_budget_secs: u64,
+    /// The first retry's wait; each next one doubles, up to `backoff_max_ms`.
+    pub backoff_initial_ms: u64,
+    pub backoff_max_ms: u64,
+    /// One message's processing (bot, live chat, sends, writes) ends before this.
+    pub processing_budget_ms: u64,
+}
+
+fn non_empty(url: &Option<String>) -> Option<&str> {
+    url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+}
+
+impl QueueSettings {
+    pub fn url(&self) -> Option<&str> {
+        non_empty(&self.url)
+    }
+
+    pub fn dead_letter_url(&self) -> Option<&str> {
+        non_empty(&self.dead_letter_url)
+    }
+
+    /// The queue of each channel named, by the channel's name in reply addresses.
+    pub fn channel_urls(&self) -> Vec<(&'static str, &str)> {
+        [("twilio", &self.twilio_url), ("smooch", &self.smooch_url), ("messenger", &self.messenger_url)]
+            .into_iter()
+            .filter_map(|(channel, url)| non_empty(url).map(|url| (channel, url)))
+            .collect()
+    }
+
+    pub fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            budget: Duration::from_secs(self.retry_budget_secs),
+            backoff_initial: Duration::from_millis(self.backoff_initial_ms),
+            backoff_max: Duration::from_millis(self.backoff_max_ms),
+        }
+    }
+
+    pub fn processing_budget(&self) -> Duration {
+        Duration::from_millis(self.processing_budget_ms)
+    }
+}
+
+/// When a failed message is tried again, and when it is tried no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// From the message's arrival: a retry that would start later than this is not made.
+    pub budget: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before attempt `attempt + 1` (attempts count from 1).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(20);
+        self.backoff_initial.saturating_mul(1 << doublings).min(self.backoff_max)
+    }
+
+    /// Whether attempt `attempt`, `age` after the message arrived, is the last one: the next
+    /// would start after the budget.
+    pub fn is_last(&self, attempt: u32, age: Duration) -> bool {
+        age.saturating_add(self.backoff(attempt)) > self.budget
+    }
+}
+
+/// An event on its way from ingest to processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// The FIFO group: events of one group are processed one at a time, in order. A digest
+    /// (SQS takes 128 characters at most, and the key holds a phone number).
+    pub group: String,
+    /// The deduplication id: a digest of the provider's id for the event and of its group (a
+    /// HyperChat event forwarded into its conversation's group is not a repeat of itself).
+    pub dedupe: String,
+    /// The event, as JSON.
+    pub body: String,
+}
+
+impl Job {
+    /// The job of one event: grouped by its conversation (or the chat, the ticket it names).
+    pub fn of(event: &Event) -> Result<Self, QueueError> {
+        let body = serde_json::to_string(event).map_err(|error| QueueError::Unencodable(error.to_string()))?;
+        if body.len() > MAX_JOB_BYTES {
+            return Err(QueueError::TooLarge(body.len()));
+        }
+        let group = group_of(&event.route);
+        let dedupe = digest(&format!("{group}#{}", event.id));
+        Ok(Self { group, dedupe, body })
+    }
+}
+
+/// The FIFO group of events of this route.
+pub fn group_of(route: &Route) -> String {
+    match route {
+        Route::Conversation(key) | Route::Resolved { key, .. } => digest(&format!("conv#{key}")),
+        Route::Chat(chat_id) => digest(&format!("chat#{chat_id}")),
+        Route::Ticket { ticket, .. } => digest(&format!("ticket#{ticket}")),
+    }
+}
+
+/// 32 hex digits of SHA-256: a stable id within SQS's limits.
+fn digest(text: &str) -> String {
+    Sha256::digest(text.as_bytes())[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The queue did not take the events: the provider must be answered 5xx.
+    #[error("the queue is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("an event is too large for the queue ({0} bytes)")]
+    TooLarge(usize),
+    #[error("an event cannot be encoded: {0}")]
+    Unencodable(String),
+}
+
+/// Where ingest puts events for processing.
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Takes the jobs in order. An error means some may not have been taken (their
+    /// deduplication ids make the provider's retry safe for the others).
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError>;
+}
+
+/// One job handed to processing.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub body: String,
+    /// 1 for the first time it is processed.
+    pub attempt: u32,
+    /// How long ago it was enqueued.
+    pub age: Duration,
+}
+
+/// What becomes of a job after one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Handled (or nothing to do): removed from the queue.
+    Done,
+    /// Tried again after `after`; the group waits.
+    Retry { after: Duration, cause: String },
+    /// Given up: kept aside with its cause for an operator, the group goes on.
+    DeadLetter { cause: String },
+}
+
+/// Processes one job.
+#[async_trait]
+pub trait Consumer: Send + Sync {
+    async fn consume(&self, delivery: &Delivery) -> Disposition;
+}
+
+/// Where HyperChat's events go once their conversation is known.
+#[derive(Clone, Default)]
+pub enum Forwarding {
+    /// Processed here (the channels' functions: the events they get are theirs or forwarded).
+    #[default]
+    None,
+    /// One queue for everything (`connector-local`).
+    Same(Arc<dyn Queue>),
+    /// The queue of the conversation's channel (the HyperChat function in AWS).
+    ByChannel(HashMap<String, Arc<dyn Queue>>),
+}
+
+/// The consumer of every function: HyperChat events are forwarded into their conversation's
+/// group; everything else goes through the pipeline.
+pub struct Processor {
+    pub pipeline: Arc<Pipeline>,
+    pub retry: RetryPolicy,
+    pub budget: Duration,
+    pub forwarding: Forwarding,
+}
+
+#[async_trait]
+impl Consumer for Processor {
+    async fn consume(&self, delivery: &Delivery) -> Disposition {
+        let event: Event = match serde_json::from_str(&delivery.body) {
+            Ok(event) => event,
+            Err(error) => return Disposition::DeadLetter { cause: format!("not an event of this version: {error}") },
+        };
+        let last = self.retry.is_last(delivery.attempt, delivery.age);
+        let deadline = Instant::now() + self.budget;
+        let handled = match (&event.route, &self.forwarding) {
+            (Route::Chat(_) | Route::Ticket { .. }, forwarding) if !is_typing(&event) && !matches!(forwarding, Forwarding::None) => {
+                self.forward(&event, deadline).await
+            }
+            _ => self.pipeline.handle(&event, deadline, last).await,
+        };
+        match handled {
+            Ok(Outcome::GaveUp { cause, .. }) => Disposition::DeadLetter { cause },
+            Ok(_) => Disposition::Done,
+            Err(error) if error.is_retryable() && !last => {
+                let after = self.retry.backoff(delivery.attempt);
+                tracing::warn!(error = %error_chain(&error), attempt = delivery.attempt, retry_in_ms = after.as_millis() as u64, "processing failed: retrying");
+                Disposition::Retry { after, cause: error_chain(&error) }
+            }
+            Err(error) => Disposition::DeadLetter { cause: error_chain(&error) },
+        }
+    }
+}
+
+/// An agent's typing is a courtesy: shown from the HyperChat function at once, never queued
+/// behind the conversation's turns.
+fn is_typing(event: &Event) -> bool {
+    matches!(event.input, Input::Chat { event: ChatEvent::Writing { .. }, .. })
+}
+
+impl Processor {
+    /// Finds the conversation of a chat's or ticket's event and puts the event in that
+    /// conversation's group, so everything that happens to a conversation has one order.
+    async fn forward(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
+        let Some((whose, channel)) = self.pipeline.resolve(&event.route, deadline).await? else {
+            return Ok(Outcome::Ignored);
+        };
+        let queue = match (&self.forwarding, channel) {
+            (Forwarding::Same(queue), _) => queue.clone(),
+            (Forwarding::ByChannel(queues), Some(channel)) => {
+                queues.get(&channel).cloned().ok_or_else(|| PipelineError::NoSender(channel.clone()))?
+            }
+            // Its conversation has not committed its first turn yet: the event waits for it.
+            (Forwarding::ByChannel(_), None) => return Err(PipelineError::OwnerUnknown),
+            (Forwarding::None, _) => return Err(PipelineError::NoSender("(no queue to forward to)".into())),
+        };
+        let resolved = Event { route: Route::Resolved { key: whose.key, indexed_address: whose.indexed_address }, ..event.clone() };
+        let job = Job::of(&resolved).map_err(PipelineError::Queue)?;
+        queue.enqueue(std::slice::from_ref(&job)).await.map_err(PipelineError::Queue)?;
+        Ok(Outcome::Forwarded)
+    }
+}
+
+/// A record of a batch, as an SQS event source or poller receives it.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// The queue's id for it (`messageId`).
+    pub id: String,
+    /// Its FIFO group.
+    pub group: String,
+    pub body: String,
+    /// `ApproximateReceiveCount`.
+    pub attempt: u32,
+    /// `SentTimestamp`.
+    pub sent_at: SystemTime,
+}
+
+/// Processes a batch: the records of one group in order, each group on its own and at the
+/// same time as the others. After a group's first record that is not done, its later records
+/// are not started and come back with it (SQS FIFO must not delete them out of order); other
+/// groups go on. Records not started before `stop` (near the runtime's deadline) come back at
+/// once.
+pub async fn run_batch(consumer: Arc<dyn Consumer>, records: Vec<Record>, stop: Instant) -> Vec<(Record, Disposition)> {
+    let mut groups: Vec<(String, Vec<Record>)> = Vec::new();
+    for record in records {
+        match groups.iter_mut().find(|(group, _)| *group == record.group) {
+            Some((_, members)) => members.push(record),
+            None => groups.push((record.group.clone(), vec![record])),
+        }
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (_, members) in groups {
+        let consumer = consumer.clone();
+        tasks.spawn(async move {
+            let mut settled = Vec::with_capacity(members.len());
+            let mut held: Option<Duration> = None;
+            for record in members {
+                let disposition = match held {
+                    Some(after) => Disposition::Retry { after, cause: "an earlier message of the conversation is waiting".into() },
+                    None if Instant::now() >= stop => {
+                        Disposition::Retry { after: Duration::ZERO, cause: "no time left in this run".into() }
+                    }
+                    None => {
+                        let age = SystemTime::now().duration_since(record.sent_at).unwrap_or_default();
+                        let delivery = Delivery { body: record.body.clone(), attempt: record.attempt.max(1), age };
+                        consume_guarded(&consumer, delivery).await
+                    }
+                };
+                if let Disposition::Retry { after, .. } = &disposition {
+                    held = Some(*after);
+                }
+                settled.push((record, disposition));
+            }
+            settled
+        });
+    }
+    let mut settled = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        // A group's task never panics: `consume_guarded` turns a panic into a retry.
+        settled.extend(done.unwrap_or_default());
+    }
+    settled
+}
+
+/// One attempt, with a panic turned into a retry (the queue's budget then dead-letters it).
+async fn consume_guarded(consumer: &Arc<dyn Consumer>, delivery: Delivery) -> Disposition {
+    let consumer = consumer.clone();
+    let attempt = delivery.attempt;
+    match tokio::spawn(async move { consumer.consume(&delivery).await }).await {
+        Ok(disposition) => disposition,
+        Err(error) => {
+            tracing::error!(%error, attempt, "processing panicked");
+            Disposition::Retry { after: Duration::from_secs(1), cause: format!("processing panicked: {error}") }
+        }
+    }
+}
+
+/// A message given up, as an operator sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub body: String,
+    pub cause: String,
+}
+
+/// The in-process queue: per-group order, retries with backoff, deduplication for five
+/// minutes and dead letters kept with their cause, as SQS FIFO and its dead-letter queue do;
+/// what it holds is lost with the process (set `QUEUE_URL` for a durable one).
+#[derive(Clone, Default)]
+pub struct LocalQueue {
+    inner: Arc<LocalInner>,
+}
+
+/// Told of every message given up.
+type DeadLetterHook = Arc<dyn Fn(&DeadLetter) + Send + Sync>;
+
+#[derive(Default)]
+struct LocalInner {
+    state: Mutex<LocalState>,
+    consumer: OnceLock<Arc<dyn Consumer>>,
+    on_dead_letter: OnceLock<DeadLetterHook>,
+    idle: Notify,
+}
+
+struct LocalState {
+    /// Jobs waiting or being processed, by group; a group present here has a worker.
+    groups: HashMap<String, VecDeque<(Job, Instant)>>,
+    seen: HashMap<String, Instant>,
+    dedupe_window: Duration,
+    dead: Vec<DeadLetter>,
+}
+
+impl Default for LocalState {
+    fn default() -> Self {
+        Self { groups: HashMap::new(), seen: HashMap::new(), dedupe_window: DEDUPE_WINDOW, dead: Vec::new() }
+    }
+}
+
+impl LocalQueue {
+    /// Who processes the jobs; set once, before the first job arrives (the consumer may
+    /// forward into this very queue, so it comes after the queue).
+    pub fn start(&self, consumer: Arc<dyn Consumer>) {
+        let _ = self.inner.consumer.set(consumer);
+    }
+
+    /// How long a deduplication id is remembered (SQS: five minutes). Tests set zero, so a
+    /// redelivery reaches the table's own exactly-once record, as one after five minutes does.
+    pub fn set_dedupe_window(&self, window: Duration) {
+        self.state().dedupe_window = window;
+    }
+
+    /// Who is told of a message given up, beside the log (`connector-local` prints it).
+    pub fn on_dead_letter(&self, hook: impl Fn(&DeadLetter) + Send + Sync + 'static) {
+        let _ = self.inner.on_dead_letter.set(Arc::new(hook));
+    }
+
+    /// Waits until every job taken so far is processed or dead-lettered.
+    pub async fn settle(&self) {
+        loop {
+            let idle = self.inner.idle.notified();
+            if self.state().groups.is_empty() {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    /// Messages given up so far.
+    pub fn dead_letters(&self) -> Vec<DeadLetter> {
+        self.state().dead.clone()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, LocalState> {
+        self.inner.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Processes a group's jobs in order until it has none.
+    async fn work(self, group: String) {
+        let mut attempt = 0;
+        loop {
+            let Some((job, enqueued)) = self.state().groups.get(&group).and_then(|jobs| jobs.front().cloned()) else { break };
+            let Some(consumer) = self.inner.consumer.get().cloned() else {
+                tracing::error!("the local queue has no consumer: its jobs are dropped");
+                self.state().groups.remove(&group);
+                break;
+            };
+            attempt += 1;
+            let delivery = Delivery { body: job.body.clone(), attempt, age: enqueued.elapsed() };
+            match consume_guarded(&consumer, delivery).await {
+                Disposition::Done => {}
+                Disposition::Retry { after, .. } => {
+                    tokio::time::sleep(after).await;
+                    continue;
+                }
+                Disposition::DeadLetter { cause } => {
+                    // The body is a user's message: only the hook (a local terminal) shows it.
+                    tracing::error!(%cause, attempts = attempt, "message dead-lettered");
+                    let dead = DeadLetter { body: job.body.clone(), cause };
+                    if let Some(hook) = self.inner.on_dead_letter.get() {
+                        hook(&dead);
+                    }
+                    self.state().dead.push(dead);
+                }
+            }
+            attempt = 0;
+            let mut state = self.state();
+            if let Some(jobs) = state.groups.get_mut(&group) {
+                jobs.pop_front();
+                if jobs.is_empty() {
+                    state.groups.remove(&group);
+                }
+            }
+        }
+        if self.state().groups.is_empty() {
+            self.inner.idle.notify_waiters();
+        }
+    }
+}
+
+#[async_trait]
+impl Queue for LocalQueue {
+    async fn enqueue(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let window = state.dedupe_window;
+        state.seen.retain(|_, at| now.duration_since(*at) < window);
+        for job in jobs {
+            if !window.is_zero() && state.seen.insert(job.dedupe.clone(), now).is_some() {
+                continue;
+            }
+            let jobs = state.groups.entry(job.group.clone()).or_default();
+            jobs.push_back((job.clone(), now));
+            if jobs.len() == 1 {
+                tokio::spawn(self.clone().work(job.group.clone()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn job(group: &str, id: &str) -> Job {
+        Job { group: group.into(), dedupe: id.into(), body: id.into() }
+    }
+
+    /// Records what it saw; fails the body "poison" always and "flaky" twice.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Mutex<Vec<String>>,
+        flaky: AtomicU32,
+    }
+
+    #[async_trait]
+    impl Consumer for Recorder {
+        async fn consume(&self, delivery: &Delivery) -> Disposition {
+            self.seen.lock().unwrap().push(delivery.body.clone());
+            let retry = Disposition::Retry { after: Duration::from_millis(5), cause: "down".into() };
+            match delivery.body.as_str() {
+                "poison" if delivery.attempt >= 3 => Disposition::DeadLetter { cause: "always fails".into() },
+                "poison" => retry,
+                "flaky" if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 => retry,
+                "slow" => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Disposition::Done
+                }
+                _ => Disposition::Done,
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_ceiling_and_the_budget_decides_the_last_attempt() {
+        let policy =
+            RetryPolicy { budget: Duration::from_secs(60), backoff_initial: Duration::from_secs(1), backoff_max: Duration::from_secs(16) };
+        let waits: Vec<u64> = (1..=7).map(|a| policy.backoff(a).as_secs()).collect();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 16, 16]);
+        assert!(!policy.is_last(1, Duration::ZERO));
+        assert!(policy.is_last(5, Duration::from_secs(50)));
+    }
+
+    #[test]
+    fn events_of_one_conversation_share_a_group_and_ids_fit_sqs_limits() {
+        use connector_engine::conversation::ConversationKey;
+        let key = ConversationKey::new("twilio-1-".to_owned() + &"9".repeat(3000));
+        let group = group_of(&Route::Conversation(key.clone()));
+        assert_eq!(group, group_of(&Route::Resolved { key, indexed_address: None }));
+        assert_eq!(group.len(), 32);
+        assert_ne!(group, group_of(&Route::Chat("c1".into())));
+    }
+
+    #[tokio::test]
+    async fn a_group_is_processed_in_order_while_another_group_goes_on_beside_it() {
+        let queue = LocalQueue::default();
+        let recorder = Arc::new(Recorder::default());
+        queue.start(recorder.clone());
+        queue.enqueue(&[job("a", "slow"), job("a", "a2"), job("b", "b1")]).await.unwrap();
+        queue.settle().await;
+        let seen = recorder.seen.lock().unwrap().clone();
+        assert_eq!(seen, ["slow", "b1", "a2"]);
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_is_retried_before_the_next_of_its_group_and_a_poison_one_is_dead_lettered() {
+        let queue = LocalQueue::default();
+        let recorder = Arc::new(Recorder::default());
+        queue.start(recorder.clone());
+        queue.enqueue(&[job("a", "flaky"), job("a", "after"), job("p", "poison"), job("p", "behind")]).await.unwrap();
+        queue.settle().await;
+        let seen = recorder.seen.lock().unwrap().clone();
+        let of = |prefix: &str| seen.iter().filter(|s| s.as_str() == prefix).count();
+        assert_eq!((of("flaky"), of("after"), of("poison"), of("behind")), (3, 1, 3, 1));
+        let order: Vec<&String> = seen.iter().filter(|s| ["flaky", "after"].contains(&s.as_str())).collect();
+        assert_eq!(order.last().map(|s| s.as_str()), Some("after"));
+        assert_eq!(queue.dead_letters(), [DeadLetter { body: "poison".into(), cause: "always fails".into() }]);
+    }
+
+    #[test]
+    fn an_event_forwarded_into_its_conversations_group_is_no_duplicate_of_itself() {
+        use crate::channel::Event;
+        use connector_engine::conversation::ConversationKey;
+        use connector_engine::ports::MessageId;
+        use connector_engine::step::{ChatEvent, Input};
+        let input = Input::Chat { chat_id: "c1".into(), event: ChatEvent::Closed };
+        let event = Event { id: MessageId::new("hyperchat", "e1"), route: Route::Chat("c1".into()), address: None, input };
+        let forwarded =
+            Event { route: Route::Resolved { key: ConversationKey::new("twilio-1-2"), indexed_address: None }, ..event.clone() };
+        let (original, moved) = (Job::of(&event).unwrap(), Job::of(&forwarded).unwrap());
+        assert_ne!(original.dedupe, moved.dedupe);
+        assert_eq!(original.dedupe, Job::of(&event).unwrap().dedupe, "a provider's redelivery is still a repeat");
+    }
+
+    #[tokio::test]
+    async fn a_job_enqueued_twice_within_the_window_is_processed_once() {
+        let queue = LocalQueue::default();
+        let recorder = Arc::new(Recorder::default());
+        queue.start(recorder.clone());
+        queue.enqueue(&[job("a", "m1")]).await.unwrap();
+        queue.enqueue(&[job("a", "m1")]).await.unwrap();
+        queue.settle().await;
+        assert_eq!(recorder.seen.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_batch_stops_a_group_at_its_first_failure_and_finishes_the_other_groups() {
+        let recorder = Arc::new(Recorder::default());
+        let record = |group: &str, body: &str| Record {
+            id: body.into(),
+            group: group.into(),
+            body: body.into(),
+            attempt: 1,
+            sent_at: SystemTime::now(),
+        };
+        let batch = vec![record("p", "poison"), record("p", "behind"), record("b", "b1")];
+        let settled = run_batch(recorder.clone(), batch, Instant::now() + Duration::from_secs(5)).await;
+        let of = |id: &str| settled.iter().find(|(r, _)| r.id == id).map(|(_, d)| d.clone()).unwrap();
+        assert!(matches!(of("poison"), Disposition::Retry { .. }));
+        assert!(matches!(of("behind"), Disposition::Retry { .. }));
+        assert_eq!(of("b1"), Disposition::Done);
+        assert!(!recorder.seen.lock().unwrap().contains(&"behind".to_owned()), "a record behind a failure is not started");
+    }
+}
