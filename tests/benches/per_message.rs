@@ -474,14 +474,18 @@ fn sqs_requests(function: Function) -> f64 {
     if function == Function::HyperChat { 6.0 } else { 3.0 }
 }
 
-/// Dollars per million messages, by part, for a row measured on DynamoDB, with Lambda billed
-/// `billed` per invocation (two invocations: ingest and processing).
+/// How long an invocation that only ingests (or forwards) is billed: it waits for nothing.
+const INGEST_BILLED: Duration = Duration::from_millis(5);
+
+/// Dollars per million messages, by part, for a row measured on DynamoDB, with the processing
+/// invocation billed `billed` (the ingest, and a HyperChat event's forwarding, 5 ms each).
 fn cost(r: &Row, billed: Duration) -> [(String, f64); 6] {
-    let invocations = if r.function == Function::HyperChat { 3.0 } else { 2.0 };
+    let short_invocations = if r.function == Function::HyperChat { 2.0 } else { 1.0 };
+    let seconds = short_invocations * INGEST_BILLED.as_secs_f64() + billed.as_secs_f64();
     [
         ("HTTP API".to_owned(), prices::HTTP_API),
-        ("Lambda requests".to_owned(), invocations * prices::LAMBDA_REQUESTS),
-        ("Lambda compute".to_owned(), invocations * billed.as_secs_f64() * MEMORY_GB * prices::LAMBDA_GB_SECOND),
+        ("Lambda requests".to_owned(), (short_invocations + 1.0) * prices::LAMBDA_REQUESTS),
+        ("Lambda compute".to_owned(), seconds * MEMORY_GB * prices::LAMBDA_GB_SECOND),
         ("SQS FIFO".to_owned(), sqs_requests(r.function) * prices::SQS_FIFO),
         ("DynamoDB writes".to_owned(), r.write_units * prices::WRITE_UNIT),
         ("DynamoDB reads".to_owned(), r.read_units * prices::READ_UNIT),
@@ -490,7 +494,7 @@ fn cost(r: &Row, billed: Duration) -> [(String, f64); 6] {
 
 const COST_NOTE: &str = "\nDollars per million messages at AWS list prices (us-east-1, December 2026): HTTP API $1.00 per \
 million requests; Lambda $0.20 per million requests and $0.0000133334 per GB-second (arm64), at the template's 128 MB, \
-billed the given time per invocation (5 ms: no wait; 300 ms: a bot that takes that long); SQS FIFO $0.50 per million \
+the ingest invocation billed 5 ms and the processing one the given time (5 ms: no wait; 300 ms: a bot that takes that long); SQS FIFO $0.50 per million \
 requests (a webhook's SendMessage, the event source's ReceiveMessage and DeleteMessageBatch, batches of one); DynamoDB \
 on-demand $0.625 per million write units and $0.125 per million read units, as measured above. A HyperChat event is \
 forwarded into its conversation's queue (three more SQS requests, one more invocation).\n\n";

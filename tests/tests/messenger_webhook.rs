@@ -282,3 +282,83 @@ async fn a_messenger_users_photo_reaches_the_agent_and_an_agents_document_comes_
     assert!(link.starts_with(HYPERCHAT_WEBHOOK_URL) && !link.contains(FakeHyperChat::SECRET), "{link}");
     assert_eq!(c.hyperchat_get(link).await.body().as_ref(), b"%PDF-1.7 terms");
 }
+
+const OTHER_PSID: &str = "6000000000000002";
+
+/// A value nested `depth` objects deep.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!({ "level": inner }))
+}
+
+/// Found from outside: one event nested deeper than serde_json's limit of 128 made the whole
+/// batch a 400, and the other users' messages in it were refused with it.
+#[tokio::test]
+async fn a_batch_where_one_users_event_is_nested_200_deep_still_answers_the_other_user() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("deep", unrated("Deep!"));
+    let deep = json!({"mid": "m_2", "text": "deep", "metadata": nested(200)});
+    let body = webhook_body(&[Entry::new(now_ms()).event(Event::other(OTHER_PSID, "message", &deep, now_ms())).event(Event::text(
+        PSID,
+        "m_1",
+        "hello",
+        now_ms(),
+    ))]);
+    let ex = c.messenger_post(&body).await;
+    assert_eq!((ex.status, ex.body.as_str()), (200, "EVENT_RECEIVED"));
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.psid.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![(PSID, "Hi!")]);
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})], "the unreadable event reached nobody");
+}
+
+/// Found from outside: a lone surrogate escape (`\ud800`) in one user's text made the whole
+/// batch a 400.
+#[tokio::test]
+async fn a_batch_where_one_users_text_has_a_lone_surrogate_still_answers_the_other_user() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let body = webhook_body(&[
+        Entry::new(now_ms()).event(Event::text(OTHER_PSID, "m_2", "LONE", now_ms())),
+        Entry::new(now_ms()).event(Event::text(PSID, "m_1", "hello", now_ms())),
+    ])
+    .replace("LONE", r"broken \ud800 text");
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "the body is one serde_json refuses as a whole");
+    let ex = c.messenger_post(&body).await;
+    assert_eq!(ex.status, 200);
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.psid.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![(PSID, "Hi!")]);
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})]);
+}
+
+#[tokio::test]
+async fn an_event_nested_100000_deep_neither_crashes_the_function_nor_stops_the_batch() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let deep = json!({"mid": "m_2", "text": "deep", "metadata": "DEEP"});
+    let body = webhook_body(&[Entry::new(now_ms()).event(Event::other(OTHER_PSID, "message", &deep, now_ms())).event(Event::text(
+        PSID,
+        "m_1",
+        "hello",
+        now_ms(),
+    ))])
+    .replace("\"DEEP\"", &format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)));
+    let ex = c.messenger_post(&body).await;
+    assert_eq!(ex.status, 200);
+    assert_eq!(ex.text(), "Hi!");
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})]);
+}
+
+#[tokio::test]
+async fn a_signed_body_that_is_not_json_or_whose_envelope_is_broken_is_still_refused_as_a_whole() {
+    let c = Connector::start().await;
+    let text = Event::text(PSID, "m_1", "hello", now_ms()).body();
+    let refused = [
+        ("a syntax error in one event", text.replace(r#""text":"hello""#, r#""text":hello"#)),
+        ("a second body after the first", format!("{text}{text}")),
+        ("an object field nested 200 deep", text.replace(r#""object":"page""#, &format!(r#""object":{}"#, nested(200)))),
+    ];
+    for (what, body) in refused {
+        assert_eq!(c.messenger_post(&body).await.status, 400, "{what}");
+    }
+    assert!(c.inbenta.requests().is_empty() && c.graph.requests().is_empty(), "nothing was processed");
+}

@@ -332,3 +332,83 @@ async fn a_smooch_users_image_reaches_the_agent_and_an_agents_picture_comes_back
     assert!(link.starts_with(HYPERCHAT_WEBHOOK_URL) && !link.contains(FakeHyperChat::SECRET), "{link}");
     assert_eq!(c.hyperchat_get(link).await.body().as_ref(), PNG);
 }
+
+/// A value nested `depth` objects deep, as a web client's `metadata` can be.
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!({ "level": inner }))
+}
+
+/// Posts exactly these bytes with the webhook's key.
+async fn post_bytes(c: &Connector, body: String) -> connector_tests::connector::SmoochExchange {
+    c.smooch_raw(body.into_bytes(), &[("content-type", "application/json"), ("x-api-key", WEBHOOK_SECRET)]).await
+}
+
+/// Found from outside: one event nested deeper than serde_json's limit of 128 made the whole
+/// batch a 400, which Smooch does not retry: every other user's message was lost.
+#[tokio::test]
+async fn a_batch_where_one_users_event_is_nested_200_deep_still_answers_the_other_user() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("deep", unrated("Deep!"));
+    let mut deep = v2_message(APP, "conv-2", "user-2", "m2", "deep");
+    deep["events"][0]["payload"]["message"]["metadata"] = nested(200);
+    let ex = c.smooch_post(&v2_batch([deep, v2_message(APP, "conv-1", "user-1", "m1", "hello")])).await;
+    assert_eq!(ex.status, 200);
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.target.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![("conv-1", "Hi!")]);
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})], "the unreadable event reached nobody");
+}
+
+/// Found from outside: a lone surrogate escape (`\ud800`, which JavaScript strings can hold)
+/// in one user's text made the whole batch a 400.
+#[tokio::test]
+async fn a_batch_where_one_users_text_has_a_lone_surrogate_still_answers_the_other_user() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let batch = v2_batch([v2_message(APP, "conv-2", "user-2", "m2", "LONE"), v2_message(APP, "conv-1", "user-1", "m1", "hello")]);
+    let body = batch.to_string().replace("LONE", r"broken \ud800 text");
+    assert!(serde_json::from_str::<Value>(&body).is_err(), "the body is one serde_json refuses as a whole");
+    let ex = post_bytes(&c, body).await;
+    assert_eq!(ex.status, 200);
+    let sent: Vec<_> = ex.replies.iter().map(|m| (m.target.as_str(), m.text().unwrap_or_default())).collect();
+    assert_eq!(sent, vec![("conv-1", "Hi!")]);
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})]);
+}
+
+/// As deep as a body within the 64 KiB limit can be: no panic, no stack overflow, and the
+/// other user is answered.
+#[tokio::test]
+async fn an_event_nested_30000_deep_neither_crashes_the_function_nor_stops_the_batch() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let mut deep = v2_message(APP, "conv-2", "user-2", "m2", "deep");
+    deep["events"][0]["payload"]["message"]["metadata"] = json!("DEEP");
+    let batch = v2_batch([deep, v2_message(APP, "conv-1", "user-1", "m1", "hello")]);
+    let body = batch.to_string().replace("\"DEEP\"", &format!("{}{}", "[".repeat(30_000), "]".repeat(30_000)));
+    let ex = post_bytes(&c, body).await;
+    assert_eq!(ex.status, 200);
+    assert_eq!(ex.text(), "Hi!");
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})]);
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_or_whose_envelope_is_broken_is_still_refused_as_a_whole() {
+    let c = Connector::start().await;
+    let good = v2_message(APP, "conv-1", "user-1", "m1", "hello");
+    let mut not_a_list = good.clone();
+    not_a_list["events"] = json!({"id": "ev-1"});
+    let mut deep_app = good.clone();
+    deep_app["app"]["extra"] = nested(200);
+    let text = good.to_string();
+    let refused = [
+        ("events that are not a list", not_a_list.to_string()),
+        ("an app nested 200 deep", deep_app.to_string()),
+        ("a syntax error in one event", text.replace(r#""type":"text""#, r#""type":text"#)),
+        ("a second body after the first", format!("{text}{text}")),
+        ("an array", format!("[{text}]")),
+    ];
+    for (what, body) in refused {
+        assert_eq!(post_bytes(&c, body).await.status, 400, "{what}");
+    }
+    assert!(c.inbenta.requests().is_empty() && c.smooch.requests().is_empty(), "nothing was processed");
+}

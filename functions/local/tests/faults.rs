@@ -234,3 +234,25 @@ async fn a_message_acknowledged_before_the_process_was_killed_is_answered_once_a
     s.restart(binary, &custom_budget).await;
     assert_eq!(replies_to(&s, LOCAL_USER, 2, Duration::from_secs(60)).await, ["Warm.", "Survived."]);
 }
+
+/// On SQS, a message given up reaches the dead-letter queue (with its cause, for an operator
+/// to read and replay), and the conversation's next message is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqs_a_message_that_always_fails_reaches_the_dead_letter_queue_and_the_next_is_answered() {
+    let budget = [("queue.toml", "retry_budget_secs = 6\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\nprocessing_budget_ms = 5000\n")];
+    let s = FaultRig::start_on_sqs(env!("CARGO_BIN_EXE_connector-local"), &budget).await;
+    s.inbenta.on_message("warm up", unrated("Warm."));
+    posted(&s, LOCAL_USER, "warm up", &sid(1)).await;
+    assert_eq!(replies_to(&s, LOCAL_USER, 1, Duration::from_secs(30)).await, ["Warm."]);
+    s.inbenta.poison("poison");
+    s.inbenta.on_message("after", unrated("Next one."));
+    posted(&s, LOCAL_USER, "poison", &sid(2)).await;
+    posted(&s, LOCAL_USER, "after", &sid(3)).await;
+    let replies = replies_to(&s, LOCAL_USER, 3, Duration::from_secs(60)).await;
+    assert_eq!(replies, ["Warm.", "Sorry, I can't answer right now. Please try again in a moment.", "Next one."]);
+    let (_, dead_letter_url) = s.queue.clone().expect("the rig runs on SQS");
+    let dead_letters = state_store::sqs::SqsQueue::from_env(&dead_letter_url).await;
+    let kept = dead_letters.receive(10, Duration::from_secs(2), Duration::from_secs(30)).await.expect("the dead-letter queue answers");
+    assert_eq!(kept.len(), 1, "one message dead-lettered");
+    assert!(kept[0].record.body.contains("\"poison\""), "the poison message itself is kept");
+}

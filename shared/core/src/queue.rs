@@ -321,22 +321,22 @@ pub async fn run_batch(consumer: Arc<dyn Consumer>, records: Vec<Record>, stop: 
         let consumer = consumer.clone();
         tasks.spawn(async move {
             let mut settled = Vec::with_capacity(members.len());
-            let mut held: Option<Duration> = None;
+            let mut held = false;
             for record in members {
-                let disposition = match held {
-                    Some(after) => Disposition::Retry { after, cause: "an earlier message of the conversation is waiting".into() },
-                    None if Instant::now() >= stop => {
-                        Disposition::Retry { after: Duration::ZERO, cause: "no time left in this run".into() }
-                    }
-                    None => {
-                        let age = SystemTime::now().duration_since(record.sent_at).unwrap_or_default();
-                        let delivery = Delivery { body: record.body.clone(), attempt: record.attempt.max(1), age };
-                        consume_guarded(&consumer, delivery).await
-                    }
+                let disposition = if held {
+                    // Visible again at once: the group stays closed behind the failed record
+                    // while its own wait lasts, and they come back after it, in order (a wait of
+                    // their own would make them return with it, and moto then returns them
+                    // before it).
+                    Disposition::Retry { after: Duration::ZERO, cause: "an earlier message of the conversation is waiting".into() }
+                } else if Instant::now() >= stop {
+                    Disposition::Retry { after: Duration::ZERO, cause: "no time left in this run".into() }
+                } else {
+                    let age = SystemTime::now().duration_since(record.sent_at).unwrap_or_default();
+                    let delivery = Delivery { body: record.body.clone(), attempt: record.attempt.max(1), age };
+                    consume_guarded(&consumer, delivery).await
                 };
-                if let Disposition::Retry { after, .. } = &disposition {
-                    held = Some(*after);
-                }
+                held |= matches!(disposition, Disposition::Retry { .. });
                 settled.push((record, disposition));
             }
             settled
@@ -625,7 +625,10 @@ mod tests {
         let settled = run_batch(recorder.clone(), batch, Instant::now() + Duration::from_secs(5)).await;
         let of = |id: &str| settled.iter().find(|(r, _)| r.id == id).map(|(_, d)| d.clone()).unwrap();
         assert!(matches!(of("poison"), Disposition::Retry { .. }));
-        assert!(matches!(of("behind"), Disposition::Retry { .. }));
+        assert_eq!(
+            of("behind"),
+            Disposition::Retry { after: Duration::ZERO, cause: "an earlier message of the conversation is waiting".into() }
+        );
         assert_eq!(of("b1"), Disposition::Done);
         assert!(!recorder.seen.lock().unwrap().contains(&"behind".to_owned()), "a record behind a failure is not started");
     }

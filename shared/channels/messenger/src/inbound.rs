@@ -1,7 +1,11 @@
 //! The webhook body: `{"object":"page","entry":[{"id":<page id>,"time":..,"messaging":[..]}]}`.
 //!
 //! Read leniently, field by field: one odd event must not make Meta redeliver the whole batch
-//! forever, so an event the connector cannot use is skipped, not refused.
+//! forever, so an event the connector cannot use is skipped, not refused. That holds for JSON
+//! too ([`Body`]): an event serde_json cannot read (nested deeper than its limit of 128, a
+//! lone surrogate escape such as `"\ud800"`, a number out of range) is logged without its
+//! content and skipped, and the others of the batch go on. A body that is not JSON, or whose
+//! `object` cannot be read, is still refused as a whole.
 
 use crate::{MessengerAddress, MessengerSender};
 use connector_core::{Event, Route, Sender};
@@ -10,6 +14,88 @@ use connector_engine::Tap;
 use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
 use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+
+/// Why a body is refused as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Not JSON text at all (syntax, or not UTF-8).
+    #[error("body is not JSON")]
+    NotJson,
+    /// `object` is JSON that serde_json cannot take (nested too deep, a lone surrogate...).
+    #[error("unreadable object")]
+    Object,
+}
+
+/// A webhook body, read so that each of its events stands alone: `object`, and per entry its
+/// page, its time and its `messaging[]` events as raw text, each parsed on its own by
+/// [`read_body`].
+///
+/// serde_json skips over a [`RawValue`] iteratively (`ignore_value`, a heap stack of
+/// brackets): that checks the syntax of the whole body without its recursion limit and without
+/// recursing, whatever the depth, and it does not decode escapes, so a lone surrogate passes.
+/// Both are found when an event is parsed into a [`Value`] on its own, its depth counted from
+/// the event. Members the connector does not read (`standby`...) are never parsed.
+#[derive(Debug, Default)]
+pub struct Body {
+    object: Option<Value>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    page: Option<String>,
+    time: Option<i64>,
+    messaging: Vec<Box<RawValue>>,
+}
+
+impl Body {
+    /// Refuses a body that is not JSON (syntax, UTF-8) or whose `object` cannot be read. JSON
+    /// that is not an object is a body with no `object`; an entry that is not an object, or
+    /// whose `messaging` is not an array, has no events (as before: read leniently).
+    pub fn read(bytes: &[u8]) -> Result<Self, BodyError> {
+        let members: HashMap<String, &RawValue> = match serde_json::from_slice(bytes) {
+            Ok(members) => members,
+            // A type error comes before the rest is read: JSON only if all of it is.
+            Err(error) if error.classify() == serde_json::error::Category::Data && is_json(bytes) => return Ok(Self::default()),
+            Err(_) => return Err(BodyError::NotJson),
+        };
+        let object = members.get("object").map(|raw| serde_json::from_str(raw.get())).transpose().map_err(|_| BodyError::Object)?;
+        let entries = members.get("entry").map(|raw| elements(raw)).unwrap_or_default();
+        Ok(Self { object, entries: entries.into_iter().filter_map(Entry::read).collect() })
+    }
+
+    /// Whether the body is a page's (`"object":"page"`).
+    pub fn is_page(&self) -> bool {
+        self.object.as_ref().and_then(Value::as_str) == Some("page")
+    }
+}
+
+impl Entry {
+    fn read(raw: &RawValue) -> Option<Self> {
+        let members: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+        // An entry's own fields: one serde_json cannot read counts as absent.
+        let field = |name: &str| members.get(name).and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
+        let messaging = members.get("messaging").map(|raw| elements(raw)).unwrap_or_default();
+        Some(Self {
+            page: id_of(field("id").as_ref()),
+            time: field("time").as_ref().and_then(number_of),
+            messaging: messaging.into_iter().map(ToOwned::to_owned).collect(),
+        })
+    }
+}
+
+/// Whether `bytes` are JSON text, at any depth: serde_json skips over an ignored value as over
+/// a raw one, iteratively.
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
+}
+
+/// The elements of an array, unparsed; none when it is not one.
+fn elements(raw: &RawValue) -> Vec<&RawValue> {
+    serde_json::from_str(raw.get()).unwrap_or_default()
+}
 
 /// One message or tap of a user, as the connector reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +133,27 @@ impl MessengerInbound {
 
 /// The users' messages and taps of a webhook body, in the order of `entry[]` and, within each,
 /// of `messaging[]`. Echoes of the page's own messages, delivery and read receipts, reactions,
-/// opt-ins, referrals and handover (`standby`) events give none.
-pub fn read_body(body: &Value) -> Vec<MessengerInbound> {
+/// opt-ins, referrals and handover (`standby`) events give none. An event serde_json cannot
+/// read is logged, by position and serde_json's reason (which never quotes the input: user
+/// text is personal data), and skipped.
+pub fn read_body(body: &Body) -> Vec<MessengerInbound> {
     let mut inbound = Vec::new();
-    for entry in items(body.get("entry")) {
-        let page = id_of(entry.get("id"));
-        let time = entry.get("time").and_then(number_of);
-        for event in items(entry.get("messaging")) {
-            if let Some(message) = read_event(page.as_deref(), time, event) {
+    for (entry_position, entry) in body.entries.iter().enumerate() {
+        for (position, raw) in entry.messaging.iter().enumerate() {
+            let event = match serde_json::from_str::<Value>(raw.get()) {
+                Ok(event) => event,
+                Err(error) => {
+                    tracing::warn!(
+                        channel = "messenger",
+                        entry = entry_position,
+                        position,
+                        error = %error,
+                        "an unreadable event was skipped; the others of the batch go on"
+                    );
+                    continue;
+                }
+            };
+            if let Some(message) = read_event(entry.page.as_deref(), entry.time, &event) {
                 inbound.push(message);
             }
         }
@@ -156,6 +255,24 @@ fn number_of(value: &Value) -> Option<i64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The events of `body` as Meta would post it.
+    fn read_body(body: &Value) -> Vec<MessengerInbound> {
+        read_bytes(body.to_string().as_bytes())
+    }
+
+    fn read_bytes(body: &[u8]) -> Vec<MessengerInbound> {
+        super::read_body(&Body::read(body).unwrap())
+    }
+
+    fn ids(read: &[MessengerInbound]) -> Vec<&str> {
+        read.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    /// `levels` arrays, one in the other.
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "[".repeat(levels), "]".repeat(levels))
+    }
 
     fn text_event(psid: &str, mid: &str, text: &str, at: i64) -> Value {
         json!({"sender":{"id":psid},"recipient":{"id":"PAGE"},"timestamp":at,"message":{"mid":mid,"text":text}})
@@ -273,5 +390,92 @@ mod tests {
         assert_eq!(read.len(), 1);
         assert_eq!((read[0].page.as_str(), read[0].psid.as_str()), ("99", "1234"));
         assert!(read_body(&json!({"object":"page"})).is_empty());
+    }
+
+    #[test]
+    fn an_event_too_deep_for_serde_json_is_skipped_and_the_others_of_the_batch_are_read() {
+        let mut deep = text_event("U2", "m_2", "deep", 2);
+        deep["message"]["nlp"] = json!("DEEP");
+        let batch = body(json!([
+            {"id":"PAGE","time":1,"messaging":[text_event("U1","m_1","one",1), deep]},
+            {"id":"PAGE","time":1,"messaging":[text_event("U3","m_3","three",3)]},
+        ]));
+        // serde_json takes 127 levels, counted from the event when it is parsed alone: with the
+        // event and its message, 125 levels are read (the whole body, 4 levels more, would not
+        // be); one more and that event alone is skipped.
+        for (levels, read) in [(125, vec!["m_1", "m_2", "m_3"]), (126, vec!["m_1", "m_3"]), (200, vec!["m_1", "m_3"])] {
+            let body = batch.to_string().replace("\"DEEP\"", &nested(levels));
+            assert!(serde_json::from_str::<Value>(&body).is_err(), "the whole body is too deep for serde_json");
+            assert_eq!(ids(&read_bytes(body.as_bytes())), read, "{levels} levels");
+        }
+    }
+
+    #[test]
+    fn an_event_nested_100000_deep_is_skipped_without_overflowing_the_stack() {
+        for deep in [nested(100_000), "{\"a\":".repeat(100_000) + "1" + &"}".repeat(100_000)] {
+            let body = body(json!([{"id":"PAGE","time":1,"messaging":[text_event("U1","m_1","DEEP",1), text_event("U2","m_2","hi",2)]}]))
+                .to_string()
+                .replace("\"DEEP\"", &deep);
+            assert_eq!(ids(&read_bytes(body.as_bytes())), ["m_2"]);
+        }
+        // An entry's own field that deep counts as absent; `object` that deep, or a whole body
+        // without end, is refused; no overflow either way.
+        let deep_id = body(json!([{"id":"DEEP","time":1,"messaging":[text_event("U1","m_1","hi",1)]}]))
+            .to_string()
+            .replace("\"DEEP\"", &nested(100_000));
+        let read = read_bytes(deep_id.as_bytes());
+        assert_eq!((read[0].id.as_str(), read[0].page.as_str()), ("m_1", "PAGE"), "the page from the recipient");
+        let deep_object = format!(r#"{{"object":{},"entry":[]}}"#, nested(100_000));
+        assert_eq!(Body::read(deep_object.as_bytes()).unwrap_err(), BodyError::Object);
+        assert!(!Body::read(nested(100_000).as_bytes()).unwrap().is_page());
+        assert_eq!(Body::read("[".repeat(100_000).as_bytes()).unwrap_err(), BodyError::NotJson);
+    }
+
+    #[test]
+    fn an_event_with_a_lone_surrogate_or_a_number_out_of_range_is_skipped_alone() {
+        let batch = body(json!([{"id":"PAGE","time":1,"messaging":[
+            text_event("U1","m_1","LEADING",1),
+            text_event("U2","m_2","TRAILING",2),
+            {"sender":{"id":"U3"},"timestamp":"HUGE","message":{"mid":"m_3","text":"fine"}},
+            text_event("U4","m_4","pair 😀",4),
+        ]}]))
+        .to_string()
+        .replace("LEADING", r"a \ud800 b")
+        .replace("TRAILING", r"\udc00")
+        .replace("\"HUGE\"", "1e400")
+        .replace("😀", r"\ud83d\ude00");
+        let read = read_bytes(batch.as_bytes());
+        assert_eq!(ids(&read), ["m_4"]);
+        assert_eq!(read[0].input, UserInput::Text("pair 😀".into()), "a surrogate pair is a character");
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_is_refused_and_json_that_is_no_page_event_has_no_events() {
+        let good = body(json!([{"id":"PAGE","time":1,"messaging":[text_event("U1","m_1","hello",1)]}])).to_string();
+        assert!(Body::read(good.as_bytes()).unwrap().is_page());
+        let mut not_utf8 = good.clone().into_bytes();
+        not_utf8[good.find("hello").unwrap()] = 0xff;
+        for refused in [
+            b"{not json".to_vec(),
+            Vec::new(),
+            good.replace("\"hello\"", "hello").into_bytes(),
+            good.replace("\"hello\"", r#""\q""#).into_bytes(),
+            format!("{good} {good}").into_bytes(),
+            not_utf8,
+        ] {
+            assert_eq!(Body::read(&refused).unwrap_err(), BodyError::NotJson, "{}", String::from_utf8_lossy(&refused));
+        }
+        let lone = good.replace(r#""object":"page""#, r#""object":"\ud800""#);
+        assert_eq!(Body::read(lone.as_bytes()).unwrap_err(), BodyError::Object);
+        for other in ["[1]", "\"page\"", "null", r#"{"object":"instagram","entry":[]}"#, r#"{"entry":[]}"#] {
+            assert!(!Body::read(other.as_bytes()).unwrap().is_page(), "{other}");
+        }
+        // Members the connector does not read are only checked as JSON text.
+        let extra = good.replacen('{', &format!(r#"{{"extra":{{"x":"\ud800","y":{}}},"#, nested(300)), 1);
+        assert_eq!(ids(&read_bytes(extra.as_bytes())), ["m_1"]);
+        let standby = body(json!([{"id":"PAGE","time":1,"standby":"DEEP","messaging":[text_event("U1","m_1","hi",1)]}]))
+            .to_string()
+            .replace("\"DEEP\"", &nested(300));
+        assert_eq!(ids(&read_bytes(standby.as_bytes())), ["m_1"]);
     }
 }

@@ -194,7 +194,7 @@ pub fn verification(params: &[(String, String)], verify_token: &[u8]) -> Result<
 }
 
 impl Channel for MessengerChannel {
-    type Verified = Value;
+    type Verified = inbound::Body;
 
     fn name(&self) -> &'static str {
         "messenger"
@@ -210,7 +210,7 @@ impl Channel for MessengerChannel {
     }
 
     /// Signature over the raw bytes first, then JSON, then `object`.
-    fn authenticate(&self, request: &WebhookRequest) -> Result<Value, Refusal> {
+    fn authenticate(&self, request: &WebhookRequest) -> Result<inbound::Body, Refusal> {
         let Some(header) = request.headers().get(signature::HEADER) else {
             return Err(Refusal::forbidden("missing X-Hub-Signature-256"));
         };
@@ -218,17 +218,21 @@ impl Channel for MessengerChannel {
         if !signature::is_valid(self.app_secret.expose_secret().as_bytes(), request.body(), header) {
             return Err(Refusal::forbidden("invalid X-Hub-Signature-256"));
         }
-        let Ok(body) = serde_json::from_slice::<Value>(request.body()) else {
-            return Err(Refusal::bad_request("body is not JSON"));
+        // Its events only split apart, each read on its own by `parse` (see `inbound::Body`).
+        let body = match inbound::Body::read(request.body()) {
+            Ok(body) => body,
+            Err(inbound::BodyError::NotJson) => return Err(Refusal::bad_request("body is not JSON")),
+            Err(inbound::BodyError::Object) => return Err(Refusal::bad_request("unreadable object")),
         };
-        if body.get("object").and_then(Value::as_str) != Some("page") {
+        if !body.is_page() {
             return Err(Refusal::new(StatusCode::NOT_FOUND, "not a page event"));
         }
         Ok(body)
     }
 
-    /// Users' messages and taps; none at all (only receipts or echoes) is fine.
-    fn parse(&self, body: Value) -> Result<Vec<Event>, Refusal> {
+    /// Users' messages and taps; none at all (only receipts or echoes) is fine. An event that
+    /// cannot be read is logged and skipped, never the batch.
+    fn parse(&self, body: inbound::Body) -> Result<Vec<Event>, Refusal> {
         Ok(inbound::read_body(&body).iter().map(MessengerInbound::to_event).collect())
     }
 
@@ -429,6 +433,21 @@ mod tests {
         );
         let receipts_only = r#"{"object":"page","entry":[{"id":"PAGE","time":1,"messaging":[{"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"delivery":{"watermark":1}}]}]}"#;
         assert!(channel.parse(channel.authenticate(&signed(receipts_only)).unwrap()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_signed_batch_with_an_unreadable_event_gives_the_others_and_a_body_that_is_not_json_is_refused_whole() {
+        let body = r#"{"object":"page","entry":[{"id":"PAGE","time":1,"messaging":[
+            {"sender":{"id":"U1"},"recipient":{"id":"PAGE"},"timestamp":1,"message":{"mid":"m_1","text":"\ud800"}},
+            {"sender":{"id":"U2"},"recipient":{"id":"PAGE"},"timestamp":2,"message":{"mid":"m_2","text":"fine"}}]}]}"#;
+        let channel = channel();
+        let events = channel.parse(channel.authenticate(&signed(body)).unwrap()).unwrap();
+        let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["messenger#m_2"]);
+        let unclosed = "[".repeat(100_000);
+        for broken in [unclosed.as_str(), r#"{"object":"\ud800","entry":[]}"#, &body.replace("\"fine\"", "fine")] {
+            assert_eq!(channel.authenticate(&signed(broken)).unwrap_err().status, StatusCode::BAD_REQUEST);
+        }
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! `{trigger, app, appUser, messages[] | postbacks[]}`. Every message of a batch becomes an
 //! event, in order; one payload may carry several users. Messages the business wrote
 //! (`business` / `appMaker`, our own replies included) and other event types are no events.
+//!
+//! Each event stands alone ([`Payload`]): one that serde_json cannot read (nested deeper than
+//! its limit of 128, as a web client's `metadata` can be; a lone surrogate escape such as
+//! `"\ud800"` in its text; a number out of range) is logged without its content and skipped,
+//! and the others of the batch go on. Smooch does not retry a 400, so refusing the whole batch
+//! would lose every other user's message. A body that is not JSON, or whose envelope cannot be
+//! read, is still refused as a whole.
 
 use crate::{SmoochAddress, SmoochSender};
 use connector_core::{Event, Route, Sender};
@@ -9,12 +16,23 @@ use connector_engine::ConversationKey;
 use connector_engine::Tap;
 use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InboundError {
     #[error("missing {0}")]
     Missing(&'static str),
+    /// Not JSON text at all (syntax, or not UTF-8).
+    #[error("body is not JSON")]
+    NotJson,
+    #[error("body is not a JSON object")]
+    NotObject,
+    /// A member of the envelope that the connector reads (`app`, `webhook`, ...) is JSON that
+    /// serde_json cannot take (nested too deep, a lone surrogate...).
+    #[error("unreadable envelope member {0}")]
+    Envelope(&'static str),
 }
 
 impl InboundError {
@@ -24,22 +42,94 @@ impl InboundError {
             Self::Missing("events") => "v2 payload without events",
             Self::Missing("appUser._id") => "v1.1 payload without appUser._id",
             Self::Missing(_) => "incomplete Smooch payload",
+            Self::NotJson => "body is not JSON",
+            Self::NotObject => "body is not a JSON object",
+            Self::Envelope(_) => "unreadable Smooch payload",
         }
     }
 }
 
+/// The envelope's members the connector reads, parsed when the body is read.
+const ENVELOPE: [&str; 6] = ["app", "webhook", "trigger", "appUser", "conversation", "timestamp"];
+/// The lists of events (v2 `events`, v1.1 `messages` and `postbacks`): kept raw, each element
+/// parsed on its own.
+const LISTS: [&str; 3] = ["events", "messages", "postbacks"];
+
+/// A webhook body, read so that each of its events stands alone: the envelope as JSON, the
+/// lists of events as raw text.
+///
+/// serde_json skips over a [`RawValue`] iteratively (`ignore_value`, a heap stack of
+/// brackets): that checks the syntax of the whole body without its recursion limit and without
+/// recursing, whatever the depth, and it does not decode escapes, so a lone surrogate passes.
+/// Both are found when an event is parsed into a [`Value`] on its own, its depth counted from
+/// the event; other members are never parsed.
+#[derive(Debug)]
+pub struct Payload {
+    /// The members of [`ENVELOPE`] that are present.
+    envelope: Value,
+    /// The members of [`LISTS`] that are present, unparsed (not necessarily arrays).
+    lists: HashMap<&'static str, Box<RawValue>>,
+}
+
+impl Payload {
+    /// Refuses a body that is not JSON (syntax, UTF-8), not an object, or whose envelope
+    /// cannot be read; the events are only split apart here, not read.
+    pub fn read(body: &[u8]) -> Result<Self, InboundError> {
+        let members: HashMap<String, &RawValue> = serde_json::from_slice(body).map_err(|error| match error.classify() {
+            // A type error comes before the rest is read: JSON only if all of it is (serde_json
+            // skips over an ignored value as over a raw one, iteratively).
+            serde_json::error::Category::Data if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => InboundError::NotObject,
+            _ => InboundError::NotJson,
+        })?;
+        let mut envelope = Map::new();
+        let mut lists = HashMap::new();
+        for (name, raw) in members {
+            if let Some(list) = LISTS.into_iter().find(|list| *list == name) {
+                lists.insert(list, raw.to_owned());
+            } else if let Some(member) = ENVELOPE.into_iter().find(|member| *member == name) {
+                let value = serde_json::from_str(raw.get()).map_err(|_| InboundError::Envelope(member))?;
+                envelope.insert(name, value);
+            }
+        }
+        Ok(Self { envelope: Value::Object(envelope), lists })
+    }
+
+    /// The payload's app: v2 `app.id`, v1.1 `app._id`.
+    pub fn app_id(&self) -> Option<&str> {
+        app_id(&self.envelope)
+    }
+
+    /// The elements of list `name`, unparsed; `None` when it is absent or not an array.
+    fn list(&self, name: &str) -> Option<Vec<&RawValue>> {
+        serde_json::from_str(self.lists.get(name)?.get()).ok()
+    }
+}
+
+/// The elements of a list that serde_json can read, with their positions in the list. Each
+/// one it cannot read is logged, by position and serde_json's reason (which never quotes the
+/// input: user text is personal data), and skipped.
+fn readable<'a>(list: &'static str, items: &'a [&RawValue]) -> impl Iterator<Item = (usize, Value)> + 'a {
+    items.iter().enumerate().filter_map(move |(position, raw)| match serde_json::from_str::<Value>(raw.get()) {
+        Ok(value) => Some((position, value)),
+        Err(error) => {
+            tracing::warn!(channel = "smooch", list, position, error = %error, "an unreadable event was skipped; the others of the batch go on");
+            None
+        }
+    })
+}
+
 /// The payload's app: v2 `app.id`, v1.1 `app._id`.
-pub fn app_id(body: &Value) -> Option<&str> {
+fn app_id(body: &Value) -> Option<&str> {
     body.pointer("/app/id").or_else(|| body.pointer("/app/_id")).and_then(Value::as_str).filter(|id| !id.is_empty())
 }
 
-pub fn events(body: &Value) -> Result<Vec<Event>, InboundError> {
-    let app = app_id(body).ok_or(InboundError::Missing("app id"))?;
-    if body.get("events").is_some() || body.pointer("/webhook/version").is_some() {
-        let events = body.get("events").and_then(Value::as_array).ok_or(InboundError::Missing("events"))?;
-        return Ok(events.iter().filter_map(|event| v2_event(app, event)).collect());
+pub fn events(body: &Payload) -> Result<Vec<Event>, InboundError> {
+    let app = body.app_id().ok_or(InboundError::Missing("app id"))?;
+    if body.lists.contains_key("events") || body.envelope.pointer("/webhook/version").is_some() {
+        let events = body.list("events").ok_or(InboundError::Missing("events"))?;
+        return Ok(readable("events", &events).filter_map(|(_, event)| v2_event(app, &event)).collect());
     }
-    match body.get("trigger").and_then(Value::as_str) {
+    match body.envelope.get("trigger").and_then(Value::as_str) {
         Some("message:appUser") => v1_messages(app, body),
         Some("postback") => v1_postbacks(app, body),
         // Other triggers (delivery, read, conversation:start...) ask for no answer.
@@ -126,34 +216,32 @@ fn v1_address(app: &str, body: &Value) -> Result<SmoochAddress, InboundError> {
     Ok(SmoochAddress { app: app.to_owned(), user: user.to_owned(), conversation: str_at(body, "/conversation/_id").map(str::to_owned) })
 }
 
-fn v1_messages(app: &str, body: &Value) -> Result<Vec<Event>, InboundError> {
-    let address = v1_address(app, body)?;
-    let messages = body.get("messages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    Ok(messages
-        .iter()
-        .filter(|m| m.get("role").and_then(Value::as_str).unwrap_or("appUser") == "appUser")
-        .filter_map(|m| {
-            let input = user_input(m);
-            Some(event(str_at(m, "/_id")?.to_owned(), address.clone(), input))
+fn v1_messages(app: &str, body: &Payload) -> Result<Vec<Event>, InboundError> {
+    let address = v1_address(app, &body.envelope)?;
+    let messages = body.list("messages").unwrap_or_default();
+    Ok(readable("messages", &messages)
+        .filter(|(_, m)| m.get("role").and_then(Value::as_str).unwrap_or("appUser") == "appUser")
+        .filter_map(|(_, m)| {
+            let input = user_input(&m);
+            Some(event(str_at(&m, "/_id")?.to_owned(), address.clone(), input))
         })
         .collect())
 }
 
 /// v1.1 postbacks carry no id of their own: the tapped action's and its message's ids, with
 /// the payload's timestamp when there is one, tell retries (the same) from a second tap.
-fn v1_postbacks(app: &str, body: &Value) -> Result<Vec<Event>, InboundError> {
-    let address = v1_address(app, body)?;
-    let postbacks = body.get("postbacks").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let timestamp = body.get("timestamp").map(Value::to_string).unwrap_or_default();
-    Ok(postbacks
-        .iter()
-        .enumerate()
+fn v1_postbacks(app: &str, body: &Payload) -> Result<Vec<Event>, InboundError> {
+    let address = v1_address(app, &body.envelope)?;
+    let postbacks = body.list("postbacks").unwrap_or_default();
+    let timestamp = body.envelope.get("timestamp").map(Value::to_string).unwrap_or_default();
+    // The position in the list, unreadable postbacks counted: the same on Smooch's retries.
+    Ok(readable("postbacks", &postbacks)
         .filter_map(|(i, postback)| {
             let action = postback.get("action")?;
             let text = action.get("text").and_then(Value::as_str).unwrap_or_default();
             let input = postback_input(text, action.get("payload").and_then(Value::as_str).unwrap_or_default());
             let action_id = str_at(action, "/_id").unwrap_or_default();
-            let message_id = str_at(postback, "/message/_id").unwrap_or_default();
+            let message_id = str_at(&postback, "/message/_id").unwrap_or_default();
             let id = format!("postback:{}:{action_id}:{message_id}:{timestamp}:{i}", address.user);
             Some(event(id, address.clone(), input))
         })
@@ -173,6 +261,24 @@ mod tests {
         json!({"id":format!("ev-{id}"),"type":"conversation:message","createdAt":"2026-12-01T00:00:00Z","payload":{
             "conversation":{"id":format!("conv-{user}"),"type":"personal"},
             "message":{"id":id,"author":{"type":author,"userId":user},"content":content}}})
+    }
+
+    /// The events of `body` as Smooch would post it.
+    fn events(body: &Value) -> Result<Vec<Event>, InboundError> {
+        events_of(body.to_string().as_bytes())
+    }
+
+    fn events_of(body: &[u8]) -> Result<Vec<Event>, InboundError> {
+        super::events(&Payload::read(body)?)
+    }
+
+    fn ids(events: &[Event]) -> Vec<&str> {
+        events.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    /// `levels` arrays, one in the other.
+    fn nested(levels: usize) -> String {
+        format!("{}{}", "[".repeat(levels), "]".repeat(levels))
     }
 
     fn inputs(events: &[Event]) -> Vec<Input> {
@@ -272,5 +378,108 @@ mod tests {
             events(&json!({"trigger":"message:appUser","app":{"_id":"a"},"messages":[]})).unwrap_err(),
             InboundError::Missing("appUser._id")
         );
+    }
+
+    #[test]
+    fn an_event_too_deep_for_serde_json_is_skipped_and_the_others_of_the_batch_are_read() {
+        let mut deep = v2_message("m2", "u2", "user", json!({"type":"text","text":"deep"}));
+        deep["payload"]["message"]["metadata"] = json!("DEEP");
+        let batch = v2(json!([
+            v2_message("m1", "u1", "user", json!({"type":"text","text":"one"})),
+            deep,
+            v2_message("m3", "u3", "user", json!({"type":"text","text":"three"}))
+        ]));
+        // serde_json takes 127 levels, counted from the event when it is parsed alone: with the
+        // event, its payload and its message, 124 levels of metadata are read (the whole body,
+        // 2 levels more, would not be); one more and that event alone is skipped.
+        let (all, others) = (vec!["smooch#m1", "smooch#m2", "smooch#m3"], vec!["smooch#m1", "smooch#m3"]);
+        for (levels, read) in [(124, all), (125, others.clone()), (200, others)] {
+            let body = batch.to_string().replace("\"DEEP\"", &nested(levels));
+            assert!(serde_json::from_str::<Value>(&body).is_err(), "the whole body is too deep for serde_json");
+            assert_eq!(ids(&events_of(body.as_bytes()).unwrap()), read, "{levels} levels");
+        }
+    }
+
+    #[test]
+    fn an_event_nested_100000_deep_is_skipped_without_overflowing_the_stack() {
+        for deep in [nested(100_000), "{\"a\":".repeat(100_000) + "1" + &"}".repeat(100_000)] {
+            let body = v2(json!([
+                v2_message("m1", "u1", "user", json!({"type":"text","text":"DEEP"})),
+                v2_message("m2", "u2", "user", json!({"type":"text","text":"hi"}))
+            ]))
+            .to_string()
+            .replace("\"DEEP\"", &deep);
+            let events = events_of(body.as_bytes()).unwrap();
+            assert_eq!(ids(&events), ["smooch#m2"]);
+        }
+        // The envelope itself that deep, or the whole body: refused, no overflow either.
+        let envelope = format!(r#"{{"app":{{"id":"app1","x":{}}},"events":[]}}"#, nested(100_000));
+        assert_eq!(events_of(envelope.as_bytes()).unwrap_err(), InboundError::Envelope("app"));
+        assert_eq!(events_of(nested(100_000).as_bytes()).unwrap_err(), InboundError::NotObject);
+        assert_eq!(events_of("[".repeat(100_000).as_bytes()).unwrap_err(), InboundError::NotJson);
+        let unclosed = format!(r#"{{"app":{{"id":"app1"}},"events":[{}"#, "[".repeat(100_000));
+        assert_eq!(events_of(unclosed.as_bytes()).unwrap_err(), InboundError::NotJson);
+    }
+
+    #[test]
+    fn an_event_with_a_lone_surrogate_or_a_number_out_of_range_is_skipped_alone() {
+        let batch = v2(json!([
+            v2_message("m1", "u1", "user", json!({"type":"text","text":"LEADING"})),
+            v2_message("m2", "u2", "user", json!({"type":"text","text":"TRAILING"})),
+            v2_message("m3", "u3", "user", json!({"type":"text","text":"fine","n":"HUGE"})),
+            v2_message("m4", "u4", "user", json!({"type":"text","text":"pair 😀"})),
+        ]))
+        .to_string()
+        .replace("LEADING", r"a \ud800 b")
+        .replace("TRAILING", r"\udc00")
+        .replace("\"HUGE\"", "1e400")
+        .replace("😀", r"\ud83d\ude00");
+        let events = events_of(batch.as_bytes()).unwrap();
+        assert_eq!(ids(&events), ["smooch#m4"]);
+        assert_eq!(inputs(&events), [Input::User(UserInput::Text("pair 😀".into()))], "a surrogate pair is a character");
+    }
+
+    #[test]
+    fn v1_messages_and_postbacks_stand_alone_too_and_a_postback_keeps_its_position_in_its_id() {
+        let messages = json!({"trigger":"message:appUser","app":{"_id":"app1"},"appUser":{"_id":"au1"},"messages":[
+            {"_id":"m1","type":"text","text":"LONE","role":"appUser"},
+            {"_id":"m2","type":"text","text":"fine","role":"appUser"}
+        ]})
+        .to_string()
+        .replace("LONE", r"\ud800");
+        assert_eq!(ids(&events_of(messages.as_bytes()).unwrap()), ["smooch#m2"]);
+        let postbacks = json!({"trigger":"postback","app":{"_id":"app1"},"appUser":{"_id":"au1"},"timestamp":1,"postbacks":[
+            {"message":{"_id":"m1"},"action":{"_id":"a1","text":"LONE","payload":"P"}},
+            {"message":{"_id":"m1"},"action":{"_id":"a2","text":"Yes","payload":"YES"}}
+        ]})
+        .to_string()
+        .replace("LONE", r"\ud800");
+        assert_eq!(ids(&events_of(postbacks.as_bytes()).unwrap()), ["smooch#postback:au1:a2:m1:1:1"]);
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_or_whose_envelope_is_broken_is_refused_as_a_whole() {
+        let good = v2(json!([v2_message("m1", "u1", "user", json!({"type":"text","text":"hello"}))])).to_string();
+        assert_eq!(ids(&events_of(good.as_bytes()).unwrap()), ["smooch#m1"]);
+        let mut not_utf8 = good.clone().into_bytes();
+        let at = good.find("hello").unwrap();
+        not_utf8[at] = 0xff;
+        let refused: [(Vec<u8>, InboundError); 9] = [
+            (b"{not json".to_vec(), InboundError::NotJson),
+            (Vec::new(), InboundError::NotJson),
+            (good.replace("\"hello\"", "hello").into_bytes(), InboundError::NotJson),
+            (good.replace("\"hello\"", r#""\q""#).into_bytes(), InboundError::NotJson),
+            (format!("{good} {good}").into_bytes(), InboundError::NotJson),
+            (not_utf8, InboundError::NotJson),
+            (format!("[{good}]").into_bytes(), InboundError::NotObject),
+            (good.replace(r#""app":{"id":"app1"}"#, r#""app":{"id":"\ud800"}"#).into_bytes(), InboundError::Envelope("app")),
+            (v2(json!({"id":"ev1"})).to_string().into_bytes(), InboundError::Missing("events")),
+        ];
+        for (body, error) in refused {
+            assert_eq!(events_of(&body).unwrap_err(), error, "{}", String::from_utf8_lossy(&body));
+        }
+        // Members the connector does not read are only checked as JSON text.
+        let extra = good.replacen('{', &format!(r#"{{"extra":{{"x":"\ud800","y":{}}},"#, nested(300)), 1);
+        assert_eq!(ids(&events_of(extra.as_bytes()).unwrap()), ["smooch#m1"]);
     }
 }

@@ -117,7 +117,7 @@ pub fn app_key_of(body: &Value, environment: &str) -> Option<AppKey> {
 }
 
 impl Channel for SmoochChannel {
-    type Verified = Value;
+    type Verified = inbound::Payload;
 
     fn name(&self) -> &'static str {
         "smooch"
@@ -127,26 +127,25 @@ impl Channel for SmoochChannel {
         self.budget
     }
 
-    /// The shared secret first, then the body, then the app.
-    fn authenticate(&self, request: &WebhookRequest) -> Result<Value, Refusal> {
+    /// The shared secret first, then the body (its envelope read, its events only split
+    /// apart: see [`inbound::Payload`]), then the app.
+    fn authenticate(&self, request: &WebhookRequest) -> Result<inbound::Payload, Refusal> {
         let Some(key) = request.headers().get("x-api-key") else {
             return Err(Refusal::forbidden("missing X-API-Key"));
         };
         if !bool::from(key.as_bytes().ct_eq(self.webhook_secret.expose_secret().as_bytes())) {
             return Err(Refusal::forbidden("invalid X-API-Key"));
         }
-        let body: Value = serde_json::from_slice(request.body()).map_err(|_| Refusal::bad_request("body is not JSON"))?;
-        if !body.is_object() {
-            return Err(Refusal::bad_request("body is not a JSON object"));
-        }
-        match inbound::app_id(&body) {
+        let body = inbound::Payload::read(request.body()).map_err(|error| Refusal::bad_request(error.reason()))?;
+        match body.app_id() {
             None => Err(Refusal::bad_request("missing app id")),
             Some(app) if !self.app_id.is_empty() && app != self.app_id => Err(Refusal::forbidden("webhook for another Smooch app")),
             Some(_) => Ok(body),
         }
     }
 
-    fn parse(&self, body: Value) -> Result<Vec<Event>, Refusal> {
+    /// Every readable event; one that cannot be read is logged and skipped, never the batch.
+    fn parse(&self, body: inbound::Payload) -> Result<Vec<Event>, Refusal> {
         inbound::events(&body).map_err(|error| Refusal::bad_request(error.reason()))
     }
 
