@@ -2,7 +2,9 @@
 //! conversations of five messages each (Twilio SMS, Smooch, Messenger, and agents writing in
 //! HyperChat live chats), fifty posts in flight at a time, each posted once. None may be lost,
 //! none answered twice, and each conversation's replies come in the order of its messages.
-//! The acknowledgement and webhook-to-reply times are printed (measured, not asserted).
+//! The acknowledgement and webhook-to-reply times are printed (measured, not asserted);
+//! `LOAD_BOT_DELAY_MS` makes every chatbot call take that long (default 0), to measure them
+//! with a slow bot.
 
 use connector_tests::connector::{COMPANY_NUMBER, Connector, request};
 use connector_tests::graph::{Event, now_ms, signed_headers};
@@ -161,6 +163,8 @@ async fn two_hundred_conversations_of_five_messages_over_all_four_sources_are_an
         }
     }
 
+    let bot_delay = Duration::from_millis(std::env::var("LOAD_BOT_DELAY_MS").ok().and_then(|ms| ms.parse().ok()).unwrap_or(0));
+    c.inbenta.set_delay(bot_delay);
     let seen: Seen = Arc::default();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = watch(c.clone(), seen.clone(), stop.clone());
@@ -219,7 +223,7 @@ async fn two_hundred_conversations_of_five_messages_over_all_four_sources_are_an
     acks.sort();
     latencies.sort();
     eprintln!(
-        "load: {expected} messages in {total:?}; acknowledgement p50 {:?} p99 {:?}; webhook to reply p50 {:?} p99 {:?}",
+        "load: {expected} messages in {total:?}, bot calls taking {bot_delay:?}; acknowledgement p50 {:?} p99 {:?}; webhook to reply p50 {:?} p99 {:?}",
         percentile(&acks, 50),
         percentile(&acks, 99),
         percentile(&latencies, 50),
