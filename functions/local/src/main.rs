@@ -160,44 +160,39 @@ pub(crate) fn http_client() -> reqwest::Client {
 }
 
 pub(crate) fn init_logging(default_level: &str) {
-    let filter = wire_capped(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-    );
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     // Colours only for a terminal: a log file gets plain text.
     let ansi = std::io::stderr().is_terminal();
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
-}
-
-/// `filter`, with the AWS SDK's and the HTTP stack's wire logging (bodies with secrets, signed
-/// headers) kept at `info` at most whenever it asks for more anywhere.
-fn wire_capped(mut filter: tracing_subscriber::EnvFilter) -> tracing_subscriber::EnvFilter {
-    use tracing_subscriber::filter::LevelFilter;
-    if filter.max_level_hint().is_none_or(|level| level > LevelFilter::INFO) {
-        for target in connector_app::WIRE_TARGETS {
-            if let Ok(directive) = format!("{target}=info").parse() {
-                filter = filter.add_directive(directive);
-            }
-        }
-    }
-    filter
+    let format = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = tracing_subscriber::registry().with(format.with_filter(filter).with_filter(connector_app::wire_cap())).try_init();
 }
 
 #[cfg(test)]
 mod logging_tests {
-    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
 
     /// Found from outside: with `RUST_LOG=trace` the AWS SDK logged DynamoDB bodies, secrets
-    /// included.
+    /// included. A directive naming an SDK crate exactly cannot turn it on either.
     #[test]
     fn at_trace_the_sdks_wire_targets_log_nothing_below_info_and_the_connector_still_traces() {
-        let filter = super::wire_capped(tracing_subscriber::EnvFilter::new("trace"));
-        let subscriber = tracing_subscriber::registry().with(filter);
-        tracing::subscriber::with_default(subscriber, || {
-            assert!(!tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::TRACE));
-            assert!(!tracing::enabled!(target: "aws_sdk_dynamodb::config", tracing::Level::DEBUG));
-            assert!(!tracing::enabled!(target: "hyper_util::client", tracing::Level::DEBUG));
-            assert!(tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::INFO));
-            assert!(tracing::enabled!(target: "connector_core::pipeline", tracing::Level::TRACE));
-        });
+        for configured in ["trace", "info,aws_smithy_runtime=trace,aws_sdk_dynamodb=debug,connector_core=trace"] {
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(std::io::sink)
+                .with_filter(tracing_subscriber::EnvFilter::new(configured))
+                .with_filter(connector_app::wire_cap());
+            let subscriber = tracing_subscriber::registry().with(layer);
+            tracing::subscriber::with_default(subscriber, || {
+                assert!(!tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::TRACE), "{configured}");
+                assert!(!tracing::enabled!(target: "aws_sdk_dynamodb::config", tracing::Level::DEBUG), "{configured}");
+                assert!(!tracing::enabled!(target: "hyper_util::client", tracing::Level::DEBUG), "{configured}");
+                assert!(tracing::enabled!(target: "aws_smithy_runtime::client::http", tracing::Level::INFO), "{configured}");
+                assert!(tracing::enabled!(target: "connector_core::pipeline", tracing::Level::TRACE), "{configured}");
+            });
+        }
     }
 }

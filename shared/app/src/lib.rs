@@ -54,6 +54,13 @@ pub enum AppError {
 /// client, `hyper` includes `hyper_util`.
 pub const WIRE_TARGETS: &[&str] = &["aws_smithy", "aws_sdk_", "aws_runtime", "aws_sigv4", "hyper", "h2", "rustls"];
 
+/// A filter that lets everything through but [`WIRE_TARGETS`] above `info`: ANDed with any
+/// configured filter (as a second per-layer filter), no directive can turn wire logging on.
+pub fn wire_cap() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    Targets::new().with_default(LevelFilter::TRACE).with_targets(WIRE_TARGETS.iter().map(|target| (*target, LevelFilter::INFO)))
+}
+
 /// Every environment variable the connector reads into its configuration, by the adapter that
 /// owns the key.
 pub fn env_keys() -> Vec<EnvKey> {
@@ -283,8 +290,9 @@ impl App {
     pub async fn ingest(&self) -> Ingest {
         match self.queue.url() {
             Some(url) => {
+                let queue = SqsQueue::from_env(url).await;
                 let dead_letters = match self.queue.dead_letter_url() {
-                    Some(url) => Some(Arc::new(SqsQueue::from_env(url).await)),
+                    Some(url) => Some(Arc::new(queue.at(url))),
                     None => {
                         tracing::warn!(
                             "DEAD_LETTER_QUEUE_URL is not set: messages given up go back to the queue until its redrive policy moves them"
@@ -292,7 +300,7 @@ impl App {
                         None
                     }
                 };
-                Ingest::Sqs { queue: Arc::new(SqsQueue::from_env(url).await), dead_letters }
+                Ingest::Sqs { queue: Arc::new(queue), dead_letters }
             }
             None => Ingest::Local(LocalQueue::default()),
         }
@@ -348,7 +356,7 @@ impl App {
             Ingest::Sqs { queue, .. } => {
                 let mut queues: HashMap<String, Arc<dyn Queue>> = HashMap::new();
                 for (channel, url) in self.queue.channel_urls() {
-                    queues.insert(channel.to_owned(), Arc::new(SqsQueue::from_env(url).await));
+                    queues.insert(channel.to_owned(), Arc::new(queue.at(url)));
                 }
                 if queues.is_empty() {
                     tracing::warn!(
@@ -367,11 +375,12 @@ impl App {
     /// Every route over one queue (in process, or `QUEUE_URL`) and one consumer that replies
     /// through every configured channel: `connector-local` and the tests.
     pub async fn local_functions(&self, chatbot: Arc<dyn Chatbot>) -> Result<LocalFunctions, AppError> {
-        let (twilio, _) = self.twilio()?;
-        let (smooch, _) = self.smooch(&chatbot)?;
-        let (messenger, _) = self.messenger(&chatbot)?;
+        let (twilio, twilio_sender) = self.twilio()?;
+        let (smooch, smooch_sender) = self.smooch(&chatbot)?;
+        let (messenger, messenger_sender) = self.messenger(&chatbot)?;
+        let sinks = Sinks::default().with(Arc::new(twilio_sender)).with(Arc::new(smooch_sender)).with(Arc::new(messenger_sender));
         let hyperchat = self.hyperchat()?;
-        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat.clone()), self.senders(&chatbot)?)?;
+        let pipeline = self.pipeline(chatbot, live_chat_of(hyperchat.clone()), sinks)?;
         let ingest = self.ingest().await;
         let queue = ingest.queue();
         let events = self.hyperchat_events(hyperchat, queue.clone())?;

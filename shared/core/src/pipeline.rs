@@ -245,15 +245,18 @@ impl Pipeline {
         outcome
     }
 
-    /// The conversation of a chat's or ticket's event, for the queue group it joins: its key,
-    /// the address a ticket index holds, and the channel of its replies (`None`: nobody's).
-    pub async fn resolve(&self, route: &Route, deadline: Instant) -> Result<Option<(Whose, Option<String>)>, PipelineError> {
+    /// The conversation of a chat's or ticket's event, for the queue group it joins: its key
+    /// and the address a ticket index holds (`None`: nobody's).
+    pub async fn resolve(&self, route: &Route, deadline: Instant) -> Result<Option<Whose>, PipelineError> {
         let budget = self.timing.budget(Instant::now(), deadline);
-        let now = self.clock.now();
-        let Some(whose) = self.conversation_of(route, now, budget).await? else { return Ok(None) };
-        let stored = self.bounded(self.store.peek(&whose.key, now), budget.work).await?;
-        let channel = stored.and_then(|c| c.address).or_else(|| whose.indexed_address.clone()).map(|a| a.channel);
-        Ok(Some((whose, channel)))
+        self.conversation_of(route, self.clock.now(), budget).await
+    }
+
+    /// The channel a resolved conversation's replies go through, whose queue its events join;
+    /// `None` until the conversation has committed a turn (or an index holds its address).
+    pub async fn channel_of(&self, whose: &Whose, deadline: Instant) -> Result<Option<String>, PipelineError> {
+        let stored = self.bounded(self.store.peek(&whose.key, self.clock.now()), deadline).await?;
+        Ok(stored.and_then(|c| c.address).or_else(|| whose.indexed_address.clone()).map(|a| a.channel))
     }
 
     /// Whose conversation the event is; `None`: nobody's, ignored.

@@ -139,6 +139,10 @@ impl Job {
     /// The job of one event: grouped by its conversation (or the chat, the ticket it names).
     pub fn of(event: &Event) -> Result<Self, QueueError> {
         let body = serde_json::to_string(event).map_err(|error| QueueError::Unencodable(error.to_string()))?;
+        // SQS refuses U+FFFE and U+FFFF in a body, and serde_json writes them raw; they can only
+        // be inside JSON strings, where their escapes mean the same.
+        let body =
+            if body.contains(['\u{fffe}', '\u{ffff}']) { body.replace('\u{fffe}', "\\ufffe").replace('\u{ffff}', "\\uffff") } else { body };
         if body.len() > MAX_JOB_BYTES {
             return Err(QueueError::TooLarge(body.len()));
         }
@@ -270,17 +274,17 @@ impl Processor {
     /// Finds the conversation of a chat's or ticket's event and puts the event in that
     /// conversation's group, so everything that happens to a conversation has one order.
     async fn forward(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
-        let Some((whose, channel)) = self.pipeline.resolve(&event.route, deadline).await? else {
+        let Some(whose) = self.pipeline.resolve(&event.route, deadline).await? else {
             return Ok(Outcome::Ignored);
         };
-        let queue = match (&self.forwarding, channel) {
-            (Forwarding::Same(queue), _) => queue.clone(),
-            (Forwarding::ByChannel(queues), Some(channel)) => {
-                queues.get(&channel).cloned().ok_or_else(|| PipelineError::NoSender(channel.clone()))?
-            }
-            // Its conversation has not committed its first turn yet: the event waits for it.
-            (Forwarding::ByChannel(_), None) => return Err(PipelineError::OwnerUnknown),
-            (Forwarding::None, _) => return Err(PipelineError::NoSender("(no queue to forward to)".into())),
+        let queue = match &self.forwarding {
+            Forwarding::Same(queue) => queue.clone(),
+            Forwarding::ByChannel(queues) => match self.pipeline.channel_of(&whose, deadline).await? {
+                Some(channel) => queues.get(&channel).cloned().ok_or(PipelineError::NoSender(channel))?,
+                // Its conversation has not committed its first turn yet: the event waits for it.
+                None => return Err(PipelineError::OwnerUnknown),
+            },
+            Forwarding::None => return Err(PipelineError::NoSender("(no queue to forward to)".into())),
         };
         let resolved = Event { route: Route::Resolved { key: whose.key, indexed_address: whose.indexed_address }, ..event.clone() };
         let job = Job::of(&resolved).map_err(PipelineError::Queue)?;
@@ -304,8 +308,8 @@ pub struct Record {
 }
 
 /// Processes a batch: the records of one group in order, each group on its own and at the
-/// same time as the others. After a group's first record that is not done, its later records
-/// are not started and come back with it (SQS FIFO must not delete them out of order); other
+/// same time as the others. After a group's first record that is not done (retried or given
+/// up), its later records are not started and come back behind it (SQS FIFO must not delete them out of order); other
 /// groups go on. Records not started before `stop` (near the runtime's deadline) come back at
 /// once.
 pub async fn run_batch(consumer: Arc<dyn Consumer>, records: Vec<Record>, stop: Instant) -> Vec<(Record, Disposition)> {
@@ -336,7 +340,9 @@ pub async fn run_batch(consumer: Arc<dyn Consumer>, records: Vec<Record>, stop: 
                     let delivery = Delivery { body: record.body.clone(), attempt: record.attempt.max(1), age };
                     consume_guarded(&consumer, delivery).await
                 };
-                held |= matches!(disposition, Disposition::Retry { .. });
+                // A record given up is kept aside only after the batch (and may not be): the
+                // rest of its group waits for the next receive, behind it or after it is gone.
+                held |= !matches!(disposition, Disposition::Done);
                 settled.push((record, disposition));
             }
             settled
@@ -528,6 +534,7 @@ mod tests {
             let retry = Disposition::Retry { after: Duration::from_millis(5), cause: "down".into() };
             match delivery.body.as_str() {
                 "poison" if delivery.attempt >= 3 => Disposition::DeadLetter { cause: "always fails".into() },
+                "dead" => Disposition::DeadLetter { cause: "given up".into() },
                 "poison" => retry,
                 "flaky" if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 => retry,
                 "slow" => {
@@ -557,6 +564,24 @@ mod tests {
         assert_eq!(group, group_of(&Route::Resolved { key, indexed_address: None }));
         assert_eq!(group.len(), 32);
         assert_ne!(group, group_of(&Route::Chat("c1".into())));
+    }
+
+    #[test]
+    fn characters_sqs_refuses_are_escaped_and_the_event_reads_back_the_same() {
+        use crate::channel::Event;
+        use connector_engine::conversation::ConversationKey;
+        use connector_engine::ports::MessageId;
+        use connector_engine::step::{Input, UserInput};
+        let text = "a\u{fffe}b\u{ffff}c".to_owned();
+        let event = Event {
+            id: MessageId::new("twilio", "SM1"),
+            route: Route::Conversation(ConversationKey::new("twilio-1-2")),
+            address: None,
+            input: Input::User(UserInput::Text(text)),
+        };
+        let job = Job::of(&event).unwrap();
+        assert!(!job.body.contains(['\u{fffe}', '\u{ffff}']), "{}", job.body);
+        assert_eq!(serde_json::from_str::<Event>(&job.body).unwrap(), event);
     }
 
     #[tokio::test]
@@ -621,7 +646,7 @@ mod tests {
             attempt: 1,
             sent_at: SystemTime::now(),
         };
-        let batch = vec![record("p", "poison"), record("p", "behind"), record("b", "b1")];
+        let batch = vec![record("p", "poison"), record("p", "behind"), record("b", "b1"), record("d", "dead"), record("d", "after-dead")];
         let settled = run_batch(recorder.clone(), batch, Instant::now() + Duration::from_secs(5)).await;
         let of = |id: &str| settled.iter().find(|(r, _)| r.id == id).map(|(_, d)| d.clone()).unwrap();
         assert!(matches!(of("poison"), Disposition::Retry { .. }));
@@ -630,6 +655,8 @@ mod tests {
             Disposition::Retry { after: Duration::ZERO, cause: "an earlier message of the conversation is waiting".into() }
         );
         assert_eq!(of("b1"), Disposition::Done);
+        assert_eq!(of("dead"), Disposition::DeadLetter { cause: "given up".into() });
+        assert!(matches!(of("after-dead"), Disposition::Retry { .. }), "not started before the one given up is gone");
         assert!(!recorder.seen.lock().unwrap().contains(&"behind".to_owned()), "a record behind a failure is not started");
     }
 }

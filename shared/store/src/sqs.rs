@@ -66,6 +66,11 @@ impl SqsQueue {
         Self::new(crate::sdk_config::sqs_client(webhook_timeouts()).await, url)
     }
 
+    /// Another queue through the same client (its connections and credentials).
+    pub fn at(&self, url: &str) -> Self {
+        Self { client: self.client.clone(), url: url.to_owned() }
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }
