@@ -39,8 +39,10 @@ wait_for "$sqs_port"
 
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$port"
 export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$sqs_port"
+# The plain moto server serves Secrets Manager too (the functions' secrets, SECRETS_ID).
+export AWS_ENDPOINT_URL_SECRETS_MANAGER="http://127.0.0.1:$sqs_port"
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
-echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB, moto (SQS API) on $AWS_ENDPOINT_URL_SQS"
+echo "moto (DynamoDB API) on $AWS_ENDPOINT_URL_DYNAMODB, moto (SQS and Secrets Manager APIs) on $AWS_ENDPOINT_URL_SQS"
 if [ "${1:-}" = bench ]; then
   # Every function's per-message path (tests/benches/per_message.rs), printed and written to
   # docs/benchmarks.md (overwritten) with the machine it ran on.

@@ -215,7 +215,6 @@ struct Setup {
 }
 
 /// One message's worth of work.
-#[expect(clippy::large_enum_variant, reason = "boxing the request would add an allocation to every measured message")]
 enum Work {
     Webhook(WebhookRequest),
     Send(OutboundMessage),
@@ -244,7 +243,14 @@ async fn start(function: Function, store: Store) -> Setup {
     c.inbenta.on_message("hello", unrated("<p>Hi! How can I <b>help</b>?</p>"));
     let twilio_client = (function == Function::TwilioSend).then(|| {
         let token = FakeTwilio::AUTH_TOKEN.to_owned().into();
-        TwilioClient::new(&c.twilio.base_url(), FakeTwilio::ACCOUNT_SID, token, Duration::from_secs(10)).expect("twilio client")
+        let base = c.twilio.base_url();
+        let endpoints = channel_twilio::client::Endpoints {
+            api: &base,
+            content: &base,
+            status_callback: format!("{}/status", connector_tests::connector::WEBHOOK_URL),
+            status_callbacks: channel_twilio::client::StatusCallbacks::All,
+        };
+        TwilioClient::new(&endpoints, FakeTwilio::ACCOUNT_SID, token, Duration::from_secs(10)).expect("twilio client")
     });
     Setup { c, hyperchat, chat: String::new(), agent: String::new(), twilio_client }
 }
@@ -268,7 +274,7 @@ fn message(s: &Setup, function: Function, n: usize) -> Work {
         request
     };
     Work::Webhook(match function {
-        Function::TwilioSend => return Work::Send(OutboundMessage { body: "Hi! How can I help?".to_owned(), media_url: None }),
+        Function::TwilioSend => return Work::Send(OutboundMessage::text("Hi! How can I help?".to_owned())),
         Function::Twilio => s.c.signed(&inbound_form(SMS_USER, COMPANY_NUMBER, "hello", &s.c.next_sid())),
         Function::Smooch => {
             let body = v2_message(FakeSmooch::APP_ID, SMOOCH_CONVERSATION, SMOOCH_USER, &format!("bench-{n}"), "hello").to_string();
@@ -300,7 +306,7 @@ async fn handle(s: &Setup, function: Function, work: Work) -> u16 {
         Work::Send(message) => {
             let client = s.twilio_client.as_ref().expect("a Twilio client");
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-            return if client.send(COMPANY_NUMBER, SMS_USER, &message, deadline).await.is_ok() { 200 } else { 502 };
+            return if client.send(COMPANY_NUMBER, SMS_USER, &message, None, false, deadline).await.is_ok() { 200 } else { 502 };
         }
     };
     let response = match function {
@@ -358,6 +364,9 @@ struct Row {
     store_writes: f64,
     write_units: f64,
     read_units: f64,
+    /// Status callbacks Twilio would post for the replies (each an HTTP API request and a short
+    /// invocation of the Twilio function).
+    status_callbacks: f64,
 }
 
 fn measure(fakes: &Runtime, handler: &Runtime, function: Function, store: Store, messages: usize, warmup: usize) -> Row {
@@ -374,6 +383,7 @@ fn measure(fakes: &Runtime, handler: &Runtime, function: Function, store: Store,
     });
 
     let (inbenta_before, channel_before, hyperchat_before) = upstream_requests(&s, function);
+    let callbacks_before = s.c.twilio.status_callbacks().len();
     let store_before = (s.c.store_calls.calls(), s.c.store_calls.writes(), s.c.store_calls.write_units(), s.c.store_calls.read_units());
     let mut acks: Vec<Duration> = Vec::with_capacity(messages);
     let mut times: Vec<Duration> = Vec::with_capacity(messages);
@@ -433,6 +443,7 @@ fn measure(fakes: &Runtime, handler: &Runtime, function: Function, store: Store,
         store_writes: per((s.c.store_calls.writes() - store_before.1) as u64),
         write_units: per((s.c.store_calls.write_units() - store_before.2) as u64),
         read_units: per((s.c.store_calls.read_units() - store_before.3) as u64),
+        status_callbacks: per((s.c.twilio.status_callbacks().len() - callbacks_before) as u64),
     };
     // The functions' HTTP clients have connection tasks on the handler's runtime: dropped there.
     handler.block_on(async move { drop(s) });
@@ -479,9 +490,10 @@ const INGEST_BILLED: Duration = Duration::from_millis(5);
 
 /// Dollars per million messages, by part, for a row measured on DynamoDB, with the processing
 /// invocation billed `billed` (the ingest, and a HyperChat event's forwarding, 5 ms each).
-fn cost(r: &Row, billed: Duration) -> [(String, f64); 6] {
+fn cost(r: &Row, billed: Duration) -> [(String, f64); 7] {
     let short_invocations = if r.function == Function::HyperChat { 2.0 } else { 1.0 };
     let seconds = short_invocations * INGEST_BILLED.as_secs_f64() + billed.as_secs_f64();
+    let callback = prices::HTTP_API + prices::LAMBDA_REQUESTS + INGEST_BILLED.as_secs_f64() * MEMORY_GB * prices::LAMBDA_GB_SECOND;
     [
         ("HTTP API".to_owned(), prices::HTTP_API),
         ("Lambda requests".to_owned(), (short_invocations + 1.0) * prices::LAMBDA_REQUESTS),
@@ -489,6 +501,7 @@ fn cost(r: &Row, billed: Duration) -> [(String, f64); 6] {
         ("SQS FIFO".to_owned(), sqs_requests(r.function) * prices::SQS_FIFO),
         ("DynamoDB writes".to_owned(), r.write_units * prices::WRITE_UNIT),
         ("DynamoDB reads".to_owned(), r.read_units * prices::READ_UNIT),
+        ("Twilio status callbacks".to_owned(), r.status_callbacks * callback),
     ]
 }
 
@@ -497,7 +510,10 @@ million requests; Lambda $0.20 per million requests and $0.0000133334 per GB-sec
 the ingest invocation billed 5 ms and the processing one the given time (5 ms: no wait; 300 ms: a bot that takes that long); SQS FIFO $0.50 per million \
 requests (a webhook's SendMessage, the event source's ReceiveMessage and DeleteMessageBatch, batches of one); DynamoDB \
 on-demand $0.625 per million write units and $0.125 per million read units, as measured above. A HyperChat event is \
-forwarded into its conversation's queue (three more SQS requests, one more invocation).\n\n";
+forwarded into its conversation's queue (three more SQS requests, one more invocation). Twilio posts a status callback \
+for each status of each reply (`sent` and `delivered` here; WhatsApp adds `read`), each an HTTP API request and a 5 ms \
+invocation that only checks and drops it (a failure is enqueued like a message); `twilio.status_callbacks = \"agent\"` \
+asks them for agents' messages only.\n\n";
 
 fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
@@ -649,32 +665,23 @@ fn main() {
         "SQS FIFO",
         "DynamoDB writes",
         "DynamoDB reads",
+        "Twilio status callbacks",
         "total",
     ];
-    let costs: Vec<[String; 9]> = rows
+    let costs: Vec<[String; 10]> = rows
         .iter()
         .filter(|r| r.store == Store::Dynamo && r.function != Function::TwilioSend)
         .flat_map(|r| {
             [Duration::from_millis(5), Duration::from_millis(300)].map(|billed| {
                 let parts = cost(r, billed);
                 let total: f64 = parts.iter().map(|(_, dollars)| dollars).sum();
-                let mut row = [
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                ];
+                let mut row: [String; 10] = Default::default();
                 row[0] = r.function.label().to_owned();
                 row[1] = format!("{} ms", billed.as_millis());
-                for (cell, (_, dollars)) in row[2..8].iter_mut().zip(&parts) {
+                for (cell, (_, dollars)) in row[2..9].iter_mut().zip(&parts) {
                     *cell = format!("${dollars:.2}");
                 }
-                row[8] = format!("${total:.2}");
+                row[9] = format!("${total:.2}");
                 row
             })
         })

@@ -96,6 +96,7 @@ impl Connector {
             ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
             ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
             ("TWILIO_API_URL", twilio.base_url()),
+            ("TWILIO_CONTENT_API_URL", twilio.base_url()),
             ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
             ("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN.to_owned()),
             ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
@@ -156,6 +157,19 @@ impl Connector {
             encode_form(params).into_bytes(),
             &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
         )
+    }
+
+    /// A status callback as Twilio posts it for a message sent with this connector's
+    /// `StatusCallback` (the URL it recorded, query included), signed over that URL.
+    pub async fn status_callback(&self, callback_url: &str, params: &[(String, String)]) -> Exchange {
+        let signature = twilio_signature(FakeTwilio::AUTH_TOKEN, callback_url, params);
+        let path_and_query = callback_url.strip_prefix("https://connector.example.com").unwrap_or(callback_url);
+        let mut request = request(
+            encode_form(params).into_bytes(),
+            &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
+        );
+        *request.uri_mut() = path_and_query.parse().expect("a valid callback path");
+        self.exchange(request).await
     }
 
     /// The webhook's answer to one request, as the Lambda function would give it, once what it

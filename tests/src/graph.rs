@@ -5,7 +5,8 @@
 //!
 //! A real HTTP server on `127.0.0.1:<random port>`, so the connector's real
 //! HTTP client, query-string token and JSON bodies are exercised. Routes
-//! (`{version}` is any `vNN.N`, e.g. `v19.0`, and is recorded):
+//! (`{version}` is a Graph version such as `v27.0`, recorded as asked and as
+//! served, see "Versions" below):
 //!
 //! | route | answers |
 //! |---|---|
@@ -51,9 +52,39 @@
 //!   actions.
 //! * a blocked user ([`FakeGraph::block`]) gets code 551 `This person isn't
 //!   available right now.` for messages and sender actions alike.
+//! * a page Meta restricted ([`FakeGraph::restrict_page`]) gets code 10,
+//!   subcode 1893063 for every message to anyone until it is lifted
+//!   ([`FakeGraph::lift_page_restriction`]). Source: Meta's Messenger Platform
+//!   changelog, 25 June 2026: "Added Messenger Platform error code 10/1893063
+//!   for Pages temporarily restricted from sending messages". The changelog
+//!   gives no message text (the fake's is its own; the product never reads
+//!   it) and says nothing of sender actions, which the fake still accepts.
+//!   [`FakeGraph::refuse_with_subcode`] injects it (or any code and subcode)
+//!   for a number of requests instead.
 //!
-//! Not enforced: anything about `persona_id`, `/` vs `%2F` in payloads, the
-//! Graph version being a real one, permissions.
+//! ## Versions
+//!
+//! The version in the path is checked against [`GRAPH_VERSIONS`], Meta's table
+//! of Graph API versions with their release and "available until" dates
+//! (https://developers.facebook.com/docs/graph-api/changelog/versions, as
+//! updated 29 October 2026, with v27.0 of 4 November 2026), on the fake's day
+//! ([`FakeGraph::set_today`], by default the real one):
+//!
+//! * a version released and not past its "available until" date is served as
+//!   it is;
+//! * a version past that date is **not refused**: Meta's Platform Versioning
+//!   page says "For APIs, once a version is no longer usable, any calls made
+//!   to it will be defaulted to the next oldest, usable version". The fake
+//!   serves it as the oldest usable version and records both
+//!   ([`SentMessage::version`], [`SentMessage::served_version`]), so a test
+//!   can see that the product asks for a version Meta has retired;
+//! * a version Meta never released (by that day) is refused with code 2500
+//!   `Unknown path components`, as the fake's other unknown paths are. No
+//!   Meta document says what Graph answers there; refusing makes a typo in
+//!   the configuration fail a test instead of passing silently.
+//!
+//! Not enforced: anything about `persona_id`, `/` vs `%2F` in payloads,
+//! permissions, behaviour that differs between versions.
 //!
 //! # Webhooks (Meta calls us)
 //!
@@ -127,8 +158,11 @@ pub struct SentMessage {
     pub tag: Option<String>,
     /// The `message` object exactly as sent.
     pub message: Value,
-    /// The Graph version of the path (`v19.0`).
+    /// The Graph version of the path, as the product asked for it (`v27.0`).
     pub version: String,
+    /// The version Meta would have served it with: [`SentMessage::version`]
+    /// itself, or the oldest usable one when that one is retired.
+    pub served_version: String,
     /// The `message_id` the fake answered with.
     pub message_id: String,
 }
@@ -158,7 +192,10 @@ pub struct SenderAction {
     pub psid: String,
     /// `typing_on`, `typing_off` or `mark_seen`.
     pub action: String,
+    /// As for [`SentMessage::version`].
     pub version: String,
+    /// As for [`SentMessage::served_version`].
+    pub served_version: String,
 }
 
 /// Handle to a running fake Graph API. Cheap to clone; the server stops
@@ -173,13 +210,14 @@ struct Shared {
     state: Mutex<GraphState>,
 }
 
-/// `remaining` requests fail with `status` (and Graph `code`) once `after`
-/// messages were accepted in all.
+/// `remaining` requests fail with `status` (and Graph `code` and `subcode`)
+/// once `after` messages were accepted in all.
 #[derive(Clone, Copy)]
 struct Failure {
     after: usize,
     status: u16,
     code: Option<u32>,
+    subcode: Option<u32>,
     remaining: usize,
 }
 
@@ -193,6 +231,10 @@ struct GraphState {
     /// A PSID not in the map has an open window.
     last_wrote: HashMap<String, Option<SystemTime>>,
     blocked: HashSet<String>,
+    /// Meta restricted the page from sending messages (10/1893063).
+    page_restricted: bool,
+    /// The day versions are served for; `None` is the real day.
+    today: Option<Day>,
     /// `psid -> (first_name, last_name)`.
     profiles: HashMap<String, (String, String)>,
     failures: Option<Failure>,
@@ -220,7 +262,7 @@ impl FakeGraph {
         self.server.base_url()
     }
 
-    /// The Send API URL for `version` (`v19.0`) with [`PAGE_TOKEN`].
+    /// The Send API URL for `version` (`v27.0`) with [`PAGE_TOKEN`].
     pub fn messages_url(&self, version: &str) -> String {
         format!("{}/{version}/me/messages?access_token={PAGE_TOKEN}", self.url())
     }
@@ -288,25 +330,51 @@ impl FakeGraph {
     /// code 4 (rate limit) for 429, code 2 (temporary) for 500 and 503,
     /// otherwise code 1. An invalid status is answered as 500.
     pub fn fail_with(&self, status: u16, times: usize) {
-        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status, code: None, remaining: times });
+        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status, code: None, subcode: None, remaining: times });
     }
 
     /// Like [`FakeGraph::fail_with`] with this Graph `code` (613: the other rate limit).
     pub fn fail_with_code(&self, status: u16, code: u32, times: usize) {
-        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status, code: Some(code), remaining: times });
+        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status, code: Some(code), subcode: None, remaining: times });
     }
 
     /// Like [`FakeGraph::fail_with`], but only once `accepted` messages were
     /// accepted in all (sender actions do not count).
     pub fn fail_after(&self, accepted: usize, status: u16, times: usize) {
-        lock(&self.server.shared.state).failures = Some(Failure { after: accepted, status, code: None, remaining: times });
+        lock(&self.server.shared.state).failures = Some(Failure { after: accepted, status, code: None, subcode: None, remaining: times });
     }
 
     /// The next `times` requests are refused with HTTP 400 and this Graph
     /// code (190 bad token, 551 unavailable user, 10 outside the window —
     /// with subcode 2018278, 613 rate limit, ...).
     pub fn refuse_with_code(&self, code: u32, times: usize) {
-        lock(&self.server.shared.state).failures = Some(Failure { after: 0, status: 400, code: Some(code), remaining: times });
+        lock(&self.server.shared.state).failures =
+            Some(Failure { after: 0, status: 400, code: Some(code), subcode: None, remaining: times });
+    }
+
+    /// Like [`FakeGraph::refuse_with_code`] with this `error_subcode` too
+    /// (10 and 1893063: the page is temporarily restricted from sending).
+    pub fn refuse_with_subcode(&self, code: u32, subcode: u32, times: usize) {
+        let failure = Failure { after: 0, status: 400, code: Some(code), subcode: Some(subcode), remaining: times };
+        lock(&self.server.shared.state).failures = Some(failure);
+    }
+
+    /// Meta restricts the page from sending messages: every message, to
+    /// anyone, gets code 10, subcode 1893063 until
+    /// [`FakeGraph::lift_page_restriction`].
+    pub fn restrict_page(&self) {
+        lock(&self.server.shared.state).page_restricted = true;
+    }
+
+    /// Meta lifts the page's restriction.
+    pub fn lift_page_restriction(&self) {
+        lock(&self.server.shared.state).page_restricted = false;
+    }
+
+    /// The day versions are served for (`(2026, 12, 7)`), instead of the real
+    /// one: a test of retired versions stays true after the dates pass.
+    pub fn set_today(&self, (year, month, day): (i32, u32, u32)) {
+        lock(&self.server.shared.state).today = Some(Day::from_civil(year, month, day));
     }
 
     /// Every request waits this long before being handled (client timeouts).
@@ -362,9 +430,15 @@ fn known_error(code: u32) -> (String, Option<u32>) {
     (message.to_owned(), None)
 }
 
-fn coded_error(status: StatusCode, code: u32) -> Reply {
-    let (message, subcode) = known_error(code);
-    graph_error(status, "OAuthException", code, subcode, &message)
+/// `code`'s error, with its usual subcode unless `subcode` names another.
+fn coded_error(status: StatusCode, code: u32, subcode: Option<u32>) -> Reply {
+    let (message, usual) = known_error(code);
+    let message = match (code, subcode) {
+        // Meta's changelog gives only the number and the meaning; the wording is the fake's.
+        (10, Some(PAGE_RESTRICTED_SUBCODE)) => "(#10) This Page is temporarily restricted from sending messages.".to_owned(),
+        _ => message,
+    };
+    graph_error(status, "OAuthException", code, subcode.or(usual), &message)
 }
 
 /// `vNN.N`.
@@ -376,42 +450,177 @@ fn is_version(segment: &str) -> bool {
     digits(major) && digits(minor)
 }
 
+/// The subcode of code 10 for a page Meta temporarily restricted from sending
+/// messages (Messenger Platform changelog, 25 June 2026).
+pub const PAGE_RESTRICTED_SUBCODE: u32 = 1_893_063;
+
+/// A day, as days since 1970-01-01.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Day(i64);
+
+impl Day {
+    /// From a calendar date (the days-from-civil algorithm of H. Hinnant's
+    /// "chrono-Compatible Low-Level Date Algorithms").
+    const fn from_civil(year: i32, month: u32, day: u32) -> Self {
+        let year = if month <= 2 { year as i64 - 1 } else { year as i64 };
+        let era = if year >= 0 { year } else { year - 399 } / 400;
+        let year_of_era = year - era * 400;
+        let month = month as i64;
+        let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day as i64 - 1;
+        let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+        Self(era * 146_097 + day_of_era - 719_468)
+    }
+
+    fn today() -> Self {
+        let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        Self(i64::try_from(seconds / 86_400).unwrap_or(i64::MAX))
+    }
+}
+
+/// One row of Meta's "Available Graph API Versions" table.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphVersion {
+    /// `v27.0`.
+    pub name: &'static str,
+    /// Released (Meta's "Date Introduced"), `(year, month, day)`.
+    pub released: (i32, u32, u32),
+    /// Meta's "Available Until": from that day on, calls to it are served by
+    /// the oldest usable version. `None` is Meta's "TBD".
+    pub available_until: Option<(i32, u32, u32)>,
+}
+
+const fn version(name: &'static str, released: (i32, u32, u32), available_until: Option<(i32, u32, u32)>) -> GraphVersion {
+    GraphVersion { name, released, available_until }
+}
+
+/// Meta's table of Graph API versions, newest first: "Available Graph API
+/// Versions" of https://developers.facebook.com/docs/graph-api/changelog
+/// (the copy updated 29 October 2026) and the older rows of
+/// https://developers.facebook.com/docs/graph-api/changelog/versions. Meta's
+/// Platform Versioning page: "A version will no longer be usable two years
+/// after the date that the subsequent version is released" (so v26.0, "TBD"
+/// here, should last until 4 November 2028). Add a row when Meta releases a
+/// version: until then the fake refuses it.
+pub const GRAPH_VERSIONS: &[GraphVersion] = &[
+    version("v27.0", (2026, 11, 4), None),
+    version("v26.0", (2026, 7, 29), None),
+    version("v25.0", (2026, 2, 18), Some((2028, 7, 29))),
+    version("v24.0", (2025, 10, 8), Some((2028, 2, 18))),
+    version("v23.0", (2025, 5, 29), Some((2027, 10, 8))),
+    version("v22.0", (2025, 1, 21), Some((2027, 5, 20))),
+    version("v21.0", (2024, 10, 2), Some((2027, 1, 21))),
+    version("v20.0", (2024, 5, 21), Some((2026, 9, 24))),
+    version("v19.0", (2024, 1, 23), Some((2026, 5, 21))),
+    version("v18.0", (2023, 9, 12), Some((2026, 1, 26))),
+    version("v17.0", (2023, 5, 23), Some((2025, 9, 12))),
+    version("v16.0", (2023, 2, 2), Some((2025, 5, 14))),
+    version("v15.0", (2022, 9, 15), Some((2024, 11, 20))),
+    version("v14.0", (2022, 5, 25), Some((2024, 9, 17))),
+    version("v13.0", (2022, 2, 8), Some((2024, 5, 28))),
+    version("v12.0", (2021, 9, 14), Some((2024, 2, 8))),
+    version("v11.0", (2021, 6, 8), Some((2023, 9, 14))),
+    version("v10.0", (2021, 2, 23), Some((2023, 6, 8))),
+    version("v9.0", (2020, 11, 10), Some((2023, 2, 23))),
+    version("v8.0", (2020, 8, 4), Some((2022, 11, 1))),
+    version("v7.0", (2020, 5, 5), Some((2022, 8, 4))),
+    version("v6.0", (2020, 2, 3), Some((2022, 5, 5))),
+    version("v5.0", (2019, 10, 29), Some((2022, 2, 3))),
+    version("v4.0", (2019, 7, 29), Some((2021, 11, 2))),
+    version("v3.3", (2019, 4, 30), Some((2021, 8, 3))),
+    version("v3.2", (2018, 10, 23), Some((2021, 5, 4))),
+    version("v3.1", (2018, 7, 26), Some((2020, 10, 27))),
+    version("v3.0", (2018, 5, 1), Some((2020, 7, 28))),
+    version("v2.12", (2018, 1, 30), Some((2020, 5, 5))),
+    version("v2.11", (2017, 11, 7), Some((2020, 1, 28))),
+    version("v2.10", (2017, 7, 18), Some((2019, 11, 7))),
+    version("v2.9", (2017, 4, 18), Some((2019, 7, 22))),
+    version("v2.8", (2016, 10, 5), Some((2019, 4, 18))),
+    version("v2.7", (2016, 7, 13), Some((2018, 10, 5))),
+    version("v2.6", (2016, 4, 12), Some((2018, 7, 13))),
+    version("v2.5", (2015, 10, 7), Some((2018, 4, 12))),
+    version("v2.4", (2015, 7, 8), Some((2017, 10, 9))),
+    version("v2.3", (2015, 3, 25), Some((2017, 7, 10))),
+    version("v2.2", (2014, 10, 30), Some((2017, 3, 27))),
+    version("v2.1", (2014, 8, 7), Some((2016, 10, 31))),
+    version("v2.0", (2014, 4, 30), Some((2016, 8, 8))),
+];
+
+impl GraphVersion {
+    fn released_by(&self, day: Day) -> bool {
+        let (year, month, date) = self.released;
+        Day::from_civil(year, month, date) <= day
+    }
+
+    /// Released and not yet past its "available until" day.
+    fn usable_on(&self, day: Day) -> bool {
+        self.released_by(day) && self.available_until.is_none_or(|(year, month, date)| day < Day::from_civil(year, month, date))
+    }
+}
+
+/// The versions Meta serves on `(year, month, day)`, newest first.
+pub fn usable_versions((year, month, day): (i32, u32, u32)) -> Vec<&'static str> {
+    let day = Day::from_civil(year, month, day);
+    GRAPH_VERSIONS.iter().filter(|v| v.usable_on(day)).map(|v| v.name).collect()
+}
+
+/// The version Meta serves a call to `asked` with on `day` (see "Versions" in
+/// the module's documentation); `None` for a version Meta never released.
+fn served_version(asked: &str, day: Day) -> Option<&'static str> {
+    let known = GRAPH_VERSIONS.iter().find(|v| v.name == asked && v.released_by(day))?;
+    if known.usable_on(day) {
+        return Some(known.name);
+    }
+    // The table is newest first: the last usable row is the oldest usable version.
+    GRAPH_VERSIONS.iter().rev().find(|v| v.usable_on(day)).map(|v| v.name)
+}
+
 async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(Failure { status, code, .. }) = take_injected(&mut lock(&shared.state)) {
+    if let Some(Failure { status, code, subcode, .. }) = take_injected(&mut lock(&shared.state)) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let code = code.unwrap_or(match status.as_u16() {
             429 => 4,
             500 | 503 => 2,
             _ => 1,
         });
-        return Err(coded_error(status, code));
+        return Err(coded_error(status, code, subcode));
     }
 
     let path = uri.path();
     let query: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
     let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let segments: Vec<&str> = path.split('/').collect();
+    let unknown_path = || graph_error(StatusCode::BAD_REQUEST, "OAuthException", 2500, None, &format!("Unknown path components: {path}"));
+    let today = lock(&shared.state).today.unwrap_or_else(Day::today);
+    let versions = |asked: &str| served_version(asked, today).map(|served| Version { asked: asked.to_owned(), served });
     match segments.as_slice() {
         ["", version, node, "messages"] if is_version(version) && (*node == "me" || *node == PAGE_ID) => {
+            let version = versions(version).ok_or_else(unknown_path)?;
             check_token(shared, param("access_token"))?;
             if method != Method::POST {
                 return Err(invalid(format!("(#100) Unsupported {method} request on {path}")));
             }
-            send(shared, version, headers, body).await
+            send(shared, &version, headers, body).await
         }
         ["", version, psid] if is_version(version) && !psid.is_empty() => {
+            versions(version).ok_or_else(unknown_path)?;
             check_token(shared, param("access_token"))?;
             if method != Method::GET {
                 return Err(invalid(format!("(#100) Unsupported {method} request on {path}")));
             }
             profile(shared, psid, param("fields"))
         }
-        _ => Err(graph_error(StatusCode::BAD_REQUEST, "OAuthException", 2500, None, &format!("Unknown path components: {path}"))),
+        _ => Err(unknown_path()),
     }
+}
+
+/// The version a call asked for and the one Meta serves it with.
+struct Version {
+    asked: String,
+    served: &'static str,
 }
 
 /// The injected failure for this request, if one is due (uses it up).
@@ -443,11 +652,11 @@ fn check_token(shared: &Shared, token: Option<&str>) -> Result<(), Reply> {
         ));
     };
     let known = token == PAGE_TOKEN || lock(&shared.state).extra_tokens.iter().any(|t| t == token);
-    if known { Ok(()) } else { Err(coded_error(StatusCode::BAD_REQUEST, 190)) }
+    if known { Ok(()) } else { Err(coded_error(StatusCode::BAD_REQUEST, 190, None)) }
 }
 
 /// `POST /{version}/me/messages`.
-async fn send(shared: &Shared, version: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+async fn send(shared: &Shared, version: &Version, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let json_body = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -471,9 +680,10 @@ async fn send(shared: &Shared, version: &str, headers: &HeaderMap, body: &[u8]) 
             let action = action.ok_or_else(|| invalid("(#100) Param sender_action must be one of {typing_on, typing_off, mark_seen}"))?;
             let mut state = lock(&shared.state);
             if state.blocked.contains(&psid) {
-                return Err(coded_error(StatusCode::BAD_REQUEST, 551));
+                return Err(coded_error(StatusCode::BAD_REQUEST, 551, None));
             }
-            state.actions.push(SenderAction { psid: psid.clone(), action: action.to_owned(), version: version.to_owned() });
+            let (asked, served) = (version.asked.clone(), version.served.to_owned());
+            state.actions.push(SenderAction { psid: psid.clone(), action: action.to_owned(), version: asked, served_version: served });
             Ok((StatusCode::OK, json!({ "recipient_id": psid })))
         }
         (Some(message), None) => {
@@ -512,7 +722,7 @@ fn check_messaging_type(request: &Map<String, Value>) -> Result<(String, Option<
 /// Records an accepted message after the user and window checks.
 async fn accept(
     shared: &Shared,
-    version: &str,
+    version: &Version,
     psid: String,
     messaging_type: String,
     tag: Option<String>,
@@ -522,8 +732,11 @@ async fn accept(
     static MIDS_ISSUED: AtomicU64 = AtomicU64::new(0);
     let (reply, hold) = {
         let mut state = lock(&shared.state);
+        if state.page_restricted {
+            return Err(coded_error(StatusCode::BAD_REQUEST, 10, Some(PAGE_RESTRICTED_SUBCODE)));
+        }
         if state.blocked.contains(&psid) {
-            return Err(coded_error(StatusCode::BAD_REQUEST, 551));
+            return Err(coded_error(StatusCode::BAD_REQUEST, 551, None));
         }
         let window = match (messaging_type.as_str(), tag.as_deref()) {
             ("MESSAGE_TAG", Some("HUMAN_AGENT")) => Some(HUMAN_AGENT_WINDOW),
@@ -532,13 +745,14 @@ async fn accept(
         };
         if let Some(window) = window {
             if !window_open(state.last_wrote.get(&psid), window) {
-                return Err(coded_error(StatusCode::BAD_REQUEST, 10));
+                return Err(coded_error(StatusCode::BAD_REQUEST, 10, None));
             }
         }
         let n = MIDS_ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
         let message_id = format!("m_AFake{:08x}{n:012x}", std::process::id());
         let reply = json!({ "recipient_id": psid, "message_id": message_id });
-        state.messages.push(SentMessage { psid, messaging_type, tag, message, version: version.to_owned(), message_id });
+        let (asked, served) = (version.asked.clone(), version.served.to_owned());
+        state.messages.push(SentMessage { psid, messaging_type, tag, message, version: asked, served_version: served, message_id });
         (reply, take_late(&mut state.late_answers))
     };
     if let Some(hold) = hold {
@@ -899,6 +1113,27 @@ impl Event {
         Self::new(psid, Some(timestamp_ms), "message", obj([("mid", s(mid)), ("attachments", Json::Array(vec![attachment]))]))
     }
 
+    /// The user sent a sticker, as Meta sends one since 30 August 2026: one
+    /// `sticker` attachment, its picture at `payload.url`, with its
+    /// `sticker_id`. Source: Meta's messages webhook reference ("Sticker
+    /// attachment type transition") and Messenger changelog of 1 June 2026.
+    /// The reference's example shows `payload.url`; that `sticker_id` sits in
+    /// the payload beside it is our reading of "with sticker_id metadata".
+    pub fn sticker(psid: &str, mid: &str, url: &str, sticker_id: u64, timestamp_ms: u64) -> Self {
+        let body = obj([("mid", s(mid)), ("attachments", Json::Array(vec![sticker_attachment(url, sticker_id)]))]);
+        Self::new(psid, Some(timestamp_ms), "message", body)
+    }
+
+    /// A sticker as Meta sent one from 1 June to 30 August 2026: the old
+    /// `image` attachment of the same sticker (with `sticker_id` in its payload
+    /// and on the message, as before) beside the new `sticker` one.
+    pub fn sticker_in_transition(psid: &str, mid: &str, url: &str, sticker_id: u64, timestamp_ms: u64) -> Self {
+        let image = obj([("type", s("image")), ("payload", obj([("url", s(url)), ("sticker_id", n(sticker_id))]))]);
+        let attachments = Json::Array(vec![image, sticker_attachment(url, sticker_id)]);
+        let body = obj([("mid", s(mid)), ("sticker_id", n(sticker_id)), ("attachments", attachments)]);
+        Self::new(psid, Some(timestamp_ms), "message", body)
+    }
+
     /// The echo of a message the page (app `app_id`, e.g. [`APP_ID`]) sent to
     /// `psid`: sender is the page, recipient the user,
     /// `"message":{"is_echo":true,"app_id","mid","text"}`.
@@ -941,6 +1176,11 @@ impl Event {
         let time = self.timestamp.unwrap_or_else(now_ms);
         Entry::new(time).event(self.clone()).body()
     }
+}
+
+/// `{"type":"sticker","payload":{"url","sticker_id"}}`.
+fn sticker_attachment(url: &str, sticker_id: u64) -> Json {
+    obj([("type", s("sticker")), ("payload", obj([("url", s(url)), ("sticker_id", n(sticker_id))]))])
 }
 
 /// One `entry[]` item: a page, a time, and its events in order.
@@ -1032,10 +1272,13 @@ mod tests {
     use super::*;
     use crate::raw_http::{self, HttpResponse};
 
+    /// A version Meta serves until 29 July 2028.
+    const VERSION: &str = "v25.0";
+
     const WORKED_EXAMPLE: &str = r#"{"object":"page","entry":[{"id":"PAGE_ID","time":1458692752478,"messaging":[{"sender":{"id":"USER_PSID"},"recipient":{"id":"PAGE_ID"},"timestamp":1458692752478,"message":{"mid":"mid.1457764197618:41d102a3e1ae206a38","text":"hello, world!"}}]}]}"#;
 
     async fn post(fake: &FakeGraph, body: &Value) -> HttpResponse {
-        raw_http::post_json(&fake.messages_url("v19.0"), &[], body).await.expect("request to fake")
+        raw_http::post_json(&fake.messages_url(VERSION), &[], body).await.expect("request to fake")
     }
 
     fn text(psid: &str, text: &str) -> Value {
@@ -1097,6 +1340,13 @@ mod tests {
 
         let image = item(Event::image("P1", "m_i", "https://cdn/x.png", 7));
         assert_eq!(image["message"]["attachments"], json!([{"type": "image", "payload": {"url": "https://cdn/x.png"}}]));
+        let sticker = item(Event::sticker("P1", "m_s", "https://cdn/s.png", 369_239_263_222_822, 7));
+        let sticker_attachment = json!({"type": "sticker", "payload": {"url": "https://cdn/s.png", "sticker_id": 369_239_263_222_822_u64}});
+        assert_eq!(sticker["message"], json!({"mid": "m_s", "attachments": [sticker_attachment]}));
+        let both = item(Event::sticker_in_transition("P1", "m_t", "https://cdn/s.png", 369_239_263_222_822, 7));
+        let legacy = json!({"type": "image", "payload": {"url": "https://cdn/s.png", "sticker_id": 369_239_263_222_822_u64}});
+        assert_eq!(both["message"]["attachments"], json!([legacy, sticker_attachment]));
+        assert_eq!(both["message"]["sticker_id"], 369_239_263_222_822_u64);
 
         let echo = item(Event::echo("P1", "m_e", "hi", APP_ID, 7));
         assert_eq!((echo["sender"]["id"].clone(), echo["recipient"]["id"].clone()), (json!(PAGE_ID), json!("P1")));
@@ -1138,35 +1388,91 @@ mod tests {
         assert!(message_id.starts_with("m_"));
         let sent = fake.messages();
         assert_eq!(sent.len(), 1);
-        assert_eq!((sent[0].psid.as_str(), sent[0].text(), sent[0].version.as_str()), ("P1", Some("hello"), "v19.0"));
+        assert_eq!((sent[0].psid.as_str(), sent[0].text(), sent[0].version.as_str()), ("P1", Some("hello"), VERSION));
+        assert_eq!(sent[0].served_version, VERSION);
         assert_eq!(
             (sent[0].messaging_type.as_str(), sent[0].tag.as_deref(), sent[0].message_id.as_str()),
             ("RESPONSE", None, &*message_id)
         );
         let requests = fake.requests();
-        assert_eq!(requests[0].path, "/v19.0/me/messages");
+        assert_eq!(requests[0].path, format!("/{VERSION}/me/messages"));
         assert_eq!(requests[0].query.as_deref(), Some(&*format!("access_token={PAGE_TOKEN}")));
-        let on_page = format!("{}/v4.0/{PAGE_ID}/messages?access_token={PAGE_TOKEN}", fake.url());
+        let on_page = format!("{}/{VERSION}/{PAGE_ID}/messages?access_token={PAGE_TOKEN}", fake.url());
         assert_eq!(raw_http::post_json(&on_page, &[], &text("P1", "x")).await.unwrap().status, 200);
-        assert_eq!(fake.messages()[1].version, "v4.0");
+        assert_eq!(fake.messages().len(), 2);
+    }
+
+    #[test]
+    fn the_version_table_is_metas_newest_first_and_its_days_are_calendar_days() {
+        assert_eq!(Day::from_civil(1970, 1, 1), Day(0));
+        assert_eq!(Day::from_civil(2000, 3, 1), Day(11_017));
+        assert_eq!(Day::from_civil(2026, 12, 7), Day(20_794));
+        assert!(Day::from_civil(2024, 2, 29) < Day::from_civil(2024, 3, 1));
+        let released: Vec<Day> = GRAPH_VERSIONS.iter().map(|v| Day::from_civil(v.released.0, v.released.1, v.released.2)).collect();
+        assert!(released.windows(2).all(|pair| pair[0] > pair[1]), "newest first");
+        assert_eq!(usable_versions((2026, 12, 7)), ["v27.0", "v26.0", "v25.0", "v24.0", "v23.0", "v22.0", "v21.0"]);
+        assert_eq!(usable_versions((2027, 1, 21)).last(), Some(&"v22.0"), "v21.0 is available until 21 January 2027");
+    }
+
+    #[tokio::test]
+    async fn a_retired_version_is_served_as_the_oldest_usable_one_and_a_version_meta_never_released_is_refused() {
+        let fake = FakeGraph::start().await;
+        fake.set_today((2026, 12, 7));
+        let at = |version: &str| format!("{}/{version}/me/messages?access_token={PAGE_TOKEN}", fake.url());
+        for (asked, served) in [("v27.0", "v27.0"), ("v21.0", "v21.0"), ("v20.0", "v21.0"), ("v4.0", "v21.0")] {
+            let resp = raw_http::post_json(&at(asked), &[], &text("P1", asked)).await.unwrap();
+            assert_eq!(resp.status, 200, "{asked}: {}", resp.text());
+            let sent = fake.messages().pop().unwrap();
+            assert_eq!((sent.version.as_str(), sent.served_version.as_str()), (asked, served));
+        }
+        for never in ["v28.0", "v25.1", "v1.0", "v99.0"] {
+            let resp = raw_http::post_json(&at(never), &[], &text("P1", "x")).await.unwrap();
+            assert_error(&resp, 400, 2500);
+            assert_eq!(resp.json()["error"]["message"], format!("Unknown path components: /{never}/me/messages"));
+        }
+        fake.set_profile("P1", "Ana", "García");
+        let profile = |version: &str| format!("{}/{version}/P1?fields=first_name&access_token={PAGE_TOKEN}", fake.url());
+        assert_eq!(raw_http::get(&profile("v20.0"), &[]).await.unwrap().status, 200);
+        assert_error(&raw_http::get(&profile("v28.0"), &[]).await.unwrap(), 400, 2500);
+        fake.set_today((2026, 7, 1));
+        assert_error(&raw_http::post_json(&at("v26.0"), &[], &text("P1", "x")).await.unwrap(), 400, 2500);
+        assert_eq!(fake.messages().len(), 4, "only the served calls were sent");
+    }
+
+    #[tokio::test]
+    async fn a_restricted_page_gets_10_1893063_for_every_message_to_anyone_until_meta_lifts_it() {
+        let fake = FakeGraph::start().await;
+        fake.restrict_page();
+        for psid in ["P1", "P2"] {
+            let resp = post(&fake, &text(psid, "x")).await;
+            assert_error(&resp, 400, 10);
+            assert_eq!(resp.json()["error"]["error_subcode"], PAGE_RESTRICTED_SUBCODE);
+            assert!(resp.json()["error"].get("is_transient").is_none(), "no retry makes it pass");
+        }
+        let typing = post(&fake, &json!({"recipient": {"id": "P1"}, "sender_action": "typing_on"})).await;
+        assert_eq!(typing.status, 200, "the changelog speaks of messages only");
+        assert!(fake.messages().is_empty());
+        fake.lift_page_restriction();
+        assert_eq!(post(&fake, &text("P1", "x")).await.status, 200);
+        assert_eq!(fake.messages().len(), 1);
     }
 
     #[tokio::test]
     async fn a_wrong_or_missing_token_is_refused_and_an_added_token_is_accepted() {
         let fake = FakeGraph::start().await;
-        let url = |token: &str| format!("{}/v19.0/me/messages?access_token={token}", fake.url());
+        let url = |token: &str| format!("{}/{VERSION}/me/messages?access_token={token}", fake.url());
         let wrong = raw_http::post_json(&url("nope"), &[], &text("P1", "x")).await.unwrap();
         assert_error(&wrong, 400, 190);
         assert_eq!(wrong.json()["error"]["message"], "Invalid OAuth access token.");
         assert_eq!(wrong.json()["error"]["type"], "OAuthException");
-        let missing = raw_http::post_json(&format!("{}/v19.0/me/messages", fake.url()), &[], &text("P1", "x")).await.unwrap();
+        let missing = raw_http::post_json(&format!("{}/{VERSION}/me/messages", fake.url()), &[], &text("P1", "x")).await.unwrap();
         assert_error(&missing, 400, 2500);
         fake.add_page_token("second");
         assert_eq!(raw_http::post_json(&url("second"), &[], &text("P1", "x")).await.unwrap().status, 200);
         let unversioned = format!("{}/me/messages?access_token={PAGE_TOKEN}", fake.url());
         assert_error(&raw_http::post_json(&unversioned, &[], &text("P1", "x")).await.unwrap(), 400, 2500);
         let form_type = [("content-type", "application/x-www-form-urlencoded")];
-        assert_error(&raw_http::send("POST", &fake.messages_url("v19.0"), &form_type, b"a=1").await.unwrap(), 400, 100);
+        assert_error(&raw_http::send("POST", &fake.messages_url(VERSION), &form_type, b"a=1").await.unwrap(), 400, 100);
         assert_eq!(fake.messages().len(), 1);
     }
 
@@ -1287,13 +1593,13 @@ mod tests {
     async fn profiles_answer_the_asked_fields_and_unknown_users_get_code_100() {
         let fake = FakeGraph::start().await;
         fake.set_profile("P1", "Ana", "García");
-        let url = |psid: &str, fields: &str| format!("{}/v19.0/{psid}?fields={fields}&access_token={PAGE_TOKEN}", fake.url());
+        let url = |psid: &str, fields: &str| format!("{}/{VERSION}/{psid}?fields={fields}&access_token={PAGE_TOKEN}", fake.url());
         let resp = raw_http::get(&url("P1", "first_name,last_name"), &[]).await.unwrap();
         assert_eq!(resp.status, 200, "{}", resp.text());
         assert_eq!(resp.json(), json!({"first_name": "Ana", "last_name": "García", "id": "P1"}));
         assert_error(&raw_http::get(&url("P9", "first_name"), &[]).await.unwrap(), 400, 100);
         assert_error(&raw_http::get(&url("P1", "shoe_size"), &[]).await.unwrap(), 400, 100);
-        let no_token = raw_http::get(&format!("{}/v19.0/P1?fields=first_name&access_token=bad", fake.url()), &[]).await.unwrap();
+        let no_token = raw_http::get(&format!("{}/{VERSION}/P1?fields=first_name&access_token=bad", fake.url()), &[]).await.unwrap();
         assert_error(&no_token, 400, 190);
     }
 
@@ -1318,9 +1624,17 @@ mod tests {
         assert_error(&refused, 400, 10);
         assert_eq!(refused.json()["error"]["error_subcode"], 2_018_278);
         assert_eq!(post(&fake, &text("P1", "x")).await.status, 200);
-        assert_eq!(fake.messages().len(), 3);
+        fake.refuse_with_subcode(10, PAGE_RESTRICTED_SUBCODE, 2);
+        for _ in 0..2 {
+            let restricted = post(&fake, &text("P1", "x")).await;
+            assert_error(&restricted, 400, 10);
+            assert_eq!(restricted.json()["error"]["error_subcode"], 1_893_063);
+            assert_eq!(restricted.json()["error"]["message"], "(#10) This Page is temporarily restricted from sending messages.");
+        }
+        assert_eq!(post(&fake, &text("P1", "x")).await.status, 200);
+        assert_eq!(fake.messages().len(), 4);
         let statuses: Vec<Option<u16>> = fake.requests().iter().map(|r| r.status).collect();
-        let expected = [429, 200, 200, 503, 500, 429, 400, 200].map(Some);
+        let expected = [429, 200, 200, 503, 500, 429, 400, 200, 400, 400, 200].map(Some);
         assert_eq!(statuses, expected);
     }
 

@@ -22,7 +22,7 @@
 //! | `GET    /v1/chats/{id}` | appid + secret |
 //! | `GET    /v1/chats/{id}/assign` | appid + secret |
 //! | `POST   /v1/chats/{id}/messages` | appid + secret |
-//! | `GET    /v1/surveys/{id}` (JSON body `sourceId`) | appid + secret |
+//! | `GET    /v1/chats/{id}/messages` (`{"messages":[..]}`, each with `created`, Unix seconds) | appid + secret |
 //! | `DELETE /v1/chats/{id}[?userId=<id>]` | appid + secret |
 //! | `POST   /v1/media` (multipart `chatId`, `senderId`, `media` file) | appid + secret |
 //! | `GET    /v1/media/{id}` (the file's bytes) | appid + secret |
@@ -32,6 +32,16 @@
 //! 401 `{"error":{"code":401,"message":"Unauthorized"}}`. Each request is
 //! handled in this order: delay, injected failure, appid, route and method,
 //! secret, body.
+//!
+//! Where each rule comes from (Inbenta publishes no machine-readable spec of HyperChat): the
+//! base URL, the `x-hyper-*` headers and which routes the app id alone opens, HyperChat's API
+//! Setup page; the routes, bodies and the answers' fields the connector reads, Inbenta's PHP
+//! client (`chatbot_api_connector` `src/HyperChatAPI/**`, `Client/HyperChat.php`): `GET
+//! /v1/settings` answers `settings.queue.active` (`isQueueModeActive`), an agent is a user with
+//! a `providerId` (`handleEvent`, `messages:new`), messages are `{id, chat, sender, type
+//! (text|media), message}`. The survey after a chat is not HyperChat's: it is the ticketing
+//! API's (`crate::inbenta`), and no HyperChat document has a survey route, so this fake has
+//! none.
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -82,6 +92,17 @@ struct ChatState {
     /// `(status, remaining)` of an injected failure.
     failures: Option<(u16, usize)>,
     delay: Duration,
+    /// What happens to the next message posts: kept but answered late, or never taken.
+    message_faults: Vec<MessageFault>,
+}
+
+/// A fault of one message post (`POST /v1/chats/{id}/messages`).
+#[derive(Debug, Clone, Copy)]
+enum MessageFault {
+    /// Kept, and answered after this long.
+    Late(Duration),
+    /// Neither kept nor answered (the connection stays open until the client gives up).
+    Lost,
 }
 
 impl ChatState {
@@ -208,9 +229,29 @@ impl FakeHyperChat {
         lock(&self.server.shared.state).failures = Some((status, times));
     }
 
+    /// Closes a chat as its agent does from HyperChat's console (HyperChat then posts
+    /// `chats:close`, which the caller sends).
+    pub fn close_chat(&self, chat_id: &str) {
+        if let Some(stored) = lock(&self.server.shared.state).chat_mut(chat_id) {
+            stored.chat.insert("status".into(), json!("closed"));
+        }
+    }
+
     /// Every request waits this long before being handled (client timeouts).
     pub fn set_delay(&self, delay: Duration) {
         lock(&self.server.shared.state).delay = delay;
+    }
+
+    /// The next `times` message posts are kept as usual, but answered only after `hold`: the
+    /// product times out on a message the chat has.
+    pub fn answer_messages_late(&self, hold: Duration, times: usize) {
+        lock(&self.server.shared.state).message_faults.extend(std::iter::repeat_n(MessageFault::Late(hold), times));
+    }
+
+    /// The next `times` message posts are read and then neither kept nor answered: the product
+    /// cannot know, and the chat never got them.
+    pub fn lose_messages(&self, times: usize) {
+        lock(&self.server.shared.state).message_faults.extend(std::iter::repeat_n(MessageFault::Lost, times));
     }
 
     // ----- recordings ---------------------------------------------------
@@ -361,7 +402,31 @@ fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
     Some(status)
 }
 
+/// A request, with the fault set for it if it posts a message.
 async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+    let posts_message = method == Method::POST
+        && uri.path().strip_prefix("/v1/chats/").is_some_and(|rest| rest.trim_end_matches('/').ends_with("/messages"));
+    let fault = if posts_message {
+        let mut state = lock(&shared.state);
+        (!state.message_faults.is_empty()).then(|| state.message_faults.remove(0))
+    } else {
+        None
+    };
+    match fault {
+        None => answer_now(shared, method, uri, headers, body).await,
+        Some(MessageFault::Late(hold)) => {
+            let answer = answer_now(shared, method, uri, headers, body).await;
+            tokio::time::sleep(hold).await;
+            answer
+        }
+        Some(MessageFault::Lost) => {
+            crate::recording::never_answer().await;
+            Err(api_error(StatusCode::GATEWAY_TIMEOUT, "lost"))
+        }
+    }
+}
+
+async fn answer_now(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -472,22 +537,19 @@ async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap,
             ok(json!({"success": true}))
         }
         ["chats", id, "messages"] => {
-            allow(&[Method::POST])?;
+            allow(&[Method::GET, Method::POST])?;
             secret()?;
+            if method == Method::GET {
+                state.chat_mut(id).ok_or_else(|| not_found("Chat"))?;
+                let messages: Vec<Value> = state.messages.iter().filter(|m| m["chat"] == *id).cloned().collect();
+                return ok(json!({ "messages": messages }));
+            }
             post_message(&mut state, id, body)
         }
         ["media"] => {
             allow(&[Method::POST])?;
             secret()?;
             upload(&mut state, header(headers, "content-type").unwrap_or_default(), body)
-        }
-        // A survey's link for a ticket (JSON body on a GET, as Inbenta's client sends it).
-        ["surveys", id] => {
-            allow(&[Method::GET])?;
-            secret()?;
-            let input = json_object(body)?;
-            let ticket = input.get("sourceId").map(|t| t.as_str().map_or_else(|| t.to_string(), str::to_owned)).unwrap_or_default();
-            ok(json!({"survey": {"id": id, "url": format!("https://surveys.example/{id}?ticket={ticket}")}}))
         }
         _ => Err(not_found("Route")),
     }
@@ -585,6 +647,7 @@ fn post_message(state: &mut ChatState, chat_id: &str, body: &[u8]) -> Result<Rep
         "sender": sender,
         "message": text,
         "type": "text",
+        "created": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
     });
     state.messages.push(message.clone());
     ok(json!({"message": message}))
@@ -882,12 +945,13 @@ mod tests {
         assert_eq!(fake.chats()[0]["status"], "active");
 
         let msg = send(&fake, "POST", "/v1/chats/C1/messages", BOTH, json!({"chatId": "C1", "sender": user, "message": "hello"})).await;
-        assert_eq!(
-            msg.json(),
-            json!({"message": {"id": "M1", "chat": "C1", "sender": user,
-                               "message": "hello", "type": "text"}})
-        );
+        let mut posted = msg.json()["message"].clone();
+        assert!(posted["created"].as_u64().is_some_and(|at| at > 1_700_000_000), "dated: {posted}");
+        posted.as_object_mut().unwrap().remove("created");
+        assert_eq!(posted, json!({"id": "M1", "chat": "C1", "sender": user, "message": "hello", "type": "text"}));
         assert_eq!(fake.messages("C1"), vec![msg.json()["message"].clone()]);
+        let listed = get(&fake, "/v1/chats/C1/messages", BOTH).await;
+        assert_eq!(listed.json(), json!({"messages": [msg.json()["message"].clone()]}), "the chat's messages, as posted");
         assert!(fake.messages("C2").is_empty());
 
         let close = send(&fake, "DELETE", &format!("/v1/chats/C1?userId={user}"), BOTH, json!({})).await;

@@ -1,4 +1,4 @@
-//! A fake of Inbenta's authentication and Chatbot APIs.
+//! A fake of Inbenta's authentication, Chatbot and ticketing APIs.
 //!
 //! It is a real HTTP server on `127.0.0.1:<random port>` so the connector's
 //! actual HTTP client (headers, encodings, token refresh, timeouts, retries)
@@ -19,8 +19,30 @@
 //! | `POST /prod/chatbot/v1/conversation/variables` | key + token + session |
 //! | `GET  /prod/chatbot/v1/conversation/history` | key + token + session |
 //! | `GET  /prod/chatbot/v1/app/data/{group}` | key + token |
+//! | `GET  /prod/ticketing/v1/tickets?external_id=<chat id>` | key + token |
+//! | `POST /prod/ticketing/v1/surveys/{id}/start` (form `sourceType=ticket&sourceId=<ticket>`) | key + token |
+//! | `POST /prod/ticketing/v1/surveys/{id}/submit` (form `field_answers[<item>]=<value>`..., `token`) | key + token |
 //!
 //! "Chatbot routes" below means every path under `/prod/chatbot/`.
+//!
+//! Where each rule comes from (Inbenta publishes no machine-readable spec):
+//! - auth, tokens, `apis`, chatbot routes and their error shapes: Inbenta's API Setup and
+//!   Authorization pages and Inbenta's PHP client (`../shared/reference/upstream-apis.md` §4);
+//! - tracking event types: `rate` and `click` (Inbenta's PHP client, `ChatbotAPIClient::trackEvent`
+//!   callers), and for an escalation only the session data keys of Inbenta's "External Chat
+//!   Tracking" page (`CHAT_ATTENDED`, `CHAT_ESCALATION_REJECTED`, `CHAT_NO_AGENTS`,
+//!   `CHAT_UNATTENDED`). Any other type is refused 400 here so a test sees a key Inbenta does not
+//!   document; a real instance may accept keys it was configured with, and what it answers to
+//!   others is not documented;
+//! - ticketing routes: Inbenta's PHP library (`chatbot_api_connector` 1.4.3,
+//!   `MessengerAPIClient::getTicketID` reads `data[0].id`, `surveyStart` posts the form and
+//!   reads `response`; errors as `{"error":..}`; `surveySubmit` posts `http_build_query` of
+//!   `field_answers` (item id => answer) and `token`, and reads only `errors[0].message`), no
+//!   public page of the ticketing API having them. What the submit checks is what the PHP
+//!   sends: a form, the token of the survey's start, answers to the survey's own items (not
+//!   its header or other layout items), a choice item's answer one of its values (the PHP
+//!   submits a choice's `value`, a range's number), none empty (the PHP leaves those out). What
+//!   a real submit answers on success is unknown (the PHP ignores it): `{"response":{}}` here.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -128,6 +150,10 @@ struct BotState {
     auth_failures: Option<Failures>,
     /// Messages (trimmed, lower-cased) answered 500 every time.
     poisoned: std::collections::HashSet<String>,
+    /// Ticketing: the ticket made of each chat (chat id -> ticket id).
+    tickets: HashMap<String, Value>,
+    /// Ticketing: each survey's definition, as `/start` answers it under `response`.
+    surveys: HashMap<String, Value>,
 }
 
 impl Default for BotState {
@@ -147,6 +173,8 @@ impl Default for BotState {
             chatbot_failures: None,
             auth_failures: None,
             poisoned: std::collections::HashSet::new(),
+            tickets: HashMap::new(),
+            surveys: HashMap::new(),
         }
     }
 }
@@ -208,6 +236,36 @@ impl FakeInbenta {
     /// product calls `{chatbot_url}/v1/...`.
     pub fn chatbot_url(&self) -> String {
         format!("{}/prod/chatbot", self.server.shared.base_url)
+    }
+
+    /// Ticketing API base, as returned in `apis.ticketing` by `/v1/auth`.
+    pub fn ticketing_url(&self) -> String {
+        format!("{}/prod/ticketing", self.server.shared.base_url)
+    }
+
+    /// HyperChat made ticket `ticket` of chat `chat_id`: `GET /v1/tickets?external_id=<chat>`
+    /// finds it.
+    pub fn set_chat_ticket(&self, chat_id: &str, ticket: Value) {
+        lock(&self.server.shared.state).tickets.insert(chat_id.to_owned(), ticket);
+    }
+
+    /// `POST /v1/surveys/{id}/start` answers `{"response": definition}` (else 404).
+    pub fn set_survey(&self, id: &str, definition: Value) {
+        lock(&self.server.shared.state).surveys.insert(id.to_owned(), definition);
+    }
+
+    /// The answers of each submit the fake took (`POST /v1/surveys/{id}/submit`), in order:
+    /// the survey's id and its `field_answers` (item id, answer), as posted.
+    pub fn survey_submissions(&self) -> Vec<(String, Vec<(String, String)>)> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.status == Some(200))
+            .filter_map(|r| {
+                let id = r.path.strip_prefix("/prod/ticketing/v1/surveys/")?.strip_suffix("/submit")?.to_owned();
+                let answers = r.form().into_iter().filter_map(|(k, v)| Some((field_answer(&k)?.to_owned(), v))).collect();
+                Some((id, answers))
+            })
+            .collect()
     }
 
     // ----- script -------------------------------------------------------
@@ -502,7 +560,11 @@ async fn chatbot(shared: &Shared, method: &Method, rest: &str, headers: &HeaderM
         }
         "/v1/tracking/events" if post => {
             check_session(&state, headers)?;
-            json_object(body)?;
+            let event = json_object(body)?;
+            let kind = event.get("type").and_then(Value::as_str).unwrap_or_default();
+            if !TRACKING_TYPES.contains(&kind) {
+                return Err(api_error(StatusCode::BAD_REQUEST, &format!("Undocumented tracking event type '{kind}'")));
+            }
             Ok((StatusCode::OK, json!({})))
         }
         "/v1/conversation/variables" if post => {
@@ -528,6 +590,114 @@ async fn chatbot(shared: &Shared, method: &Method, rest: &str, headers: &HeaderM
         | "/v1/conversation/history" => Err(api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")),
         _ => Err(api_error(StatusCode::NOT_FOUND, "Not found")),
     }
+}
+
+/// The tracking event types the fake takes (see the module's sources): the PHP client's
+/// `rate` and `click`, and the session data keys Inbenta's "External Chat Tracking" page lists
+/// for an escalation to a live chat.
+const TRACKING_TYPES: &[&str] = &["rate", "click", "CHAT_ATTENDED", "CHAT_ESCALATION_REJECTED", "CHAT_NO_AGENTS", "CHAT_UNATTENDED"];
+
+/// Everything under `/prod/ticketing`, with the same key and token rules as the chatbot routes.
+fn ticketing(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+    let rest = uri.path().strip_prefix("/prod/ticketing").unwrap_or_default();
+    let state = lock(&shared.state);
+    if header(headers, "x-inbenta-key") != Some(FakeInbenta::API_KEY) {
+        return Err(unauthorized());
+    }
+    let token = bearer(headers, "authorization").ok_or_else(unauthorized)?;
+    if !state.token_is_valid(token) {
+        return Err(unauthorized());
+    }
+    let form = |text: &[u8]| serde_urlencoded::from_bytes::<Vec<(String, String)>>(text).unwrap_or_default();
+    let not_found = |what: &str| (StatusCode::NOT_FOUND, json!({"error": {"code": 404, "message": format!("{what} not found")}}));
+    match rest.trim_end_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["", "v1", "tickets"] if method == Method::GET => {
+            let query = form(uri.query().unwrap_or_default().as_bytes());
+            let chat = query.iter().find_map(|(k, v)| (k == "external_id").then_some(v.as_str()));
+            let data: Vec<Value> = chat.and_then(|chat| state.tickets.get(chat)).map(|id| json!({"id": id})).into_iter().collect();
+            Ok((StatusCode::OK, json!({ "data": data })))
+        }
+        ["", "v1", "surveys", id, "start"] if method == Method::POST => {
+            let input = form(body);
+            let field = |name: &str| input.iter().find_map(|(k, v)| (k == name).then_some(v.as_str()));
+            if field("sourceType") != Some("ticket") || field("sourceId").is_none_or(str::is_empty) {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": {"code": 400, "message": "sourceType=ticket and sourceId are required"}}),
+                ));
+            }
+            let survey = state.surveys.get(*id).ok_or_else(|| not_found("Survey"))?;
+            Ok((StatusCode::OK, json!({ "response": survey })))
+        }
+        ["", "v1", "surveys", id, "submit"] if method == Method::POST => {
+            let survey = state.surveys.get(*id).ok_or_else(|| not_found("Survey"))?;
+            if !header(headers, "content-type").is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+                return Err(api_error(StatusCode::BAD_REQUEST, "The answers are a form"));
+            }
+            check_submission(survey, &form(body)).map_err(|message| api_error(StatusCode::BAD_REQUEST, &message))?;
+            Ok((StatusCode::OK, json!({"response": {}})))
+        }
+        _ => Err(not_found("Route")),
+    }
+}
+
+/// The item id of a `field_answers[<id>]` key.
+fn field_answer(key: &str) -> Option<&str> {
+    key.strip_prefix("field_answers[")?.strip_suffix(']').filter(|id| !id.is_empty())
+}
+
+/// A survey item's id as the start gave it (a number or a string).
+fn item_id(item: &Value) -> String {
+    match &item["id"] {
+        Value::String(id) => id.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// What a survey submit must hold (see the module's sources): the start's token once, and
+/// answers to the survey's own non-layout items, each once, not empty, a choice item's among
+/// its values (or its `min`..`max`).
+fn check_submission(survey: &Value, form: &[(String, String)]) -> Result<(), String> {
+    let tokens: Vec<&str> = form.iter().filter(|(k, _)| k == "token").map(|(_, v)| v.as_str()).collect();
+    if tokens != [survey["token"].as_str().unwrap_or_default()] {
+        return Err(format!("token must be the survey's, once; got {tokens:?}"));
+    }
+    let items: Vec<&Value> = survey["pages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|page| page["items"].as_array().into_iter().flatten())
+        .filter(|item| item["type"] != "layout")
+        .collect();
+    let mut answered = std::collections::HashSet::new();
+    for (key, value) in form.iter().filter(|(k, _)| k != "token") {
+        let id = field_answer(key).ok_or_else(|| format!("unknown field {key:?}"))?;
+        let item = items.iter().find(|item| item_id(item) == id).ok_or_else(|| format!("no item {id} in the survey"))?;
+        if !answered.insert(id) || value.is_empty() {
+            return Err(format!("item {id} answered twice or empty"));
+        }
+        let settings = item["settings"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let choices: Vec<String> = settings
+            .iter()
+            .skip(1)
+            .filter_map(|s| s["value"].as_array())
+            .flatten()
+            .map(|choice| match &choice["value"] {
+                Value::String(v) => v.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        let bound = |name: &str| settings.iter().find(|s| s["subtype"] == name).and_then(|s| s["value"]["value"].as_i64());
+        let allowed = match (choices.is_empty(), bound("min"), bound("max")) {
+            (false, _, _) => choices.contains(value),
+            (true, Some(min), Some(max)) if max > min => value.parse::<i64>().is_ok_and(|n| (min..=max).contains(&n)),
+            _ => true,
+        };
+        if !allowed {
+            return Err(format!("{value:?} is no choice of item {id}"));
+        }
+    }
+    Ok(())
 }
 
 /// Requires `x-inbenta-session: Bearer <sessionToken>` naming a live session.
@@ -567,6 +737,9 @@ impl Upstream for Shared {
     }
 
     async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+        if uri.path().starts_with("/prod/ticketing/") {
+            return ticketing(self, method, uri, headers, body);
+        }
         route(self, method, uri.path(), headers, body).await
     }
 }
@@ -819,6 +992,95 @@ mod tests {
 
         assert_eq!(fake.tracking_events(), vec![json!({"type": "click", "data": {"code": "CC"}})]);
         assert_eq!(fake.variables(), vec![json!({"name": "phone", "value": "1"})]);
+    }
+
+    #[tokio::test]
+    async fn tracking_takes_the_documented_escalation_keys_and_refuses_the_old_contact_keys() {
+        let fake = FakeInbenta::start().await;
+        let tok = token(&fake).await;
+        let sess = start_session(&fake, &tok).await;
+        let (auth, session) = (format!("Bearer {tok}"), format!("Bearer {sess}"));
+        let h = [KEY, ("authorization", auth.as_str()), ("x-inbenta-session", session.as_str())];
+        let url = format!("{}/v1/tracking/events", fake.chatbot_url());
+        for kind in ["CHAT_ATTENDED", "CHAT_ESCALATION_REJECTED", "CHAT_NO_AGENTS", "CHAT_UNATTENDED"] {
+            let body = json!({"type": kind, "data": {"value": "true"}}).to_string();
+            assert_eq!(post(&url, &h, &body).await.status, 200, "{kind}");
+        }
+        for kind in ["CONTACT_ATTENDED", "CONTACT_REJECTED", "CONTACT_UNATTENDED", ""] {
+            let refused = post(&url, &h, &json!({"type": kind, "data": {"value": "true"}}).to_string()).await;
+            assert_eq!((refused.status, refused.json()["errors"][0]["code"].clone()), (400, json!(400)), "{kind}");
+        }
+        assert_eq!(fake.tracking_events().len(), 4, "refused events are not recorded");
+    }
+
+    #[tokio::test]
+    async fn the_ticketing_routes_find_a_chats_ticket_and_start_its_survey_with_a_valid_token() {
+        let fake = FakeInbenta::start().await;
+        let auth = post(&format!("{}/auth", fake.auth_url()), &[KEY], r#"{"secret":"test-inbenta-secret"}"#).await;
+        assert_eq!(auth.json()["apis"]["ticketing"], fake.ticketing_url().as_str());
+        fake.set_chat_ticket("C1", json!(42));
+        fake.set_survey("7", json!({"id": 7, "token": "tok", "pages": []}));
+        let bearer = format!("Bearer {}", token(&fake).await);
+        let h = [KEY, ("authorization", bearer.as_str())];
+        let base = fake.ticketing_url();
+
+        let found = raw_http::get(&format!("{base}/v1/tickets?external_id=C1"), &h).await.unwrap();
+        assert_eq!((found.status, found.json()), (200, json!({"data": [{"id": 42}]})));
+        let none = raw_http::get(&format!("{base}/v1/tickets?external_id=C2"), &h).await.unwrap();
+        assert_eq!(none.json(), json!({"data": []}));
+
+        let form = [KEY, ("authorization", bearer.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let started = post(&format!("{base}/v1/surveys/7/start"), &form, "sourceType=ticket&sourceId=42").await;
+        assert_eq!((started.status, started.json()["response"]["token"].clone()), (200, json!("tok")));
+        assert_eq!(post(&format!("{base}/v1/surveys/8/start"), &form, "sourceType=ticket&sourceId=42").await.status, 404);
+        assert_eq!(post(&format!("{base}/v1/surveys/7/start"), &form, "sourceId=42").await.status, 400);
+        assert_eq!(raw_http::get(&format!("{base}/v1/tickets?external_id=C1"), &[KEY]).await.unwrap().status, 401);
+    }
+
+    #[tokio::test]
+    async fn the_survey_submit_takes_the_answers_as_inbentas_php_posts_them_and_refuses_anything_else() {
+        let fake = FakeInbenta::start().await;
+        fake.set_survey(
+            "7",
+            json!({"id": 7, "token": "tok", "pages": [{"id": 1, "items": [
+                {"id": 10, "type": "layout", "subtype": "header", "settings": [{"value": "Title"}]},
+                {"id": 11, "type": "input", "subtype": "radio", "settings": [{"value": "How?"}, {"value": [{"value": "g", "label": "Good"}]}]},
+                {"id": 12, "type": "input", "subtype": "rating", "settings": [
+                    {"value": "Rate"}, {"subtype": "min", "value": {"value": 1}}, {"subtype": "max", "value": {"value": 5}}]},
+                {"id": "13", "type": "input", "subtype": "textarea", "settings": [{"value": "Why?"}]},
+            ]}]}),
+        );
+        let bearer = format!("Bearer {}", token(&fake).await);
+        let form = [KEY, ("authorization", bearer.as_str()), ("content-type", "application/x-www-form-urlencoded")];
+        let url = format!("{}/v1/surveys/7/submit", fake.ticketing_url());
+        let taken =
+            post(&url, &form, "field_answers%5B11%5D=g&field_answers%5B12%5D=5&field_answers%5B13%5D=Quick+%26+kind&token=tok").await;
+        assert_eq!(taken.status, 200, "{}", taken.text());
+        for refused in [
+            "field_answers%5B11%5D=g",                                   // no token
+            "field_answers%5B11%5D=g&token=other",                       // another token
+            "field_answers%5B11%5D=Good&token=tok",                      // the label, not the value
+            "field_answers%5B12%5D=6&token=tok",                         // out of the range
+            "field_answers%5B10%5D=x&token=tok",                         // the header
+            "field_answers%5B99%5D=x&token=tok",                         // no such item
+            "field_answers%5B13%5D=&token=tok",                          // empty
+            "field_answers%5B13%5D=a&field_answers%5B13%5D=b&token=tok", // twice
+            "answers%5B13%5D=a&token=tok",                               // not field_answers
+        ] {
+            let answer = post(&url, &form, refused).await;
+            assert_eq!((answer.status, answer.json()["errors"][0]["code"].clone()), (400, json!(400)), "{refused}");
+        }
+        let as_json =
+            post(&url, &[KEY, ("authorization", bearer.as_str()), ("content-type", "application/json")], r#"{"token":"tok"}"#).await;
+        assert_eq!(as_json.status, 400);
+        assert_eq!(
+            fake.survey_submissions(),
+            vec![(
+                "7".to_owned(),
+                vec![("11".to_owned(), "g".to_owned()), ("12".to_owned(), "5".to_owned()), ("13".to_owned(), "Quick & kind".to_owned()),]
+            )]
+        );
+        assert_eq!(post(&format!("{}/v1/surveys/8/submit", fake.ticketing_url()), &form, "token=tok").await.status, 404);
     }
 
     #[tokio::test]

@@ -37,6 +37,7 @@
 //! Every fake is cheap to start; give each test its own instance so tests can
 //! run in parallel without sharing scripts or recordings.
 
+pub mod admin;
 pub mod connector;
 pub mod counting_store;
 pub mod dynamo_proxy;
@@ -48,7 +49,9 @@ pub mod local;
 pub mod raw_http;
 pub mod recording;
 pub mod smooch;
+pub mod specs;
 pub mod twilio;
+pub mod twilio_content;
 pub mod twilio_signing;
 
 mod server;

@@ -76,6 +76,7 @@ impl LocalServer {
             .env("INBENTA_API_KEY", FakeInbenta::API_KEY)
             .env("INBENTA_API_SECRET", FakeInbenta::API_SECRET)
             .env("TWILIO_API_URL", options.twilio.base_url())
+            .env("TWILIO_CONTENT_API_URL", options.twilio.base_url())
             .env("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID)
             .env("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN)
             .env("TWILIO_WEBHOOK_URL", format!("{url}/twilio"))

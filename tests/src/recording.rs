@@ -105,3 +105,16 @@ impl RequestLog {
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Uses up one of a fault's `remaining` requests: whether this request gets the fault.
+pub(crate) fn take_one(remaining: &mut usize) -> bool {
+    let due = *remaining > 0;
+    *remaining = remaining.saturating_sub(1);
+    due
+}
+
+/// A request a fake takes in and then neither acts on nor answers: it holds the connection until
+/// the client gives up (every client of the product does within seconds).
+pub(crate) async fn never_answer() {
+    tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}

@@ -8,11 +8,17 @@
 //! | route | answer |
 //! |---|---|
 //! | `POST /v2/apps/{appId}/conversations/{conversationId}/messages` | 201 `{"messages":[{id,received,author,content,source}]}` |
+//! | `GET  /v2/apps/{appId}/conversations/{conversationId}/messages` | 200 `{"messages":[..the last 100, oldest first..],"meta":{"hasMore"},"links":{}}` (`ListMessages`) |
 //! | `POST /v2/apps/{appId}/conversations/{conversationId}/activity` | 200 `{}` |
 //! | `GET  /v2/apps/{appId}/users/{userId}` | 200 `{"user":{id,profile:{givenName,surname,..}}}` |
 //! | `POST /v1.1/apps/{appId}/appusers/{appUserId}/messages` | 201 `{"message":{_id,role,..},"conversation":{_id,unreadCount}}` |
 //! | `POST /v1.1/apps/{appId}/appusers/{appUserId}/conversation/activity` | 200 `{"conversation":{_id,unreadCount}}` |
 //! | `GET  /v1.1/apps/{appId}/appusers/{appUserId}` | 200 `{"appUser":{_id,givenName,surname,..}}` |
+//! | `GET  /attachments/v2/{id}/{name}` | 200, the file's bytes and `Content-Type` ([`FakeSmooch::put_attachment`]) |
+//!
+//! The rules come from Zendesk's Sunshine Conversations OpenAPI spec
+//! (`zendesk/sunshine-conversations-api-spec` `openapi.yaml` v17.12.1, "S1" below, with its line
+//! numbers) where it says them, else from the reference notes named.
 //!
 //! What is enforced, in this order: delay ([`FakeSmooch::set_delay`]), route
 //! (404), injected failure for that endpoint, method (405), auth (401),
@@ -42,6 +48,24 @@
 //!   actions per message.
 //! * **Activity.** `typing:start`, `typing:stop` or `conversation:read`, with the
 //!   same author / role rule.
+//! * **Attachments** (users' files, the `mediaUrl` of their messages). Served at
+//!   `{url}/attachments/v2/{id}/{name}`, the shape of S1's own example
+//!   (`https://subdomain.zendesk.com/sc/attachments/v2/01JK…/my_file.jpeg`, `uploadAttachment`
+//!   l.8390, under the API base `https://{subdomain}.zendesk.com/sc`). With private attachments
+//!   on ([`FakeSmooch::set_private_attachments`]) a download needs the `Authorization` of a key of
+//!   the attachment's app, Basic or JWT as for the v2 API, else 401: S1 `fileMessage.mediaUrl` /
+//!   `imageMessage.mediaUrl` (l.4527, l.4716) "An authorization header is required to access the
+//!   mediaUrl when private attachments are enabled". Public ones (the default) need none.
+//!   Every download is recorded with the auth it used ([`FakeSmooch::attachment_downloads`]).
+//!
+//! Where the body rules come from: `author.type` `business` (S1 `author`, l.4090, on
+//! `messagePost` l.5202); content types and their required fields (S1 `content` and its
+//! `textMessage` l.4400 with `text` `maxLength: 4096` l.4410, `imageMessage`, `fileMessage`,
+//! `carouselMessage`, `listMessage`, `locationMessage`); actions (S1 `reply` l.4331, `link`,
+//! `postback`, `buy`, `locationRequest`, `webview`, `share`); `metadata` flat and ≤ 4 KB (S1
+//! `metadata`); the activity `type` enum (S1 `activityPost`, l.5236-5257); the 100 kB body, the
+//! 13 reply actions and v1.1's shapes and `role` from `../shared/reference/upstream-apis.md`
+//! §3.3-3.4 (v1 docs; no machine-readable v1.1 spec exists).
 //!
 //! Any conversation or app user exists; profiles default to
 //! [`FakeSmooch::DEFAULT_GIVEN_NAME`] [`FakeSmooch::DEFAULT_SURNAME`] unless set
@@ -50,7 +74,12 @@
 //!
 //! The webhook builders at the end ([`v2_message`], [`v1_message`], ...) are
 //! pure functions returning the JSON Smooch would post; send them with header
-//! `X-API-Key: `[`WEBHOOK_SECRET`].
+//! `X-API-Key: `[`WEBHOOK_SECRET`]. Their shapes are S1's webhook schemas:
+//! `conversationMessageEvent` (l.7719), `postbackWebhook` (l.7742: `payload` and `metadata`,
+//! no text), `conversationTruncated.activeSwitchboardIntegration` (l.3817, a
+//! `switchboardIntegrationWebhook` l.3793: `id`, `name`, `integrationId`, `integrationType`;
+//! [`held_by`]) and `switchboardReleaseControl` (l.7970, example l.9713: the conversation without
+//! `activeSwitchboardIntegration`; [`v2_release_control`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,7 +99,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock};
+use crate::recording::{RequestLog, lock, never_answer, take_one};
 use crate::server::{ShutdownGuard, spawn};
 
 /// [`SentMessage::version`] of a Sunshine Conversations v2 call.
@@ -162,6 +191,23 @@ pub struct ProfileLookup {
     pub auth: Auth,
 }
 
+/// A download of an attachment the fake served (200), with the auth it carried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachmentDownload {
+    /// The request path (`/attachments/v2/{id}/{name}`).
+    pub path: String,
+    /// The verified credentials, if the request carried any; `None` for an anonymous download of
+    /// a public attachment.
+    pub auth: Option<Auth>,
+}
+
+/// A file a user sent, kept where Sunshine keeps attachments.
+struct Attachment {
+    app_id: String,
+    content_type: String,
+    body: Bytes,
+}
+
 /// A request that passed auth (whatever happened to it next).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Authenticated {
@@ -228,6 +274,13 @@ struct SmoochState {
     delay: Duration,
     /// `(hold, remaining)` of accepted messages whose 201 is held back.
     late_answers: Option<(Duration, usize)>,
+    /// Message posts still to take in and never answer nor act on.
+    lost: usize,
+    /// Users' files by path (`/attachments/v2/{id}/{name}`).
+    attachments: HashMap<String, Attachment>,
+    /// The app setting "private attachments": downloads need a key of the app.
+    private_attachments: bool,
+    downloads: Vec<AttachmentDownload>,
 }
 
 impl FakeSmooch {
@@ -270,6 +323,10 @@ impl FakeSmooch {
             failures: Vec::new(),
             delay: Duration::ZERO,
             late_answers: None,
+            lost: 0,
+            attachments: HashMap::new(),
+            private_attachments: false,
+            downloads: Vec::new(),
         };
         let shared = Arc::new(Shared { log: RequestLog::default(), state: Mutex::new(state) });
         let routed = Arc::clone(&shared);
@@ -406,6 +463,39 @@ impl FakeSmooch {
         lock(&self.shared.state).late_answers = Some((delay, times));
     }
 
+    /// The next `times` valid message posts are read and then neither acted on nor answered
+    /// (the connection stays open until the client gives up): a send whose outcome the
+    /// product cannot know, and that Smooch never got.
+    pub fn lose_messages(&self, times: usize) {
+        lock(&self.shared.state).lost = times;
+    }
+
+    /// Keeps `body` as a file a user of [`FakeSmooch::APP_ID`] sent, named `name`, served with
+    /// `content_type`; its `mediaUrl` (`{url}/attachments/v2/{id}/{name}`, as S1's example).
+    pub fn put_attachment(&self, name: &str, content_type: &str, body: &[u8]) -> String {
+        let path = format!("{ATTACHMENTS}{}/{name}", new_id());
+        let attachment =
+            Attachment { app_id: Self::APP_ID.to_owned(), content_type: content_type.to_owned(), body: Bytes::copy_from_slice(body) };
+        lock(&self.shared.state).attachments.insert(path.clone(), attachment);
+        format!("{}{path}", self.url())
+    }
+
+    /// The app's "private attachments" setting: on, a download needs the `Authorization` of a
+    /// key of the app (S1 l.4527, l.4716); off (the default), anyone may download.
+    pub fn set_private_attachments(&self, private: bool) {
+        lock(&self.shared.state).private_attachments = private;
+    }
+
+    /// Attachments served so far (200 answers only), in arrival order.
+    pub fn attachment_downloads(&self) -> Vec<AttachmentDownload> {
+        lock(&self.shared.state).downloads.clone()
+    }
+
+    /// `GET` requests listing a conversation's messages so far.
+    pub fn list_requests(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.method == "GET" && r.path.ends_with("/messages")).collect()
+    }
+
     fn inject(&self, endpoint: Endpoint, after: usize, status: u16, code: Option<String>, times: usize) {
         let retry_after = (status == 429).then_some(1);
         self.set_failure(Failure { endpoint, after, status, code, retry_after, remaining: times });
@@ -449,6 +539,14 @@ fn ok(status: StatusCode, body: Value) -> Answer {
 /// `server::Running`, whose answers cannot carry `Retry-After`.)
 async fn handle(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let id = shared.log.record(&method, &uri, &headers, &body);
+    if uri.path().starts_with(ATTACHMENTS) {
+        let (status, response) = match attachment(&shared, &method, uri.path(), &headers) {
+            Ok(response) => (StatusCode::OK, response),
+            Err(answer) => (answer.status, (answer.status, Json(answer.body)).into_response()),
+        };
+        shared.log.set_status(id, status.as_u16());
+        return response;
+    }
     let answer = route(&shared, &method, uri.path(), &headers, &body).await.unwrap_or_else(|err| err);
     shared.log.set_status(id, answer.status.as_u16());
     let mut response = (answer.status, Json(answer.body)).into_response();
@@ -545,7 +643,8 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
         answer.retry_after = failure.retry_after;
         return Err(answer);
     }
-    let expected = if call.endpoint == Endpoint::User { Method::GET } else { Method::POST };
+    let listing = api == Api::V2 && call.endpoint == Endpoint::Messages && method == Method::GET;
+    let expected = if call.endpoint == Endpoint::User || listing { Method::GET } else { Method::POST };
     if method != expected {
         return Err(api.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"));
     }
@@ -555,6 +654,12 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
         state.auths.push(Authenticated { method: method.as_str().to_owned(), path: path.to_owned(), auth: auth.clone() });
         auth
     };
+    if listing {
+        return Ok(list_messages(&lock(&shared.state), &call));
+    }
+    if api == Api::V2 && method == Method::POST {
+        crate::specs::sunshine_v2_post(path, &json_body(api, headers, body)?).map_err(|e| api.bad_request(&e))?;
+    }
     match call.endpoint {
         Endpoint::User => Ok(profile(shared, &call, auth)),
         Endpoint::Activity => {
@@ -578,6 +683,10 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
                 Api::V1_1 => check_v1_message(&body),
             }
             .map_err(|e| api.bad_request(&e))?;
+            if take_one(&mut lock(&shared.state).lost) {
+                never_answer().await;
+                return Err(api.error(StatusCode::GATEWAY_TIMEOUT, "gateway_timeout", "lost"));
+            }
             let id = new_id();
             let (reply, hold) = {
                 let mut state = lock(&shared.state);
@@ -587,6 +696,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
                         "received": iso8601(now_millis()),
                         "author": body["author"],
                         "content": content,
+                        "metadata": body.get("metadata").cloned().unwrap_or(Value::Null),
                         "source": {"type": "api:conversations"},
                     }]}),
                     Api::V1_1 => {
@@ -616,6 +726,55 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
             Ok(ok(StatusCode::CREATED, reply))
         }
     }
+}
+
+/// Where attachments are served, under the API base (S1 `uploadAttachment` example, l.8390).
+const ATTACHMENTS: &str = "/attachments/v2/";
+
+/// A user's file: its bytes, once the private-attachments rule is met (S1 l.4527, l.4716: "An
+/// authorization header is required to access the mediaUrl when private attachments are
+/// enabled"). Credentials a request carries are verified even for a public file, so a test sees
+/// which were sent where.
+fn attachment(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap) -> Result<Response, Answer> {
+    if method != Method::GET {
+        return Err(Api::V2.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"));
+    }
+    let mut state = lock(&shared.state);
+    let Some(file) = state.attachments.get(path) else {
+        return Err(Api::V2.error(StatusCode::NOT_FOUND, "not_found", "Attachment not found"));
+    };
+    let auth = if headers.contains_key("authorization") {
+        Some(authenticate(&state.keys, Api::V2, &file.app_id, headers)?)
+    } else if state.private_attachments {
+        return Err(Api::V2.error(StatusCode::UNAUTHORIZED, "unauthorized", "Authorization is required for private attachments"));
+    } else {
+        None
+    };
+    let response = ([(axum::http::header::CONTENT_TYPE, file.content_type.clone())], file.body.clone()).into_response();
+    state.downloads.push(AttachmentDownload { path: path.to_owned(), auth });
+    Ok(response)
+}
+
+/// `ListMessages`: the conversation's latest page (100 messages, oldest first), with the
+/// metadata each was posted with.
+fn list_messages(state: &SmoochState, call: &Call<'_>) -> Answer {
+    let ours: Vec<&SentMessage> =
+        state.messages.iter().filter(|m| m.version == V2 && m.app_id == call.app && m.target == call.target).collect();
+    let page = &ours[ours.len().saturating_sub(100)..];
+    let messages: Vec<Value> = page
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "author": m.body["author"],
+                "content": m.content,
+                "metadata": m.body.get("metadata").cloned().unwrap_or(Value::Null),
+                "source": {"type": "api:conversations"},
+            })
+        })
+        .collect();
+    let before = page.first().map(|m| m.id.clone());
+    ok(StatusCode::OK, json!({"messages": messages, "meta": {"hasMore": ours.len() > 100, "beforeCursor": before}, "links": {}}))
 }
 
 /// The injected failure for this request, if one is due.
@@ -784,6 +943,7 @@ fn json_body(api: Api, headers: &HeaderMap, body: &[u8]) -> Result<Value, Answer
 /// The v2 message's `content`, if the body is valid.
 fn check_v2_message(body: &Value) -> Result<Value, String> {
     check_business_author(body)?;
+    check_metadata(body.get("metadata"))?;
     let content = body.get("content").and_then(Value::as_object).ok_or("content is required and must be an object")?;
     check_content(content)?;
     Ok(Value::Object(content.clone()))
@@ -796,6 +956,20 @@ fn check_v1_message(body: &Value) -> Result<Value, String> {
     content.remove("role");
     check_content(&content)?;
     Ok(Value::Object(content))
+}
+
+/// `metadata`: a flat object of strings, numbers and booleans, at most 4 KB (the spec's
+/// `metadata` schema).
+fn check_metadata(metadata: Option<&Value>) -> Result<(), String> {
+    let Some(metadata) = metadata.filter(|m| !m.is_null()) else { return Ok(()) };
+    let fields = metadata.as_object().ok_or("metadata must be an object")?;
+    if let Some((key, _)) = fields.iter().find(|(_, v)| !(v.is_string() || v.is_number() || v.is_boolean())) {
+        return Err(format!("metadata.{key} must be a string, number or boolean"));
+    }
+    if metadata.to_string().len() > 4096 {
+        return Err("metadata is limited to 4KB".into());
+    }
+    Ok(())
 }
 
 fn check_business_author(body: &Value) -> Result<(), String> {
@@ -964,6 +1138,23 @@ pub fn v2_event(app: &str, event_type: &str, payload: Value) -> Value {
     })
 }
 
+/// A v2 `conversation:message:delivery:failure` (S1 `conversationMessageDeliveryFailureEvent`
+/// and its example): message `message_id` of ours could not reach user `user_id`.
+pub fn v2_delivery_failure(app: &str, conversation_id: &str, user_id: &str, message_id: &str, code: &str) -> Value {
+    v2_event(
+        app,
+        "conversation:message:delivery:failure",
+        json!({
+            "conversation": v2_conversation(conversation_id),
+            "user": {"id": user_id, "authenticated": false},
+            "destination": {"type": "messenger", "integrationId": INTEGRATION_ID},
+            "message": {"id": message_id},
+            "isFinalEvent": true,
+            "error": {"code": code, "message": "The message could not be delivered"},
+        }),
+    )
+}
+
 fn v2_conversation(conversation_id: &str) -> Value {
     json!({"id": conversation_id, "type": "personal"})
 }
@@ -1013,6 +1204,46 @@ pub fn v2_postback(app: &str, conversation_id: &str, user_id: &str, payload: &st
             "user": {"id": user_id},
             "source": v2_user_source(),
         }),
+    )
+}
+
+/// `id` of [`agent_workspace`].
+pub const AGENT_WORKSPACE_ID: &str = "5eecde2dcdbffb08f5c3ed38";
+/// `integrationId` of [`agent_workspace`].
+pub const AGENT_WORKSPACE_INTEGRATION_ID: &str = "5f11a650e4e987667c2051d2";
+
+/// A conversation's `activeSwitchboardIntegration` (S1 `switchboardIntegrationWebhook`, l.3793:
+/// the switchboard integration's `id`, its `name` (alphanumerics, `-` and `_`), the
+/// `integrationId` it delivers to and that integration's `integrationType`).
+pub fn switchboard_integration(id: &str, name: &str, integration_id: &str, integration_type: &str) -> Value {
+    json!({"id": id, "name": name, "integrationId": integration_id, "integrationType": integration_type})
+}
+
+/// Zendesk's Agent Workspace as the active switchboard integration: a human agent holds the
+/// conversation (`zd:agentWorkspace`, S1's `switchboardIntegrationType` example).
+pub fn agent_workspace() -> Value {
+    switchboard_integration(AGENT_WORKSPACE_ID, "zd-agentWorkspace", AGENT_WORKSPACE_INTEGRATION_ID, "zd:agentWorkspace")
+}
+
+/// `body` (a v2 webhook body) with `integration` as the `activeSwitchboardIntegration` of the
+/// conversation of each of its events (S1 `conversationTruncated`, l.3817).
+pub fn held_by(mut body: Value, integration: Value) -> Value {
+    for event in body["events"].as_array_mut().into_iter().flatten() {
+        if let Some(conversation) = event["payload"]["conversation"].as_object_mut() {
+            conversation.insert("activeSwitchboardIntegration".into(), integration.clone());
+        }
+    }
+    body
+}
+
+/// A v2 `switchboard:releaseControl`: the integration in control gave it up, and no integration
+/// holds the conversation (S1 `switchboardReleaseControl`, l.7970: `conversation` without
+/// `activeSwitchboardIntegration`, `metadata`, `reason` `ticketClosed`|`transferToEmail`).
+pub fn v2_release_control(app: &str, conversation_id: &str) -> Value {
+    v2_event(
+        app,
+        "switchboard:releaseControl",
+        json!({"conversation": v2_conversation(conversation_id), "metadata": {}, "reason": "ticketClosed"}),
     )
 }
 
@@ -1399,8 +1630,58 @@ mod tests {
         assert_eq!(resp.json()["errors"][0]["code"], "not_found");
         let resp = raw_http::get(&format!("{}/v1/apps/a/appusers/u", fake.url()), &[]).await.unwrap();
         assert_eq!((resp.status, resp.json()["error"]["code"].as_str()), (404, Some("not_found")));
-        let resp = raw_http::get(&v2_messages_url(&fake, "c"), &[("authorization", &jwt())]).await.unwrap();
+        let resp =
+            raw_http::get(&v2_messages_url(&fake, "c").replace("/messages", "/activity"), &[("authorization", &jwt())]).await.unwrap();
         assert_eq!(resp.status, 405);
+        let listed = raw_http::get(&v2_messages_url(&fake, "c"), &[("authorization", &jwt())]).await.unwrap();
+        assert_eq!((listed.status, listed.json()["messages"].as_array().map(Vec::len)), (200, Some(0)), "ListMessages");
+    }
+
+    #[tokio::test]
+    async fn a_private_attachment_is_served_only_with_a_key_of_its_app_and_a_public_one_to_anyone() {
+        let fake = FakeSmooch::start().await;
+        let url = fake.put_attachment("card.png", "image/png", b"PNG bytes");
+        assert!(url.starts_with(&format!("{}/attachments/v2/", fake.url())) && url.ends_with("/card.png"), "{url}");
+        let public = raw_http::get(&url, &[]).await.unwrap();
+        assert_eq!((public.status, public.header("content-type"), public.body.as_slice()), (200, Some("image/png"), &b"PNG bytes"[..]));
+
+        fake.set_private_attachments(true);
+        let anonymous = raw_http::get(&url, &[]).await.unwrap();
+        assert_eq!((anonymous.status, anonymous.json()["errors"][0]["code"].as_str()), (401, Some("unauthorized")));
+        fake.add_key("otherapp", "app_k2", "s2");
+        assert_eq!(raw_http::get(&url, &[("authorization", &basic_auth("app_k2", "s2"))]).await.unwrap().status, 401, "another app's key");
+        let wrong = basic_auth(FakeSmooch::KEY_ID, FakeSmooch::OTHER_SECRET);
+        assert_eq!(raw_http::get(&url, &[("authorization", &wrong)]).await.unwrap().status, 401);
+        let basic = basic_auth(FakeSmooch::KEY_ID, FakeSmooch::SECRET);
+        let private = raw_http::get(&url, &[("authorization", &basic)]).await.unwrap();
+        assert_eq!((private.status, private.body.as_slice()), (200, &b"PNG bytes"[..]));
+        assert_eq!(raw_http::get(&url, &[("authorization", &jwt())]).await.unwrap().status, 200);
+        let missing = format!("{}/attachments/v2/nope/x.png", fake.url());
+        assert_eq!(raw_http::get(&missing, &[("authorization", &basic)]).await.unwrap().status, 404);
+
+        let downloads = fake.attachment_downloads();
+        assert_eq!(downloads.len(), 3);
+        assert_eq!(downloads[0].auth, None);
+        assert_eq!(downloads[1].auth, Some(Auth::Basic { key_id: FakeSmooch::KEY_ID.into() }));
+        assert!(downloads[2].auth.as_ref().is_some_and(Auth::is_jwt));
+    }
+
+    #[test]
+    fn switchboard_bodies_carry_the_active_integration_and_a_release_drops_it() {
+        let held = held_by(v2_message("app1", "conv1", "user1", "m1", "hi"), agent_workspace());
+        let active = &held["events"][0]["payload"]["conversation"]["activeSwitchboardIntegration"];
+        assert_eq!(active["integrationType"], "zd:agentWorkspace");
+        assert_eq!(
+            (active["id"].as_str(), active["integrationId"].as_str()),
+            (Some(AGENT_WORKSPACE_ID), Some(AGENT_WORKSPACE_INTEGRATION_ID))
+        );
+        let name = active["name"].as_str().unwrap();
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "S1 `name`: {name}");
+        let released = v2_release_control("app1", "conv1");
+        let event = &released["events"][0];
+        assert_eq!(event["type"], "switchboard:releaseControl");
+        assert_eq!(event["payload"]["conversation"]["id"], "conv1");
+        assert!(event["payload"]["conversation"].get("activeSwitchboardIntegration").is_none());
     }
 
     #[test]

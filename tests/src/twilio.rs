@@ -1,4 +1,6 @@
-//! A fake of Twilio's Messages API (`POST .../Messages.json`), and of the media URLs of
+//! A fake of Twilio's Messages API (`POST .../Messages.json` to send, `GET` to list, filtered
+//! by `To` and `From`, newest first, `PageSize` at most 1000: `twilio_api_v2010.json`
+//! operations `CreateMessage` and `ListMessage`), and of the media URLs of
 //! inbound messages (`GET .../Messages/{MM}/Media/{ME}`: HTTP Basic auth required, then a
 //! redirect to the file's storage, a [`FakeFileHost`] on another port, as Twilio redirects to
 //! its CDN).
@@ -9,6 +11,14 @@
 //! fields, 1600-character limit, one media per WhatsApp message, mixed
 //! channels) and answers with Twilio's error body shape, so a product bug
 //! shows up as the same error it would get in production.
+//!
+//! Every message create is also checked against Twilio's own schema of its form, the
+//! `CreateMessage` request body of `twilio_api_v2010.json` (`twilio/twilio-oai` d50069b,
+//! 2026-04-14), vendored in `tests/specs/twilio_messages_create.json`: each parameter's type
+//! (`MediaUrl` a list, `ValidityPeriod` an integer, booleans...), enums, the `ContentSid` pattern
+//! and the `uri`/`date-time` formats ([`crate::specs::twilio_message_create`]; answered 400 with
+//! code 20001 and the spec's reason). Parameters the spec does not list pass, as Twilio ignores
+//! them. Content creates are checked against `ContentCreateRequest` ([`crate::twilio_content`]).
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -22,8 +32,9 @@ use serde_json::{Value, json};
 
 use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock};
+use crate::recording::{RequestLog, lock, never_answer, take_one};
 use crate::server::{RawReply, Reply, Running, Upstream};
+use crate::{specs, twilio_content};
 
 /// A message Twilio accepted (answered 201), as the product asked to send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +45,43 @@ pub struct SentMessage {
     pub body: String,
     /// Every `MediaUrl` parameter, in the order sent.
     pub media_urls: Vec<String>,
+    /// Where Twilio reports the message's later statuses.
+    pub status_callback: Option<String>,
+    /// The content it named (`ContentSid`), and that content's `types`.
+    pub content: Option<(String, Value)>,
+}
+
+impl SentMessage {
+    /// The buttons' titles or the list's items of its content, in order.
+    pub fn choices(&self) -> Vec<String> {
+        let Some((_, types)) = &self.content else { return Vec::new() };
+        let quick = types["twilio/quick-reply"]["actions"].as_array().map(|a| a.iter().map(|x| x["title"].clone()).collect::<Vec<_>>());
+        let list = types["twilio/list-picker"]["items"].as_array().map(|a| a.iter().map(|x| x["item"].clone()).collect::<Vec<_>>());
+        quick.or(list).unwrap_or_default().into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+    }
+
+    /// The tap payload (`id`) of the button or item titled `title`.
+    pub fn payload_of(&self, title: &str) -> Option<String> {
+        let (_, types) = self.content.as_ref()?;
+        ["twilio/quick-reply", "twilio/list-picker"].iter().find_map(|name| {
+            let (entries, key) = if *name == "twilio/quick-reply" { ("actions", "title") } else { ("items", "item") };
+            types[*name][entries].as_array()?.iter().find(|e| e[key] == title).and_then(|e| e["id"].as_str()).map(str::to_owned)
+        })
+    }
+}
+
+/// A status callback Twilio would post for an accepted message: to `url` (the message's
+/// `StatusCallback`, exactly), these form params, signed over `url` with the auth token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusCallback {
+    pub url: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl StatusCallback {
+    pub fn status(&self) -> &str {
+        self.params.iter().find(|(k, _)| k == "MessageStatus").map_or("", |(_, v)| v.as_str())
+    }
 }
 
 /// Handle to a running fake Twilio. Cheap to clone; the server stops
@@ -63,6 +111,20 @@ struct Failure {
 #[derive(Default)]
 struct TwilioState {
     messages: Vec<SentMessage>,
+    /// The Message resource of each accepted message, as the list returns it.
+    resources: Vec<Value>,
+    /// Message creates still to take in and never answer nor act on.
+    lost: usize,
+    /// List requests still to answer 503.
+    failing_lists: usize,
+    /// Error codes with which the next accepted messages fail after their 201.
+    failing_later: Vec<u32>,
+    /// Contents made through the Content API: `(sid, types)`.
+    contents: Vec<(String, Value)>,
+    /// Content creates still to answer 503.
+    failing_contents: usize,
+    /// The status callbacks of accepted messages, in the order Twilio would post them.
+    callbacks: Vec<StatusCallback>,
     /// An injected failure.
     failures: Option<Failure>,
     delay: Duration,
@@ -174,6 +236,46 @@ impl FakeTwilio {
     pub fn answer_late(&self, delay: Duration, times: usize) {
         lock(&self.server.shared.state).late_answers = Some((delay, times));
     }
+
+    /// The next `times` message creates are read and then neither acted on nor answered (the
+    /// connection stays open until the client gives up): a send whose outcome the product
+    /// cannot know, and that Twilio never got.
+    pub fn lose_requests(&self, times: usize) {
+        lock(&self.server.shared.state).lost = times;
+    }
+
+    /// The next `times` accepted messages fail after their 201, as Twilio reports WhatsApp and
+    /// carrier failures: their status callbacks say `undelivered` with `ErrorCode` `code`
+    /// (63016: outside the WhatsApp window; 30003-30008: carrier failures).
+    pub fn fail_later(&self, code: u32, times: usize) {
+        lock(&self.server.shared.state).failing_later.extend(std::iter::repeat_n(code, times));
+    }
+
+    /// The status callbacks Twilio would have posted so far, in order: `sent`, then `delivered`
+    /// or `undelivered`, for each accepted message that named a `StatusCallback`.
+    pub fn status_callbacks(&self) -> Vec<StatusCallback> {
+        lock(&self.server.shared.state).callbacks.clone()
+    }
+
+    /// Contents made so far through the Content API: `(sid, types)`.
+    pub fn contents(&self) -> Vec<(String, Value)> {
+        lock(&self.server.shared.state).contents.clone()
+    }
+
+    /// The next `times` content creates are answered 503.
+    pub fn fail_contents(&self, times: usize) {
+        lock(&self.server.shared.state).failing_contents = times;
+    }
+
+    /// The next `times` list requests are answered 503 (code 20503).
+    pub fn fail_lists(&self, times: usize) {
+        lock(&self.server.shared.state).failing_lists = times;
+    }
+
+    /// `GET` requests to the Messages list so far.
+    pub fn list_requests(&self) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.method == "GET" && r.path.ends_with("/Messages.json")).collect()
+    }
 }
 
 // ----- HTTP handling ----------------------------------------------------
@@ -199,7 +301,79 @@ fn unauthenticated() -> Reply {
     twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
 }
 
-async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+/// `POST /v1/Content` (JSON, Basic auth of the account): `twilio_content::validate`, then 201
+/// with the Content resource (`content.v1.content`: sid, account_sid, friendly_name, language,
+/// variables, types, url, dates, links).
+fn create_content(shared: &Shared, method: &Method, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
+    if method != Method::POST {
+        return Err(twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"));
+    }
+    check_basic_auth(headers, FakeTwilio::ACCOUNT_SID)?;
+    let json = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let request: Value = serde_json::from_slice(body).ok().filter(|_| json).ok_or_else(|| bad_request(20001, "The body must be JSON"))?;
+    let types = twilio_content::validate(&request).map_err(|reason| bad_request(20001, &reason))?;
+    let mut state = lock(&shared.state);
+    if take_one(&mut state.failing_contents) {
+        return Err(twilio_error(StatusCode::SERVICE_UNAVAILABLE, 20503, "Service Unavailable"));
+    }
+    let sid = format!("HX{:032x}", state.contents.len() + 1 + usize::try_from(std::process::id()).unwrap_or(0) * 1_000_000);
+    state.contents.push((sid.clone(), types.clone()));
+    let now = rfc2822_now();
+    Ok((
+        StatusCode::CREATED,
+        json!({
+            "sid": sid,
+            "account_sid": FakeTwilio::ACCOUNT_SID,
+            "friendly_name": request.get("friendly_name").cloned().unwrap_or(Value::Null),
+            "language": request["language"],
+            "variables": request.get("variables").cloned().unwrap_or_else(|| json!({})),
+            "types": types,
+            "url": format!("https://content.twilio.com/v1/Content/{sid}"),
+            "date_created": now,
+            "date_updated": now,
+            "links": {},
+        }),
+    ))
+}
+
+/// `ListMessage`: the accepted messages matching the `To` and `From` filters, newest first,
+/// `PageSize` (default 50, at most 1000) of them.
+fn list(state: &TwilioState, query: &str) -> Result<Value, Reply> {
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| bad_request(20001, "Invalid query"))?;
+    let known = ["To", "From", "DateSent", "DateSent<", "DateSent>", "PageSize", "Page", "PageToken"];
+    if let Some((unknown, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        return Err(bad_request(20001, &format!("Unknown parameter {unknown}")));
+    }
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let page_size = match param("PageSize") {
+        None => 50,
+        Some(size) => {
+            size.parse::<usize>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| bad_request(20001, "Invalid PageSize"))?
+        }
+    };
+    let matches = |resource: &Value, field: &str, filter: Option<&str>| filter.is_none_or(|wanted| resource[field] == wanted);
+    let messages: Vec<Value> = state
+        .resources
+        .iter()
+        .rev()
+        .filter(|r| matches(r, "to", param("To")) && matches(r, "from", param("From")))
+        .take(page_size)
+        .cloned()
+        .collect();
+    Ok(json!({
+        "messages": messages,
+        "page": 0,
+        "page_size": page_size,
+        "start": 0,
+        "end": messages.len().saturating_sub(1),
+        "first_page_uri": format!("/2010-04-01/Accounts/{}/Messages.json?PageSize={page_size}&Page=0", FakeTwilio::ACCOUNT_SID),
+        "next_page_uri": null,
+        "previous_page_uri": null,
+        "uri": format!("/2010-04-01/Accounts/{}/Messages.json?PageSize={page_size}&Page=0", FakeTwilio::ACCOUNT_SID),
+    }))
+}
+
+async fn route(shared: &Shared, method: &Method, path: &str, query: &str, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let delay = lock(&shared.state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -216,15 +390,41 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
         return Err(twilio_error(status, code, message));
     }
 
+    if path == "/v1/Content" {
+        return create_content(shared, method, headers, body);
+    }
     let segments: Vec<&str> = path.split('/').collect();
     let ["", "2010-04-01", "Accounts", sid, "Messages.json"] = segments.as_slice() else {
         return Err(twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"));
     };
+    if method == Method::GET {
+        check_basic_auth(headers, sid)?;
+        let mut state = lock(&shared.state);
+        if take_one(&mut state.failing_lists) {
+            return Err(twilio_error(StatusCode::SERVICE_UNAVAILABLE, 20503, "Service Unavailable"));
+        }
+        return Ok((StatusCode::OK, list(&state, query)?));
+    }
     if method != Method::POST {
         return Err(twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"));
     }
     check_basic_auth(headers, sid)?;
-    let message = validate(body)?;
+    let mut message = validate(body)?;
+    if let Some((sid, _)) = &message.content {
+        let known = lock(&shared.state).contents.iter().find(|(known, _)| known == sid).cloned();
+        let (_, types) = known.ok_or_else(|| twilio_error(StatusCode::NOT_FOUND, 20404, "The Content resource was not found"))?;
+        // Twilio's content pages: WhatsApp shows at most 3 quick replies in a session message
+        // without approval. (The error code is not documented; 21658 is the fake's.)
+        if message.to.starts_with("whatsapp:") && twilio_content::quick_replies(&types) > 3 {
+            return Err(bad_request(21658, "In-session WhatsApp quick replies allow at most 3 buttons."));
+        }
+        message.body = twilio_content::shown_body(&types);
+        message.content = Some((sid.clone(), types));
+    }
+    if take_one(&mut lock(&shared.state).lost) {
+        never_answer().await;
+        return Err(twilio_error(StatusCode::GATEWAY_TIMEOUT, 20504, "lost"));
+    }
 
     // "SM" + 32 hex digits. The counter is process-wide so SIDs are unique
     // across every fake in a test binary, as real SIDs are globally unique.
@@ -234,7 +434,33 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
     let reply = created_body(&sid_value, &message);
     let hold = {
         let mut state = lock(&shared.state);
+        if let Some(url) = message.status_callback.clone() {
+            let failure = (!state.failing_later.is_empty()).then(|| state.failing_later.remove(0));
+            let callback = |status: &str, code: Option<u32>| {
+                let mut params: Vec<(String, String)> = [
+                    ("AccountSid", FakeTwilio::ACCOUNT_SID),
+                    ("ApiVersion", "2010-04-01"),
+                    ("From", message.from.as_str()),
+                    ("MessageSid", sid_value.as_str()),
+                    ("MessageStatus", status),
+                    ("SmsSid", sid_value.as_str()),
+                    ("SmsStatus", status),
+                    ("To", message.to.as_str()),
+                ]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+                params.extend(code.map(|code| ("ErrorCode".to_owned(), code.to_string())));
+                StatusCallback { url: url.clone(), params }
+            };
+            let last = match failure {
+                Some(code) => callback("undelivered", Some(code)),
+                None => callback("delivered", None),
+            };
+            state.callbacks.extend([callback("sent", None), last]);
+        }
         state.messages.push(message);
+        state.resources.push(reply.clone());
         take_failure(&mut state.late_answers)
     };
     if let Some(hold) = hold {
@@ -291,8 +517,17 @@ fn validate(body: &[u8]) -> Result<SentMessage, Reply> {
         first("From").ok_or_else(|| bad_request(21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."))?;
     let body_text = first("Body").unwrap_or_default();
     let media_urls: Vec<String> = params.iter().filter(|(k, v)| k == "MediaUrl" && !v.is_empty()).map(|(_, v)| v.clone()).collect();
-
-    if body_text.is_empty() && media_urls.is_empty() {
+    let content = first("ContentSid");
+    if let Some(sid) = &content {
+        // `^HX[0-9a-fA-F]{32}$` (twilio_api_v2010.json, ContentSid); a content's text is its
+        // own: Body and MediaUrl go without it (the 63016 page, "Possible solutions").
+        if !(sid.len() == 34 && sid.starts_with("HX") && sid[2..].chars().all(|c| c.is_ascii_hexdigit())) {
+            return Err(bad_request(21655, "ContentSid is invalid."));
+        }
+        if !body_text.is_empty() || !media_urls.is_empty() {
+            return Err(bad_request(21619, "Body and MediaUrl are not sent with a ContentSid."));
+        }
+    } else if body_text.is_empty() && media_urls.is_empty() {
         return Err(bad_request(21602, "Message body is required."));
     }
     if body_text.chars().count() > FakeTwilio::MAX_BODY_CHARS {
@@ -305,7 +540,17 @@ fn validate(body: &[u8]) -> Result<SentMessage, Reply> {
     if to_whatsapp && media_urls.len() > 1 {
         return Err(bad_request(21623, "WhatsApp allows one media per message"));
     }
-    Ok(SentMessage { to, from, body: body_text, media_urls })
+    let status_callback = first("StatusCallback");
+    if let Some(url) = &status_callback {
+        let absolute = url.parse::<Uri>().is_ok_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.authority().is_some());
+        if !absolute {
+            return Err(bad_request(21609, "The StatusCallback URL is not a valid URL."));
+        }
+    }
+    // Then Twilio's own schema of the form (`CreateMessage`, tests/specs/): every parameter's
+    // type, enum, pattern and format. The code is the fake's: Twilio documents none for these.
+    specs::twilio_message_create(&params).map_err(|reason| bad_request(20001, &reason))?;
+    Ok(SentMessage { to, from, body: body_text, media_urls, status_callback, content: content.map(|sid| (sid, Value::Null)) })
 }
 
 /// The 201 body, shaped like Twilio's Message resource.
@@ -377,7 +622,7 @@ impl Upstream for Shared {
     }
 
     async fn answer(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
-        route(self, method, uri.path(), headers, body).await
+        route(self, method, uri.path(), uri.query().unwrap_or_default(), headers, body).await
     }
 
     /// A media URL: the account's Basic auth, then a redirect to the storage.
@@ -427,7 +672,14 @@ mod tests {
         assert!(sid.starts_with("SM") && sid.len() == 34, "{sid}");
         assert_eq!(
             fake.messages(),
-            vec![SentMessage { to: "+34600000001".into(), from: "+15550001111".into(), body: "Hola ñ & co".into(), media_urls: vec![] }]
+            vec![SentMessage {
+                to: "+34600000001".into(),
+                from: "+15550001111".into(),
+                body: "Hola ñ & co".into(),
+                media_urls: vec![],
+                status_callback: None,
+                content: None
+            }]
         );
         let second = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await;
         assert_ne!(second.json()["sid"], body["sid"], "sids are unique");
@@ -605,6 +857,29 @@ mod tests {
         let auth = basic(FakeTwilio::ACCOUNT_SID, FakeTwilio::AUTH_TOKEN);
         let resp = raw_http::send("POST", &fake.messages_url(), &[("authorization", &auth)], b"To=%ZZ&\xff=1").await.unwrap();
         assert_eq!(resp.status / 100, 4, "{}", resp.text());
+    }
+
+    #[tokio::test]
+    async fn a_message_twilios_own_schema_refuses_gets_a_400_naming_the_parameter() {
+        let fake = FakeTwilio::start().await;
+        let base = [("To", "+3"), ("From", "+1"), ("Body", "x")];
+        for (extra, field) in [
+            (("ValidityPeriod", "soon"), "/ValidityPeriod"),
+            (("ProvideFeedback", "yes"), "/ProvideFeedback"),
+            (("TrafficType", "bulk"), "/TrafficType"),
+            (("SendAt", "tomorrow"), "/SendAt"),
+            (("Body", "again"), "/Body"),
+        ] {
+            let resp = send(&fake, &[base[0], base[1], base[2], extra]).await;
+            assert_eq!(resp.status, 400, "{extra:?}");
+            let body = resp.json();
+            assert_eq!(body["code"], 20001, "{extra:?}: {body}");
+            assert!(body["message"].as_str().is_some_and(|m| m.contains("twilio_api_v2010.json") && m.contains(field)), "{body}");
+        }
+        // What the spec allows, and parameters it does not list (Twilio ignores them), pass.
+        let resp = send(&fake, &[base[0], base[1], base[2], ("ValidityPeriod", "600"), ("ShortenUrls", "true"), ("Unlisted", "1")]).await;
+        assert_eq!(resp.status, 201, "{}", resp.text());
+        assert_eq!(fake.messages().len(), 1);
     }
 
     #[test]

@@ -1,17 +1,23 @@
-//! Twilio webhook signing, written from Twilio's public documentation and
-//! independent of the product code.
+//! Twilio webhook signing, written from Twilio's public documentation and its
+//! published helper, and independent of the product code.
 //!
 //! Test drivers use this to sign the inbound webhooks they post to the
 //! connector. Because it does not share code with the connector's verifier, a
 //! bug in the verifier cannot be hidden by the same bug in the signer; the
-//! unit tests below pin it to Twilio's published example.
+//! unit tests below pin it to vectors of Twilio's own helper.
 //!
-//! Algorithm (<https://www.twilio.com/docs/usage/security#validating-requests>):
-//! take the full URL Twilio called (scheme, host, path and query), append
-//! every POST parameter as `name` immediately followed by `value`, with the
-//! parameters sorted by name; HMAC-SHA1 that string with the account's auth
-//! token as key; base64-encode the digest. The result goes in the
-//! `X-Twilio-Signature` header.
+//! Algorithm (<https://www.twilio.com/docs/usage/security#validating-requests>,
+//! and twilio-python's `RequestValidator`, `twilio/request_validator.py`):
+//! take the full URL Twilio called exactly as configured (scheme, host, path
+//! and query string, the query neither re-encoded nor sorted), append every
+//! POST parameter as `name` immediately followed by `value`, with the
+//! parameters sorted by name, a repeated name's values sorted and each
+//! identical `(name, value)` once (`sorted(set(values))`); HMAC-SHA1 that
+//! string with the account's auth token as key; base64-encode the digest. The
+//! result goes in the `X-Twilio-Signature` header.
+//!
+//! Twilio signs the URL sometimes with its port and sometimes without
+//! ([`signed_url_forms`]): a receiver must take both.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,10 +28,12 @@ use crate::twilio::FakeTwilio;
 /// Computes the `X-Twilio-Signature` value for a form-encoded webhook.
 ///
 /// Parameters are sorted by name in byte order; a repeated name is ordered by
-/// value, so the result never depends on the order the caller listed them in.
+/// value and an identical pair counts once, so the result never depends on the
+/// order the caller listed them in.
 pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then_with(|| a.1.as_bytes().cmp(b.1.as_bytes())));
+    sorted.dedup_by(|a, b| a == b);
 
     let mut payload = String::from(url);
     for (name, value) in sorted {
@@ -37,6 +45,29 @@ pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]
     let mut mac = <Hmac<sha1::Sha1> as KeyInit>::new_from_slice(auth_token.as_bytes()).expect("HMAC-SHA1 accepts keys of any length");
     mac.update(payload.as_bytes());
     STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// The URLs Twilio may sign a webhook to `url` over, as its helper checks them
+/// (twilio-python `remove_port`, `add_port`): the URL without its port (any
+/// port), and with it (the scheme's default, 443 for https and 80 otherwise,
+/// when it has none). One of the two is `url` itself.
+pub fn signed_url_forms(url: &str) -> [String; 2] {
+    let (scheme, rest) = url.split_once("://").expect("an absolute URL");
+    let cut = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = (&rest[..cut], &rest[cut..]);
+    let (credentials, host_and_port) = match authority.rsplit_once('@') {
+        Some((credentials, host)) => (format!("{credentials}@"), host),
+        None => (String::new(), authority),
+    };
+    let port_colon = match host_and_port.rsplit_once(']') {
+        Some((_, after_ipv6)) => after_ipv6.find(':').map(|i| host_and_port.len() - after_ipv6.len() + i),
+        None => host_and_port.find(':'),
+    };
+    let (host, port) = match port_colon {
+        Some(i) => (&host_and_port[..i], host_and_port[i + 1..].to_owned()),
+        None => (host_and_port, if scheme == "https" { "443".to_owned() } else { "80".to_owned() }),
+    };
+    [format!("{scheme}://{credentials}{host}{tail}"), format!("{scheme}://{credentials}{host}:{port}{tail}")]
 }
 
 /// A realistic parameter set for an inbound SMS / WhatsApp webhook with no media.
@@ -102,6 +133,7 @@ mod tests {
     }
 
     const DOC_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2";
+    const HOOK: &str = "https://connector.example.com/twilio";
 
     #[test]
     fn signature_matches_twilios_published_example() {
@@ -149,6 +181,108 @@ mod tests {
         assert_ne!(base, twilio_signature("tok2", "https://a/hook", &params));
         assert_ne!(base, twilio_signature("tok", "https://a/hook?x=1", &params));
         assert_ne!(base, twilio_signature("tok", "https://a/hook", &pairs(&[("Body", "hi!")])));
+    }
+
+    // Vectors computed with Twilio's own helper, twilio-python's `RequestValidator`
+    // (`twilio/request_validator.py`, unchanged since b3a5deb, 2022-09-20), by
+    // `python3 tests/specs/twilio_signature_vectors.py PATH/TO/request_validator.py`, which
+    // prints each vector's token, URL and parameters. `IK+Dwps...` and the port vectors are also
+    // in the helper's own tests (`tests/unit/test_request_validator.py`).
+
+    #[test]
+    fn signature_matches_the_helpers_vectors_for_ports() {
+        let params = pairs(&[
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675309"),
+            ("Digits", "1234"),
+            ("From", "+14158675309"),
+            ("To", "+18005551212"),
+        ]);
+        let [without, with] = signed_url_forms(DOC_URL);
+        assert_eq!(twilio_signature("12345", &without, &params), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
+        assert_eq!(twilio_signature("12345", &with, &params), "kvajT1Ptam85bY51eRf/AJRuM3w=");
+        let [_, http_80] = signed_url_forms(&DOC_URL.replace("https", "http"));
+        assert_eq!(twilio_signature("12345", &http_80, &params), "0ZXoZLH/DfblKGATFgpif+LLRf4=");
+        let http_1234 = DOC_URL.replace("https", "http").replace(".com/", ".com:1234/");
+        assert_eq!(twilio_signature("12345", &http_1234, &params), "Zmvh+3yNM1Phv2jhDCwEM3q5ebU=");
+        assert_eq!(signed_url_forms(&http_1234)[0], DOC_URL.replace("https", "http"));
+    }
+
+    #[test]
+    fn repeated_keys_are_sorted_by_value_and_identical_values_count_once() {
+        let duplicates = pairs(&[("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]);
+        assert_eq!(twilio_signature("12345", DOC_URL, &duplicates), "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
+        let media = pairs(&[
+            ("MediaUrl", "https://b.example/2"),
+            ("Body", "hi"),
+            ("MediaUrl", "https://a.example/1"),
+            ("MediaUrl", "https://b.example/2"),
+        ]);
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, HOOK, &media), "eM280jn8MZS6YKLi2l5XVQggGVk=");
+        let names = pairs(&[("ToCountry", "US"), ("To", "z"), ("To", "+34600000001")]);
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, HOOK, &names), "xzgSl83x8h1bD5sVrUra5COr5S8=");
+    }
+
+    #[test]
+    fn the_query_string_is_signed_as_given_and_utf_8_as_bytes() {
+        let params = pairs(&[("MessageStatus", "undelivered"), ("ErrorCode", "63016")]);
+        let status = format!("{HOOK}/status?agent=1&b=%27x%27&a=2");
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, &status, &params), "Ip3hgZc0nDEUaMKVX0WmQI9AjO0=");
+        let reordered = format!("{HOOK}/status?a=2&agent=1&b=%27x%27");
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, &reordered, &params), "ahVe6TGRlzAJcTRHYD6imtiQS00=");
+        let unicode = pairs(&[("Body", "ñandú 👍"), ("From", "whatsapp:+34600000001")]);
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, HOOK, &unicode), "00eOzECLfTuqENFrG4ulp1rp1ps=");
+        let [without, with] = signed_url_forms("https://connector.example.com:8443/twilio");
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, &with, &pairs(&[("Body", "hi")])), "DWm/iX4Eyoz8n1MPPaTIEEN7Gds=");
+        assert_eq!(twilio_signature(FakeTwilio::AUTH_TOKEN, &without, &pairs(&[("Body", "hi")])), "uoEl+0xbvUf142GZGrBo+YUfWRg=");
+    }
+
+    #[test]
+    fn signed_url_forms_add_or_remove_the_port() {
+        assert_eq!(signed_url_forms("https://h/x?a=1"), ["https://h/x?a=1", "https://h:443/x?a=1"]);
+        assert_eq!(signed_url_forms("http://h"), ["http://h", "http://h:80"]);
+        assert_eq!(signed_url_forms("https://h:8443/x"), ["https://h/x", "https://h:8443/x"]);
+        assert_eq!(signed_url_forms("https://u:p@h:8443/x"), ["https://u:p@h/x", "https://u:p@h:8443/x"]);
+        assert_eq!(signed_url_forms("https://[::1]:8443/x"), ["https://[::1]/x", "https://[::1]:8443/x"]);
+    }
+
+    /// The product's verifier and this signer, written apart, agree: every form of the URL Twilio
+    /// may sign is accepted, for repeated keys, queries and ports; another port, token, URL or
+    /// value is not.
+    #[test]
+    fn the_products_verifier_takes_exactly_what_this_signer_signs() {
+        use channel_twilio::signature::is_valid;
+        let token = FakeTwilio::AUTH_TOKEN;
+        let param_sets = [
+            inbound_form("whatsapp:+34600000001", "whatsapp:+15550001111", "hola ñ", "SM1"),
+            pairs(&[("MediaUrl", "b"), ("MediaUrl", "a"), ("MediaUrl", "b"), ("Body", "")]),
+            pairs(&[("MessageStatus", "undelivered"), ("ErrorCode", "63016"), ("To", "z"), ("ToCountry", "a")]),
+            Vec::new(),
+        ];
+        for url in [
+            HOOK,
+            "https://connector.example.com:443/twilio",
+            "https://connector.example.com:8443/twilio/status?agent=1&x=%27",
+            "http://127.0.0.1:3000/twilio",
+        ] {
+            for params in &param_sets {
+                for form in signed_url_forms(url) {
+                    let signature = twilio_signature(token, &form, params);
+                    assert!(is_valid(token.as_bytes(), url, params, &signature), "{url} signed as {form} with {params:?}");
+                    assert!(!is_valid(b"another-token", url, params, &signature));
+                    let mut changed = params.clone();
+                    changed.push(("Extra".into(), "1".into()));
+                    assert!(!is_valid(token.as_bytes(), url, &changed, &signature));
+                }
+                let other_port = signed_url_forms(url)[0].replacen("connector.example.com", "connector.example.com:9999", 1).replacen(
+                    "127.0.0.1",
+                    "127.0.0.1:9999",
+                    1,
+                );
+                assert!(!is_valid(token.as_bytes(), url, params, &twilio_signature(token, &other_port, params)), "{other_port}");
+                assert!(!is_valid(token.as_bytes(), &format!("{url}x"), params, &twilio_signature(token, url, params)));
+            }
+        }
     }
 
     #[test]

@@ -403,3 +403,69 @@ fn the_largest_agents_file_a_link_serves_fits_a_lambda_answer_once_base64_encode
     let encoded = files.max_file_bytes.div_ceil(3) * 4;
     assert!(encoded + 64 * 1024 <= 6 * 1024 * 1024, "{} bytes encode to {encoded}", files.max_file_bytes);
 }
+
+/// The names of the template's parameters.
+fn parameters(template: &str) -> Vec<String> {
+    let block = &template[template.find("\nParameters:\n").expect("Parameters") + 1..template.find("\nConditions:\n").expect("Conditions")];
+    block
+        .lines()
+        .filter_map(|line| line.strip_prefix("  "))
+        .filter(|line| !line.starts_with(' ') && !line.starts_with('#'))
+        .filter_map(|line| line.strip_suffix(':'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn no_parameter_is_a_secret_so_a_guided_deploy_never_asks_one_twice_and_every_one_has_a_default() {
+    let template = template();
+    let block = &template[template.find("\nParameters:\n").unwrap()..template.find("\nConditions:\n").unwrap()];
+    assert!(!block.contains("NoEcho"), "a NoEcho parameter is asked again on every empty answer");
+    let names = parameters(&template);
+    assert!(names.len() > 10 && names.iter().any(|n| n == "DeployTwilio"), "{names:?}");
+    for parameter in names {
+        let start = block.find(&format!("\n  {parameter}:\n")).unwrap() + 1;
+        let body: Vec<&str> = block[start..].lines().skip(1).take_while(|line| line.starts_with("    ")).collect();
+        assert!(body.iter().any(|line| line.trim_start().starts_with("Default:")), "{parameter} has no default: {body:?}");
+    }
+}
+
+#[test]
+fn each_channel_is_deployed_by_its_own_yes_or_no_parameter() {
+    let template = template();
+    for (channel, function) in [("Twilio", "TwilioFunction"), ("Smooch", "SmoochFunction"), ("Messenger", "MessengerFunction")] {
+        let has = format!("Has{channel}");
+        assert_eq!(condition(&template, function).as_deref(), Some(has.as_str()));
+        assert!(template.contains(&format!("  {has}: !Equals [!Ref Deploy{channel}, \"yes\"]")), "{has} follows Deploy{channel}");
+    }
+}
+
+#[test]
+fn every_function_reads_the_stacks_secret_and_may_read_that_one_secret_only() {
+    let template = template();
+    assert!(template.contains("        SECRETS_ID: !Ref ConnectorSecrets"), "every function is told SECRETS_ID (Globals)");
+    assert_eq!(field(&resource_block(&template, "ConnectorSecrets"), 4, "Type").as_deref(), Some("AWS::SecretsManager::Secret"));
+    for function in resources_of_type(&template, "AWS::Serverless::Function") {
+        let policies = policies(&template, &function);
+        let read = policies.split("- Sid: ReadSecrets").nth(1).unwrap_or_else(|| panic!("{function} cannot read the secret"));
+        let statement: String = read.lines().take_while(|line| !line.trim_start().starts_with("- Sid:")).collect::<Vec<_>>().join("\n");
+        assert!(
+            statement.contains("secretsmanager:GetSecretValue") && statement.contains("Resource: !Ref ConnectorSecrets"),
+            "{function}: {statement}"
+        );
+        assert!(!policies.contains("secretsmanager:*") && !statement.contains("PutSecretValue"), "{function} may only read it");
+    }
+}
+
+#[test]
+fn samconfig_names_only_parameters_the_template_has() {
+    let samconfig = std::fs::read_to_string(repo_root().join("samconfig.toml")).unwrap();
+    let config: toml::Table = samconfig.parse().expect("samconfig.toml is TOML");
+    let overrides = config["default"]["deploy"]["parameters"]["parameter_overrides"].as_str().expect("parameter_overrides");
+    let known = parameters(&template());
+    for pair in overrides.split_whitespace() {
+        let name = pair.split('=').next().unwrap();
+        assert!(known.iter().any(|k| k == name), "{name} is no parameter of template.yaml");
+    }
+    assert_eq!(config["default"]["deploy"]["parameters"]["capabilities"].as_str(), Some("CAPABILITY_IAM"));
+}

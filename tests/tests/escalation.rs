@@ -55,7 +55,23 @@ async fn yes_opens_a_hyperchat_chat_for_the_user() {
     assert_eq!(chats[0]["status"], "active", "assigned, since the queue is off");
     let users = hc.users();
     assert!(users.iter().any(|u| u["externalId"] == json!(external_id())));
-    assert!(event_types(&c).contains(&"CONTACT_ATTENDED".to_owned()));
+}
+
+/// Inbenta's "External Chat Tracking" keys, `CHAT_ATTENDED` with the chat, app and region as
+/// Inbenta's PHP connector sends it (the fake refuses the old `CONTACT_ATTENDED`).
+#[tokio::test]
+async fn an_opened_chat_is_tracked_as_chat_attended_with_its_id_app_and_region() {
+    let (c, hc) = start(1, 0, 1).await;
+    c.sms("zzz").await;
+    c.sms("1").await;
+    let chat = hc.chats()[0]["id"].clone();
+    let attended: Vec<Value> = c.inbenta.tracking_events().into_iter().filter(|e| e["type"] == "CHAT_ATTENDED").collect();
+    assert_eq!(
+        attended,
+        vec![json!({"type": "CHAT_ATTENDED", "data": {"value": {"chatId": chat, "appId": FakeHyperChat::APP_ID, "region": "us"}}})]
+    );
+    let refused = c.inbenta.requests().iter().filter(|r| r.path.ends_with("/tracking/events") && r.status == Some(400)).count();
+    assert_eq!(refused, 0, "no tracking event was refused");
 }
 
 #[tokio::test]
@@ -65,7 +81,7 @@ async fn no_to_the_offer_gives_escalation_rejected_and_nothing_reaches_the_bot()
     let inputs_before = c.inbenta.bot_inputs().len();
     assert_eq!(c.sms("no").await.replies[0].body, "What else can I do for you?");
     assert_eq!(c.inbenta.bot_inputs().len(), inputs_before);
-    assert!(event_types(&c).contains(&"CONTACT_REJECTED".to_owned()));
+    assert_eq!(event_types(&c), vec!["CHAT_ESCALATION_REJECTED".to_owned()]);
     assert!(hc.chats().is_empty());
 }
 
@@ -75,7 +91,7 @@ async fn with_no_agents_available_the_user_is_told_so() {
     let ex = c.sms("zzz").await;
     assert!(ex.replies[0].body.ends_with("No agents available"), "{}", ex.text());
     assert!(!ex.text().contains("human agent"));
-    assert!(event_types(&c).contains(&"CHAT_NO_AGENTS".to_owned()));
+    assert_eq!(event_types(&c), vec!["CHAT_NO_AGENTS".to_owned()]);
     assert!(hc.chats().is_empty());
 }
 

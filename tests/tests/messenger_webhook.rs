@@ -1,7 +1,8 @@
 //! End to end through the Messenger webhook handler, against the Inbenta, Graph and HyperChat
 //! fakes (real HTTP servers on loopback; the Graph fake enforces Meta's limits): verification,
 //! signed text, quick replies, postbacks, batches, echoes, redeliveries, long answers, forged
-//! signatures, and the HUMAN_AGENT tag on a late agent message.
+//! signatures, the HUMAN_AGENT tag on a late agent message, stickers, a page Meta restricted
+//! from sending, and the Graph version asked for.
 
 use connector_tests::connector::{Connector, HYPERCHAT_WEBHOOK_URL};
 use connector_tests::files::FakeFileHost;
@@ -211,12 +212,19 @@ async fn in_live_chat(c: &Connector, hyperchat: &FakeHyperChat) -> String {
 }
 
 async fn with_live_chat() -> (Connector, FakeHyperChat) {
+    with_live_chat_and(&[]).await
+}
+
+/// The same with more `conf/custom` files.
+async fn with_live_chat_and(files: &[(&str, &str)]) -> (Connector, FakeHyperChat) {
     let hyperchat = FakeHyperChat::start().await;
     hyperchat.set_agents_available(1);
     let url = hyperchat.base_url();
     let env =
         [("HYPERCHAT_API_URL", url.as_str()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)];
-    let c = Connector::start_with(&env, &[("chat.toml", "[chat]\nenabled = true\ntriesBeforeEscalation = 1\n")]).await;
+    let custom: Vec<(&str, &str)> =
+        std::iter::once(("chat.toml", "[chat]\nenabled = true\ntriesBeforeEscalation = 1\n")).chain(files.iter().copied()).collect();
+    let c = Connector::start_with(&env, &custom).await;
     (c, hyperchat)
 }
 
@@ -282,6 +290,19 @@ async fn past_seven_days_an_agent_message_is_not_sent_and_the_agent_is_told() {
     assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
     assert_eq!(c.graph.requests().len(), before, "nothing Meta would refuse was tried");
     assert_eq!(notices(&hyperchat, &chat).len(), 1, "{:?}", hyperchat.messages(&chat));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_whose_send_answer_graph_lost_is_not_repeated_and_the_agent_hears_it_may_not_have_arrived() {
+    let (c, hyperchat) = with_live_chat_and(&[("messenger.toml", "timeout_ms = 300")]).await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let agent = hyperchat.add_agent("Ana");
+    c.graph.answer_late(Duration::from_secs(1), 1);
+    let message = json!({"message": {"id": "M-1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    let sent: Vec<_> = c.graph.messages().iter().filter_map(|m| m.text().map(str::to_owned)).filter(|t| t == "Hello?").collect();
+    assert_eq!(sent.len(), 1, "Graph cannot be asked: never sent twice");
+    assert_eq!(notices(&hyperchat, &chat), vec!["[connector] This message may not have reached the user: the channel did not confirm it."]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -401,4 +422,86 @@ async fn a_signed_body_that_is_not_json_or_whose_envelope_is_broken_is_still_ref
         assert_eq!(c.messenger_post(&body).await.status, 400, "{what}");
     }
     assert!(c.inbenta.requests().is_empty() && c.graph.requests().is_empty(), "nothing was processed");
+}
+
+/// A PNG's first bytes, as a sticker's picture.
+const STICKER_PNG: &[u8] = b"\x89PNG\r\n\x1a\n a sticker";
+/// Meta's "like" sticker.
+const LIKE_STICKER: u64 = 369_239_263_222_822;
+
+/// Meta's messages webhook reference: since 30 August 2026 a sticker is a `sticker` attachment
+/// only. The bot reads text; like a photo, a sticker is none.
+#[tokio::test]
+async fn a_sticker_sent_to_the_bot_is_not_text_so_the_bot_is_not_asked_and_the_user_hears_it_reads_only_text() {
+    let c = Connector::start().await;
+    let cdn = FakeFileHost::start().await;
+    let url = cdn.put("like.png", "image/png", STICKER_PNG);
+    let sent = c.messenger_post(&Event::sticker(PSID, "m_sticker", &url, LIKE_STICKER, now_ms()).body()).await;
+    assert_eq!(sent.status, 200);
+    assert!(c.inbenta.bot_inputs().is_empty(), "{:?}", c.inbenta.bot_inputs());
+    assert_eq!(sent.text(), "Sorry, I can only read text messages.");
+    assert!(cdn.requests().is_empty(), "the bot gets no file: nothing is downloaded");
+}
+
+/// Found by Meta's change: from 30 August 2026 only the `sticker` attachment comes, which the
+/// connector did not read, so in a live chat the agent got nothing and the user was told only
+/// text is read. A sticker is a picture the agent can see; in the transition, when the old
+/// `image` copy came beside it, the agent gets it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sticker_in_a_live_chat_reaches_the_agent_as_its_picture_once() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let cdn = FakeFileHost::start().await;
+    let url = cdn.put("like.png", "image/png", STICKER_PNG);
+    let bot_inputs = c.inbenta.bot_inputs().len();
+    let sticker = c.messenger_post(&Event::sticker(PSID, "m_sticker", &url, LIKE_STICKER, now_ms()).body()).await;
+    assert_eq!((sticker.status, sticker.replies.len()), (200, 0), "the user is not told anything: {}", sticker.text());
+    let files = hyperchat.files(&chat);
+    assert_eq!(files.len(), 1);
+    assert_eq!((files[0].content_type.as_str(), files[0].bytes.as_slice()), ("image/png", STICKER_PNG));
+
+    let both = c.messenger_post(&Event::sticker_in_transition(PSID, "m_sticker_2", &url, LIKE_STICKER, now_ms()).body()).await;
+    assert_eq!((both.status, both.replies.len()), (200, 0));
+    assert_eq!(hyperchat.files(&chat).len(), 2, "the old image copy is not a second file");
+    assert_eq!(c.inbenta.bot_inputs().len(), bot_inputs, "the bot never got them");
+}
+
+/// Meta's Messenger changelog, 25 June 2026: error 10/1893063, "Pages temporarily restricted
+/// from sending messages". Before, the agent read "error 10", the same as for a closed window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_refused_because_meta_restricted_the_page_is_reported_to_the_agent_with_code_10_1893063() {
+    let (c, hyperchat) = with_live_chat().await;
+    let chat = in_live_chat(&c, &hyperchat).await;
+    let agent = hyperchat.add_agent("Ana");
+    c.graph.restrict_page();
+    let before = c.graph.requests().len();
+    // Longer than Meta's 2000 characters: two messages, and the second is not tried.
+    let long = "A sentence of the answer that goes on. ".repeat(80);
+    let message = json!({"message": {"id": "M-1", "chat": chat, "sender": agent, "type": "text", "message": long}});
+    assert_eq!(c.hyperchat_event("messages:new", message).await.status, 200);
+    let tried: Vec<Option<u16>> = c.graph.requests()[before..].iter().map(|r| r.status).collect();
+    assert_eq!(tried, [Some(400)], "the page reaches nobody: the rest of the turn is not tried");
+    assert_eq!(
+        notices(&hyperchat, &chat),
+        vec!["[connector] This message did not reach the user: the channel refused it (error 10/1893063)."]
+    );
+
+    c.graph.lift_page_restriction();
+    let again = json!({"message": {"id": "M-2", "chat": chat, "sender": agent, "type": "text", "message": "Back again."}});
+    assert_eq!(c.hyperchat_event("messages:new", again).await.status, 200);
+    assert_eq!(c.graph.messages().last().and_then(|m| m.text().map(str::to_owned)).as_deref(), Some("Back again."));
+    assert_eq!(notices(&hyperchat, &chat).len(), 1, "once lifted, the user is reachable again");
+}
+
+/// Meta's Platform Versioning page: a call to a retired Graph version is served by the oldest
+/// usable one, silently. The fake records what was asked and what Meta would serve.
+#[tokio::test]
+async fn the_graph_version_the_connector_asks_for_is_one_meta_still_serves() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let ex = says(&c, "m_1", "hello").await;
+    let reply = ex.replies.first().expect("a reply");
+    assert_eq!(reply.version, reply.served_version, "{} is retired: Meta would answer with another version", reply.version);
+    let typing = c.graph.sender_actions();
+    assert!(typing.iter().all(|t| t.version == t.served_version && t.version == reply.version));
 }

@@ -8,8 +8,8 @@ use connector_tests::files::FakeFileHost;
 use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET as HYPERCHAT_SECRET};
 use connector_tests::inbenta::{answer, no_results, unrated};
 use connector_tests::smooch::{
-    FakeSmooch, V1_1, V2, WEBHOOK_SECRET, v1_message, v1_postback, v2_batch, v2_business_echo, v2_event, v2_message, v2_postback, v2_reply,
-    v2_user_content,
+    Auth, FakeSmooch, V1_1, V2, WEBHOOK_SECRET, agent_workspace, held_by, switchboard_integration, v1_message, v1_postback, v2_batch,
+    v2_business_echo, v2_event, v2_message, v2_postback, v2_release_control, v2_reply, v2_user_content,
 };
 use serde_json::{Value, json};
 
@@ -261,6 +261,32 @@ async fn a_rate_limited_send_is_tried_again_within_the_deadline() {
     assert_eq!((ex.status, ex.replies.len()), (200, 1));
 }
 
+/// Smooch's client gives up after 300 ms here.
+const FAST_SMOOCH: (&str, &str) = ("smooch.toml", "timeout_ms = 300");
+
+#[tokio::test]
+async fn a_reply_smooch_never_got_is_sent_once_more_after_the_conversation_shows_it_is_missing() {
+    let c = Connector::start_with(&[], &[FAST_SMOOCH]).await;
+    c.inbenta.on_message("hello", unrated("Only once."));
+    c.smooch.lose_messages(1);
+    assert_eq!(says(&c, "m-lost-1", "hello").await.status, 200);
+    let sent: Vec<_> = c.smooch.messages().iter().map(|m| m.text().unwrap_or_default().to_owned()).collect();
+    assert_eq!(sent, ["Only once."]);
+    assert_eq!(c.smooch.list_requests().len(), 1, "the conversation's messages were read once");
+    let tag = &c.smooch.messages()[0].body["metadata"]["connectorSendId"];
+    assert!(tag.as_str().is_some_and(|t| t.len() == 32), "the message carries its send tag: {tag}");
+}
+
+#[tokio::test]
+async fn a_reply_smooch_got_but_answered_too_late_is_found_by_its_send_tag_and_not_sent_again() {
+    let c = Connector::start_with(&[], &[FAST_SMOOCH]).await;
+    c.inbenta.on_message("hello", unrated("Only once."));
+    c.smooch.answer_late(std::time::Duration::from_secs(1), 1);
+    assert_eq!(says(&c, "m-late-1", "hello").await.status, 200);
+    assert_eq!(c.smooch.messages().len(), 1);
+    assert_eq!(c.smooch.list_requests().len(), 1);
+}
+
 /// A Smooch user who failed once and accepted the offer: their chat is open. The chat's id.
 async fn in_live_chat() -> (Connector, FakeHyperChat, String) {
     let hyperchat = FakeHyperChat::start().await;
@@ -277,6 +303,32 @@ async fn in_live_chat() -> (Connector, FakeHyperChat, String) {
     assert_eq!(opening.text(), "I will try to connect you with an agent. Please wait.");
     let chat = hyperchat.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
     (c, hyperchat, chat)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_failure_smooch_reports_during_a_chat_is_told_to_the_agent_once() {
+    let (c, hyperchat, chat) = in_live_chat().await;
+    let failure = connector_tests::smooch::v2_delivery_failure(APP, CONVERSATION, USER, "m-ours-1", "uncategorized_error");
+    let reported = c.smooch_post(&failure).await;
+    assert_eq!((reported.status, reported.replies.len()), (200, 0));
+    assert_eq!(c.smooch_post(&failure).await.status, 200, "the same event again");
+    let notices: Vec<String> = hyperchat
+        .messages(&chat)
+        .iter()
+        .filter_map(|m| m["message"].as_str())
+        .filter(|t| t.starts_with("[connector]"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(notices, ["[connector] A message of yours did not reach the user: the channel could not deliver it (uncategorized_error)."]);
+}
+
+#[tokio::test]
+async fn a_delivery_failure_outside_a_chat_is_only_acknowledged() {
+    let c = Connector::start().await;
+    let failure = connector_tests::smooch::v2_delivery_failure(APP, CONVERSATION, USER, "m-ours-2", "uncategorized_error");
+    let reported = c.smooch_post(&failure).await;
+    assert_eq!((reported.status, reported.replies.len()), (200, 0));
+    assert!(c.inbenta.bot_inputs().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -423,4 +475,112 @@ async fn a_body_that_is_not_json_or_whose_envelope_is_broken_is_still_refused_as
         assert_eq!(post_bytes(&c, body).await.status, 400, "{what}");
     }
     assert!(c.inbenta.requests().is_empty() && c.smooch.requests().is_empty(), "nothing was processed");
+}
+
+// ----- Sunshine v2 as Zendesk's spec has it (issue 19, section 3) ---------------------------
+
+/// Found against the spec: a `conversation:postback` has only `postback.payload` (S1
+/// `postbackWebhook`), and a postback that is not one of our buttons (Messenger's Get Started,
+/// a persistent menu) reached the bot as its raw payload, `GET_STARTED`.
+#[tokio::test]
+async fn a_foreign_postback_such_as_get_started_never_reaches_the_bot_as_its_payload() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("GET_STARTED", unrated("Nobody ever types this."));
+    let ex = c.smooch_post(&v2_postback(APP, CONVERSATION, USER, "GET_STARTED")).await;
+    assert_eq!((ex.status, ex.replies.len()), (200, 0));
+    assert!(c.inbenta.bot_inputs().is_empty(), "the bot was asked {:?}", c.inbenta.bot_inputs());
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n a picture";
+
+/// Found against the spec: "An authorization header is required to access the mediaUrl when
+/// private attachments are enabled" (S1 l.4527, l.4716); the file was fetched anonymously, so
+/// on such an app every user's file reached the agent as "could not be fetched".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_file_on_an_app_with_private_attachments_reaches_the_agent_fetched_with_the_apps_key() {
+    let (c, hyperchat, chat) = in_live_chat().await;
+    c.smooch.set_private_attachments(true);
+    let url = c.smooch.put_attachment("card.png", "image/png", PNG);
+    let image = json!({"type": "image", "mediaUrl": url, "mediaType": "image/png"});
+    let sent = c.smooch_post(&v2_user_content(APP, CONVERSATION, USER, "m-private", image)).await;
+    assert_eq!((sent.status, sent.replies.len()), (200, 0));
+    let files = hyperchat.files(&chat);
+    assert_eq!(files.len(), 1, "the agent got the file");
+    assert_eq!((files[0].name.as_str(), files[0].content_type.as_str(), files[0].bytes.as_slice()), ("card.png", "image/png", PNG));
+    let downloads = c.smooch.attachment_downloads();
+    assert_eq!(downloads.len(), 1);
+    assert_eq!(downloads[0].auth, Some(Auth::Basic { key_id: FakeSmooch::KEY_ID.into() }), "the app's key, as v2 Basic");
+}
+
+/// A web client may name any `mediaUrl`: the app's key goes to the API's own origin only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_file_on_another_host_is_fetched_without_the_apps_credentials() {
+    let (c, hyperchat, chat) = in_live_chat().await;
+    let elsewhere = FakeFileHost::start().await;
+    let url = elsewhere.put("card.png", "image/png", PNG);
+    let image = json!({"type": "image", "mediaUrl": url, "mediaType": "image/png"});
+    assert_eq!(c.smooch_post(&v2_user_content(APP, CONVERSATION, USER, "m-elsewhere", image)).await.status, 200);
+    assert_eq!(hyperchat.files(&chat).len(), 1, "the agent got the file");
+    let requests = elsewhere.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].headers.iter().all(|(name, _)| name != "authorization"), "{:?}", requests[0].headers);
+}
+
+/// Found against the spec: the bot answered every message, also while a Zendesk agent held
+/// the conversation (S1 `conversationTruncated.activeSwitchboardIntegration`).
+#[tokio::test]
+async fn while_a_zendesk_agent_holds_the_conversation_the_bot_stays_silent_until_control_is_released() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let held = c.smooch_post(&held_by(v2_message(APP, CONVERSATION, USER, "m1", "hello"), agent_workspace())).await;
+    assert_eq!((held.status, held.replies.len()), (200, 0));
+    let tapped = c.smooch_post(&held_by(v2_postback(APP, CONVERSATION, USER, r#"{"n":1,"l":"Yes"}"#), agent_workspace())).await;
+    assert_eq!((tapped.status, tapped.replies.len()), (200, 0));
+    assert!(c.inbenta.bot_inputs().is_empty(), "the agent's conversation is not the bot's");
+    assert!(c.smooch.activities().is_empty(), "no typing indicator over the agent either");
+
+    let released = c.smooch_post(&v2_release_control(APP, CONVERSATION)).await;
+    assert_eq!((released.status, released.replies.len()), (200, 0));
+    let back = says(&c, "m2", "hello").await;
+    assert_eq!(back.text(), "Hi!");
+    assert_eq!(c.inbenta.bot_inputs(), vec![json!({"message": "hello"})]);
+}
+
+/// Our integration's id, as the switchboard names it (S1's example `integrationId`).
+const OUR_INTEGRATION_ID: &str = "5f11a650e4e987667c2051d1";
+
+#[tokio::test]
+async fn with_our_integration_configured_the_bot_answers_while_ours_holds_the_conversation_and_not_while_another_does() {
+    let c = Connector::start_with(&[("SMOOCH_SWITCHBOARD_INTEGRATION", OUR_INTEGRATION_ID)], &[]).await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let ours = switchboard_integration("5eecde2dcdbffb08f5c3ed37", "bot", OUR_INTEGRATION_ID, "custom");
+    let answered = c.smooch_post(&held_by(v2_message(APP, CONVERSATION, USER, "m1", "hello"), ours)).await;
+    assert_eq!(answered.text(), "Hi!");
+    let another_bot = switchboard_integration("5eecde2dcdbffb08f5c3ed39", "other-bot", "5f11a650e4e987667c2051d9", "custom");
+    for (id, holder) in [("m2", agent_workspace()), ("m3", another_bot)] {
+        let ex = c.smooch_post(&held_by(v2_message(APP, CONVERSATION, USER, id, "hello"), holder)).await;
+        assert_eq!((ex.status, ex.replies.len()), (200, 0), "{id}");
+    }
+    assert_eq!(c.inbenta.bot_inputs().len(), 1);
+}
+
+/// Found against the spec: `text` `maxLength: 4096` is what the API counts, UTF-16 code units
+/// (an astral emoji is two); the product counted characters, so this answer went out as one
+/// message of 4608 units and was refused.
+#[tokio::test]
+async fn a_4096_character_answer_with_astral_emoji_is_split_so_each_message_fits_4096_utf16_units() {
+    let c = Connector::start().await;
+    let text = "Fine 😀. ".repeat(511) + "Fine 😀.!";
+    assert_eq!((text.chars().count(), text.encode_utf16().count()), (4096, 4608));
+    c.inbenta.on_message("long", unrated(&text));
+    let ex = says(&c, "m1", "long").await;
+    assert_eq!(ex.status, 200);
+    assert!(ex.replies.len() >= 2, "{} messages", ex.replies.len());
+    for reply in &ex.replies {
+        let units = reply.text().unwrap_or_default().encode_utf16().count();
+        assert!(units <= FakeSmooch::MAX_TEXT_LEN, "{units} UTF-16 units");
+    }
+    let sent: String = ex.replies.iter().flat_map(|r| r.text().unwrap_or_default().chars()).filter(|c| !c.is_whitespace()).collect();
+    let original: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    assert_eq!(sent, original, "nothing lost");
 }

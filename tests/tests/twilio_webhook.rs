@@ -114,6 +114,70 @@ async fn a_multiple_choice_answered_by_number_sends_that_option_value() {
     assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option":22})));
 }
 
+// ---------------------------------------------------------------- WhatsApp buttons and lists
+
+/// A WhatsApp tap on a button or list item: its payload, and its title as `Body`.
+async fn tap(c: &Connector, field: &str, title: &str, payload: &str) -> connector_tests::connector::Exchange {
+    let mut params = inbound_form(WHATSAPP_USER, &format!("whatsapp:{COMPANY_NUMBER}"), title, &c.next_sid());
+    params.push((field.into(), payload.into()));
+    params.push((if field == "ListId" { "ListTitle" } else { "ButtonText" }.into(), title.into()));
+    c.exchange(c.signed(&params)).await
+}
+
+#[tokio::test]
+async fn a_whatsapp_question_with_two_options_is_two_buttons_made_once_and_a_tap_picks_its_option() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.inbenta.on_option(22, unrated("Credit cards have a limit."));
+    let asked = c.whatsapp("cards").await;
+    assert_eq!(asked.replies.len(), 1);
+    assert_eq!(asked.replies[0].choices(), ["Débito", "Crédito"]);
+    assert_eq!(asked.replies[0].body, "Which card?", "the buttons' body, no numbers");
+    c.whatsapp("cards").await;
+    assert_eq!(c.twilio.contents().len(), 1, "the same buttons are made once");
+    let payload = asked.replies[0].payload_of("Crédito").expect("a payload per button");
+    let picked = tap(&c, "ButtonPayload", "Crédito", &payload).await;
+    assert_eq!(picked.text(), "Credit cards have a limit.");
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"option":22})));
+}
+
+#[tokio::test]
+async fn four_whatsapp_options_are_a_list_whose_tapped_item_picks_its_option() {
+    let c = Connector::start().await;
+    let options: Vec<Value> =
+        (1..=4).map(|i| json!({"label": format!("Card {i}"), "value": 30 + i, "attributes": {"title": format!("Card {i}")}})).collect();
+    c.inbenta.on_message(
+        "cards",
+        answers(json!([{"type":"multipleChoiceQuestion","message":"Which card?","flags":["multiple-options"],"options": options}])),
+    );
+    c.inbenta.on_option(33, unrated("Card 3 it is."));
+    let asked = c.whatsapp("cards").await;
+    let (_, types) = asked.replies[0].content.clone().expect("a content");
+    assert_eq!(types["twilio/list-picker"]["button"], "Options");
+    assert_eq!(asked.replies[0].choices(), ["Card 1", "Card 2", "Card 3", "Card 4"]);
+    assert!(types["twilio/text"]["body"].as_str().is_some_and(|t| t.contains("3) Card 3")), "the numbered fallback rides along");
+    let payload = asked.replies[0].payload_of("Card 3").unwrap();
+    assert_eq!(tap(&c, "ListId", "Card 3", &payload).await.text(), "Card 3 it is.");
+}
+
+#[tokio::test]
+async fn options_stay_numbered_text_on_sms_when_interactive_is_off_or_when_the_content_api_fails() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    let numbered = "Which card? (type a number)\n1) Débito\n2) Crédito";
+    assert_eq!(c.sms("cards").await.replies[0].body, numbered);
+    c.twilio.fail_contents(1);
+    let failed = c.whatsapp("cards").await;
+    assert_eq!((failed.replies[0].body.as_str(), failed.replies[0].content.is_none()), (numbered, true));
+    assert!(c.twilio.contents().is_empty());
+
+    let off = Connector::start_with(&[], &[("twilio.toml", "interactive = false")]).await;
+    off.inbenta.on_message("cards", multiple_choice());
+    let text = off.whatsapp("cards").await;
+    assert_eq!((text.replies[0].body.as_str(), text.replies[0].content.is_none()), (numbered, true));
+    assert!(off.twilio.contents().is_empty());
+}
+
 #[tokio::test]
 async fn a_multiple_choice_answered_by_label_ignores_case_and_accents() {
     let c = Connector::start().await;
@@ -286,6 +350,104 @@ async fn an_inbenta_outage_past_the_retry_budget_gives_one_polite_message_and_th
     assert_eq!(c.queue.dead_letters().len(), 1, "kept aside with its cause");
     c.inbenta.fail_with(500, 0);
     assert_eq!(c.sms("hello").await.replies[0].body, "Hello!");
+}
+
+/// Twilio's client gives up after 300 ms here.
+const FAST_TWILIO: (&str, &str) = ("twilio.toml", "timeout_ms = 300");
+
+fn bodies(twilio: &FakeTwilio) -> Vec<String> {
+    twilio.messages().into_iter().map(|m| m.body).collect()
+}
+
+#[tokio::test]
+async fn a_reply_twilio_never_got_is_sent_once_more_after_twilio_says_it_does_not_have_it() {
+    let c = Connector::start_with(&[], &[FAST_TWILIO]).await;
+    c.inbenta.on_message("hello", unrated("Only once."));
+    c.twilio.lose_requests(1);
+    assert_eq!(c.sms("hello").await.status, 200);
+    assert_eq!(bodies(&c.twilio), ["Only once."], "delivered, once");
+    let asked = c.twilio.list_requests();
+    assert_eq!(asked.len(), 1, "Twilio was asked once");
+    let query = asked[0].query.clone().unwrap_or_default();
+    assert!(query.contains(&format!("To={}", SMS_USER.replace('+', "%2B"))) && query.contains("From="), "{query}");
+    assert_eq!(c.inbenta.bot_inputs().iter().filter(|i| **i == json!({"message": "hello"})).count(), 1, "the bot was asked once");
+}
+
+#[tokio::test]
+async fn a_reply_twilio_got_but_answered_too_late_is_not_sent_again_once_twilio_lists_it() {
+    let c = Connector::start_with(&[], &[FAST_TWILIO]).await;
+    c.inbenta.on_message("hello", unrated("Only once."));
+    c.twilio.answer_late(Duration::from_secs(1), 1);
+    assert_eq!(c.sms("hello").await.status, 200);
+    assert_eq!(bodies(&c.twilio), ["Only once."]);
+    assert_eq!(c.twilio.list_requests().len(), 1, "Twilio was asked");
+}
+
+#[tokio::test]
+async fn the_rest_of_a_turn_waits_behind_a_reply_in_doubt_and_each_message_goes_out_once_in_order() {
+    let c = Connector::start_with(&[], &[FAST_TWILIO]).await;
+    c.inbenta.on_message("map", unrated("<p>Here:</p><img src=\"https://cdn.example/a.png\"><p>Bye.</p>"));
+    c.twilio.lose_requests(1);
+    // The list cannot be read at first: the doubt is settled by a later attempt.
+    c.twilio.fail_lists(1);
+    let ex = c.whatsapp("map").await;
+    assert_eq!(ex.status, 200);
+    let shape: Vec<(String, usize)> = c.twilio.messages().into_iter().map(|m| (m.body, m.media_urls.len())).collect();
+    assert_eq!(shape, [("Here:".to_owned(), 0), (String::new(), 1), ("Bye.".to_owned(), 0)]);
+    assert_eq!(c.twilio.list_requests().len(), 2, "asked until Twilio answered");
+}
+
+#[tokio::test]
+async fn every_reply_names_the_status_callback_and_a_bot_reply_reported_undelivered_later_is_only_acknowledged() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi."));
+    c.twilio.fail_later(30003, 1);
+    let ex = c.sms("hello").await;
+    assert_eq!(ex.replies[0].status_callback.as_deref(), Some("https://connector.example.com/twilio/status"), "no agent mark");
+    let callbacks = c.twilio.status_callbacks();
+    assert_eq!(callbacks.iter().map(|cb| cb.status()).collect::<Vec<_>>(), ["sent", "undelivered"]);
+    for callback in &callbacks {
+        let answer = c.status_callback(&callback.url, &callback.params).await;
+        assert_eq!((answer.status, answer.replies.len()), (200, 0), "acknowledged, nothing sent");
+        assert!(answer.body.contains("<Response/>"));
+    }
+    assert_eq!(c.twilio.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_whatsapp_user_who_moves_from_their_number_to_a_username_keeps_their_conversation_and_gets_replies_at_the_username() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("cards", multiple_choice());
+    c.inbenta.on_option(22, unrated("Credit it is."));
+    let company = format!("whatsapp:{COMPANY_NUMBER}");
+    let username = "whatsapp:US.13491208655302741918";
+    // Twilio names both the number and the business-scoped id: the id is linked.
+    let mut both = inbound_form(WHATSAPP_USER, &company, "cards", &c.next_sid());
+    both.push(("ExternalUserId".into(), "US.13491208655302741918".into()));
+    let asked = c.exchange(c.signed(&both)).await;
+    assert!(asked.text().contains("Which card?"), "{}", asked.text());
+    // Later the user writes with the username only, answering the pending question.
+    let picked = c.exchange(c.signed(&inbound_form(username, &company, "2", &c.next_sid()))).await;
+    assert_eq!(picked.replies.len(), 1);
+    assert_eq!((picked.replies[0].body.as_str(), picked.replies[0].to.as_str()), ("Credit it is.", username));
+}
+
+#[tokio::test]
+async fn a_whatsapp_username_never_linked_to_a_number_is_a_conversation_of_its_own() {
+    let c = Connector::start().await;
+    c.inbenta.on_message("hello", unrated("Hi!"));
+    let username = "whatsapp:US.99";
+    let ex = c.exchange(c.signed(&inbound_form(username, &format!("whatsapp:{COMPANY_NUMBER}"), "hello", &c.next_sid()))).await;
+    assert_eq!((ex.replies.len(), ex.replies[0].to.as_str()), (1, username));
+}
+
+#[tokio::test]
+async fn with_status_callbacks_for_agents_only_a_bot_reply_names_none() {
+    let c = Connector::start_with(&[], &[("twilio.toml", "status_callbacks = \"agent\"")]).await;
+    c.inbenta.on_message("hello", unrated("Hi."));
+    let ex = c.sms("hello").await;
+    assert_eq!((ex.replies.len(), ex.replies[0].status_callback.as_deref()), (1, None));
+    assert!(c.twilio.status_callbacks().is_empty());
 }
 
 #[tokio::test]

@@ -59,8 +59,8 @@ impl LocalAgent {
                 for chat in self.hyperchat.chats() {
                     let Some(id) = chat["id"].as_str().map(str::to_owned) else { continue };
                     if chats.insert(id.clone()) {
-                        println!(
-                            "[agent] a chat opened: /agent TEXT answers as Alex, /agent-file PATH shares a file, /close-agent ends it"
+                        crate::chat::show(
+                            "[agent] a chat opened: /agent TEXT answers as Alex, /agent-file PATH shares a file, /close-agent ends it",
                         );
                         self.post("invitations:accept", json!({"chatId": id, "userId": self.agent_id})).await;
                     }
@@ -68,8 +68,11 @@ impl LocalAgent {
                         let mine = message["sender"] == Value::String(self.agent_id.clone());
                         if !mine && seen.insert(message["id"].to_string()) {
                             match message["message"].as_str() {
-                                Some(text) => println!("[agent sees] {text}"),
-                                None => println!("[agent sees] a file: {} ({})", message["message"]["name"], message["message"]["type"]),
+                                Some(text) => crate::chat::show(&format!("[agent sees] {text}")),
+                                None => crate::chat::show(&format!(
+                                    "[agent sees] a file: {} ({})",
+                                    message["message"]["name"], message["message"]["type"]
+                                )),
                             }
                         }
                     }
@@ -85,6 +88,10 @@ impl LocalAgent {
 
     /// `/agent TEXT`, `/agent-file PATH` or `/close-agent`; `false` when the line is none.
     pub async fn command(&self, line: &str) -> bool {
+        if matches!(line, "/agent" | "/agent-file") {
+            crate::chat::show("[agent] /agent TEXT answers as the agent, /agent-file PATH shares a file, /close-agent ends the chat");
+            return true;
+        }
         let action = if let Some(path) = line.strip_prefix("/agent-file ") {
             Action::File(PathBuf::from(path.trim()))
         } else if let Some(text) = line.strip_prefix("/agent ") {
@@ -95,7 +102,7 @@ impl LocalAgent {
             return false;
         };
         let Some(chat) = self.open_chat() else {
-            println!("[agent] no chat is open: ask the bot for an agent first");
+            crate::chat::show("[agent] no chat is open: ask the bot for an agent first");
             return true;
         };
         match action {
@@ -111,9 +118,14 @@ impl LocalAgent {
                     let message = self.hyperchat.agent_file(&chat, &self.agent_id, &name, media_type_of(&path), &bytes);
                     self.post("messages:new", json!({ "message": message })).await;
                 }
-                Err(error) => println!("[agent] cannot read {}: {error}", path.display()),
+                Err(error) => crate::chat::show(&format!("[agent] cannot read {}: {error}", path.display())),
             },
-            Action::Close => self.post("chats:close", json!({"chatId": chat, "userId": self.agent_id})).await,
+            Action::Close => {
+                // HyperChat closes the chat, then tells the connector: the next escalation opens
+                // a new chat instead of reusing this one.
+                self.hyperchat.close_chat(&chat);
+                self.post("chats:close", json!({"chatId": chat, "userId": self.agent_id})).await;
+            }
         }
         true
     }
@@ -131,8 +143,8 @@ impl LocalAgent {
             .await;
         match sent {
             Ok(answer) if answer.status().is_success() => {}
-            Ok(answer) => println!("[agent] the connector answered HTTP {} to {trigger}", answer.status().as_u16()),
-            Err(error) => println!("[agent] {trigger} not delivered: {error}"),
+            Ok(answer) => crate::chat::show(&format!("[agent] the connector answered HTTP {} to {trigger}", answer.status().as_u16())),
+            Err(error) => crate::chat::show(&format!("[agent] {trigger} not delivered: {error}")),
         }
     }
 }

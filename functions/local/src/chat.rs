@@ -10,7 +10,10 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use bytes::Bytes;
 use channel_twilio::signature::sign_base64;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 
@@ -100,10 +103,11 @@ pub(crate) async fn stand_in() -> Result<(String, mpsc::UnboundedReceiver<Sent>)
     let phone_url = format!("http://{}", phone.local_addr()?);
     let phone_app = Router::new()
         .route("/2010-04-01/Accounts/{sid}/Messages.json", post(receive))
+        .route("/v1/Content", post(create_content))
         .route("/v2/apps/{app}/conversations/{conversation}/messages", post(receive_smooch))
         .route("/v2/apps/{app}/conversations/{conversation}/activity", post(|| async { axum::Json(serde_json::json!({})) }))
         .route("/{version}/me/messages", post(receive_graph))
-        .with_state(Arc::new(sent_tx));
+        .with_state(Arc::new(StandIn { sent: sent_tx, contents: Mutex::default() }));
     tokio::spawn(async move { axum::serve(phone, phone_app).await });
     Ok((phone_url, sent_rx))
 }
@@ -199,6 +203,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     let agent = if options.with_agent { Some(crate::agent::LocalAgent::start().await) } else { None };
     let mut overrides = vec![
         ("TWILIO_API_URL".to_owned(), phone_url.clone()),
+        ("TWILIO_CONTENT_API_URL".to_owned(), phone_url.clone()),
         ("SMOOCH_API_URL".to_owned(), phone_url.clone()),
         ("GRAPH_API_URL".to_owned(), phone_url),
     ];
@@ -231,28 +236,63 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     let http = crate::http_client();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut counter = 0u32;
+    prompt();
     loop {
-        prompt();
         let Some(line) = lines.next_line().await? else { break };
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            // Typed input is not echoed from a pipe: the transcript shows it, as a terminal does.
+            println!("{line}");
+        }
+        // The user's Enter ended the prompt's line.
+        PROMPTED.store(false, Ordering::SeqCst);
         let text = line.trim();
         if text == "/quit" {
             break;
         }
+        // Replies re-prompt when they are shown; without one soon, the prompt comes back alone.
+        let replied = REPLIED.notified();
+        tokio::pin!(replied);
+        replied.as_mut().enable();
         if text.is_empty() {
+            prompt();
             continue;
         }
-        if let Some(agent) = &agent {
-            if agent.command(text).await {
-                continue;
+        let handled_here = match &agent {
+            Some(agent) => agent.command(text).await,
+            None => false,
+        };
+        if !handled_here {
+            counter += 1;
+            let response = webhooks.request(&http, text, counter)?.send().await?;
+            if !response.status().is_success() {
+                show(&format!("[webhook answered HTTP {}]", response.status().as_u16()));
             }
         }
-        counter += 1;
-        let response = webhooks.request(&http, text, counter)?.send().await?;
-        if !response.status().is_success() {
-            println!("[webhook answered HTTP {}]", response.status().as_u16());
+        if tokio::time::timeout(Duration::from_secs(2), replied).await.is_err() && !PROMPTED.load(Ordering::SeqCst) {
+            prompt();
         }
     }
     Ok(())
+}
+
+/// Whether `you> ` is the last thing on the terminal: whatever is shown then starts on a line of
+/// its own and ends with the prompt again, so the prompt never lands inside a reply.
+static PROMPTED: AtomicBool = AtomicBool::new(false);
+/// Told whenever something was shown (and the prompt with it).
+static REPLIED: tokio::sync::Notify = tokio::sync::Notify::const_new();
+
+/// Shows `text` (a reply, the agent's side) on lines of its own, then the prompt again.
+pub(crate) fn show(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    if PROMPTED.swap(false, Ordering::SeqCst) {
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "{text}");
+    let _ = write!(out, "you> ");
+    let _ = out.flush();
+    PROMPTED.store(true, Ordering::SeqCst);
+    REPLIED.notify_waiters();
 }
 
 fn env_value(env: &[(String, String)], name: &str) -> Option<String> {
@@ -299,42 +339,73 @@ fn messenger_message(text: &str, counter: u32) -> serde_json::Value {
     }]}]})
 }
 
-/// Where the user types, after the replies printed so far.
+/// Where the user types, after what was shown so far.
 fn prompt() {
     use std::io::Write as _;
-    print!("you> ");
-    let _ = std::io::stdout().flush();
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "you> ");
+    let _ = out.flush();
+    PROMPTED.store(true, Ordering::SeqCst);
 }
 
 /// A reply as the terminal chat shows it.
 fn print_reply(sent: &Sent) {
-    for (i, line) in sent.body.lines().enumerate() {
-        println!("{} {line}", if i == 0 { "bot>" } else { "    " });
-    }
-    for url in &sent.media {
-        println!("bot> [media] {url}");
-    }
+    let mut lines: Vec<String> =
+        sent.body.lines().enumerate().map(|(i, line)| format!("{} {line}", if i == 0 { "bot>" } else { "    " })).collect();
+    lines.extend(sent.media.iter().map(|url| format!("bot> [media] {url}")));
     if !sent.buttons.is_empty() {
-        println!("     {}", sent.buttons.iter().map(|b| format!("[{b}]")).collect::<Vec<_>>().join(" "));
+        lines.push(format!("     {}", sent.buttons.iter().map(|b| format!("[{b}]")).collect::<Vec<_>>().join(" ")));
     }
-    println!();
+    lines.push(String::new());
+    show(&lines.join("\n"));
 }
 
-async fn receive(State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>, body: Bytes) -> (StatusCode, axum::Json<serde_json::Value>) {
+/// The stand-in's state: where received messages go, and the WhatsApp contents it made.
+struct StandIn {
+    sent: mpsc::UnboundedSender<Sent>,
+    /// Content API `types` by content SID.
+    contents: Mutex<HashMap<String, serde_json::Value>>,
+}
+
+/// The Content API stand-in: keeps the buttons or list, to show them when a message names it.
+async fn create_content(
+    State(stand_in): State<Arc<StandIn>>,
+    axum::Json(body): axum::Json<serde_json::Value>,
+) -> (StatusCode, axum::Json<serde_json::Value>) {
+    let mut contents = stand_in.contents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let sid = format!("HX{:032x}", contents.len() + 1);
+    contents.insert(sid.clone(), body["types"].clone());
+    (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": sid, "types": body["types"] })))
+}
+
+async fn receive(State(stand_in): State<Arc<StandIn>>, body: Bytes) -> (StatusCode, axum::Json<serde_json::Value>) {
     let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let field = |name: &'static str| form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.clone());
-    let sent = Sent {
-        to: field("To").next().unwrap_or_default(),
-        body: field("Body").next().unwrap_or_default(),
-        media: field("MediaUrl").collect(),
-        buttons: Vec::new(),
+    // Buttons and lists show as the question and their titles in brackets.
+    let content = field("ContentSid")
+        .next()
+        .and_then(|sid| stand_in.contents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&sid).cloned());
+    let (body, buttons) = match &content {
+        Some(types) => {
+            let (question, options) = match (&types["twilio/quick-reply"], &types["twilio/list-picker"]) {
+                (quick, _) if quick.is_object() => (&quick["body"], &quick["actions"]),
+                (_, list) => (&list["body"], &list["items"]),
+            };
+            let title = |option: &serde_json::Value| option["title"].as_str().or(option["item"].as_str()).unwrap_or_default().to_owned();
+            (
+                question.as_str().unwrap_or_default().to_owned(),
+                options.as_array().map(|o| o.iter().map(title).collect()).unwrap_or_default(),
+            )
+        }
+        None => (field("Body").next().unwrap_or_default(), Vec::new()),
     };
-    let _ = tx.send(sent);
+    let sent = Sent { to: field("To").next().unwrap_or_default(), body, media: field("MediaUrl").collect(), buttons };
+    let _ = stand_in.sent.send(sent);
     (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": "SMlocal", "status": "queued" })))
 }
 
 async fn receive_smooch(
-    State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>,
+    State(stand_in): State<Arc<StandIn>>,
     axum::extract::Path((_app, conversation)): axum::extract::Path<(String, String)>,
     axum::Json(body): axum::Json<serde_json::Value>,
 ) -> (StatusCode, axum::Json<serde_json::Value>) {
@@ -342,13 +413,13 @@ async fn receive_smooch(
     let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
     let buttons = content["actions"].as_array().map(|actions| actions.iter().map(|a| text(&a["text"])).collect()).unwrap_or_default();
     let media = content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-    let _ = tx.send(Sent { to: conversation, body: text(&content["text"]), media, buttons });
+    let _ = stand_in.sent.send(Sent { to: conversation, body: text(&content["text"]), media, buttons });
     (StatusCode::CREATED, axum::Json(serde_json::json!({ "messages": [{ "id": "local", "content": content }] })))
 }
 
 /// The Graph Send API stand-in: messages are printed, sender actions (typing) are not.
 async fn receive_graph(
-    State(tx): State<Arc<mpsc::UnboundedSender<Sent>>>,
+    State(stand_in): State<Arc<StandIn>>,
     axum::Json(body): axum::Json<serde_json::Value>,
 ) -> axum::Json<serde_json::Value> {
     let message = &body["message"];
@@ -359,7 +430,7 @@ async fn receive_graph(
         let buttons = titles(&message["quick_replies"]).or_else(|| titles(&payload["buttons"])).unwrap_or_default();
         let media = payload["url"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
         let shown = if message["text"].is_string() { text(&message["text"]) } else { text(&payload["text"]) };
-        let _ = tx.send(Sent { to: text(&body["recipient"]["id"]), body: shown, media, buttons });
+        let _ = stand_in.sent.send(Sent { to: text(&body["recipient"]["id"]), body: shown, media, buttons });
     }
     axum::Json(serde_json::json!({ "recipient_id": body["recipient"]["id"], "message_id": "m_local" }))
 }

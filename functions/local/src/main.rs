@@ -11,6 +11,7 @@
 mod agent;
 mod chat;
 mod demo_bot;
+mod register;
 mod server;
 
 use connector_config::Sources;
@@ -37,6 +38,8 @@ enum Command {
     Chat(chat::ChatOptions),
     /// Send one signed message to the server on $PORT as a user of a channel.
     Send(chat::SendOptions),
+    /// Register the deployed URLs in Twilio, Smooch, Messenger (and say what HyperChat needs).
+    Register(Box<register::RegisterOptions>),
 }
 
 #[tokio::main]
@@ -46,6 +49,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve().await,
         Command::Chat(options) => chat::run(options).await,
         Command::Send(options) => chat::send(options).await,
+        Command::Register(options) => register::run(options).await,
     };
     match ran {
         Ok(()) => ExitCode::SUCCESS,
@@ -72,6 +76,7 @@ async fn serve() -> Result<(), Error> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .map_err(|error| format!("cannot listen on 127.0.0.1:{port} ({error}); is another server on it? Set PORT to another port"))?;
+    refuse_half_configured_channels(port)?;
     let sources = local_sources(port, stand_in_for_unconfigured_channels().await?);
     let app = Arc::new(server::App::build(&sources, &lang_dir()).await?);
     let queue = match &app.ingest {
@@ -91,6 +96,20 @@ async fn serve() -> Result<(), Error> {
     .await;
     processing.abort();
     Ok(())
+}
+
+/// A channel the environment configures in part (a Twilio auth token without its account SID)
+/// is named, one line each, before the local defaults below fill in the rest: a mix of real
+/// and local credentials would only fail later, request by request. Only the webhook URL, which
+/// is this server's own, is taken as set.
+fn refuse_half_configured_channels(port: u16) -> Result<(), Error> {
+    let mut sources = Sources::from_env();
+    if sources.var("TWILIO_WEBHOOK_URL").is_none() {
+        sources.env.push(("TWILIO_WEBHOOK_URL".to_owned(), format!("http://127.0.0.1:{port}/twilio")));
+    }
+    let config = connector_config::Config::load(&sources, &connector_app::env_keys())?;
+    let half: Vec<String> = connector_app::startup::half_configured(&config).iter().map(ToString::to_string).collect();
+    if half.is_empty() { Ok(()) } else { Err(half.join("\n").into()) }
 }
 
 /// A channel whose credentials and API URL the environment does not set would send its replies
@@ -117,9 +136,11 @@ async fn stand_in_for_unconfigured_channels() -> Result<Vec<(String, String)>, E
     });
     Ok(unconfigured
         .into_iter()
-        .map(|(channel, _, variable)| {
+        .flat_map(|(channel, _, variable)| {
             tracing::info!(channel, "no credentials set: replies go to the built-in stand-in and are printed here");
-            (variable.to_owned(), url.clone())
+            // Twilio's WhatsApp buttons are made by its Content API: the stand-in's too.
+            let content = (channel == "Twilio").then(|| ("TWILIO_CONTENT_API_URL".to_owned(), url.clone()));
+            std::iter::once((variable.to_owned(), url.clone())).chain(content)
         })
         .collect())
 }

@@ -93,6 +93,11 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
         .route("/twilio", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }))
+        // Twilio's status callbacks (TWILIO_STATUS_CALLBACK_URL): the same function and queue.
+        .route(
+            "/twilio/status",
+            post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }),
+        )
         .route("/smooch", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.smooch, request).await }))
         .route(
             "/messenger",
@@ -101,7 +106,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/hyperchat",
-            post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),
+            // GET too: HyperChat's handshake may come on any method, and the ticketing
+            // webhook's check is a GET with X-Inbenta-Challenge.
+            get(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await })
+                .post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.hyperchat, request).await }),
         )
         // The links that hand agents' files to users (GET, and HEAD through axum's GET).
         .route(
@@ -129,28 +137,41 @@ async fn route_to(app: &App, endpoint: &impl Endpoint, request: Request) -> Resp
 pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdown: impl Future<Output = ()>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let header_timeout = Duration::from_millis(limits.header_timeout_ms);
-    // Connections refused for the cap, said at most once a second (a flood of them would
-    // otherwise be a flood of lines).
-    let (mut refused, mut said_at) = (0_u64, None::<tokio::time::Instant>);
+    // Connections refused for the cap, and accepts that failed (out of descriptors), each
+    // said at most once a second with their count: a flood of them would otherwise be a flood
+    // of lines. What a second counted is said when it ends, even if nothing follows.
+    let (mut refused, mut not_accepted) = (Tally::default(), Tally::default());
+    let mut last_error = String::new();
     tokio::pin!(shutdown);
     loop {
+        let due = refused.due().into_iter().chain(not_accepted.due()).min();
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
                 Err(error) => {
                     // Out of file descriptors and the like: say so, and keep serving.
-                    tracing::warn!(%error, "connection not accepted");
+                    last_error = error.to_string();
+                    if let Some(count) = not_accepted.add() {
+                        tracing::warn!(error = %last_error, count, "connections not accepted");
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
+            () = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                if let Some(count) = refused.take_due() {
+                    tracing::warn!(max = limits.max_connections, refused = count, "too many connections: closed at once");
+                }
+                if let Some(count) = not_accepted.take_due() {
+                    tracing::warn!(error = %last_error, count, "connections not accepted");
+                }
+                continue;
+            }
             () = &mut shutdown => return,
         };
         let Ok(slot) = slots.clone().try_acquire_owned() else {
-            refused += 1;
-            if said_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
-                tracing::warn!(max = limits.max_connections, refused, "too many connections: closed at once");
-                (refused, said_at) = (0, Some(tokio::time::Instant::now()));
+            if let Some(count) = refused.add() {
+                tracing::warn!(max = limits.max_connections, refused = count, "too many connections: closed at once");
             }
             drop(stream);
             continue;
@@ -166,5 +187,95 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits, shutdo
             }
             drop(slot);
         });
+    }
+}
+
+/// Events of one kind, said at most once a second with how many there were.
+#[derive(Default)]
+struct Tally {
+    count: u64,
+    said_at: Option<tokio::time::Instant>,
+}
+
+impl Tally {
+    const EVERY: Duration = Duration::from_secs(1);
+
+    /// Counts one; the count to say now, when a second has passed since the last line.
+    fn add(&mut self) -> Option<u64> {
+        self.count += 1;
+        if self.said_at.is_none_or(|at| at.elapsed() >= Self::EVERY) { self.take() } else { None }
+    }
+
+    /// When the count not said yet is due.
+    fn due(&self) -> Option<tokio::time::Instant> {
+        (self.count > 0).then(|| self.said_at.map_or_else(tokio::time::Instant::now, |at| at + Self::EVERY))
+    }
+
+    /// The count not said yet, if it is due.
+    fn take_due(&mut self) -> Option<u64> {
+        if self.due().is_some_and(|due| due <= tokio::time::Instant::now()) { self.take() } else { None }
+    }
+
+    fn take(&mut self) -> Option<u64> {
+        let count = std::mem::take(&mut self.count);
+        self.said_at = Some(tokio::time::Instant::now());
+        (count > 0).then_some(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use tokio::io::AsyncReadExt;
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'a self) -> Lines {
+            self.clone()
+        }
+    }
+
+    /// Found from outside: `scripts/test.sh` printed 6,187 lines of one warning, one per
+    /// connection refused for the cap, from one test (server_limits.rs, whose client retried
+    /// in a tight loop: 5,604 refusals in a second). They are said in one line a second with
+    /// their count, and the count of the last second is said too.
+    #[tokio::test]
+    async fn a_flood_of_refused_connections_is_one_line_a_second_with_every_refusal_counted() {
+        let lines = Lines::default();
+        let subscriber = tracing_subscriber::fmt().with_writer(lines.clone()).with_ansi(false).finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let limits = Limits { header_timeout_ms: 10_000, body_timeout_ms: 10_000, max_connections: 1 };
+        let server = tokio::spawn(serve(listener, Router::new(), limits, std::future::pending()));
+        let _held = tokio::net::TcpStream::connect(address).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for _ in 0..200 {
+            let mut refused = tokio::net::TcpStream::connect(address).await.unwrap();
+            // Closed at once: the read ends without a byte.
+            assert_eq!(refused.read(&mut [0; 1]).await.unwrap_or(0), 0);
+        }
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        server.abort();
+        let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let said: Vec<&str> = logged.lines().filter(|line| line.contains("too many connections")).collect();
+        assert!(said.len() <= 2, "{logged}");
+        let counted: u64 =
+            said.iter().filter_map(|line| line.split("refused=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok()).sum();
+        assert_eq!(counted, 200, "{logged}");
     }
 }

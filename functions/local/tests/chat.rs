@@ -87,6 +87,35 @@ fn asking_for_an_agent_offers_one_and_without_live_chat_says_none_is_available()
 }
 
 #[test]
+fn after_the_local_agent_closes_a_chat_the_next_escalation_opens_a_new_chat_the_agent_joins() {
+    let lines = ["zzz", "qqq", "1", "/close-agent", "zzz", "qqq", "1", "/agent Hello again.", "/agent"];
+    let shown = chat(&["--with-agent"], &lines);
+    let expected = [
+        "Agent Alex has joined the conversation.",
+        "Chat closed",
+        "I will try to connect you with an agent. Please wait.",
+        "[agent] a chat opened",
+        "Agent Alex has joined the conversation.",
+        "bot> Hello again.",
+        "[agent] /agent TEXT answers as the agent",
+    ];
+    assert_shown_in_order(&shown, &expected);
+}
+
+#[test]
+fn the_prompt_never_lands_inside_a_reply() {
+    let typed = ["hello", "zzz", "qqq", "1", "/agent Hi.", "thanks", "/close-agent"];
+    let shown = chat(&["--with-agent"], &typed);
+    // Input from a pipe is echoed after the prompt, as a terminal shows what is typed.
+    let prompt_lines: Vec<&str> = shown.lines().filter_map(|line| line.strip_prefix("you> ")).collect();
+    assert!(prompt_lines.len() > typed.len(), "a prompt per turn:\n{shown}");
+    for after in prompt_lines {
+        assert!(after.is_empty() || after == "/quit" || typed.contains(&after), "{after:?} was printed on the prompt's line:\n{shown}");
+    }
+    assert!(shown.contains("you> hello\nbot> Hi!"), "the reply comes on the line after what was typed:\n{shown}");
+}
+
+#[test]
 fn the_terminal_chat_reaches_a_local_agent_and_comes_back_to_the_bot() {
     let lines = ["zzz", "qqq", "1", "/agent Hello, I am Alex.", "my card is blocked", "/close-agent", "hello"];
     let shown = chat(&["--with-agent"], &lines);

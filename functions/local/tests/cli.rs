@@ -93,3 +93,40 @@ fn a_server_without_channel_credentials_prints_the_replies_to_messages_sent_with
         assert!(printed.lines().any(|l| l.starts_with(to) && l.contains("demo bot")), "{to:?} missing from:\n{printed}");
     }
 }
+
+/// `serve`, which must stop at start: killed after 30 s if it serves instead, so that the test
+/// fails rather than hangs.
+fn serve_stops(env: &[(&str, &str)]) -> Output {
+    let port = connector_tests::local::free_port().to_string();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector-local"));
+    command.arg("serve").env("PORT", &port).env("CONF_DIR", repo_root().join("conf")).env("LANG_DIR", repo_root().join("lang"));
+    command.env_remove("INBENTA_API_KEY").env_remove("INBENTA_API_SECRET").env_remove("TABLE_NAME");
+    command.envs(env.iter().copied()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("connector-local runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().expect("connector-local's status").is_none() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    child.wait_with_output().expect("connector-local's output")
+}
+
+#[test]
+fn a_twilio_auth_token_without_its_account_sid_is_named_in_one_line_and_nothing_is_served() {
+    let output = serve_stops(&[("TWILIO_AUTH_TOKEN", "a-real-token"), ("TWILIO_ACCOUNT_SID", "")]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).trim(),
+        "connector-local: Twilio is half-configured: TWILIO_AUTH_TOKEN is set but TWILIO_ACCOUNT_SID is not (set it too, or unset the rest to leave Twilio out)"
+    );
+}
+
+#[test]
+fn a_misspelled_key_in_conf_custom_is_named_with_the_nearest_key_and_nothing_is_served() {
+    let conf = connector_tests::connector::conf_dir_with(&[("chat.toml", "[chat]\nenabeld = true\n")]);
+    let output = serve_stops(&[("CONF_DIR", conf.to_str().unwrap())]);
+    assert_eq!(output.status.code(), Some(1));
+    let shown = stderr(&output);
+    assert!(shown.contains("custom/chat.toml: unknown key \"chat.enabeld\"; did you mean \"chat.enabled\"?"), "{shown}");
+    assert!(!shown.contains("listening"), "{shown}");
+}

@@ -4,6 +4,9 @@
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
+pub mod startup;
+#[cfg(test)]
+mod startup_tests;
 
 use channel_hyperchat::{FileLinks, FileProxy, HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
 use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
@@ -12,12 +15,14 @@ use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
 use connector_core::queue::{self, Consumer, Forwarding, LocalQueue, Processor, Queue, QueueSettings};
+use connector_core::webhook::Reload;
 use connector_core::{Fingerprinter, Sinks, Webhook};
 use connector_engine::labels::{Labels, LabelsError};
-use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock};
+use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock, WithSurveys};
 use connector_engine::settings::{ContentRatings, Custom, Digester, EscalationPolicy};
 use connector_engine::step::Policy;
 use inbenta::hyperchat::{HyperChatClient, HyperChatConfig, HyperChatSettings};
+use inbenta::ticketing::{ChatSurveys, SurveyConfig};
 use inbenta::{ApiSettings, InbentaClient, InbentaConfig};
 use secrecy::{ExposeSecret, SecretString};
 use state_store::sqs::SqsQueue;
@@ -35,6 +40,8 @@ pub enum AppError {
     Labels(#[from] LabelsError),
     #[error("{0} must be set")]
     Missing(&'static str),
+    #[error(transparent)]
+    HalfConfigured(#[from] startup::HalfConfigured),
     #[error("cannot build the chatbot client")]
     Chatbot(#[source] ChatbotError),
     #[error("cannot build the live chat client")]
@@ -45,6 +52,8 @@ pub enum AppError {
     Smooch(#[source] channel_smooch::SetupError),
     #[error("Messenger is not usable")]
     Messenger(#[source] channel_messenger::SetupError),
+    #[error(transparent)]
+    Secrets(#[from] state_store::secrets::SecretsError),
 }
 
 /// Targets whose debug and trace events show requests and answers on the wire (DynamoDB items
@@ -79,6 +88,9 @@ pub fn env_keys() -> Vec<EnvKey> {
 
 /// What every entry point shares: configuration, labels, state store, clock.
 pub struct App {
+    /// Where the configuration was read from (the secrets apart), to read it again.
+    sources: Sources,
+    lang_dir: PathBuf,
     pub config: Config,
     pub labels: Arc<Labels>,
     pub store: Arc<dyn StateStore>,
@@ -151,8 +163,19 @@ impl App {
     }
 
     /// DynamoDB when `TABLE_NAME` is set, else the in-memory store (one process only).
+    /// A key of `conf/custom/` that nothing reads stops it (with the nearest known key); an
+    /// environment variable near one that is read is warned of.
+    ///
+    /// With `SECRETS_ID`, the variables of that Secrets Manager secret come after the
+    /// environment's (they win): secrets are set after a deploy, without one.
     pub async fn load(sources: &Sources, lang_dir: &Path) -> Result<Self, AppError> {
-        let config = Config::load(sources, &env_keys())?;
+        let env_keys = env_keys();
+        let with_secrets = with_secrets(sources).await?;
+        let config = Config::load(&with_secrets, &env_keys)?;
+        config.check_keys(inbenta::OPEN_TABLES)?;
+        for (variable, meant) in connector_config::misspelled_variables(&with_secrets.env, &env_keys) {
+            tracing::warn!("the environment variable {variable} is not read; did you mean {meant}?");
+        }
         let state: StateSettings = config.section("state")?;
         let lang: ConversationDefaults = config.section("conversation")?;
         let labels = Labels::load(lang_dir, &lang.default.lang)?;
@@ -162,7 +185,37 @@ impl App {
         };
         let fingerprints = fingerprinter(&config)?;
         let queue = config.section("queue")?;
-        Ok(Self { config, labels: Arc::new(labels), store, clock: Arc::new(SystemClock), state, queue, fingerprints })
+        Ok(Self {
+            sources: sources.clone(),
+            lang_dir: lang_dir.to_owned(),
+            config,
+            labels: Arc::new(labels),
+            store,
+            clock: Arc::new(SystemClock),
+            state,
+            queue,
+            fingerprints,
+        })
+    }
+
+    /// With `SECRETS_ID`, how a webhook rebuilds its channel (`build`) from the configuration
+    /// and secrets read again, when a signature fails: a secret set or rotated after the
+    /// function started (Smooch's webhook secret exists only once its webhook points here).
+    fn reload<C: Send + 'static>(&self, build: impl Fn(&App) -> Result<C, AppError> + Send + Sync + 'static) -> Option<Reload<C>> {
+        self.sources.var(state_store::secrets::SECRETS_ID)?;
+        let (sources, lang_dir, build) = (self.sources.clone(), self.lang_dir.clone(), Arc::new(build));
+        Some(Reload::new(Box::new(move || {
+            let (sources, lang_dir, build) = (sources.clone(), lang_dir.clone(), build.clone());
+            Box::pin(async move {
+                match App::load(&sources, &lang_dir).await.and_then(|app| build(&app)) {
+                    Ok(channel) => Some(channel),
+                    Err(error) => {
+                        tracing::warn!(error = %connector_engine::error_chain(&error), "the channel could not be rebuilt from its secrets");
+                        None
+                    }
+                }
+            })
+        })))
     }
 
     pub fn api(&self) -> Result<ApiSettings, AppError> {
@@ -193,13 +246,21 @@ impl App {
         Ok(Some(Arc::new(HyperChatClient::new(config).map_err(AppError::LiveChat)?)))
     }
 
+    /// `live_chat` followed by Inbenta's survey after each chat (`chat.surveyId`, on the
+    /// ticketing API with the `chat.messenger` key and secret), when those are configured.
+    fn surveyed(&self, live_chat: Arc<dyn LiveChat>) -> Result<Arc<dyn LiveChat>, AppError> {
+        let Some(config) = SurveyConfig::from_config(&self.config)? else { return Ok(live_chat) };
+        let surveys = ChatSurveys::new(config, Some(self.store.clone()), self.clock.clone()).map_err(AppError::Chatbot)?;
+        Ok(Arc::new(WithSurveys { live_chat, surveys: Arc::new(surveys) }))
+    }
+
     pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>, sinks: Sinks) -> Result<Pipeline, AppError> {
         let lang: ConversationDefaults = self.config.section("conversation")?;
         let chat: HyperChatSettings = self.config.section("chat.chat")?;
         let custom: Custom = self.config.section("custom")?;
         Ok(Pipeline {
             chatbot,
-            live_chat,
+            live_chat: self.surveyed(live_chat)?,
             store: self.store.clone(),
             clock: self.clock.clone(),
             labels: self.labels.clone(),
@@ -220,13 +281,17 @@ impl App {
 
     /// The Twilio webhook and its sender.
     pub fn twilio(&self) -> Result<(TwilioChannel, TwilioSender), AppError> {
+        startup::check(&self.config, "Twilio")?;
         let settings: TwilioSettings = self.config.section("twilio")?;
-        channel_twilio::setup(&settings).map_err(AppError::Twilio)
+        let lang: ConversationDefaults = self.config.section("conversation")?;
+        let (channel, sender) = channel_twilio::setup(&settings).map_err(AppError::Twilio)?;
+        Ok((channel, sender.with_contents(self.store.clone(), self.clock.clone(), &lang.default.lang)))
     }
 
     /// The Smooch webhook and its sender; API keys per environment from the chatbot's
     /// ExtraInfo (`smooch` / `app_tokens`), else the configured ones.
     pub fn smooch(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, SmoochSender), AppError> {
+        startup::check(&self.config, "Smooch")?;
         let settings: SmoochSettings = self.config.section("smooch")?;
         channel_smooch::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Smooch)
     }
@@ -234,6 +299,7 @@ impl App {
     /// The Messenger webhook and its sender; page tokens per environment from the chatbot's
     /// ExtraInfo (`facebook` / `page_tokens`), else the configured one.
     pub fn messenger(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, MessengerSender), AppError> {
+        startup::check(&self.config, "Messenger")?;
         let settings: MessengerSettings = self.config.section("messenger")?;
         channel_messenger::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Messenger)
     }
@@ -245,22 +311,27 @@ impl App {
     }
 
     /// Every channel's sender that is configured: the HyperChat events function replies to the
-    /// users of all of them. A channel without its credentials is left out (and said so).
+    /// users of all of them. A channel without its credentials is left out (and said so); one
+    /// configured in part is left out too, with an error naming what is missing: the agents
+    /// of the other channels still reach their users.
     pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Sinks, AppError> {
         let mut sinks = Sinks::default();
         match self.twilio() {
             Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
             Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => not_configured("Twilio", what),
+            Err(AppError::HalfConfigured(half)) => half_configured(&half),
             Err(error) => return Err(error),
         }
         match self.smooch(chatbot) {
             Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
             Err(AppError::Smooch(channel_smooch::SetupError::Missing(what))) => not_configured("Smooch", what),
+            Err(AppError::HalfConfigured(half)) => half_configured(&half),
             Err(error) => return Err(error),
         }
         match self.messenger(chatbot) {
             Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
             Err(AppError::Messenger(channel_messenger::SetupError::Missing(what))) => not_configured("Messenger", what),
+            Err(AppError::HalfConfigured(half)) => half_configured(&half),
             Err(error) => return Err(error),
         }
         Ok(sinks)
@@ -325,23 +396,34 @@ impl App {
         let (channel, sender) = self.twilio()?;
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         let ingest = self.ingest().await;
-        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
+        let webhook = reloading(Webhook::new(channel, ingest.queue()), self.reload(|app| app.twilio().map(|(channel, _)| channel)));
+        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
     }
 
     /// The Smooch function: its webhook, and a pipeline that replies through Smooch.
     pub async fn smooch_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<SmoochChannel>>, AppError> {
         let (channel, sender) = self.smooch(&chatbot)?;
+        let reload = self.reload({
+            let chatbot = chatbot.clone();
+            move |app| app.smooch(&chatbot).map(|(channel, _)| channel)
+        });
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         let ingest = self.ingest().await;
-        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
+        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
+        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
     }
 
     /// The Messenger function: its webhook, and a pipeline that replies through the Graph API.
     pub async fn messenger_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<MessengerChannel>>, AppError> {
         let (channel, sender) = self.messenger(&chatbot)?;
+        let reload = self.reload({
+            let chatbot = chatbot.clone();
+            move |app| app.messenger(&chatbot).map(|(channel, _)| channel)
+        });
         let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
         let ingest = self.ingest().await;
-        Ok(self.function(ingest.clone(), pipeline, Forwarding::None, Webhook::new(channel, ingest.queue())))
+        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
+        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
     }
 
     /// The HyperChat function: its events are forwarded into their conversation's group of the
@@ -409,6 +491,10 @@ fn not_configured(channel: &str, missing: &str) {
     tracing::info!(channel, missing, "channel not configured: its users cannot be reached from live chats");
 }
 
+fn half_configured(half: &startup::HalfConfigured) {
+    tracing::error!(channel = half.channel, "{half}: its users cannot be reached from live chats");
+}
+
 /// The fingerprint key: configured, else derived from this deployment's secrets, else (a local
 /// run with none) random for this process.
 fn fingerprinter(config: &Config) -> Result<Fingerprinter, AppError> {
@@ -443,4 +529,22 @@ fn fingerprinter(config: &Config) -> Result<Fingerprinter, AppError> {
 
 fn lang_dir() -> PathBuf {
     std::env::var_os("LANG_DIR").map_or_else(|| PathBuf::from("lang"), PathBuf::from)
+}
+
+/// The webhook, rebuilding its channel with `reload` when one is given.
+fn reloading<C: connector_core::Channel>(webhook: Webhook<C>, reload: Option<Reload<C>>) -> Webhook<C> {
+    match reload {
+        Some(reload) => webhook.with_reload(reload),
+        None => webhook,
+    }
+}
+
+/// `sources` with the variables of the `SECRETS_ID` secret after the environment's.
+async fn with_secrets(sources: &Sources) -> Result<Sources, AppError> {
+    let Some(id) = sources.var(state_store::secrets::SECRETS_ID) else { return Ok(sources.clone()) };
+    let read = state_store::secrets::SecretsSource::new(id).await.read().await?;
+    tracing::info!(secret = id, variables = read.len(), "secrets read");
+    let mut merged = sources.clone();
+    merged.env.extend(read.into_iter().map(|(name, value)| (name, value.expose_secret().to_owned())));
+    Ok(merged)
 }

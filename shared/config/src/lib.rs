@@ -6,9 +6,16 @@
 //! PHP merged lists by index, which made a one-entry `ratings` override keep the default's tail).
 //!
 //! This crate knows no key: every adapter deserialises its own table with [`Config::section`]
-//! and declares the environment variables that set its keys ([`EnvKey`]).
+//! and declares the environment variables that set its keys ([`EnvKey`]). What the defaults and
+//! those variables hold is what is known, so a key of `conf/custom/` outside it is reported
+//! with the nearest known one ([`Config::check_keys`], [`keys`]).
 #![forbid(unsafe_code)]
 
+pub mod keys;
+
+pub use keys::{UnknownKey, misspelled_variables};
+
+use keys::CustomFile;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 
@@ -37,6 +44,9 @@ pub enum ConfigError {
     },
     #[error("missing configuration folder {0}")]
     MissingDefaults(PathBuf),
+    /// Keys of `conf/custom/` no default table has, one line each.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    UnknownKeys(Vec<UnknownKey>),
 }
 
 /// Where configuration comes from; `from_env` reads `CONF_DIR` (default `conf`).
@@ -65,6 +75,10 @@ pub struct Config {
     root: toml::Table,
     /// Where each value was last set: a file's path or an environment variable, by dotted key.
     origins: std::collections::BTreeMap<String, String>,
+    /// The keys that are read: `conf/default/`'s tree with the environment variables' keys.
+    known: toml::Table,
+    /// The keys each `conf/custom/` file sets.
+    custom: Vec<CustomFile>,
 }
 
 impl Config {
@@ -74,10 +88,16 @@ impl Config {
         if !defaults.is_dir() {
             return Err(ConfigError::MissingDefaults(defaults));
         }
-        let mut config = Self { root: toml::Table::new(), origins: std::collections::BTreeMap::new() };
-        for layer in [defaults, sources.conf_dir.join("custom")] {
-            config.merge_folder(&layer)?;
+        let mut config =
+            Self { root: toml::Table::new(), origins: std::collections::BTreeMap::new(), known: toml::Table::new(), custom: Vec::new() };
+        config.merge_folder(&defaults)?;
+        config.known = config.root.clone();
+        for (_, key) in env_keys {
+            if !has_path(&config.known, key) {
+                set_path(&mut config.known, key, toml::Value::String(String::new()));
+            }
         }
+        config.custom = config.merge_folder(&sources.conf_dir.join("custom"))?;
         for (var, key) in env_keys {
             if let Some(value) = sources.var(var) {
                 set_path(&mut config.root, key, toml::Value::String(value.to_owned()));
@@ -107,8 +127,44 @@ impl Config {
         })
     }
 
-    fn merge_folder(&mut self, folder: &Path) -> Result<(), ConfigError> {
-        let Ok(entries) = std::fs::read_dir(folder) else { return Ok(()) };
+    /// Every key the `conf/custom/` files set that no default table has (nor an environment
+    /// variable sets), with the nearest known key; `open` names the tables whose keys are free
+    /// (dotted with the file's namespace: `conversation.default`).
+    pub fn unknown_keys(&self, open: &[&str]) -> Vec<UnknownKey> {
+        keys::unknown_keys(&self.known, &self.custom, open)
+    }
+
+    /// [`Config::unknown_keys`] as an error, when there is any.
+    pub fn check_keys(&self, open: &[&str]) -> Result<(), ConfigError> {
+        let unknown = self.unknown_keys(open);
+        if unknown.is_empty() { Ok(()) } else { Err(ConfigError::UnknownKeys(unknown)) }
+    }
+
+    /// Whether the merged tree has a value (or a table) at a dotted path.
+    pub fn has_key(&self, dotted: &str) -> bool {
+        has_path(&self.root, dotted)
+    }
+
+    /// Whether the value at a dotted path is set, and not to an empty string (a default's
+    /// placeholder for a secret).
+    pub fn is_set(&self, dotted: &str) -> bool {
+        let mut value = None;
+        let mut table = Some(&self.root);
+        for part in dotted.split('.') {
+            value = table.and_then(|table| table.get(part));
+            table = value.and_then(toml::Value::as_table);
+        }
+        match value {
+            Some(toml::Value::String(text)) => !text.trim().is_empty(),
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    /// Merges a folder's files; the keys each set.
+    fn merge_folder(&mut self, folder: &Path) -> Result<Vec<CustomFile>, ConfigError> {
+        let mut merged = Vec::new();
+        let Ok(entries) = std::fs::read_dir(folder) else { return Ok(merged) };
         let mut files: Vec<PathBuf> =
             entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
         files.sort();
@@ -116,10 +172,11 @@ impl Config {
             let table = read_table(&path)?;
             let namespace = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
             record_origins(&mut self.origins, &namespace, &table, &path.display().to_string());
+            merged.push(CustomFile::new(path, namespace.clone(), &table));
             let slot = self.root.entry(namespace).or_insert_with(|| toml::Value::Table(toml::Table::new()));
             merge_value(slot, toml::Value::Table(table));
         }
-        Ok(())
+        Ok(merged)
     }
 }
 
@@ -166,6 +223,17 @@ fn merge_value(base: &mut toml::Value, over: toml::Value) {
         }
         (slot, over) => *slot = over,
     }
+}
+
+fn has_path(root: &toml::Table, dotted: &str) -> bool {
+    let mut table = Some(root);
+    let mut found = false;
+    for part in dotted.split('.') {
+        let value = table.and_then(|table| table.get(part));
+        found = value.is_some();
+        table = value.and_then(toml::Value::as_table);
+    }
+    found
 }
 
 fn set_path(root: &mut toml::Table, dotted: &str, value: toml::Value) {
@@ -228,7 +296,12 @@ mod tests {
         struct Queue {
             active: bool,
         }
-        let config = Config { root: "[chat.queue]\nactive = true\n[bad]\nactive = 3".parse().unwrap(), origins: Default::default() };
+        let config = Config {
+            root: "[chat.queue]\nactive = true\n[bad]\nactive = 3".parse().unwrap(),
+            origins: Default::default(),
+            known: Default::default(),
+            custom: Vec::new(),
+        };
         assert!(config.section::<Queue>("chat.queue").unwrap().active);
         let error = config.section::<Queue>("bad").err().unwrap();
         assert!(error.to_string().contains("[bad]"), "{error}");
@@ -253,6 +326,152 @@ mod tests {
         let env = Sources { conf_dir: dir.clone(), env: vec![("CHAT_NAME".into(), "x".into())] };
         let error = Config::load(&env, &[("CHAT_NAME", "chat.chat.name")]).unwrap().section::<Chat>("chat.chat").unwrap_err().to_string();
         assert!(error.contains("the environment variable CHAT_NAME"), "{error}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    /// A fresh `conf/` with these `default/` and `custom/` files.
+    fn conf(default: &[(&str, &str)], custom: &[(&str, &str)]) -> PathBuf {
+        static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("config-keys-{}-{n}", std::process::id()));
+        for (folder, files) in [("default", default), ("custom", custom)] {
+            std::fs::create_dir_all(dir.join(folder)).unwrap();
+            for (name, text) in files {
+                std::fs::write(dir.join(folder).join(name), text).unwrap();
+            }
+        }
+        dir
+    }
+
+    const DEFAULTS: &[(&str, &str)] = &[
+        ("chat.toml", "[chat]\nenabled = false\nroomId = 1\nappId = \"\"\n[chat.queue]\nactive = false\n"),
+        ("hyperchat.toml", "webhook_url = \"\"\ndeadline_ms = 10000\n"),
+        (
+            "conversation.toml",
+            "user_type = 0\n[default]\nlang = \"en\"\n[content_ratings]\nratings = [{ id = 1, label = \"yes\", isNegative = false }]\n",
+        ),
+        ("smooch.toml", "key_id = \"\"\n"),
+    ];
+
+    fn unknown(custom: &[(&str, &str)], env_keys: &[EnvKey]) -> Vec<String> {
+        let dir = conf(DEFAULTS, custom);
+        let config = Config::load(&Sources { conf_dir: dir.clone(), env: Vec::new() }, env_keys).unwrap();
+        let found = config.unknown_keys(&["conversation.default"]).iter().map(ToString::to_string).collect();
+        std::fs::remove_dir_all(dir).ok();
+        found
+    }
+
+    #[test]
+    fn a_misspelled_key_in_a_custom_file_is_reported_with_the_file_the_key_and_the_nearest_known_key() {
+        let found = unknown(&[("chat.toml", "[chat]\nenabeld = true\n")], &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].ends_with("custom/chat.toml: unknown key \"chat.enabeld\"; did you mean \"chat.enabled\"?"), "{found:?}");
+    }
+
+    #[test]
+    fn a_key_written_in_the_wrong_file_or_table_is_pointed_to_where_it_is_known() {
+        let found = unknown(&[("hyperchat.toml", "enabeld = true\n"), ("chat.toml", "[chat]\nactive = true\n")], &[]);
+        assert!(
+            found
+                .iter()
+                .any(|line| line.ends_with("custom/hyperchat.toml: unknown key \"enabeld\"; did you mean \"chat.enabled\" in chat.toml?")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|line| line.ends_with("custom/chat.toml: unknown key \"chat.active\"; did you mean \"chat.queue.active\"?")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_snake_case_spelling_of_a_camel_case_key_is_matched_whatever_its_length() {
+        let found = unknown(&[("chat.toml", "[chat]\nroom_id = 2\n")], &[]);
+        assert!(found.len() == 1 && found[0].ends_with("did you mean \"chat.roomId\"?"), "{found:?}");
+    }
+
+    #[test]
+    fn a_custom_file_no_default_has_is_reported_with_the_nearest_file_name() {
+        let found = unknown(&[("hyperchta.toml", "webhook_url = \"x\"\n")], &[]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].ends_with("custom/hyperchta.toml: unknown configuration file (conf/default has no file of that name); did you mean \"hyperchat.toml\"?"), "{found:?}");
+    }
+
+    #[test]
+    fn a_key_with_nothing_near_lists_what_its_table_knows() {
+        let found = unknown(&[("hyperchat.toml", "colour = \"blue\"\n")], &[]);
+        assert!(found.len() == 1 && found[0].ends_with("unknown key \"colour\"; known here: deadline_ms, webhook_url"), "{found:?}");
+    }
+
+    #[test]
+    fn keys_set_by_environment_variables_free_tables_and_list_entries_like_the_defaults_are_known() {
+        let custom = [
+            ("smooch.toml", "secret = \"s\"\nkey_id = \"k\"\n"),
+            (
+                "conversation.toml",
+                "[default]\nanything = 1\n[default.answers]\nmaxOptions = 3\n[content_ratings]\nratings = [{ id = 2, label = \"no\", isNegative = true }]\n",
+            ),
+            ("chat.toml", "[chat]\nenabled = true\n[chat.queue]\nactive = true\n"),
+        ];
+        assert_eq!(unknown(&custom, &[("SMOOCH_SECRET", "smooch.secret")]), Vec::<String>::new());
+        // The same secret without the variable that declares it is unknown.
+        assert_eq!(unknown(&custom[..1], &[]).len(), 1);
+    }
+
+    #[test]
+    fn a_misspelled_key_in_a_list_entry_is_reported_at_its_index() {
+        let found = unknown(
+            &[(
+                "conversation.toml",
+                "[content_ratings]\nratings = [{ id = 1, label = \"a\" }, { id = 2, label = \"b\", isNegativ = true }]\n",
+            )],
+            &[],
+        );
+        assert!(
+            found.len() == 1
+                && found[0].contains("\"content_ratings.ratings[1].isNegativ\"; did you mean \"content_ratings.ratings[1].isNegative\"?"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn check_keys_refuses_with_one_line_per_unknown_key_and_accepts_known_ones() {
+        let dir = conf(DEFAULTS, &[("chat.toml", "[chat]\nenabeld = true\nromId = 3\n")]);
+        let config = Config::load(&Sources { conf_dir: dir.clone(), env: Vec::new() }, &[]).unwrap();
+        let shown = config.check_keys(&[]).unwrap_err().to_string();
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        assert!(shown.contains("\"chat.romId\"; did you mean \"chat.roomId\"?"), "{shown}");
+        std::fs::remove_dir_all(dir).ok();
+        let dir = conf(DEFAULTS, &[("chat.toml", "[chat]\nenabled = true\n")]);
+        let config = Config::load(&Sources { conf_dir: dir.clone(), env: Vec::new() }, &[]).unwrap();
+        assert!(config.check_keys(&[]).is_ok());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn an_unread_environment_variable_near_a_read_one_is_named_with_it_and_others_are_left_alone() {
+        let keys: &[EnvKey] = &[("TWILIO_AUTH_TOKEN", "twilio.credentials.auth_token"), ("TWILIO_ACCOUNT_SID", "twilio.credentials.sid")];
+        let env: Vec<(String, String)> = [
+            ("TWILIO_AUTH_TOKN", "t"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_PHONE_NUMBER", "+1"),
+            ("PATH", "/bin"),
+            ("TWILIO_ACOUNT_SID", ""),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(misspelled_variables(&env, keys), vec![("TWILIO_AUTH_TOKN".to_owned(), "TWILIO_AUTH_TOKEN")]);
+    }
+
+    #[test]
+    fn is_set_is_false_for_a_missing_key_and_an_empty_string() {
+        let dir = conf(DEFAULTS, &[]);
+        let env = vec![("SID".to_owned(), "AC1".to_owned())];
+        let config = Config::load(&Sources { conf_dir: dir.clone(), env }, &[("SID", "twilio.credentials.sid")]).unwrap();
+        assert!(config.is_set("twilio.credentials.sid"));
+        assert!(config.is_set("chat.chat.roomId"));
+        assert!(!config.is_set("chat.chat.appId"));
+        assert!(!config.is_set("chat.chat.nothing"));
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -10,7 +10,7 @@ use crate::{WebhookRequest, WebhookResponse};
 use async_trait::async_trait;
 use connector_engine::Reply;
 use connector_engine::conversation::{ConversationKey, ReplyAddress};
-use connector_engine::ports::{FileContent, FileError, MessageId, UserFile};
+use connector_engine::ports::{FileContent, FileError, MessageId, Timestamp, UserFile};
 use connector_engine::step::Input;
 use http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -49,6 +49,15 @@ impl Refusal {
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     Conversation(ConversationKey),
+    /// A user known by two keys (a WhatsApp number and, since 2026, a username): the
+    /// conversation is `key`'s, and `alias` is recorded so that a message naming only the alias
+    /// finds it.
+    Linked {
+        key: ConversationKey,
+        alias: ConversationKey,
+    },
+    /// A user known only by an alias: the conversation it was linked to, else its own.
+    Alias(ConversationKey),
     /// A chat's or ticket's event whose conversation was found: it now waits in that
     /// conversation's queue group. `indexed_address`: where a ticket's index says replies go,
     /// for a ticket answered after its conversation expired.
@@ -137,8 +146,8 @@ pub enum SendError {
     /// Not delivered, and worth trying again later (rate limit, outage, no connection).
     #[error("the channel is unavailable")]
     Unavailable(#[source] UpstreamError),
-    /// The request went out and its answer was lost: the message may have been delivered, so
-    /// it is never sent again.
+    /// The request went out and its answer was lost: the message may have been delivered. It
+    /// is sent again only if the provider, asked ([`Sender::look_up`]), says it never got it.
     #[error("the channel's answer was lost; the message may have been delivered")]
     Ambiguous(#[source] UpstreamError),
     /// The deployment lacks what sending needs (an API key for this environment): nothing was
@@ -186,6 +195,29 @@ pub struct Occasion {
     pub since_user_wrote: Duration,
 }
 
+/// One provider message of a turn, as the provider can be asked about it later and as its later
+/// reports (a delivery failure) find their way back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendTag {
+    /// The same for every attempt of the same message of the same turn, and for no other
+    /// (a digest of the turn's message id and the message's place): where the provider keeps
+    /// our metadata (Smooch), it finds the message.
+    pub id: String,
+    /// When the attempt in doubt began: what the provider created before it is not ours.
+    pub at: Timestamp,
+    /// An agent's message: a later delivery failure is told to the agent.
+    pub from_agent: bool,
+}
+
+/// What a provider says of a message whose send's answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// It has the message: it was sent.
+    Found,
+    /// It has no such message: sending it now sends it once.
+    Absent,
+}
+
 /// A channel's way of reaching a user.
 pub trait Sender: Send + Sync + 'static {
     /// The channel name stored in reply addresses.
@@ -200,8 +232,33 @@ pub trait Sender: Send + Sync + 'static {
     /// the same messages, so a delivery resumed by another request skips exactly what was sent.
     fn render(&self, to: &Self::Address, replies: &[Reply], occasion: &Occasion) -> Vec<Self::Message>;
 
-    /// Sends one message, finishing before `deadline`.
-    fn send(&self, to: &Self::Address, message: &Self::Message, deadline: Instant) -> impl Future<Output = Result<(), SendError>> + Send;
+    /// Sends one message, finishing before `deadline`; `tag` goes with it where the provider
+    /// keeps it.
+    fn send(
+        &self,
+        to: &Self::Address,
+        message: &Self::Message,
+        tag: &SendTag,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), SendError>> + Send;
+
+    /// Whether the provider can be asked about a send whose answer was lost, for this address.
+    /// Where it cannot, such a send is taken as delivered (at most once).
+    fn can_look_up(&self, _to: &Self::Address) -> bool {
+        false
+    }
+
+    /// Asks the provider whether it got a message whose send's answer was lost. Only called
+    /// where [`Sender::can_look_up`] says so.
+    fn look_up(
+        &self,
+        _to: &Self::Address,
+        _message: &Self::Message,
+        _tag: &SendTag,
+        _deadline: Instant,
+    ) -> impl Future<Output = Result<Lookup, SendError>> + Send {
+        async { Err(SendError::NotConfigured("a look-up of sent messages")) }
+    }
 
     /// Shows the user an answer is on its way (a typing indicator), while the bot thinks.
     /// Channels without one do nothing.
@@ -255,7 +312,9 @@ pub trait ReplySink: Send + Sync {
     fn channel(&self) -> &'static str;
     fn group(&self) -> &'static str;
     fn render(&self, to: &ReplyAddress, replies: &[Reply], occasion: &Occasion) -> Result<Rendered, SendError>;
-    async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError>;
+    async fn send(&self, rendered: &Rendered, index: usize, tag: &SendTag, deadline: Instant) -> Result<(), SendError>;
+    fn can_look_up(&self, rendered: &Rendered) -> bool;
+    async fn look_up(&self, rendered: &Rendered, index: usize, tag: &SendTag, deadline: Instant) -> Result<Lookup, SendError>;
     async fn typing(&self, to: &ReplyAddress, deadline: Instant) -> Result<(), SendError>;
     async fn display_name(&self, to: &ReplyAddress, deadline: Instant) -> Option<String>;
     async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError>;
@@ -296,15 +355,32 @@ impl<S: Sender> ReplySink for S {
         Sender::fetch_file(self, file, limit, deadline).await
     }
 
-    async fn send(&self, rendered: &Rendered, index: usize, deadline: Instant) -> Result<(), SendError> {
-        let Some((address, messages)) = rendered.inner.downcast_ref::<(S::Address, Vec<S::Message>)>() else {
-            return Err(SendError::BadAddress(S::CHANNEL));
-        };
-        match messages.get(index) {
-            Some(message) => Sender::send(self, address, message, deadline).await,
-            None => Ok(()),
+    async fn send(&self, rendered: &Rendered, index: usize, tag: &SendTag, deadline: Instant) -> Result<(), SendError> {
+        match rendered_message::<S>(rendered, index)? {
+            (address, Some(message)) => Sender::send(self, address, message, tag, deadline).await,
+            (_, None) => Ok(()),
         }
     }
+
+    fn can_look_up(&self, rendered: &Rendered) -> bool {
+        rendered_message::<S>(rendered, 0).is_ok_and(|(address, _)| Sender::can_look_up(self, address))
+    }
+
+    async fn look_up(&self, rendered: &Rendered, index: usize, tag: &SendTag, deadline: Instant) -> Result<Lookup, SendError> {
+        match rendered_message::<S>(rendered, index)? {
+            (address, Some(message)) => Sender::look_up(self, address, message, tag, deadline).await,
+            // Nothing to send there: nothing to miss.
+            (_, None) => Ok(Lookup::Found),
+        }
+    }
+}
+
+/// A message a [`Sender`] rendered, with its address; `None` past the last one.
+fn rendered_message<S: Sender>(rendered: &Rendered, index: usize) -> Result<(&S::Address, Option<&S::Message>), SendError> {
+    let Some((address, messages)) = rendered.inner.downcast_ref::<(S::Address, Vec<S::Message>)>() else {
+        return Err(SendError::BadAddress(S::CHANNEL));
+    };
+    Ok((address, messages.get(index)))
 }
 
 /// The senders a function can reply through, by channel.

@@ -21,7 +21,7 @@ pub mod pipeline;
 pub mod queue;
 pub mod webhook;
 
-pub use channel::{Channel, Event, Occasion, Refusal, ReplySink, Route, SendError, Sender, SetupError, Sinks};
+pub use channel::{Channel, Event, Lookup, Occasion, Refusal, ReplySink, Route, SendError, SendTag, Sender, SetupError, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use queue::{Job, LocalQueue, Processor, Queue, QueueError};

@@ -11,13 +11,15 @@
 //!    loaded;
 //! 5. send the replies in order, recording in the progress record before each send that it
 //!    may have happened (a write whose answer is lost is read back before anything is sent on
-//!    its strength). The record of the last send is the message's "done".
+//!    its strength). The record of the last send is the message's "done". A send whose answer
+//!    is lost is recorded in doubt where the provider can be asked: the retry asks it, and sends
+//!    the message again only if the provider never got it.
 //!
 //! A retry of a message whose attempt died finds either no commit (and runs the turn) or its
 //! outbox (and sends only what was never attempted): nothing is answered twice, and a turn
 //! whose attempt died is never silently dropped.
 
-use crate::channel::{Event, Occasion, Rendered, ReplySink, Route, SendError, Sinks};
+use crate::channel::{Event, Lookup, Occasion, Rendered, ReplySink, Route, SendError, SendTag, Sinks};
 use crate::fingerprint::Fingerprinter;
 use crate::queue::QueueError;
 use connector_engine::app_data::AppData;
@@ -38,6 +40,15 @@ use upstream::Backoff;
 
 /// The environment variable of the `state` table.
 pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
+
+/// How long a user's alias leads to their conversation: a user who wrote with their number and
+/// username once may come back with the username only, months later.
+const ALIAS_TTL: Duration = Duration::from_secs(365 * 86_400);
+
+/// The store key of the conversation an alias leads to.
+fn alias_index(alias: &ConversationKey) -> String {
+    format!("alias#{alias}")
+}
 
 /// The longest a typing indicator may take; it runs beside the bot call.
 const TYPING_TIMEOUT: Duration = Duration::from_secs(2);
@@ -168,6 +179,9 @@ pub enum PipelineError {
     OwnerUnknown,
     #[error("replies could not all be sent")]
     Undelivered(#[source] SendError),
+    /// A send's answer was lost: the next attempt asks the provider whether it got it.
+    #[error("a reply's send was not confirmed")]
+    Unconfirmed(#[source] SendError),
     #[error("no sender for channel {0}")]
     NoSender(String),
     #[error("the event could not be forwarded")]
@@ -179,7 +193,7 @@ impl PipelineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown => true,
+            Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown | Self::Unconfirmed(_) => true,
             Self::Undelivered(e) => matches!(e, SendError::Unavailable(_) | SendError::NotConfigured(_)),
             Self::Queue(e) => matches!(e, QueueError::Unavailable(_)),
             Self::NoSender(_) => false,
@@ -202,7 +216,7 @@ struct Budget {
 enum Delivered {
     /// Every message was attempted (or the user cannot be reached): the turn is over.
     /// `missed`: why some did not reach the user.
-    All { sent: usize, missed: Option<String> },
+    All { sent: usize, missed: Option<Missed> },
     /// Stopped before the end; the outbox and the progress record keep the rest for a retry
     /// or the user's next message.
     Stopped(PipelineError),
@@ -215,13 +229,22 @@ pub struct Whose {
     pub indexed_address: Option<ReplyAddress>,
 }
 
+/// Why some of a turn's messages may not have reached the user, for their agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Missed {
+    /// They did not, for this reason.
+    Undelivered(String),
+    /// The channel did not confirm one, and cannot be asked.
+    Unconfirmed,
+}
+
 /// A turn's outbox, its rendering and where its delivery stands.
 struct Delivery<'a> {
     outbox: &'a Outbox,
     sink: &'a dyn ReplySink,
     rendered: &'a Rendered,
-    /// Messages already attempted (by an earlier attempt).
-    attempted: usize,
+    /// What earlier attempts did.
+    progress: Progress,
 }
 
 impl Pipeline {
@@ -264,6 +287,19 @@ impl Pipeline {
         let found = |key| Ok(Some(Whose { key, indexed_address: None }));
         match route {
             Route::Conversation(key) => found(key.clone()),
+            Route::Linked { key, alias } => {
+                let index = alias_index(alias);
+                let linked = self.bounded(self.store.cache_get(&index, now), budget.work).await?;
+                if linked.as_deref() != Some(key.as_str()) {
+                    tracing::info!("a user's alias linked to their conversation");
+                    self.bounded(self.store.cache_put(&index, key.as_str(), now.plus(ALIAS_TTL)), budget.work).await?;
+                }
+                found(key.clone())
+            }
+            Route::Alias(alias) => match self.bounded(self.store.cache_get(&alias_index(alias), now), budget.work).await? {
+                Some(key) => found(ConversationKey::new(key)),
+                None => found(alias.clone()),
+            },
             Route::Resolved { key, indexed_address } => Ok(Some(Whose { key: key.clone(), indexed_address: indexed_address.clone() })),
             Route::Chat(chat_id) => match self.bounded(self.store.chat_conversation(chat_id, now), budget.work).await? {
                 Some(key) => found(key),
@@ -361,9 +397,9 @@ impl Pipeline {
         if let Some(own) = outbox.as_ref().filter(|o| o.message_id == event.id) {
             // Committed by an attempt that did not finish: its delivery is finished, the turn
             // is not run again.
-            let attempted = progress.map_or(0, |p| p.attempted);
-            tracing::warn!(attempted, "resuming the delivery of a turn whose attempt did not finish");
-            return match self.deliver_stored(own, attempted, conversation.last_inbound_at, budget).await {
+            let progress = progress.unwrap_or(Progress::attempted(0, 0));
+            tracing::warn!(attempted = progress.attempted, "resuming the delivery of a turn whose attempt did not finish");
+            return match self.deliver_stored(own, progress, conversation.last_inbound_at, budget).await {
                 Delivered::All { sent, .. } => Ok(Outcome::Replied { sent }),
                 Delivered::Stopped(error) => Err(error),
             };
@@ -375,9 +411,9 @@ impl Pipeline {
         }
         if let Some(earlier) = &outbox {
             let earlier_progress = self.bounded(self.store.progress(&earlier.message_id, now), budget.work).await?;
-            if let Some(attempted) = pending(earlier, earlier_progress) {
-                tracing::warn!(attempted, "finishing the delivery of an earlier turn first");
-                if let Delivered::Stopped(error) = self.deliver_stored(earlier, attempted, conversation.last_inbound_at, budget).await {
+            if let Some(progress) = pending(earlier, earlier_progress) {
+                tracing::warn!(attempted = progress.attempted, "finishing the delivery of an earlier turn first");
+                if let Delivered::Stopped(error) = self.deliver_stored(earlier, progress, conversation.last_inbound_at, budget).await {
                     return Err(error);
                 }
             }
@@ -447,7 +483,7 @@ impl Pipeline {
             if now.seconds_since(conversation.last_inbound_at) > i64::try_from(window.as_secs()).unwrap_or(i64::MAX) {
                 tracing::warn!("the user's reply window is closed: the agent is told instead");
                 replies.clear();
-                missed = Some("the user last wrote too long ago for the channel to deliver it".to_owned());
+                missed = Some(Missed::Undelivered("the user last wrote too long ago for the channel to deliver it".to_owned()));
             }
         }
         let occasion = Occasion { from_agent, since_user_wrote: since(now, conversation.last_inbound_at) };
@@ -478,7 +514,7 @@ impl Pipeline {
             }
             tracing::warn!(error = %error_chain(&error), "the commit's answer was lost but the commit was applied: sending");
         }
-        let delivery = Delivery { outbox: &outbox, sink: sink.as_ref(), rendered: &rendered, attempted: 0 };
+        let delivery = Delivery { outbox: &outbox, sink: sink.as_ref(), rendered: &rendered, progress: Progress::attempted(0, 0) };
         match self.send_all(&delivery, budget).await {
             Delivered::All { sent, missed: failed } => {
                 // Only a chat's agent can be told; a ticket's answers the user in no chat of theirs.
@@ -495,9 +531,12 @@ impl Pipeline {
     }
 
     /// An agent's message did not reach the user: the agent hears it in the chat, not silence.
-    async fn tell_agent(&self, conversation: &Conversation, labels: &Labels, reason: &str, budget: Budget) {
+    async fn tell_agent(&self, conversation: &Conversation, labels: &Labels, missed: &Missed, budget: Budget) {
         let Mode::LiveChat { chat, .. } = &conversation.mode else { return };
-        let text = labels.get(Label::UserUnreachable).replace("$reason", reason);
+        let text = match missed {
+            Missed::Undelivered(reason) => labels.get(Label::UserUnreachable).replace("$reason", reason),
+            Missed::Unconfirmed => labels.get(Label::UserMaybeUnreachable).to_owned(),
+        };
         match tokio::time::timeout_at(budget.hard, self.live_chat.send_message(chat, &text)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(error = %error_chain(&error), "the agent could not be told a message was not delivered"),
@@ -536,7 +575,7 @@ impl Pipeline {
     }
 
     /// Sends what a stored outbox still holds.
-    async fn deliver_stored(&self, outbox: &Outbox, attempted: usize, user_wrote_at: Timestamp, budget: Budget) -> Delivered {
+    async fn deliver_stored(&self, outbox: &Outbox, progress: Progress, user_wrote_at: Timestamp, budget: Budget) -> Delivered {
         let Some(sink) = self.sinks.get(&outbox.address.channel).cloned() else {
             tracing::error!(channel = %outbox.address.channel, "no sender for an earlier turn's replies: dropped");
             return Delivered::All { sent: 0, missed: None };
@@ -549,27 +588,35 @@ impl Pipeline {
                 return Delivered::All { sent: 0, missed: None };
             }
         };
-        self.send_all(&Delivery { outbox, sink: sink.as_ref(), rendered: &rendered, attempted }, budget).await
+        self.send_all(&Delivery { outbox, sink: sink.as_ref(), rendered: &rendered, progress }, budget).await
     }
 
     /// Sends the messages not attempted yet, in order. Before a send starts, the progress
-    /// record says it may have happened, so no retry ever repeats it; a turn with nothing to
-    /// send is recorded done all the same.
+    /// record says it may have happened, so no retry ever repeats it unless the provider, asked,
+    /// says it never got it; a turn with nothing to send is recorded done all the same.
     async fn send_all(&self, delivery: &Delivery<'_>, budget: Budget) -> Delivered {
         let total = delivery.rendered.len();
         let message = &delivery.outbox.message_id;
         let (mut sent, mut missed) = (0, None);
-        if total == 0 || delivery.attempted >= total {
-            return match self.record(message, Progress { attempted: total, total }, budget.hard).await {
+        let mut next = delivery.progress.attempted;
+        if let Some(at) = delivery.progress.unconfirmed {
+            match self.settle_doubt(delivery, next.saturating_sub(1), at, budget).await {
+                Ok(Lookup::Found) => sent += 1,
+                Ok(Lookup::Absent) => next = next.saturating_sub(1),
+                Err(error) => return Delivered::Stopped(error),
+            }
+        }
+        if total == 0 || next >= total {
+            return match self.record(message, Progress::attempted(total, total), budget.hard).await {
                 Ok(()) => Delivered::All { sent, missed },
                 Err(error) => Delivered::Stopped(error),
             };
         }
-        for index in delivery.attempted..total {
+        for index in next..total {
             if Instant::now() >= budget.send {
                 return Delivered::Stopped(PipelineError::Undelivered(SendError::Unavailable(deadline_passed())));
             }
-            let recorded = Progress { attempted: index + 1, total };
+            let recorded = Progress::attempted(index + 1, total);
             if let Err(error) = self.record(message, recorded, budget.send).await {
                 // Applied or not? A record that was applied would make a retry skip this
                 // message: only a confirmed "not applied" may stop here.
@@ -588,32 +635,65 @@ impl Pipeline {
                     }
                 }
             }
-            match delivery.sink.send(delivery.rendered, index, budget.send).await {
+            let tag = send_tag(delivery.outbox, index, self.clock.now());
+            match delivery.sink.send(delivery.rendered, index, &tag, budget.send).await {
                 Ok(()) => sent += 1,
+                Err(SendError::Ambiguous(error)) if delivery.sink.can_look_up(delivery.rendered) => {
+                    tracing::warn!(error = %error_chain(&error), index, "send answer lost: the channel is asked whether it got the message");
+                    let doubt = Progress { unconfirmed: Some(tag.at), ..recorded };
+                    match self.record(message, doubt, budget.hard).await {
+                        Ok(()) => return Delivered::Stopped(PipelineError::Unconfirmed(SendError::Ambiguous(error))),
+                        Err(record) => {
+                            tracing::error!(error = %error_chain(&record), index, "the doubt was not recorded: the message is taken as delivered");
+                            sent += 1;
+                        }
+                    }
+                }
                 Err(SendError::Ambiguous(error)) => {
-                    tracing::warn!(error = %error_chain(&error), index, "send answer lost; the message may have been delivered and is not repeated");
+                    tracing::warn!(error = %error_chain(&error), index, "send answer lost; the channel cannot be asked, so the message is not repeated");
                     sent += 1;
+                    missed = missed.or(Some(Missed::Unconfirmed));
                 }
                 Err(error @ SendError::Refused { recipient_unreachable: true, .. }) => {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), "the user cannot be reached: the turn's other replies are dropped");
-                    if let Err(record) = self.record(message, Progress { attempted: total, total }, budget.hard).await {
+                    if let Err(record) = self.record(message, Progress::attempted(total, total), budget.hard).await {
                         tracing::warn!(error = %error_chain(&record), "dropped replies not recorded; a retry will try them");
                     }
-                    return Delivered::All { sent, missed: Some(error.reason()) };
+                    return Delivered::All { sent, missed: Some(Missed::Undelivered(error.reason())) };
                 }
                 Err(error @ (SendError::Refused { .. } | SendError::BadAddress(_))) => {
                     tracing::error!(error = %error_chain(&error), code = ?refused_code(&error), index, "a reply was refused and is dropped");
-                    missed = Some(error.reason());
+                    missed = Some(Missed::Undelivered(error.reason()));
                 }
                 Err(error @ (SendError::Unavailable(_) | SendError::NotConfigured(_))) => {
                     // It certainly did not happen: no longer recorded as attempted, so a retry
                     // sends it.
-                    self.undo(message, Progress { attempted: index, total }, budget).await;
+                    self.undo(message, Progress::attempted(index, total), budget).await;
                     return Delivered::Stopped(PipelineError::Undelivered(error));
                 }
             }
         }
         Delivered::All { sent, missed }
+    }
+
+    /// Asks the channel whether it got the message whose send's answer was lost at `at`.
+    /// Until it answers, nothing after it is sent.
+    async fn settle_doubt(&self, delivery: &Delivery<'_>, index: usize, at: Timestamp, budget: Budget) -> Result<Lookup, PipelineError> {
+        let tag = send_tag(delivery.outbox, index, at);
+        match delivery.sink.look_up(delivery.rendered, index, &tag, budget.send).await {
+            Ok(Lookup::Found) => {
+                tracing::info!(index, "the channel got the message whose answer was lost: not sent again");
+                Ok(Lookup::Found)
+            }
+            Ok(Lookup::Absent) => {
+                tracing::warn!(index, "the channel never got the message whose answer was lost: sending it again");
+                Ok(Lookup::Absent)
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), index, "the channel could not say whether it got the message: asked again later");
+                Err(PipelineError::Unconfirmed(error))
+            }
+        }
     }
 
     async fn record(&self, message: &MessageId, progress: Progress, deadline: Instant) -> Result<(), PipelineError> {
@@ -656,14 +736,19 @@ impl Pipeline {
     }
 }
 
-/// How many of an earlier turn's messages were attempted, when some are still to send.
-fn pending(outbox: &Outbox, progress: Option<Progress>) -> Option<usize> {
+/// Where an earlier turn's delivery stands, when some of it is still to send (or in doubt).
+fn pending(outbox: &Outbox, progress: Option<Progress>) -> Option<Progress> {
     match progress {
         Some(progress) if progress.is_done() => None,
-        Some(progress) => Some(progress.attempted),
+        Some(progress) => Some(progress),
         // Committed, and nothing recorded since: unless it had nothing to send, all of it.
-        None => Some(0).filter(|_| !outbox.replies.is_empty()),
+        None => Some(Progress::attempted(0, 0)).filter(|_| !outbox.replies.is_empty()),
     }
+}
+
+/// The tag of a turn's `index`th message: the same on every attempt.
+fn send_tag(outbox: &Outbox, index: usize, at: Timestamp) -> SendTag {
+    SendTag { id: crate::queue::digest(&format!("{}#{index}", outbox.message_id)), at, from_agent: outbox.from_agent }
 }
 
 fn refused_code(error: &SendError) -> Option<String> {

@@ -156,13 +156,15 @@ impl Job {
 pub fn group_of(route: &Route) -> String {
     match route {
         Route::Conversation(key) | Route::Resolved { key, .. } => digest(&format!("conv#{key}")),
+        // A linked user's messages all name the alias: one group, whichever key they carry.
+        Route::Linked { alias, .. } | Route::Alias(alias) => digest(&format!("conv#{alias}")),
         Route::Chat(chat_id) => digest(&format!("chat#{chat_id}")),
         Route::Ticket { ticket, .. } => digest(&format!("ticket#{ticket}")),
     }
 }
 
 /// 32 hex digits of SHA-256: a stable id within SQS's limits.
-fn digest(text: &str) -> String {
+pub(crate) fn digest(text: &str) -> String {
     Sha256::digest(text.as_bytes())[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
         let _ = write!(hex, "{b:02x}");
         hex

@@ -9,7 +9,10 @@ use crate::queue::{Job, Queue};
 use crate::{MAX_WEBHOOK_BODY_BYTES, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::error_chain;
 use http::{Method, StatusCode};
-use std::sync::Arc;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Duration;
 use tokio::time::Instant;
 
 /// The longest conversation key or message id taken: DynamoDB refuses partition keys over
@@ -18,7 +21,8 @@ const MAX_ID_BYTES: usize = 1024;
 
 fn storable(event: &Event) -> bool {
     let key = match &event.route {
-        Route::Conversation(key) | Route::Resolved { key, .. } => key.as_str().len(),
+        Route::Conversation(key) | Route::Resolved { key, .. } | Route::Alias(key) => key.as_str().len(),
+        Route::Linked { key, alias } => key.as_str().len().max(alias.as_str().len()),
         Route::Chat(chat) => chat.len(),
         Route::Ticket { ticket, contact } => ticket.len().max(contact.as_deref().map_or(0, str::len)),
     };
@@ -38,20 +42,85 @@ impl<C: Channel> Endpoint for Webhook<C> {
 }
 
 pub struct Webhook<C: Channel> {
-    channel: C,
+    /// Replaced when a reload finds other secrets.
+    channel: RwLock<Arc<C>>,
     queue: Arc<dyn Queue>,
+    reload: Option<Reload<C>>,
+}
+
+/// The channel built anew from configuration read again, or `None` when it could not be.
+pub type Rebuild<C> = Box<dyn Fn() -> Pin<Box<dyn Future<Output = Option<C>> + Send>> + Send + Sync>;
+
+/// How a webhook whose signature fails rebuilds its channel from secrets read again (set or
+/// rotated after the function started), at most once a minute: a flood of forged requests costs
+/// one read a minute.
+pub struct Reload<C> {
+    rebuild: Rebuild<C>,
+    last: Mutex<Option<Instant>>,
+}
+
+/// The least time between two reloads.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(60);
+
+impl<C> Reload<C> {
+    pub fn new(rebuild: Rebuild<C>) -> Self {
+        Self { rebuild, last: Mutex::new(None) }
+    }
+
+    /// The rebuilt channel, unless one was tried less than a minute ago.
+    async fn due(&self) -> Option<C> {
+        {
+            let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|at| at.elapsed() < RELOAD_INTERVAL) {
+                return None;
+            }
+            *last = Some(Instant::now());
+        }
+        (self.rebuild)().await
+    }
 }
 
 impl<C: Channel> Webhook<C> {
     pub fn new(channel: C, queue: Arc<dyn Queue>) -> Self {
-        Self { channel, queue }
+        Self { channel: RwLock::new(Arc::new(channel)), queue, reload: None }
+    }
+
+    /// Rebuilds the channel from secrets read again when a request's signature fails.
+    pub fn with_reload(mut self, reload: Reload<C>) -> Self {
+        self.reload = Some(reload);
+        self
+    }
+
+    fn channel(&self) -> Arc<C> {
+        self.channel.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// When a request arriving now must be answered: the channel's budget, or the runtime's
     /// deadline when that is sooner.
     pub fn deadline(&self, runtime_deadline: Option<Instant>) -> Instant {
-        let own = Instant::now() + self.channel.budget();
+        let own = Instant::now() + self.channel().budget();
         runtime_deadline.map_or(own, |runtime| runtime.min(own))
+    }
+
+    /// The request authenticated, by the channel as built, else (a signature that fails) by one
+    /// rebuilt from secrets read again.
+    async fn authenticate(&self, request: &WebhookRequest) -> (Arc<C>, Result<C::Verified, crate::channel::Refusal>) {
+        let channel = self.channel();
+        match channel.authenticate(request) {
+            Err(refusal) if refusal.status == StatusCode::FORBIDDEN => {
+                let rebuilt = match &self.reload {
+                    Some(reload) => reload.due().await,
+                    None => None,
+                };
+                let Some(rebuilt) = rebuilt else { return (channel, Err(refusal)) };
+                tracing::info!(channel = channel.name(), "a signature failed: the channel was rebuilt from its secrets read again");
+                let rebuilt = Arc::new(rebuilt);
+                *self.channel.write().unwrap_or_else(PoisonError::into_inner) = rebuilt.clone();
+                let verified = rebuilt.authenticate(request);
+                (rebuilt, verified)
+            }
+            verified => (channel, verified),
+        }
     }
 
     /// Ingests one request: authenticates, parses and enqueues its events, then answers the
@@ -60,38 +129,40 @@ impl<C: Channel> Webhook<C> {
     /// not take the events is answered 503 (nothing has happened yet, so a retry is safe).
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
         let deadline = self.deadline(runtime_deadline);
+        let channel = self.channel();
         match *request.method() {
             Method::POST => {}
             Method::GET => {
-                return self.channel.verify(&request).unwrap_or_else(|| text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only"));
+                return channel.verify(&request).unwrap_or_else(|| text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only"));
             }
             _ => return text_response(StatusCode::METHOD_NOT_ALLOWED, "POST only"),
         }
-        if request.body().len() > self.channel.max_body_bytes().min(MAX_WEBHOOK_BODY_BYTES) {
+        if request.body().len() > channel.max_body_bytes().min(MAX_WEBHOOK_BODY_BYTES) {
             return text_response(StatusCode::PAYLOAD_TOO_LARGE, "body too large");
         }
-        let verified = match self.channel.authenticate(&request) {
+        let (channel, verified) = self.authenticate(&request).await;
+        let verified = match verified {
             Ok(verified) => verified,
             Err(refusal) => {
                 if refusal.status == StatusCode::FORBIDDEN {
-                    tracing::warn!(channel = self.channel.name(), reason = refusal.reason, "webhook refused");
+                    tracing::warn!(channel = channel.name(), reason = refusal.reason, "webhook refused");
                 }
                 return text_response(refusal.status, refusal.reason);
             }
         };
-        let events = match self.channel.parse(verified) {
+        let events = match channel.parse(verified) {
             Ok(events) => events,
             Err(refusal) => return text_response(refusal.status, refusal.reason),
         };
         if events.is_empty() {
-            return self.channel.answer(StatusCode::OK);
+            return channel.answer(StatusCode::OK);
         }
         // An event that can never be stored is refused here, never retried; the others of the
         // request go on.
         let count = events.len();
         let events: Vec<_> = events.into_iter().filter(storable).collect();
         if events.len() < count {
-            tracing::warn!(channel = self.channel.name(), refused = count - events.len(), "events with ids too long to store were refused");
+            tracing::warn!(channel = channel.name(), refused = count - events.len(), "events with ids too long to store were refused");
             if events.is_empty() {
                 return text_response(StatusCode::BAD_REQUEST, "sender or message id too long");
             }
@@ -99,19 +170,19 @@ impl<C: Channel> Webhook<C> {
         let jobs = match events.iter().map(Job::of).collect::<Result<Vec<_>, _>>() {
             Ok(jobs) => jobs,
             Err(error) => {
-                tracing::error!(channel = self.channel.name(), error = %error_chain(&error), "event refused: it cannot be queued");
+                tracing::error!(channel = channel.name(), error = %error_chain(&error), "event refused: it cannot be queued");
                 return text_response(StatusCode::PAYLOAD_TOO_LARGE, "event too large");
             }
         };
         match tokio::time::timeout_at(deadline, self.queue.enqueue(&jobs)).await {
-            Ok(Ok(())) => self.channel.answer(StatusCode::OK),
+            Ok(Ok(())) => channel.answer(StatusCode::OK),
             Ok(Err(error)) => {
-                tracing::error!(channel = self.channel.name(), error = %error_chain(&error), "events not queued: the provider is asked to retry");
-                self.channel.answer(StatusCode::SERVICE_UNAVAILABLE)
+                tracing::error!(channel = channel.name(), error = %error_chain(&error), "events not queued: the provider is asked to retry");
+                channel.answer(StatusCode::SERVICE_UNAVAILABLE)
             }
             Err(_) => {
-                tracing::error!(channel = self.channel.name(), "the queue did not take the events in time: the provider is asked to retry");
-                self.channel.answer(StatusCode::SERVICE_UNAVAILABLE)
+                tracing::error!(channel = channel.name(), "the queue did not take the events in time: the provider is asked to retry");
+                channel.answer(StatusCode::SERVICE_UNAVAILABLE)
             }
         }
     }

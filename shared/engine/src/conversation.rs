@@ -1,6 +1,7 @@
 //! The state of one user's conversation, persisted between messages (DynamoDB `conv#<key>`).
 
 use crate::ports::{ChatRef, Timestamp};
+use crate::survey::SurveyRun;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -81,9 +82,16 @@ pub enum Mode {
     #[default]
     Bot,
     /// A HyperChat chat is open for this user.
-    LiveChat { chat: ChatRef, stage: ChatStage },
-    /// With the bot again after a chat, whose closing events (its ticket, the survey link) may
-    /// still arrive; nothing else of that chat is taken.
+    LiveChat {
+        chat: ChatRef,
+        stage: ChatStage,
+        /// The ticket made of this chat, when HyperChat announced it before the close (it does
+        /// not order its events): the survey is then offered at the close.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ticket: Option<String>,
+    },
+    /// With the bot again after a chat, whose ticket (and with it the survey) may still
+    /// arrive; nothing else of that chat is taken.
     Closed { chat_id: String },
 }
 
@@ -116,6 +124,9 @@ pub enum Awaiting {
     Choice(PendingPrompt),
     /// The reason for a rating the user just gave.
     RatingComment(RatingChoice),
+    /// An answer to the survey after a chat: yes or no to taking it, a question's answer, or
+    /// whether to go on with it.
+    Survey(SurveyRun),
 }
 
 impl Awaiting {

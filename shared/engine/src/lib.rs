@@ -7,6 +7,8 @@
 //! - [`conversation`]: the per-user state persisted between messages.
 //! - [`ports`]: the narrow traits the engine talks through (chatbot, live chat, store, clock).
 //! - [`step`]: one user message or live-chat event -> new state + channel-neutral replies.
+//! - [`survey`]: Inbenta's satisfaction survey after a chat, asked question by question.
+//! - [`undelivered`]: a message the channel reported later as not delivered, told to the agent.
 #![forbid(unsafe_code)]
 
 pub mod answer;
@@ -18,8 +20,10 @@ pub mod ports;
 pub mod reply;
 pub mod settings;
 pub mod step;
+pub mod survey;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+pub mod undelivered;
 
 pub use conversation::{Conversation, ConversationKey, ReplyAddress};
 pub use ports::{Chatbot, Clock, LiveChat, MessageId, StateStore, SystemClock, Timestamp};

@@ -4,9 +4,11 @@
 use crate::answer::BotResponse;
 use crate::conversation::{BotSession, Conversation, ConversationKey, ReplyAddress};
 use crate::reply::Reply;
+use crate::survey::{Survey, SurveyAnswer};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Unix time in seconds: the unit of DynamoDB TTL, bot session and lease expiry.
@@ -199,6 +201,15 @@ pub struct ChatRef {
     pub user_id: String,
 }
 
+/// The live-chat app a chat was opened in, as Inbenta's `CHAT_ATTENDED` tracking event names it
+/// (`{"chatId","appId","region"}`, as Inbenta's PHP connector sends it): the chatbot's session
+/// dashboards link the session to that chat.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatOrigin {
+    pub app_id: String,
+    pub region: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LiveChatError {
     #[error("no agent can take the chat")]
@@ -207,6 +218,10 @@ pub enum LiveChatError {
     Rejected(String),
     #[error("the live chat service is unavailable: {0}")]
     Unavailable(String),
+    /// A message went out, its answer was lost, and the service could not say whether it got
+    /// it: taken as passed on (never sent twice).
+    #[error("the live chat service did not confirm the message: {0}")]
+    Unconfirmed(String),
     /// The chat is closed or unknown on the service's side.
     #[error("the chat is over")]
     ChatOver,
@@ -235,11 +250,100 @@ pub trait LiveChat: Send + Sync {
     async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError>;
     /// How an agent is called in messages to the user (their nickname, else their name).
     async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError>;
-    /// The satisfaction survey's link for a ticket, when a survey is configured.
-    async fn survey_link(&self, ticket_id: &str) -> Result<Option<String>, LiveChatError>;
     /// The `externalId` the chat was opened for, as the service knows it: finds the
     /// conversation of an event that arrives before the chat's index was written.
     async fn chat_owner(&self, chat_id: &str) -> Result<Option<String>, LiveChatError>;
+    /// The app and region of the service's chats, for the `CHAT_ATTENDED` tracking event; a
+    /// service with neither names none.
+    fn origin(&self) -> ChatOrigin {
+        ChatOrigin::default()
+    }
+    /// Whether the room queues chats, as the service's own settings say (HyperChat's
+    /// `settings.queue.active`, what Inbenta's PHP connector reads); `None` when the service
+    /// has no such setting, and the configuration (`chat.queue.active`) decides.
+    async fn queue_mode(&self) -> Result<Option<bool>, LiveChatError> {
+        Ok(None)
+    }
+    /// Whether a member of a chat is one of its agents (HyperChat: a user with a `providerId`,
+    /// the test of Inbenta's PHP connector): only agents' messages reach the user. A service
+    /// that cannot tell counts everyone who is not the user as an agent.
+    async fn is_agent(&self, _user_id: &str) -> Result<bool, LiveChatError> {
+        Ok(true)
+    }
+    /// The satisfaction survey offered after this service's chats, when one is configured
+    /// ([`WithSurveys`]). A port of its own, reached through the live chat because the survey
+    /// follows its chats.
+    fn surveys(&self) -> Option<&dyn Surveys> {
+        None
+    }
+}
+
+/// Inbenta's satisfaction survey of a closed chat, on its ticketing API (the adapter:
+/// `inbenta::ticketing`).
+#[async_trait]
+pub trait Surveys: Send + Sync {
+    /// The survey started for the ticket made of chat `chat_id` (`ticket_id`, as the chat's
+    /// event named it); `None` when none can be started (no ticket, no such survey).
+    async fn start(&self, chat_id: &str, ticket_id: &str) -> Result<Option<Survey>, LiveChatError>;
+    /// Submits the answers to a survey [`Surveys::start`] gave.
+    async fn submit(&self, survey: &Survey, answers: &[SurveyAnswer]) -> Result<(), LiveChatError>;
+}
+
+/// A live chat whose chats are followed by a survey: everything else is `live_chat`'s.
+pub struct WithSurveys {
+    pub live_chat: Arc<dyn LiveChat>,
+    pub surveys: Arc<dyn Surveys>,
+}
+
+#[async_trait]
+impl LiveChat for WithSurveys {
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        self.live_chat.agents_available().await
+    }
+
+    async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
+        self.live_chat.open_chat(request).await
+    }
+
+    async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError> {
+        self.live_chat.send_message(chat, text).await
+    }
+
+    async fn send_file(&self, chat: &ChatRef, file: &FileContent) -> Result<(), LiveChatError> {
+        self.live_chat.send_file(chat, file).await
+    }
+
+    async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
+        self.live_chat.close_chat(chat).await
+    }
+
+    async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError> {
+        self.live_chat.abandon_chat(chat_id).await
+    }
+
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
+        self.live_chat.agent_name(agent_id).await
+    }
+
+    async fn chat_owner(&self, chat_id: &str) -> Result<Option<String>, LiveChatError> {
+        self.live_chat.chat_owner(chat_id).await
+    }
+
+    fn origin(&self) -> ChatOrigin {
+        self.live_chat.origin()
+    }
+
+    async fn queue_mode(&self) -> Result<Option<bool>, LiveChatError> {
+        self.live_chat.queue_mode().await
+    }
+
+    async fn is_agent(&self, user_id: &str) -> Result<bool, LiveChatError> {
+        self.live_chat.is_agent(user_id).await
+    }
+
+    fn surveys(&self) -> Option<&dyn Surveys> {
+        Some(self.surveys.as_ref())
+    }
 }
 
 /// The live chat when HyperChat is disabled: nobody is ever available.
@@ -274,10 +378,6 @@ impl LiveChat for NoLiveChat {
 
     async fn agent_name(&self, _agent_id: &str) -> Result<String, LiveChatError> {
         Err(LiveChatError::ChatOver)
-    }
-
-    async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
-        Ok(None)
     }
 
     async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
@@ -334,16 +434,26 @@ pub struct Versioned {
 /// message exactly-once. It outlives the queue's five-minute deduplication.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Provider messages whose send may have started: never sent again.
+    /// Provider messages whose send may have started: never sent again unless the provider,
+    /// asked, says it never got one.
     pub attempted: usize,
     /// Provider messages the turn rendered.
     pub total: usize,
+    /// The answer to the last attempted send was lost (at this time) on a channel that can be
+    /// asked: whether it arrived is settled by asking before anything else is sent.
+    pub unconfirmed: Option<Timestamp>,
 }
 
 impl Progress {
-    /// Every message was attempted: the message is handled, a redelivery is a duplicate.
+    /// `attempted` of `total` messages attempted, each known sent or refused.
+    pub fn attempted(attempted: usize, total: usize) -> Self {
+        Self { attempted, total, unconfirmed: None }
+    }
+
+    /// Every message was attempted and none is in doubt: the message is handled, a redelivery
+    /// is a duplicate.
     pub fn is_done(&self) -> bool {
-        self.attempted >= self.total
+        self.attempted >= self.total && self.unconfirmed.is_none()
     }
 }
 

@@ -16,6 +16,7 @@ use crate::ports::{
 };
 use crate::reply::{ChoiceOption, Link, Reply, SharedFile, Tap, escape_html};
 use crate::settings::{ContentRatings, Digester, EscalationPolicy};
+use crate::survey::{Outcome as SurveyOutcome, Survey, SurveyAnswer, SurveyRun};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use tokio::time::Instant;
@@ -70,12 +71,14 @@ struct MissedFiles {
 }
 
 /// What became of a message for the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 enum Relayed {
-    /// Passed on, or answered here (`/close`, nothing readable, HyperChat down).
+    /// Passed on, or answered here (`/close`, nothing readable, HyperChat down for good).
     Handled,
     /// The chat was over upstream: the bot (or a new chat) answers instead.
     ChatOver,
+    /// HyperChat is down and another attempt will come: the turn waits for it.
+    Postponed(String),
 }
 
 /// What one turn is about: a user's message, or an event of their live chat. It travels
@@ -94,6 +97,8 @@ pub enum Input {
         ticket: String,
         text: String,
     },
+    /// The channel reported later that a message of ours never reached the user.
+    Undelivered(crate::undelivered::Undelivered),
 }
 
 impl Input {
@@ -176,6 +181,22 @@ enum Trigger {
 
 const DIRECT_CALL_ESCALATION_START: &str = "escalationStart";
 
+/// The session data keys Inbenta documents for an escalation to a live chat ("External Chat
+/// Tracking", developers.inbenta.io/chatbot/chatbot-api/external-chat-tracking): they feed the
+/// Sessions graph of the chatbot's dashboard. The PHP connector's older `CONTACT_ATTENDED` /
+/// `CONTACT_REJECTED` are not among them.
+mod tracked {
+    /// The user accepted, agents were available, the chat was opened (with the chat's id, app
+    /// and region, as Inbenta's PHP connector sends it).
+    pub const CHAT_ATTENDED: &str = "CHAT_ATTENDED";
+    /// The user said no to the offer of an agent.
+    pub const CHAT_ESCALATION_REJECTED: &str = "CHAT_ESCALATION_REJECTED";
+    /// The user wanted an agent and none was available.
+    pub const CHAT_NO_AGENTS: &str = "CHAT_NO_AGENTS";
+    /// A chat was opened but no agent took it (HyperChat's `forever:alone`).
+    pub const CHAT_UNATTENDED: &str = "CHAT_UNATTENDED";
+}
+
 impl Engine<'_> {
     /// One turn: the new state is left in `conv`, the replies returned in order. When the bot
     /// is out, [`Outage`] says so (with the apology to send, unless the turn is postponed).
@@ -184,6 +205,10 @@ impl Engine<'_> {
             Input::User(input) => self.step(conv, input, now).await,
             Input::Chat { chat_id, event } => Ok(self.on_chat_event(conv, chat_id, event).await),
             Input::TicketReply { ticket, text } => Ok(self.ticket_reply(ticket, text)),
+            Input::Undelivered(report) => {
+                self.on_undelivered(conv, report).await;
+                Ok(Vec::new())
+            }
         }
     }
 
@@ -203,15 +228,15 @@ impl Engine<'_> {
         let mut turn = Turn::default();
         match (&mut conv.mode, event) {
             (Mode::Closed { chat_id: closed }, ChatEvent::TicketCreated { ticket_id }) if closed == chat_id => {
+                // Announced before the close, its survey followed the close.
+                let announced = conv.ticket.as_ref() == Some(ticket_id);
                 conv.ticket = Some(ticket_id.clone());
-                match self.agent(self.live_chat.survey_link(ticket_id)).await {
-                    Ok(Some(link)) => turn.text(&link),
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(error = %crate::error_chain(&error), "survey link unavailable"),
-                }
                 conv.mode = Mode::Bot;
+                if !announced {
+                    self.offer_survey(conv, chat_id, ticket_id, &mut turn).await;
+                }
             }
-            (Mode::LiveChat { chat, stage }, event) if chat.chat_id == chat_id => match event {
+            (Mode::LiveChat { chat, stage, ticket }, event) if chat.chat_id == chat_id => match event {
                 ChatEvent::AgentJoined { agent_id } => {
                     let name = self.agent(self.live_chat.agent_name(agent_id)).await.unwrap_or_else(|error| {
                         tracing::warn!(error = %crate::error_chain(&error), "agent's name unavailable");
@@ -226,27 +251,42 @@ impl Engine<'_> {
                         *stage = ChatStage::WithAgent { agent: name };
                     }
                 }
-                ChatEvent::Message { sender, text } if *sender != chat.user_id => turn.text(text),
-                ChatEvent::File { sender, file } if *sender != chat.user_id => turn.replies.push(Reply::File(file.clone())),
-                // A ticket announced before the close: remembered, so its replies find the user.
-                ChatEvent::TicketCreated { ticket_id } => conv.ticket = Some(ticket_id.clone()),
+                ChatEvent::Message { sender, text } if *sender != chat.user_id => {
+                    if self.sent_by_agent(sender).await {
+                        turn.text(text);
+                    }
+                }
+                ChatEvent::File { sender, file } if *sender != chat.user_id => {
+                    if self.sent_by_agent(sender).await {
+                        turn.replies.push(Reply::File(file.clone()));
+                    }
+                }
+                // A ticket announced before the close: remembered, so its replies find the user
+                // and the survey follows the close.
+                ChatEvent::TicketCreated { ticket_id } => {
+                    *ticket = Some(ticket_id.clone());
+                    conv.ticket = Some(ticket_id.clone());
+                }
                 ChatEvent::Message { .. } | ChatEvent::File { .. } | ChatEvent::Writing { .. } => {}
-                ChatEvent::QueuePosition(position) if self.policy.escalation.queue.active => match position {
-                    0 => {}
-                    1 => turn.text(self.labels.get(Label::QueueEstimationFirst)),
-                    n => turn.text(&self.labels.get(Label::QueueEstimation).replace("$queuePosition", &n.to_string())),
-                },
-                ChatEvent::QueuePosition(_) => {}
+                ChatEvent::QueuePosition(position) => {
+                    if *position > 0 && self.room_queues().await {
+                        match position {
+                            1 => turn.text(self.labels.get(Label::QueueEstimationFirst)),
+                            n => turn.text(&self.labels.get(Label::QueueEstimation).replace("$queuePosition", &n.to_string())),
+                        }
+                    }
+                }
                 ChatEvent::Closed => {
                     turn.text(self.labels.get(Label::ChatClosed));
-                    self.chat_ended(conv, chat_id);
+                    self.end_chat(conv, chat_id, &mut turn).await;
                 }
                 ChatEvent::NoAgentLeft => {
                     if let Err(error) = self.agent(self.live_chat.abandon_chat(chat_id)).await {
                         tracing::warn!(error = %crate::error_chain(&error), "chat no agent could take not closed upstream");
                     }
                     turn.text(self.labels.get(Label::ChatClosed));
-                    self.chat_ended(conv, chat_id);
+                    self.track_quietly(conv, tracked::CHAT_UNATTENDED, json!({ "value": "true" })).await;
+                    self.end_chat(conv, chat_id, &mut turn).await;
                 }
             },
             _ => tracing::info!("event of a chat this conversation is not in: ignored"),
@@ -256,12 +296,120 @@ impl Engine<'_> {
         turn.finish(conv, pending)
     }
 
-    /// The chat is over: back to the bot, with a fresh count of failures.
-    fn chat_ended(&self, conv: &mut Conversation, chat_id: &str) {
+    /// Whether a message of `sender` (not the user) in the chat is an agent's, to pass on. When
+    /// the live chat cannot say (HyperChat down), it is passed on: the sender is not the user,
+    /// and an agent's message lost is worse than a system line shown.
+    async fn sent_by_agent(&self, sender: &str) -> bool {
+        match self.agent(self.live_chat.is_agent(sender)).await {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::info!("a message in the chat from someone who is no agent: not passed on");
+                false
+            }
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "sender unknown; the message is passed on");
+                true
+            }
+        }
+    }
+
+    /// Whether the room queues chats, so the user hears their place: HyperChat's own setting
+    /// (cached by the adapter), as Inbenta's PHP connector reads it; the configuration's
+    /// `chat.queue.active` when the live chat has no such setting or cannot be asked.
+    async fn room_queues(&self) -> bool {
+        let configured = self.policy.escalation.queue.active;
+        match self.agent(self.live_chat.queue_mode()).await {
+            Ok(Some(queues)) => queues,
+            Ok(None) => configured,
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), configured, "queue mode unknown; the configuration decides");
+                configured
+            }
+        }
+    }
+
+    /// The chat is over: back to the bot, with a fresh count of failures, taking the chat's
+    /// ticket still. The ticket HyperChat announced already, if it did.
+    fn chat_ended(&self, conv: &mut Conversation, chat_id: &str) -> Option<String> {
         tracing::info!("live chat over, back to the bot");
+        let ticket = match &mut conv.mode {
+            Mode::LiveChat { ticket, .. } => ticket.take(),
+            _ => None,
+        };
         conv.mode = Mode::Closed { chat_id: chat_id.to_owned() };
         conv.awaiting = Awaiting::Nothing;
         reset_escalation_counters(conv);
+        ticket
+    }
+
+    /// The chat is over, closed by its agent, HyperChat or the user: the survey follows when
+    /// the chat's ticket is known already.
+    async fn end_chat(&self, conv: &mut Conversation, chat_id: &str, turn: &mut Turn) {
+        if let Some(ticket) = self.chat_ended(conv, chat_id) {
+            self.offer_survey(conv, chat_id, &ticket, turn).await;
+        }
+    }
+
+    /// Asks the user whether to take the survey of a closed chat whose ticket is made, when a
+    /// survey is configured and starts (as Inbenta's PHP, once the chat is over).
+    async fn offer_survey(&self, conv: &mut Conversation, chat_id: &str, ticket_id: &str, turn: &mut Turn) {
+        let Some(surveys) = self.live_chat.surveys() else { return };
+        match self.agent(surveys.start(chat_id, ticket_id)).await {
+            Ok(Some(survey)) => match SurveyRun::offer(survey, self.labels) {
+                Some((offer, run)) => {
+                    turn.replies.push(offer);
+                    conv.awaiting = Awaiting::Survey(run);
+                }
+                None => tracing::info!("the chat's survey asks nothing: not offered"),
+            },
+            Ok(None) => tracing::info!("no survey could be started for the chat's ticket"),
+            Err(error) => tracing::warn!(error = %crate::error_chain(&error), "the chat's survey could not be started"),
+        }
+    }
+
+    /// The user's reply to the survey under way. `None` when it is no answer to it: the survey
+    /// is dropped and the bot answers the reply. `Err` (its cause) when the answers could not
+    /// be submitted and the turn waits for a retry.
+    async fn answer_survey(&self, run: SurveyRun, text: &str, tap: Option<&Tap>, turn: &mut Turn) -> Option<Result<Awaiting, String>> {
+        match run.reply(text, tap, self.labels) {
+            SurveyOutcome::Asked { replies, run } => {
+                turn.replies.extend(replies);
+                Some(Ok(Awaiting::Survey(run)))
+            }
+            SurveyOutcome::Ended(replies) => {
+                turn.replies.extend(replies);
+                Some(Ok(Awaiting::Nothing))
+            }
+            SurveyOutcome::Answered { survey, answers } => {
+                if let Err(cause) = self.submit_survey(&survey, &answers).await {
+                    return Some(Err(cause));
+                }
+                turn.text(survey.thanks.as_deref().unwrap_or(self.labels.get(Label::Thanks)));
+                Some(Ok(Awaiting::Nothing))
+            }
+            SurveyOutcome::NotAnswered => {
+                tracing::info!("a reply that is no answer to the survey: the survey is dropped and the bot answers");
+                None
+            }
+        }
+    }
+
+    /// Submits a survey's answers. A failure is logged and the user thanked all the same, as
+    /// Inbenta's PHP does, unless the service is out and another attempt will come: then `Err`
+    /// (its cause), and the turn waits for it.
+    async fn submit_survey(&self, survey: &Survey, answers: &[SurveyAnswer]) -> Result<(), String> {
+        let Some(surveys) = self.live_chat.surveys() else {
+            tracing::warn!("a survey was answered but surveys are no longer configured: its answers are not submitted");
+            return Ok(());
+        };
+        match self.agent(surveys.submit(survey, answers)).await {
+            Ok(()) => Ok(()),
+            Err(error) if error.is_retryable() && self.on_outage == OnOutage::Postpone => Err(crate::error_chain(&error)),
+            Err(error) => {
+                tracing::warn!(error = %crate::error_chain(&error), "the survey's answers were not submitted");
+                Ok(())
+            }
+        }
     }
 
     /// A message of a user who is in a live chat: passed on to the agent (its text, then its
@@ -272,7 +420,7 @@ impl Engine<'_> {
                 tracing::warn!(error = %crate::error_chain(&error), "chat not closed upstream; closed here");
             }
             turn.text(self.labels.get(Label::ChatClosed));
-            self.chat_ended(conv, &chat.chat_id);
+            self.end_chat(conv, &chat.chat_id, turn).await;
             return Relayed::Handled;
         }
         if text.is_empty() && files.is_empty() {
@@ -280,9 +428,23 @@ impl Engine<'_> {
             return Relayed::Handled;
         }
         if !text.is_empty() {
-            match self.agent(self.live_chat.send_message(chat, text)).await {
+            // Past the deadline the post may still land: like a lost answer, never repeated.
+            let send = self.live_chat.send_message(chat, text);
+            let sent = match self.deadline {
+                Some(deadline) => tokio::time::timeout_at(deadline, send)
+                    .await
+                    .unwrap_or_else(|_| Err(LiveChatError::Unconfirmed("the request's deadline passed".into()))),
+                None => send.await,
+            };
+            match sent {
                 Ok(()) => {}
                 Err(LiveChatError::ChatOver) => return self.chat_over(conv, chat),
+                Err(error @ LiveChatError::Unconfirmed(_)) => {
+                    tracing::warn!(error = %crate::error_chain(&error), "the user's message may not have reached the agent; it is not sent twice");
+                }
+                Err(error) if error.is_retryable() && self.on_outage == OnOutage::Postpone => {
+                    return Relayed::Postponed(crate::error_chain(&error));
+                }
                 Err(error) => {
                     tracing::warn!(error = %crate::error_chain(&error), "message not passed on to the agent");
                     turn.text(self.labels.get(Label::ChatMessageNotDelivered));
@@ -341,6 +503,7 @@ impl Engine<'_> {
     /// The chat turned out to be over upstream: the bot (or a new chat) answers the message.
     fn chat_over(&self, conv: &mut Conversation, chat: &ChatRef) -> Relayed {
         tracing::info!("the chat was over upstream: the bot answers");
+        // The bot answers the user's message: no survey offered over it.
         self.chat_ended(conv, &chat.chat_id);
         Relayed::ChatOver
     }
@@ -370,10 +533,27 @@ impl Engine<'_> {
         };
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
-            if self.relay(conv, &chat, text, files, &mut turn).await == Relayed::Handled {
-                let awaiting = std::mem::take(&mut conv.awaiting);
-                return Ok(turn.finish(conv, awaiting));
+            match self.relay(conv, &chat, text, files, &mut turn).await {
+                Relayed::Handled => {
+                    let awaiting = std::mem::take(&mut conv.awaiting);
+                    return Ok(turn.finish(conv, awaiting));
+                }
+                Relayed::Postponed(cause) => return Err(Outage { cause, apology: None }),
+                Relayed::ChatOver => {}
             }
+        }
+        // The survey after a chat comes first, as in Inbenta's PHP; a reply that is no answer
+        // to it goes on to the bot (or the agent, in only-chat mode).
+        match std::mem::take(&mut conv.awaiting) {
+            Awaiting::Survey(run) if !text.is_empty() => match self.answer_survey(run, text, tap, &mut turn).await {
+                Some(Ok(awaiting)) => return Ok(turn.finish(conv, awaiting)),
+                Some(Err(cause)) => {
+                    tracing::warn!(error = %cause, "the survey's answers could not be submitted: the turn waits for a retry");
+                    return Err(Outage { cause, apology: None });
+                }
+                None => {}
+            },
+            other => conv.awaiting = other,
         }
         if self.only_chat {
             // The message that opens the chat (again, when it was over upstream) is the agent's
@@ -381,7 +561,9 @@ impl Engine<'_> {
             self.open_chat(conv, None, &mut turn).await;
             if let Mode::LiveChat { chat, .. } = &conv.mode {
                 let chat = chat.clone();
-                self.relay(conv, &chat, text, files, &mut turn).await;
+                if let Relayed::Postponed(cause) = self.relay(conv, &chat, text, files, &mut turn).await {
+                    return Err(Outage { cause, apology: None });
+                }
             }
             return Ok(turn.finish(conv, Awaiting::Nothing));
         }
@@ -466,7 +648,7 @@ impl Engine<'_> {
                 reset_escalation_counters(conv);
                 if !accept {
                     turn.text(self.labels.get(Label::EscalationRejected));
-                    self.track_quietly(conv, "CONTACT_REJECTED", json!({ "value": "true" })).await;
+                    self.track_quietly(conv, tracked::CHAT_ESCALATION_REJECTED, json!({ "value": "true" })).await;
                     Ok(())
                 } else if offer {
                     self.start_escalation_form(conv, now, turn).await
@@ -624,7 +806,7 @@ impl Engine<'_> {
             Trigger::NegativeRatings => conv.negative_ratings_count = conv.negative_ratings_count.saturating_sub(1),
             _ => {}
         }
-        self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+        self.track_quietly(conv, tracked::CHAT_NO_AGENTS, json!({ "value": "true" })).await;
         Ok(())
     }
 
@@ -639,7 +821,7 @@ impl Engine<'_> {
         }
         let response = self.ask(conv, &BotInput::DirectCall(DIRECT_CALL_ESCALATION_START.into()), now).await?;
         if !available {
-            self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+            self.track_quietly(conv, tracked::CHAT_NO_AGENTS, json!({ "value": "true" })).await;
         }
         Box::pin(self.present(conv, response, now, turn, false)).await
     }
@@ -648,7 +830,7 @@ impl Engine<'_> {
     async fn open_chat(&self, conv: &mut Conversation, form: Option<serde_json::Map<String, Value>>, turn: &mut Turn) {
         if !self.agents_available().await {
             turn.text(self.labels.get(Label::NoAgents));
-            self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+            self.track_quietly(conv, tracked::CHAT_NO_AGENTS, json!({ "value": "true" })).await;
             return;
         }
         turn.text(self.labels.get(Label::CreatingChat));
@@ -660,12 +842,14 @@ impl Engine<'_> {
         match self.agent(self.live_chat.open_chat(&request)).await {
             Ok(chat) => {
                 conv.contact = Some(request.contact.clone()).filter(|c| !c.trim().is_empty());
-                self.track_quietly(conv, "CONTACT_ATTENDED", json!({ "value": "true" })).await;
-                conv.mode = Mode::LiveChat { chat, stage: ChatStage::Queued };
+                let origin = self.live_chat.origin();
+                let value = json!({ "chatId": chat.chat_id, "appId": origin.app_id, "region": origin.region });
+                self.track_quietly(conv, tracked::CHAT_ATTENDED, json!({ "value": value })).await;
+                conv.mode = Mode::LiveChat { chat, stage: ChatStage::Queued, ticket: None };
             }
             Err(LiveChatError::NoAgents) => {
                 turn.text(self.labels.get(Label::NoAgents));
-                self.track_quietly(conv, "CHAT_NO_AGENTS", json!({ "value": "true" })).await;
+                self.track_quietly(conv, tracked::CHAT_NO_AGENTS, json!({ "value": "true" })).await;
             }
             Err(error) => {
                 tracing::warn!(error = %crate::error_chain(&error), "live chat not opened");
@@ -943,7 +1127,7 @@ impl Engine<'_> {
     }
 
     /// A live-chat call, ended as unavailable when the deadline comes first.
-    async fn agent<T>(&self, call: impl Future<Output = Result<T, LiveChatError>>) -> Result<T, LiveChatError> {
+    pub(crate) async fn agent<T>(&self, call: impl Future<Output = Result<T, LiveChatError>>) -> Result<T, LiveChatError> {
         match self.deadline {
             Some(deadline) => tokio::time::timeout_at(deadline, call)
                 .await

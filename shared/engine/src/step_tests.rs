@@ -1,7 +1,9 @@
 use super::*;
 use crate::conversation::PromptKind;
-use crate::ports::ChatRef;
+use crate::ports::{ChatOrigin, ChatRef, FileContent, Surveys, WithSurveys};
+use crate::survey::{Expects, Question, Survey, SurveyAnswer, SurveyChoice};
 use crate::testing::{ScriptedChannel, ScriptedChatbot, ScriptedLiveChat};
+use async_trait::async_trait;
 use serde_json::{Value, json};
 
 const NOW: Timestamp = Timestamp(1_800_000_000);
@@ -23,6 +25,8 @@ fn labels() -> Labels {
         ("escalation_rejected", "What else can I do for you?"),
         ("no_agents", "No agents available"),
         ("creating_chat", "I will try to connect you with an agent. Please wait."),
+        ("ask_for_survey", "Would you like to answer a short survey?"),
+        ("ask_to_continue_survey", "Do you want to go on with the survey?"),
     ])
 }
 
@@ -36,14 +40,114 @@ fn ratings(enabled: bool) -> ContentRatings {
     }
 }
 
+/// What the live-chat service says beyond `ScriptedLiveChat`: its own queue setting, who is no
+/// agent, its app and region, and whether those calls fail.
+#[derive(Default)]
+struct Service {
+    /// HyperChat's `settings.queue.active`; `None`: the service has no such setting.
+    queue_mode: Option<bool>,
+    settings_down: bool,
+    not_agents: Vec<String>,
+    users_down: bool,
+    origin: ChatOrigin,
+}
+
+/// `ScriptedLiveChat` answering as `Service` says, with `surveys` after its chats.
+struct Tuned<'a> {
+    chat: &'a ScriptedLiveChat,
+    service: &'a Service,
+    surveys: Option<&'a ScriptedSurveys>,
+}
+
+/// The survey service: starts `survey` for any ticket, records what it is asked.
+#[derive(Default)]
+struct ScriptedSurveys {
+    survey: Option<Survey>,
+    /// `start` calls: chat and ticket.
+    started: std::sync::Mutex<Vec<(String, String)>>,
+    /// Submitted answers (question, value), one list per submit.
+    submitted: std::sync::Mutex<Vec<Vec<(String, String)>>>,
+    /// The next `start` or `submit` fails with this.
+    failing: std::sync::Mutex<Option<LiveChatError>>,
+}
+
+#[async_trait]
+impl Surveys for ScriptedSurveys {
+    async fn start(&self, chat_id: &str, ticket_id: &str) -> Result<Option<Survey>, LiveChatError> {
+        if let Some(error) = self.failing.lock().unwrap().take() {
+            return Err(error);
+        }
+        self.started.lock().unwrap().push((chat_id.to_owned(), ticket_id.to_owned()));
+        Ok(self.survey.clone())
+    }
+
+    async fn submit(&self, survey: &Survey, answers: &[SurveyAnswer]) -> Result<(), LiveChatError> {
+        if let Some(error) = self.failing.lock().unwrap().take() {
+            return Err(error);
+        }
+        assert_eq!(survey.token, "tok-1", "submitted with the token the start gave");
+        self.submitted.lock().unwrap().push(answers.iter().map(|a| (a.question.clone(), a.value.clone())).collect());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl LiveChat for Tuned<'_> {
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        self.chat.agents_available().await
+    }
+    async fn open_chat(&self, request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
+        self.chat.open_chat(request).await
+    }
+    async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError> {
+        self.chat.send_message(chat, text).await
+    }
+    async fn send_file(&self, chat: &ChatRef, file: &FileContent) -> Result<(), LiveChatError> {
+        self.chat.send_file(chat, file).await
+    }
+    async fn close_chat(&self, chat: &ChatRef) -> Result<(), LiveChatError> {
+        self.chat.close_chat(chat).await
+    }
+    async fn abandon_chat(&self, chat_id: &str) -> Result<(), LiveChatError> {
+        self.chat.abandon_chat(chat_id).await
+    }
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
+        self.chat.agent_name(agent_id).await
+    }
+    async fn chat_owner(&self, chat_id: &str) -> Result<Option<String>, LiveChatError> {
+        self.chat.chat_owner(chat_id).await
+    }
+    fn origin(&self) -> ChatOrigin {
+        self.service.origin.clone()
+    }
+    async fn queue_mode(&self) -> Result<Option<bool>, LiveChatError> {
+        if self.service.settings_down {
+            return Err(LiveChatError::Unavailable("settings down".into()));
+        }
+        Ok(self.service.queue_mode)
+    }
+    async fn is_agent(&self, user_id: &str) -> Result<bool, LiveChatError> {
+        if self.service.users_down {
+            return Err(LiveChatError::Unavailable("users down".into()));
+        }
+        Ok(!self.service.not_agents.iter().any(|u| u == user_id))
+    }
+    fn surveys(&self) -> Option<&dyn Surveys> {
+        self.surveys.map(|surveys| surveys as &dyn Surveys)
+    }
+}
+
 struct Harness {
     bot: ScriptedChatbot,
     agents: ScriptedLiveChat,
+    service: Service,
     labels: Labels,
     policy: Policy,
     only_chat: bool,
     on_outage: OnOutage,
     conv: Conversation,
+    /// The survey after a chat, when one is configured.
+    surveys: Option<ScriptedSurveys>,
 }
 
 impl Harness {
@@ -51,6 +155,7 @@ impl Harness {
         Self {
             bot: ScriptedChatbot::default(),
             agents: ScriptedLiveChat::with_agents(1),
+            service: Service::default(),
             labels: labels(),
             policy: Policy {
                 bot_session_idle_secs: 1200,
@@ -61,6 +166,7 @@ impl Harness {
             only_chat: false,
             on_outage: OnOutage::Apologise,
             conv: Conversation::default(),
+            surveys: None,
         }
     }
 
@@ -90,9 +196,10 @@ impl Harness {
     }
 
     async fn turn(&mut self, input: &Input, now: Timestamp) -> Result<Vec<Reply>, Outage> {
+        let live_chat = Tuned { chat: &self.agents, service: &self.service, surveys: self.surveys.as_ref() };
         let engine = Engine {
             chatbot: &self.bot,
-            live_chat: &self.agents,
+            live_chat: &live_chat,
             channel: &ScriptedChannel,
             labels: &self.labels,
             policy: &self.policy,
@@ -528,12 +635,25 @@ async fn yes_to_the_offer_opens_a_live_chat_and_resets_the_counters() {
 }
 
 #[tokio::test]
+async fn an_opened_chat_is_tracked_as_chat_attended_with_its_id_app_and_region() {
+    let mut h = Harness::escalating(1, 0);
+    h.service.origin = ChatOrigin { app_id: "app-7".into(), region: "eu".into() };
+    h.say("zzz").await;
+    h.say("1").await;
+    let events = h.bot.events.lock().unwrap().clone();
+    let attended: Vec<&TrackingEvent> = events.iter().filter(|e| e.kind == "CHAT_ATTENDED").collect();
+    assert_eq!(attended.len(), 1, "{events:?}");
+    assert_eq!(attended[0].data, json!({"value": {"chatId": "chat-1", "appId": "app-7", "region": "eu"}}));
+    assert!(!events.iter().any(|e| e.kind.starts_with("CONTACT_")), "{events:?}");
+}
+
+#[tokio::test]
 async fn no_to_the_offer_is_answered_by_the_connector_not_sent_to_the_bot() {
     let mut h = Harness::escalating(1, 0);
     h.say("zzz").await;
     assert_eq!(h.say("No").await, vec![text("What else can I do for you?")]);
     assert_eq!(h.bot.sent(), vec![msg("zzz")]);
-    assert!(h.bot.event_kinds().contains(&"CONTACT_REJECTED".to_owned()));
+    assert_eq!(h.bot.event_kinds(), vec!["CHAT_ESCALATION_REJECTED".to_owned()], "the documented key, not CONTACT_REJECTED");
     assert_eq!((h.conv.no_results_count, h.conv.awaiting.prompt().cloned()), (0, None));
     assert!(h.agents.opened.lock().unwrap().is_empty());
 }
@@ -659,7 +779,7 @@ fn in_live_chat() -> Harness {
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );
-    h.conv.mode = Mode::LiveChat { chat: chat_one(), stage: ChatStage::Queued };
+    h.conv.mode = Mode::LiveChat { chat: chat_one(), stage: ChatStage::Queued, ticket: None };
     h
 }
 
@@ -668,7 +788,7 @@ async fn an_agent_joining_is_announced_with_their_name_and_the_chat_is_with_that
     let mut h = in_live_chat();
     let replies = h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await;
     assert_eq!(replies, vec![text("Agent Agent A7 has joined the conversation.")]);
-    assert_eq!(h.conv.mode, Mode::LiveChat { chat: chat_one(), stage: ChatStage::WithAgent { agent: "Agent A7".into() } });
+    assert_eq!(h.conv.mode, Mode::LiveChat { chat: chat_one(), stage: ChatStage::WithAgent { agent: "Agent A7".into() }, ticket: None });
 }
 
 /// Found from outside: an `invitations:accept` sent again with a new `created_at` announced
@@ -690,6 +810,24 @@ async fn an_agents_message_is_passed_on_and_the_users_own_is_not_repeated_to_the
     assert!(h.chat_event(ChatEvent::Message { sender: "user-1".into(), text: "my own".into() }).await.is_empty());
     assert!(h.bot.inputs.lock().unwrap().is_empty());
     assert_eq!(h.conv.messages_handled, 0, "not a user message");
+}
+
+#[tokio::test]
+async fn a_message_or_file_in_the_chat_from_someone_who_is_no_agent_is_not_passed_on() {
+    let mut h = in_live_chat();
+    h.service.not_agents = vec!["system".into()];
+    assert!(h.chat_event(ChatEvent::Message { sender: "system".into(), text: "Chat transferred".into() }).await.is_empty());
+    let file = SharedFile { url: "https://fn.test/f".into(), media_type: "image/png".into(), name: "a.png".into() };
+    assert!(h.chat_event(ChatEvent::File { sender: "system".into(), file: file.clone() }).await.is_empty());
+    assert_eq!(h.chat_event(ChatEvent::File { sender: "A7".into(), file: file.clone() }).await, vec![Reply::File(file)]);
+}
+
+#[tokio::test]
+async fn a_message_whose_sender_cannot_be_checked_is_passed_on() {
+    let mut h = in_live_chat();
+    h.service.users_down = true;
+    let message = ChatEvent::Message { sender: "A7".into(), text: "Hello".into() };
+    assert_eq!(h.chat_event(message).await, vec![text("Hello")]);
 }
 
 #[tokio::test]
@@ -731,23 +869,61 @@ async fn a_chat_no_agent_can_take_is_closed_upstream_and_the_user_told() {
 }
 
 #[tokio::test]
+async fn a_chat_no_agent_took_is_tracked_as_chat_unattended_and_one_an_agent_closed_is_not() {
+    let session = || Some(BotSession { token: "S1".into(), started_at: NOW, last_used_at: NOW });
+    let mut h = in_live_chat();
+    h.conv.bot_session = session();
+    h.chat_event(ChatEvent::NoAgentLeft).await;
+    assert_eq!(h.bot.event_kinds(), vec!["CHAT_UNATTENDED".to_owned()]);
+    assert_eq!(h.bot.events.lock().unwrap()[0].data, json!({"value": "true"}));
+
+    let mut closed = in_live_chat();
+    closed.conv.bot_session = session();
+    closed.chat_event(ChatEvent::Closed).await;
+    assert!(closed.bot.event_kinds().is_empty());
+}
+
+#[tokio::test]
 async fn the_queue_position_is_told_only_when_the_room_queues() {
     let mut h = in_live_chat();
     assert!(h.chat_event(ChatEvent::QueuePosition(2)).await.is_empty(), "queue off");
     h.policy.escalation.queue.active = true;
     assert_eq!(h.chat_event(ChatEvent::QueuePosition(1)).await, vec![text("There is one person ahead of you.")]);
     assert_eq!(h.chat_event(ChatEvent::QueuePosition(3)).await, vec![text("There are 3 people ahead of you.")]);
+    assert!(h.chat_event(ChatEvent::QueuePosition(0)).await.is_empty(), "nobody ahead: nothing to say");
+}
+
+/// Found from outside: a room in queue mode never told the user their place, since only the
+/// configuration (`chat.queue.active`, off by default) was read, not HyperChat's settings.
+#[tokio::test]
+async fn the_queue_position_follows_hyperchats_own_queue_setting_over_the_configuration() {
+    let mut h = in_live_chat();
+    h.service.queue_mode = Some(true);
+    assert_eq!(h.chat_event(ChatEvent::QueuePosition(2)).await, vec![text("There are 2 people ahead of you.")], "configuration off");
+    h.service.queue_mode = Some(false);
+    h.policy.escalation.queue.active = true;
+    assert!(h.chat_event(ChatEvent::QueuePosition(2)).await.is_empty(), "HyperChat says the room does not queue");
 }
 
 #[tokio::test]
-async fn the_survey_link_follows_the_ticket_of_the_closed_chat_and_late_events_reopen_nothing() {
+async fn when_hyperchats_settings_cannot_be_read_the_configuration_decides_the_queue_position() {
     let mut h = in_live_chat();
-    *h.agents.survey.lock().unwrap() = Some("https://survey.example/s/1".into());
+    h.service.settings_down = true;
+    assert!(h.chat_event(ChatEvent::QueuePosition(2)).await.is_empty());
+    h.policy.escalation.queue.active = true;
+    assert_eq!(h.chat_event(ChatEvent::QueuePosition(2)).await, vec![text("There are 2 people ahead of you.")]);
+}
+
+/// Without a survey configured, the ticket of a closed chat says nothing to the user.
+#[tokio::test]
+async fn the_ticket_of_the_closed_chat_is_remembered_without_a_survey_and_late_events_reopen_nothing() {
+    let mut h = in_live_chat();
     h.chat_event(ChatEvent::Closed).await;
     assert!(h.chat_event(ChatEvent::Message { sender: "A7".into(), text: "late".into() }).await.is_empty());
     assert!(h.chat_event(ChatEvent::AgentJoined { agent_id: "A7".into() }).await.is_empty());
-    assert_eq!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await, vec![text("https://survey.example/s/1")]);
-    assert_eq!(h.conv.mode, Mode::Bot);
+    assert!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await.is_empty());
+    assert_eq!((h.conv.mode.clone(), h.conv.ticket.as_deref()), (Mode::Bot, Some("T1")));
+    assert_eq!(h.conv.awaiting, Awaiting::Nothing);
 }
 
 #[tokio::test]
@@ -767,6 +943,25 @@ async fn a_message_the_agent_cannot_get_is_said_to_the_user_and_a_chat_over_upst
     *h.agents.failing.lock().unwrap() = Some(LiveChatError::ChatOver);
     h.say("hello").await;
     assert_eq!(h.bot.sent(), vec![msg("hello")]);
+}
+
+#[tokio::test]
+async fn a_live_chat_outage_on_an_attempt_that_will_be_retried_postpones_the_users_message_with_no_apology() {
+    let mut h = in_live_chat();
+    h.on_outage = OnOutage::Postpone;
+    *h.agents.failing.lock().unwrap() = Some(LiveChatError::Unavailable("down".into()));
+    let outage = h.turn(&Input::User(UserInput::Text("are you there?".into())), NOW).await.unwrap_err();
+    assert_eq!(outage.apology, None);
+    assert!(outage.cause.contains("down"), "{}", outage.cause);
+}
+
+#[tokio::test]
+async fn a_users_message_the_live_chat_did_not_confirm_is_taken_as_passed_on_and_the_user_hears_nothing() {
+    let mut h = in_live_chat();
+    h.on_outage = OnOutage::Postpone;
+    *h.agents.failing.lock().unwrap() = Some(LiveChatError::Unconfirmed("answer lost".into()));
+    assert!(h.say("are you there?").await.is_empty());
+    assert!(matches!(h.conv.mode, Mode::LiveChat { .. }), "still in the chat");
 }
 
 fn photo(url: &str) -> UserFile {
@@ -947,4 +1142,252 @@ async fn typing_is_shown_for_the_agent_of_the_users_chat_and_never_for_the_user_
     assert!(h.chat_event(ChatEvent::Writing { writer: "A7".into() }).await.is_empty(), "never a turn's reply");
     h.chat_event(ChatEvent::Closed).await;
     assert!(!shows_agent_typing(&h.conv, "chat-1", "A7"), "a closed chat");
+}
+
+// ----- the survey after a chat --------------------------------------------------------------
+
+/// A survey of a 1-5 rating and a comment, thanking with its own text.
+fn two_question_survey() -> Survey {
+    let range = (1..=5).map(|n| SurveyChoice { value: n.to_string(), label: n.to_string() }).collect();
+    Survey {
+        token: "tok-1".into(),
+        thanks: Some("Thank you for your feedback!".into()),
+        questions: vec![
+            Question { id: "11".into(), page: "1".into(), text: "How was the chat?".into(), expects: Expects::Choice(range) },
+            Question { id: "12".into(), page: "1".into(), text: "Anything to add?".into(), expects: Expects::Text },
+        ],
+        jumps: Vec::new(),
+    }
+}
+
+/// In a live chat, with `two_question_survey` configured.
+fn in_live_chat_with_survey() -> Harness {
+    let mut h = in_live_chat();
+    h.surveys = Some(ScriptedSurveys { survey: Some(two_question_survey()), ..ScriptedSurveys::default() });
+    h
+}
+
+/// The chat closed and its ticket made: the survey offered.
+async fn offered_survey() -> Harness {
+    let mut h = in_live_chat_with_survey();
+    assert_eq!(h.chat_event(ChatEvent::Closed).await, vec![text("Chat closed")]);
+    let offer = h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await;
+    assert_eq!(offer, vec![choice("Would you like to answer a short survey?", &["Yes", "No"], 1)]);
+    h
+}
+
+/// Pairs of strings: a start's chat and ticket, or a submitted answer's question and value.
+type Pairs = Vec<(String, String)>;
+
+/// The surveys started (chat, ticket) and the answers submitted, one list per submit.
+fn surveyed(h: &Harness) -> (Pairs, Vec<Pairs>) {
+    let surveys = h.surveys.as_ref().expect("surveys configured");
+    (surveys.started.lock().unwrap().clone(), surveys.submitted.lock().unwrap().clone())
+}
+
+fn answer(question: &str, value: &str) -> (String, String) {
+    (question.to_owned(), value.to_owned())
+}
+
+#[tokio::test]
+async fn after_a_closed_chats_ticket_the_user_takes_the_survey_question_by_question_and_is_thanked_with_its_own_text() {
+    let mut h = offered_survey().await;
+    assert_eq!(surveyed(&h).0, vec![("chat-1".to_owned(), "T1".to_owned())], "started for the chat and its ticket");
+    assert_eq!((h.conv.mode.clone(), h.conv.ticket.as_deref()), (Mode::Bot, Some("T1")));
+
+    assert_eq!(h.say("yes").await, vec![choice("How was the chat?", &["1", "2", "3", "4", "5"], 1)]);
+    let tap = UserInput::Pick(Tap { number: 4, label: "4".into() });
+    assert_eq!(h.input(&tap, NOW).await, vec![text("Anything to add?")]);
+    assert_eq!(h.say("Quick and kind").await, vec![text("Thank you for your feedback!")]);
+
+    assert_eq!(surveyed(&h).1, vec![vec![answer("11", "4"), answer("12", "Quick and kind")]]);
+    assert_eq!(h.conv.awaiting, Awaiting::Nothing);
+    assert!(h.bot.sent().is_empty(), "no answer went to the bot");
+}
+
+#[tokio::test]
+async fn a_survey_without_a_thank_you_text_of_its_own_thanks_with_the_label() {
+    let mut h = in_live_chat_with_survey();
+    if let Some(surveys) = h.surveys.as_mut() {
+        surveys.survey = surveys.survey.take().map(|s| Survey { thanks: None, questions: s.questions[1..].to_vec(), ..s });
+    }
+    h.chat_event(ChatEvent::Closed).await;
+    h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await;
+    h.say("1").await;
+    assert_eq!(h.say("all good").await, vec![text("Thanks!")]);
+    assert_eq!(surveyed(&h).1, vec![vec![answer("12", "all good")]]);
+}
+
+#[tokio::test]
+async fn no_to_the_survey_thanks_the_user_and_submits_nothing() {
+    let mut h = offered_survey().await;
+    assert_eq!(h.say("No").await, vec![text("Thanks!")]);
+    assert_eq!(surveyed(&h).1, Vec::<Pairs>::new());
+    assert_eq!(h.conv.awaiting, Awaiting::Nothing);
+    assert!(h.bot.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_question_instead_of_an_answer_to_the_offer_drops_the_survey_and_gets_the_bots_answer() {
+    let mut h = offered_survey().await;
+    h.bot.on(msg("what are your opening hours?"), answers(json!([{"type":"answer","message":"9 to 5"}])));
+    assert_eq!(h.say("what are your opening hours?").await, vec![text("9 to 5")]);
+    assert_eq!(h.bot.sent(), vec![msg("what are your opening hours?")]);
+    assert_eq!(h.conv.awaiting, Awaiting::Nothing, "the survey is dropped");
+    h.bot.on(msg("yes"), answers(json!([{"type":"answer","message":"Yes what?"}])));
+    assert_eq!(h.say("yes").await, vec![text("Yes what?")], "a later yes is the bot's");
+    assert_eq!(surveyed(&h).1, Vec::<Pairs>::new());
+}
+
+#[tokio::test]
+async fn two_replies_that_are_no_choice_ask_whether_to_go_on_and_a_question_then_goes_to_the_bot() {
+    let mut h = offered_survey().await;
+    h.say("yes").await;
+    let question = choice("How was the chat?", &["1", "2", "3", "4", "5"], 1);
+    assert_eq!(h.say("meh").await, vec![question.clone()], "asked again");
+    assert_eq!(h.say("so so").await, vec![choice("Do you want to go on with the survey?", &["Yes", "No"], 1)]);
+    assert_eq!(h.say("yes").await, vec![question], "going on asks it again");
+    h.say("meh").await;
+    h.say("meh").await;
+    h.bot.on(msg("where is my parcel?"), answers(json!([{"type":"answer","message":"On its way."}])));
+    assert_eq!(h.say("where is my parcel?").await, vec![text("On its way.")]);
+    assert_eq!(h.bot.sent(), vec![msg("where is my parcel?")], "no survey reply went to the bot");
+    assert_eq!((h.conv.awaiting.clone(), surveyed(&h).1.len()), (Awaiting::Nothing, 0));
+}
+
+#[tokio::test]
+async fn no_to_going_on_with_the_survey_ends_it_unsubmitted() {
+    let mut h = offered_survey().await;
+    h.say("yes").await;
+    h.say("meh").await;
+    h.say("meh").await;
+    assert_eq!(h.say("no").await, vec![text("Thanks!")]);
+    assert_eq!((h.conv.awaiting.clone(), surveyed(&h).1.len()), (Awaiting::Nothing, 0));
+}
+
+#[tokio::test]
+async fn a_message_without_text_keeps_the_survey_waiting() {
+    let mut h = offered_survey().await;
+    h.say("yes").await;
+    let photo =
+        UserInput::Media { caption: String::new(), files: vec![UserFile { url: "https://x/p.jpg".into(), media_type: None, name: None }] };
+    assert_eq!(h.input(&photo, NOW).await, vec![text("Text only, please.")]);
+    assert_eq!(h.say("5").await, vec![text("Anything to add?")]);
+}
+
+#[tokio::test]
+async fn without_a_survey_that_starts_the_ticket_asks_nothing() {
+    for surveys in [
+        None,
+        Some(ScriptedSurveys::default()),
+        Some(ScriptedSurveys {
+            failing: std::sync::Mutex::new(Some(LiveChatError::Unavailable("down".into()))),
+            survey: Some(two_question_survey()),
+            ..ScriptedSurveys::default()
+        }),
+        Some(ScriptedSurveys { survey: Some(Survey { questions: Vec::new(), ..two_question_survey() }), ..ScriptedSurveys::default() }),
+    ] {
+        let mut h = in_live_chat();
+        h.surveys = surveys;
+        h.chat_event(ChatEvent::Closed).await;
+        assert!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await.is_empty());
+        assert_eq!((h.conv.mode.clone(), h.conv.awaiting.clone()), (Mode::Bot, Awaiting::Nothing));
+    }
+}
+
+/// HyperChat does not order its events: a ticket may be announced before the close.
+#[tokio::test]
+async fn a_ticket_announced_before_the_close_brings_the_survey_with_the_close() {
+    let mut h = in_live_chat_with_survey();
+    assert!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await.is_empty(), "the chat goes on");
+    assert!(matches!(h.conv.mode, Mode::LiveChat { .. }));
+    let closed = h.chat_event(ChatEvent::Closed).await;
+    assert_eq!(closed, vec![text("Chat closed"), choice("Would you like to answer a short survey?", &["Yes", "No"], 1)]);
+    assert_eq!(surveyed(&h).0, vec![("chat-1".to_owned(), "T1".to_owned())]);
+    assert!(h.chat_event(ChatEvent::TicketCreated { ticket_id: "T1".into() }).await.is_empty(), "not offered twice");
+    assert_eq!((h.conv.mode.clone(), surveyed(&h).0.len()), (Mode::Bot, 1));
+    assert!(matches!(h.conv.awaiting, Awaiting::Survey(_)), "the offer still waits for its answer");
+}
+
+#[tokio::test]
+async fn a_survey_submit_the_service_refuses_while_retries_remain_postpones_the_turn_and_the_last_attempt_thanks_anyway() {
+    let mut h = offered_survey().await;
+    h.say("yes").await;
+    h.say("4").await;
+    let before = h.conv.clone();
+    h.on_outage = OnOutage::Postpone;
+    h.surveys.as_ref().map(|s| s.failing.lock().unwrap().replace(LiveChatError::Unavailable("503".into())));
+    let postponed = h.turn(&Input::User(UserInput::Text("fine".into())), NOW).await;
+    assert!(matches!(postponed, Err(Outage { apology: None, .. })), "{postponed:?}");
+
+    h.conv = before; // the pipeline keeps nothing of a postponed turn
+    h.on_outage = OnOutage::Apologise;
+    h.surveys.as_ref().map(|s| s.failing.lock().unwrap().replace(LiveChatError::Unavailable("503".into())));
+    assert_eq!(h.say("fine").await, vec![text("Thank you for your feedback!")]);
+    assert_eq!((h.conv.awaiting.clone(), surveyed(&h).1.len()), (Awaiting::Nothing, 0), "not submitted, the user thanked");
+}
+
+/// As Inbenta's PHP handles the survey before anything else.
+#[tokio::test]
+async fn in_only_chat_mode_the_survey_is_answered_first_and_a_reply_that_is_no_answer_opens_a_chat() {
+    let mut h = offered_survey().await;
+    h.only_chat = true;
+    assert_eq!(h.say("yes").await, vec![choice("How was the chat?", &["1", "2", "3", "4", "5"], 1)]);
+    assert!(h.agents.opened.lock().unwrap().is_empty(), "the answer went to no agent");
+    h.say("meh").await;
+    h.say("meh").await;
+    assert_eq!(h.say("I need help again").await, vec![text("I will try to connect you with an agent. Please wait.")]);
+    assert_eq!(h.agents.opened.lock().unwrap().len(), 1);
+    assert!(h.bot.sent().is_empty());
+}
+
+/// A live chat that answers the calls with defaults otherwise.
+struct Particular;
+
+#[async_trait]
+impl LiveChat for Particular {
+    async fn agents_available(&self) -> Result<bool, LiveChatError> {
+        Ok(true)
+    }
+    async fn open_chat(&self, _request: &ChatRequest) -> Result<ChatRef, LiveChatError> {
+        Ok(chat_one())
+    }
+    async fn send_message(&self, _chat: &ChatRef, _text: &str) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+    async fn send_file(&self, _chat: &ChatRef, _file: &FileContent) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+    async fn close_chat(&self, _chat: &ChatRef) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+    async fn abandon_chat(&self, _chat_id: &str) -> Result<(), LiveChatError> {
+        Ok(())
+    }
+    async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
+        Ok(format!("Agent {agent_id}"))
+    }
+    async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
+        Ok(Some("twilio-1-2".into()))
+    }
+    fn origin(&self) -> ChatOrigin {
+        ChatOrigin { app_id: "app".into(), region: "eu".into() }
+    }
+    async fn queue_mode(&self) -> Result<Option<bool>, LiveChatError> {
+        Ok(Some(true))
+    }
+    async fn is_agent(&self, user_id: &str) -> Result<bool, LiveChatError> {
+        Ok(user_id != "U9")
+    }
+}
+
+#[tokio::test]
+async fn a_live_chat_with_surveys_answers_everything_else_as_the_live_chat_it_wraps() {
+    let wrapped = WithSurveys { live_chat: std::sync::Arc::new(Particular), surveys: std::sync::Arc::new(ScriptedSurveys::default()) };
+    assert_eq!(wrapped.origin(), ChatOrigin { app_id: "app".into(), region: "eu".into() });
+    assert_eq!(wrapped.queue_mode().await.unwrap(), Some(true));
+    assert_eq!((wrapped.is_agent("U9").await.unwrap(), wrapped.is_agent("A1").await.unwrap()), (false, true));
+    assert_eq!(wrapped.chat_owner("c").await.unwrap().as_deref(), Some("twilio-1-2"));
+    assert_eq!(wrapped.agent_name("A1").await.unwrap(), "Agent A1");
+    assert!(wrapped.surveys().is_some() && Particular.surveys().is_none());
 }

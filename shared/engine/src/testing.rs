@@ -134,8 +134,6 @@ pub struct ScriptedLiveChat {
     pub failing: Mutex<Option<LiveChatError>>,
     /// The next `send_file` fails with this.
     pub failing_file: Mutex<Option<LiveChatError>>,
-    /// What `survey_link` answers.
-    pub survey: Mutex<Option<String>>,
 }
 
 impl ScriptedLiveChat {
@@ -184,10 +182,6 @@ impl LiveChat for ScriptedLiveChat {
 
     async fn agent_name(&self, agent_id: &str) -> Result<String, LiveChatError> {
         Ok(format!("Agent {agent_id}"))
-    }
-
-    async fn survey_link(&self, _ticket_id: &str) -> Result<Option<String>, LiveChatError> {
-        Ok(self.survey.lock().unwrap().clone())
     }
 
     async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {

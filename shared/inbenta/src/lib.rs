@@ -1,10 +1,12 @@
 //! Inbenta API clients: the Chatbot API (authentication with a shared access token,
 //! conversations, messages, tracking, variables, ExtraInfo) as the engine's [`Chatbot`], and
-//! HyperChat as its [`LiveChat`](connector_engine::ports::LiveChat).
+//! HyperChat as its [`LiveChat`](connector_engine::ports::LiveChat); the survey after a chat on
+//! the ticketing API as its [`Surveys`](connector_engine::ports::Surveys) ([`ticketing`]).
 #![forbid(unsafe_code)]
 
 mod app_data;
 pub mod hyperchat;
+pub mod ticketing;
 mod token;
 
 use app_data::AppDataCache;
@@ -33,6 +35,10 @@ pub const ENV: &[EnvKey] = &[
     ("HYPERCHAT_APP_ID", "chat.chat.appId"),
     ("HYPERCHAT_SECRET", "chat.chat.secret"),
 ];
+
+/// Tables whose keys are free: `conversation.toml`'s `[default]` is the body of
+/// `POST /v1/conversation`, sent as written, so any key the Chatbot API takes belongs there.
+pub const OPEN_TABLES: &[&str] = &["conversation.default"];
 
 /// The `api` table: Inbenta credentials and transport.
 #[derive(Debug, Clone, Deserialize)]

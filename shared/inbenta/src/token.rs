@@ -17,7 +17,9 @@ pub struct AccessToken {
     pub token: SecretString,
     /// Unix seconds.
     pub expiration: i64,
-    /// `apis.chatbot` of the /auth response (refresh responses do not repeat it).
+    /// The product's API URL from the `apis` of the /auth response (refresh responses do not
+    /// repeat it): `apis.chatbot` for the Chatbot API client, `apis.ticketing` for the ticketing
+    /// client (each keeps its own token).
     pub chatbot_url: String,
 }
 
@@ -34,6 +36,13 @@ fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
 impl AccessToken {
     /// Reads an /auth or /refreshToken response; `known_chatbot_url` fills in a missing `apis`.
     pub fn from_auth(body: &Value, known_chatbot_url: Option<&str>) -> Result<Self, ChatbotError> {
+        // Inbenta renamed its Chatbot API "Chat API".
+        Self::from_auth_of(body, known_chatbot_url, &["chatbot", "chat"])
+    }
+
+    /// The same for the product whose URL is the first of `apis` (keys of the answer's `apis`)
+    /// the answer has.
+    pub fn from_auth_of(body: &Value, known_url: Option<&str>, apis: &[&str]) -> Result<Self, ChatbotError> {
         let token = body
             .get("accessToken")
             .and_then(Value::as_str)
@@ -42,13 +51,11 @@ impl AccessToken {
             .get("expiration")
             .and_then(Value::as_i64)
             .ok_or_else(|| ChatbotError::Protocol("authentication response without expiration".into()))?;
-        let chatbot_url = body
-            .pointer("/apis/chatbot")
-            // Inbenta renamed its Chatbot API "Chat API".
-            .or_else(|| body.pointer("/apis/chat"))
-            .and_then(Value::as_str)
-            .or(known_chatbot_url)
-            .ok_or_else(|| ChatbotError::Protocol("missing Inbenta API endpoints (apis.chatbot or apis.chat)".into()))?
+        let chatbot_url = apis
+            .iter()
+            .find_map(|api| body.pointer(&format!("/apis/{api}")).and_then(Value::as_str))
+            .or(known_url)
+            .ok_or_else(|| ChatbotError::Protocol(format!("missing Inbenta API endpoints (apis.{})", apis.join(" or apis."))))?
             .trim_end_matches('/')
             .to_owned();
         Ok(Self { token: SecretString::from(token.to_owned()), expiration, chatbot_url })
@@ -77,6 +84,13 @@ pub(crate) struct TokenKeeper {
 impl TokenKeeper {
     pub(crate) fn new(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
         let cache_key = format!("token#{}", crate::key_digest(api_key));
+        Self { current: Mutex::new(None), cache, cache_key, clock }
+    }
+
+    /// A keeper of `product`'s tokens, cached apart from the Chatbot API's even under the same
+    /// key: a cached token carries its product's URL.
+    pub(crate) fn for_product(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str, product: &str) -> Self {
+        let cache_key = format!("token#{product}#{}", crate::key_digest(api_key));
         Self { current: Mutex::new(None), cache, cache_key, clock }
     }
 

@@ -78,14 +78,19 @@ pub async fn a_commit_repeated_after_it_was_applied_is_still_ours(store: Store) 
     assert_eq!(store.load(&key, NOW).await.unwrap().version, 1);
 }
 
-pub async fn progress_is_absent_until_recorded_then_read_back_until_it_expires(store: Store) {
+pub async fn progress_is_absent_until_recorded_then_read_back_with_any_send_in_doubt_until_it_expires(store: Store) {
     let id = message_id();
     assert_eq!(store.progress(&id, NOW).await.unwrap(), None);
-    store.record_progress(&id, Progress { attempted: 1, total: 3 }, Timestamp(NOW.0 + 10)).await.unwrap();
+    store.record_progress(&id, Progress::attempted(1, 3), Timestamp(NOW.0 + 10)).await.unwrap();
     let read = store.progress(&id, NOW).await.unwrap();
-    assert_eq!(read, Some(Progress { attempted: 1, total: 3 }));
+    assert_eq!(read, Some(Progress::attempted(1, 3)));
     assert!(!read.unwrap().is_done());
-    store.record_progress(&id, Progress { attempted: 3, total: 3 }, Timestamp(NOW.0 + 10)).await.unwrap();
+    let in_doubt = Progress { attempted: 3, total: 3, unconfirmed: Some(Timestamp(NOW.0 - 1)) };
+    store.record_progress(&id, in_doubt, Timestamp(NOW.0 + 10)).await.unwrap();
+    let read = store.progress(&id, NOW).await.unwrap();
+    assert_eq!(read, Some(in_doubt), "a send in doubt is kept with its time");
+    assert!(!read.unwrap().is_done(), "a last send in doubt is not done");
+    store.record_progress(&id, Progress::attempted(3, 3), Timestamp(NOW.0 + 10)).await.unwrap();
     assert!(store.progress(&id, NOW).await.unwrap().is_some_and(|p| p.is_done()));
     assert_eq!(store.progress(&id, Timestamp(NOW.0 + 10)).await.unwrap(), None, "expired");
 }
@@ -188,7 +193,7 @@ macro_rules! store_contract_tests {
             a_commit_is_loaded_back_with_its_outbox_and_the_next_version,
             a_commit_from_a_stale_version_is_refused,
             a_commit_repeated_after_it_was_applied_is_still_ours,
-            progress_is_absent_until_recorded_then_read_back_until_it_expires,
+            progress_is_absent_until_recorded_then_read_back_with_any_send_in_doubt_until_it_expires,
             an_expired_conversation_reads_as_a_new_one_that_can_be_committed,
             cache_entries_are_absent_once_expired,
             a_chat_opened_by_a_commit_leads_to_its_conversation_until_the_index_expires,

@@ -3,7 +3,7 @@
 //! | `pk`                          | attributes                                                  |
 //! |-------------------------------|-------------------------------------------------------------|
 //! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `expires_at` N  |
-//! | `seen#<channel>#<message id>` | `attempted` N, `total` N (how far its delivery got), `expires_at` N |
+//! | `seen#<channel>#<message id>` | `attempted` N, `total` N (how far its delivery got), `unconfirmed_at` N (a send in doubt), `expires_at` N |
 //! | `chat#<hyperchat chat id>`    | `conversation` S (the externalId), `expires_at` N           |
 //! | `ticket#<ticket number>`, `contact#<e-mail>` | `conversation` S, `address` M (who ticket replies reach), `expires_at` N |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
@@ -161,7 +161,8 @@ impl StateStore for DynamoStore {
             return Ok(None);
         }
         let count = |name| number(&item, name).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-        Ok(Some(Progress { attempted: count("attempted"), total: count("total") }))
+        let unconfirmed = number(&item, "unconfirmed_at").map(Timestamp);
+        Ok(Some(Progress { attempted: count("attempted"), total: count("total"), unconfirmed }))
     }
 
     async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -235,16 +236,18 @@ impl StateStore for DynamoStore {
     async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
         // A plain put: one writer per message at a time (the queue's order), and the same put
         // repeated by the SDK's retry changes nothing.
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(&progress_pk(id)))
             .item("attempted", n(progress.attempted))
             .item("total", n(progress.total))
-            .item("expires_at", n(expires_at.0))
-            .send()
-            .await
-            .map_err(failed)?;
+            .item("expires_at", n(expires_at.0));
+        if let Some(at) = progress.unconfirmed {
+            put = put.item("unconfirmed_at", n(at.0));
+        }
+        put.send().await.map_err(failed)?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod dynamo;
 mod https;
 pub mod memory;
 pub mod sdk_config;
+pub mod secrets;
 pub mod sqs;
 
 #[cfg(any(test, feature = "contract"))]

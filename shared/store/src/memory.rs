@@ -147,7 +147,7 @@ mod tests {
             // Each record lives 10 s; the clock moves 1 s per message.
             let id = MessageId::new("t", &i.to_string());
             assert_eq!(store.progress(&id, Timestamp(i)).await.unwrap(), None);
-            store.record_progress(&id, Progress { attempted: 1, total: 1 }, Timestamp(i + 10)).await.unwrap();
+            store.record_progress(&id, Progress::attempted(1, 1), Timestamp(i + 10)).await.unwrap();
         }
         assert!(store.remembered_messages() <= 2 * SWEEP_AT_LEAST, "{} records kept", store.remembered_messages());
     }

@@ -110,6 +110,9 @@ pub enum UpstreamError {
     Status { service: &'static str, status: u16, code: Option<ProviderCode> },
     #[error("the {service} URL is not a valid URL")]
     InvalidUrl { service: &'static str },
+    /// A success whose body is not what the API documents.
+    #[error("{service} answered something unreadable: {reason}")]
+    InvalidResponse { service: &'static str, reason: &'static str },
     #[error("cannot build the {service} client")]
     Build {
         service: &'static str,
@@ -122,7 +125,7 @@ impl UpstreamError {
     /// Whether the same call may succeed later.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } => true,
+            Self::Timeout { .. } | Self::Connect { .. } | Self::Transport { .. } | Self::InvalidResponse { .. } => true,
             Self::Status { status, .. } => {
                 StatusClass::of(StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY)) == StatusClass::Retryable
             }
@@ -135,7 +138,8 @@ impl UpstreamError {
     pub fn may_have_been_delivered(&self) -> bool {
         match self {
             Self::Timeout { maybe_delivered, .. } => *maybe_delivered,
-            Self::Transport { .. } => true,
+            // An answer of success, whatever its body says.
+            Self::Transport { .. } | Self::InvalidResponse { .. } => true,
             // A 5xx after the provider accepted the message is possible but the provider says
             // it failed; a 4xx refused it.
             Self::Connect { .. } | Self::Status { .. } | Self::Build { .. } | Self::InvalidUrl { .. } => false,

@@ -32,6 +32,7 @@ async fn main() {
         ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
         ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
         ("TWILIO_API_URL", twilio.base_url()),
+        ("TWILIO_CONTENT_API_URL", twilio.base_url()),
         ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
         ("SMOOCH_API_URL", smooch.url()),
         ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),

@@ -4,11 +4,20 @@
 use connector_tests::connector::{COMPANY_NUMBER, Connector, Exchange, HYPERCHAT_WEBHOOK_URL, SMS_USER, WHATSAPP_USER};
 use connector_tests::hyperchat::{FakeHyperChat, WEBHOOK_SECRET, event_body, hook_signature};
 use connector_tests::inbenta::unrated;
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// HyperChat enabled, one agent available, escalation offered after one no-result, the
 /// webhook subscribed; `extra` is appended to `chat.toml`'s `[chat]` table.
 async fn start_with(extra: &str, env: &[(&str, &str)]) -> (Connector, FakeHyperChat) {
+    start_with_all(extra, env, &[]).await
+}
+
+/// The same with more `conf/custom` files.
+async fn start_with_files(files: &[(&str, &str)]) -> (Connector, FakeHyperChat) {
+    start_with_all("", &[], files).await
+}
+
+async fn start_with_all(extra: &str, env: &[(&str, &str)], files: &[(&str, &str)]) -> (Connector, FakeHyperChat) {
     let hyperchat = FakeHyperChat::start().await;
     hyperchat.set_agents_available(1);
     let chat = format!("[chat]\nenabled = true\ntriesBeforeEscalation = 1\n{extra}\n");
@@ -18,7 +27,8 @@ async fn start_with(extra: &str, env: &[(&str, &str)]) -> (Connector, FakeHyperC
         vec![("HYPERCHAT_API_URL", url.as_str()), ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID), ("HYPERCHAT_SECRET", FakeHyperChat::SECRET)];
     vars.extend(table.as_deref().map(|t| ("TABLE_NAME", t)));
     vars.extend_from_slice(env);
-    let c = Connector::start_with(&vars, &[("chat.toml", &chat)]).await;
+    let custom: Vec<(&str, &str)> = std::iter::once(("chat.toml", chat.as_str())).chain(files.iter().copied()).collect();
+    let c = Connector::start_with(&vars, &custom).await;
     let handshake = c.hyperchat_handshake(WEBHOOK_SECRET).await;
     assert_eq!(handshake.status(), 200);
     assert_eq!(handshake.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()), Some(WEBHOOK_SECRET));
@@ -120,25 +130,156 @@ async fn a_chat_no_agent_can_take_is_closed_and_the_user_told() {
     assert_eq!(hc.chats()[0]["status"], "closed");
 }
 
+/// Found from outside: a room in queue mode never told the user their place, since only
+/// `chat.queue.active` (off by default) was read, not HyperChat's own `GET settings`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn queue_updates_tell_the_user_their_place_when_the_room_queues() {
-    let (c, hc) = start_with("[chat.queue]\nactive = true", &[]).await;
+async fn queue_updates_tell_the_user_their_place_when_hyperchats_own_settings_say_the_room_queues() {
+    let (c, hc) = start().await;
     hc.set_queue_mode(true);
     let chat = escalate(&c, &hc).await;
     let first = c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 1}})).await;
     assert_eq!(first.text(), "There is one person ahead of you.");
+    let settings_read = hc.count("/v1/settings");
     let third = c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 3}})).await;
     assert_eq!(third.text(), "There are 3 people ahead of you.");
+    c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 2}})).await;
+    assert_eq!(hc.count("/v1/settings"), settings_read, "the settings are kept a while, not read for every event");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_survey_link_follows_the_ticket_of_a_closed_chat() {
+async fn queue_updates_say_nothing_when_hyperchats_settings_say_the_room_does_not_queue_whatever_the_configuration() {
+    let (c, hc) = start_with("[chat.queue]\nactive = true", &[]).await;
+    let chat = escalate(&c, &hc).await;
+    let update = c.hyperchat_event("queues:update", json!({"chatId": chat, "userId": "U1", "data": {"queuePosition": 2}})).await;
+    assert_eq!((update.status, update.replies.len()), (200, 0));
+}
+
+/// Inbenta's survey is its ticketing API's, a form run in the chat (`shared/inbenta/src/ticketing.rs`),
+/// started with the ticketing key (`chat.messenger`): without it nothing is started, nothing
+/// asks HyperChat for a survey link (no HyperChat document has such a route), and the user goes
+/// on with the bot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_survey_but_no_ticketing_key_the_ticket_of_a_closed_chat_starts_no_survey_and_the_bot_answers_again() {
     let (c, hc) = start_with("surveyId = \"7\"", &[]).await;
     let agent = hc.add_agent("Ana");
+    c.inbenta.on_message("hello again", unrated("Hi again."));
     let chat = escalate(&c, &hc).await;
+    c.inbenta.set_chat_ticket(&chat, json!(42));
+    c.inbenta.set_survey("7", survey_definition());
     c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
     let info = c.hyperchat_event("system:info", json!({"chatId": chat, "data": {"ticketId": 123}})).await;
-    assert_eq!(info.text(), "https://surveys.example/7?ticket=123");
+    assert_eq!((info.status, info.replies.len()), (200, 0));
+    assert!(hc.requests().iter().all(|r| !r.path.contains("survey")), "HyperChat was asked for a survey");
+    assert_eq!(c.inbenta.count("/start"), 0, "no survey started");
+    assert_eq!(c.sms("hello again").await.text(), "Hi again.");
+}
+
+/// `[chat]` with survey 7, and the ticketing key and secret (the fake takes the chatbot's).
+const WITH_SURVEY: &str = "surveyId = \"7\"\n[chat.messenger]\nkey = \"test-inbenta-key\"\nsecret = \"test-inbenta-secret\"";
+
+/// A survey as Inbenta's ticketing API starts it (the shape `ChatbotConnector::processSurveyData`
+/// reads): a header, a question with two choices, a 1-5 rating, a comment; its own thank-you.
+fn survey_definition() -> Value {
+    json!({
+        "id": 7, "token": "survey-token-1",
+        "settings": [{"subtype": "thankyoupage", "value": {"message": "Thank you for your feedback!"}}],
+        "pages": [{"id": 1, "items": [
+            {"id": 10, "type": "layout", "subtype": "header", "settings": [{"value": "Your chat"}]},
+            {"id": 11, "type": "input", "subtype": "radio", "settings": [
+                {"value": "Did the agent solve your problem?"},
+                {"value": [{"value": "solved", "label": "Solved"}, {"value": "unsolved", "label": "Not solved"}]}]},
+            {"id": 12, "type": "input", "subtype": "rating", "settings": [
+                {"value": "How would you rate the chat?"}, {"subtype": "min", "value": {"value": 1}}, {"subtype": "max", "value": {"value": 5}}]},
+            {"id": 13, "type": "input", "subtype": "textarea", "settings": [{"value": "Anything to add?"}]},
+        ]}],
+    })
+}
+
+const OFFER: &str = "Would you like to answer a short survey about the chat? (type a number)\n1) Yes\n2) No";
+
+/// A chat closed by its agent, its ticket (42, found by the chat's id) made, with the survey
+/// configured: the offer, and the chat's id.
+async fn survey_offered(c: &Connector, hc: &FakeHyperChat) -> String {
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(c, hc).await;
+    c.inbenta.set_chat_ticket(&chat, json!(42));
+    c.inbenta.set_survey("7", survey_definition());
+    assert_eq!(c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await.text(), "Chat closed");
+    let info = c.hyperchat_event("system:info", json!({"chatId": chat, "data": {"ticketId": 123}})).await;
+    assert_eq!(info.text(), OFFER);
+    chat
+}
+
+/// The survey starts of the fake, as their forms.
+fn survey_starts(c: &Connector) -> Vec<Vec<(String, String)>> {
+    c.inbenta.requests().iter().filter(|r| r.path == "/prod/ticketing/v1/surveys/7/start").map(|r| r.form()).collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_chats_ticket_the_user_answers_inbentas_survey_in_the_chat_and_the_answers_are_submitted() {
+    let (c, hc) = start_with(WITH_SURVEY, &[]).await;
+    survey_offered(&c, &hc).await;
+    assert_eq!(survey_starts(&c), vec![pairs(&[("sourceType", "ticket"), ("sourceId", "42")])], "for the chat's ticket");
+    let bot_inputs = c.inbenta.bot_inputs().len();
+
+    let first = c.sms("yes").await;
+    assert_eq!(first.text(), "Did the agent solve your problem? (type a number)\n1) Solved\n2) Not solved");
+    let second = c.sms("not solved").await;
+    assert_eq!(second.text(), "How would you rate the chat? (type a number)\n1) 1\n2) 2\n3) 3\n4) 4\n5) 5");
+    assert_eq!(c.sms("4").await.text(), "Anything to add?");
+    assert_eq!(c.sms("The agent was kind").await.text(), "Thank you for your feedback!");
+
+    let answers = pairs(&[("11", "unsolved"), ("12", "4"), ("13", "The agent was kind")]);
+    assert_eq!(c.inbenta.survey_submissions(), vec![("7".to_owned(), answers)]);
+    assert_eq!(c.inbenta.bot_inputs().len(), bot_inputs, "no answer went to the bot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_declines_the_survey_is_thanked_nothing_is_submitted_and_the_bot_answers_again() {
+    let (c, hc) = start_with(WITH_SURVEY, &[]).await;
+    c.inbenta.on_message("hello again", unrated("Hi again."));
+    survey_offered(&c, &hc).await;
+    assert_eq!(c.sms("2").await.text(), "Thanks!");
+    assert_eq!(c.sms("hello again").await.text(), "Hi again.");
+    assert!(c.inbenta.survey_submissions().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_ignores_the_survey_and_asks_the_bot_something_gets_the_bots_answer() {
+    let (c, hc) = start_with(WITH_SURVEY, &[]).await;
+    c.inbenta.on_message("what are your opening hours?", unrated("From 9 to 5."));
+    c.inbenta.on_message("yes", unrated("Yes to what?"));
+    survey_offered(&c, &hc).await;
+    assert_eq!(c.sms("what are your opening hours?").await.text(), "From 9 to 5.");
+    assert_eq!(c.sms("yes").await.text(), "Yes to what?", "the survey is over: a later yes is the bot's");
+    assert!(c.inbenta.survey_submissions().is_empty());
+}
+
+/// Inbenta's PHP passes on only `text` and `media` messages whose sender has a `providerId`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn system_messages_and_messages_of_senders_who_are_no_agents_do_not_reach_the_user() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    let system = json!({"message": {"id": "M-sys-1", "chat": chat, "sender": agent, "type": "system", "message": "Chat transferred"}});
+    assert!(c.hyperchat_event("messages:new", system).await.replies.is_empty(), "another type than text or media");
+    let nobody = json!({"message": {"id": "M-sys-2", "chat": chat, "sender": "system", "type": "text", "message": "Agent left"}});
+    assert!(c.hyperchat_event("messages:new", nobody).await.replies.is_empty(), "a sender HyperChat has no agent of");
+    let from_agent = json!({"message": {"id": "M-agent-9", "chat": chat, "sender": agent, "type": "text", "message": "Still here."}});
+    assert_eq!(c.hyperchat_event("messages:new", from_agent).await.text(), "Still here.");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_no_agent_took_is_tracked_as_chat_unattended() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    c.hyperchat_event("forever:alone", json!({"chatId": chat})).await;
+    let types: Vec<Value> = c.inbenta.tracking_events().into_iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(types, vec![json!("CHAT_ATTENDED"), json!("CHAT_UNATTENDED")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,6 +354,31 @@ async fn a_preset_secret_is_the_only_one_a_handshake_may_offer() {
     assert_eq!(c.hyperchat_handshake("preset-secret").await.status(), 200);
 }
 
+/// A request to the HyperChat function with `method` and `headers`, no body.
+async fn bare(c: &Connector, method: &str, headers: &[(&str, &str)]) -> connector_core::WebhookResponse {
+    let mut request = http::Request::builder().method(method).uri("/hyperchat");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    c.hyperchat.handle(request.body(bytes::Bytes::new()).expect("a valid request"), None).await
+}
+
+/// Inbenta's PHP answers the handshake on any request carrying `X-Hook-Secret`; HyperChat's
+/// docs do not say which method it uses. GET and HEAD were answered 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscription_handshake_is_answered_on_get_and_head_too() {
+    for method in ["GET", "HEAD"] {
+        let hyperchat = FakeHyperChat::start().await;
+        let c = Connector::start_with(&[("HYPERCHAT_API_URL", &hyperchat.base_url())], &[]).await;
+        let response = bare(&c, method, &[("x-hook-secret", WEBHOOK_SECRET)]).await;
+        assert_eq!(response.status(), 200, "{method}");
+        assert_eq!(response.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()), Some(WEBHOOK_SECRET), "{method}");
+        let body = event_body("chats:close", json!({"chatId": "C404", "userId": "system"}));
+        let signature = hook_signature(WEBHOOK_SECRET, &body);
+        assert_eq!(c.hyperchat_raw(body.into_bytes(), &[("x-hook-signature", &signature)]).await.status, 200, "subscribed by {method}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_before_any_subscription_are_refused() {
     let c = Connector::start().await;
@@ -222,12 +388,50 @@ async fn events_before_any_subscription_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn when_hyperchat_is_down_during_a_chat_the_user_is_told_their_message_did_not_reach_the_agent() {
+async fn when_hyperchat_is_down_for_a_moment_during_a_chat_the_message_reaches_the_agent_after_a_retry_and_the_user_hears_nothing() {
     let (c, hc) = start().await;
-    escalate(&c, &hc).await;
+    let chat = escalate(&c, &hc).await;
     hc.fail_with(503, 1);
-    assert_eq!(c.sms("are you there?").await.text(), "Your message could not reach the agent. Please send it again.");
+    let relayed = c.sms("are you there?").await;
+    assert_eq!((relayed.status, relayed.replies.len()), (200, 0), "no apology: {}", relayed.text());
+    assert_eq!(user_messages(&hc, &chat), vec!["are you there?"], "passed on once, by the retry");
     assert!(c.inbenta.bot_inputs().iter().all(|input| *input != json!({"message": "are you there?"})), "not sent to the bot");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_hyperchat_stays_down_past_the_retry_budget_the_user_is_told_their_message_did_not_reach_the_agent() {
+    let (c, hc) = start().await;
+    let chat = escalate(&c, &hc).await;
+    hc.fail_with(503, 10_000);
+    assert_eq!(c.sms("are you there?").await.text(), "Your message could not reach the agent. Please send it again.");
+    hc.fail_with(503, 0);
+    assert!(user_messages(&hc, &chat).is_empty());
+    assert!(c.inbenta.bot_inputs().iter().all(|input| *input != json!({"message": "are you there?"})), "not sent to the bot");
+}
+
+/// HyperChat's client gives up after half a second here.
+const FAST_HYPERCHAT: (&str, &str) = ("api.toml", "timeout_ms = 500");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_message_hyperchat_kept_but_answered_too_late_reaches_the_agent_once_and_the_user_hears_nothing() {
+    let (c, hc) = start_with_files(&[FAST_HYPERCHAT]).await;
+    let chat = escalate(&c, &hc).await;
+    hc.answer_messages_late(std::time::Duration::from_millis(1500), 1);
+    let relayed = c.sms("are you there?").await;
+    assert_eq!((relayed.status, relayed.replies.len()), (200, 0), "not told it failed: {}", relayed.text());
+    assert_eq!(user_messages(&hc, &chat), vec!["are you there?"], "once");
+    assert_eq!(hc.requests().iter().filter(|r| r.method == "GET" && r.path.ends_with("/messages")).count(), 1, "HyperChat was asked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_message_hyperchat_never_got_is_posted_again_once_after_asking_it() {
+    let (c, hc) = start_with_files(&[FAST_HYPERCHAT]).await;
+    let chat = escalate(&c, &hc).await;
+    hc.lose_messages(1);
+    let relayed = c.sms("are you there?").await;
+    assert_eq!((relayed.status, relayed.replies.len()), (200, 0), "not told it failed: {}", relayed.text());
+    assert_eq!(user_messages(&hc, &chat), vec!["are you there?"], "posted again, once");
+    assert_eq!(hc.requests().iter().filter(|r| r.method == "POST" && r.path.ends_with("/messages")).count(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,11 +460,71 @@ async fn an_agent_message_twilio_refuses_is_reported_to_the_agent_in_the_chat() 
     let (c, hc) = start().await;
     let agent = hc.add_agent("Ana");
     let chat = escalate(&c, &hc).await;
-    c.twilio.refuse_with_code(63016, 1);
+    c.twilio.refuse_with_code(21610, 1);
     let message = json!({"message": {"id": "M-r1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
     let refused = c.hyperchat_event("messages:new", message).await;
     assert_eq!((refused.status, refused.replies.len()), (200, 0));
-    assert_eq!(notices(&hc, &chat), vec!["[connector] This message did not reach the user: the channel refused it (error 63016)."]);
+    assert_eq!(notices(&hc, &chat), vec!["[connector] This message did not reach the user: the channel refused it (error 21610)."]);
+}
+
+/// Posts the status callbacks Twilio would have posted since `from`, each as Twilio signs it.
+async fn deliver_status_callbacks(c: &Connector, from: usize) -> Vec<String> {
+    let mut statuses = Vec::new();
+    for callback in c.twilio.status_callbacks().into_iter().skip(from) {
+        assert_eq!(c.status_callback(&callback.url, &callback.params).await.status, 200, "{callback:?}");
+        statuses.push(callback.status().to_owned());
+    }
+    statuses
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_message_twilio_accepts_and_reports_undelivered_later_is_told_to_the_agent_with_the_reason() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    let before = c.twilio.status_callbacks().len();
+    c.twilio.fail_later(63016, 1);
+    let message = json!({"message": {"id": "M-u1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    let sent = c.hyperchat_event("messages:new", message).await;
+    assert_eq!((sent.status, sent.replies.len()), (200, 1), "Twilio accepted it");
+    assert_eq!(sent.replies[0].status_callback.as_deref(), Some("https://connector.example.com/twilio/status?agent=1"));
+    assert!(notices(&hc, &chat).is_empty(), "nothing is known yet");
+    assert_eq!(deliver_status_callbacks(&c, before).await, ["sent", "undelivered"]);
+    assert_eq!(
+        notices(&hc, &chat),
+        vec![
+            "[connector] A message of yours did not reach the user: the user last wrote more than 24 hours ago, so the channel only delivers approved templates (63016)."
+        ]
+    );
+    assert_eq!(deliver_status_callbacks(&c, before).await.len(), 2, "the same callbacks again");
+    assert_eq!(notices(&hc, &chat).len(), 1, "told once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_callback_signed_over_another_url_or_not_signed_is_refused() {
+    let (c, hc) = start().await;
+    let agent = hc.add_agent("Ana");
+    let chat = escalate(&c, &hc).await;
+    let before = c.twilio.status_callbacks().len();
+    c.twilio.fail_later(63016, 1);
+    let message = json!({"message": {"id": "M-f1", "chat": chat, "sender": agent, "type": "text", "message": "Hello?"}});
+    c.hyperchat_event("messages:new", message).await;
+    let undelivered = c.twilio.status_callbacks().into_iter().skip(before).find(|cb| cb.status() == "undelivered").unwrap();
+    // Signed over the URL without the agent mark: a forger dropping or adding it is refused.
+    let plain = "https://connector.example.com/twilio/status";
+    let signature =
+        connector_tests::twilio_signing::twilio_signature(connector_tests::twilio::FakeTwilio::AUTH_TOKEN, plain, &undelivered.params);
+    let body = connector_tests::twilio_signing::encode_form(&undelivered.params).into_bytes();
+    let mut forged = connector_tests::connector::request(
+        body.clone(),
+        &[("content-type", "application/x-www-form-urlencoded"), ("x-twilio-signature", &signature)],
+    );
+    *forged.uri_mut() = "/twilio/status?agent=1".parse().unwrap();
+    assert_eq!(c.exchange(forged).await.status, 403);
+    let mut unsigned = connector_tests::connector::request(body, &[("content-type", "application/x-www-form-urlencoded")]);
+    *unsigned.uri_mut() = "/twilio/status?agent=1".parse().unwrap();
+    assert_eq!(c.exchange(unsigned).await.status, 403);
+    assert!(notices(&hc, &chat).is_empty(), "nothing told on a refused callback");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -507,8 +771,11 @@ async fn a_reply_to_a_ticket_the_connector_never_heard_of_is_found_by_the_email_
     let (c, hc) = start_with_tickets().await;
     let agent = hc.add_agent("Ana");
     let form = json!({"FIRST_NAME": "Ann", "LAST_NAME": "Lee", "EMAIL_ADDRESS": "Ann.Lee@Example.com"});
-    c.inbenta.on_message("ann.lee@example.com", json!({"answers": [{"type": "answer", "message": "Thanks",
-        "actions": [{"parameters": {"callback": "escalateToAgent", "data": form}}]}]}));
+    c.inbenta.on_message(
+        "ann.lee@example.com",
+        json!({"answers": [{"type": "answer", "message": "Thanks",
+        "actions": [{"parameters": {"callback": "escalateToAgent", "data": form}}]}]}),
+    );
     c.sms("ann.lee@example.com").await;
     let chat = hc.chats().last().and_then(|chat| chat["id"].as_str()).expect("a chat was opened").to_owned();
     c.hyperchat_event("chats:close", json!({"chatId": chat, "userId": agent})).await;
@@ -540,6 +807,34 @@ async fn without_a_configured_ticket_secret_every_ticket_reply_is_refused() {
     let body = ticket_reply_body("TCK-123", "someone@example.com", "Your card is unblocked.");
     for secret in [Some(""), None, Some(TICKET_SECRET)] {
         assert_eq!(post_ticket_reply(&c, body.clone(), secret).await.status, 403, "{secret:?}");
+    }
+}
+
+/// Inbenta Messenger checks a webhook as it is registered: an empty GET with the secret in
+/// `X-Hook-Signature` and `X-Inbenta-Challenge`, to be answered 200 with the challenge as plain
+/// text (Messenger API "Webhooks" page). It got 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messengers_webhook_check_gets_its_challenge_back_as_plain_text_with_the_right_secret_only() {
+    let (c, hc) = start_with_tickets().await;
+    let check = bare(&c, "GET", &[("x-hook-signature", TICKET_SECRET), ("x-inbenta-challenge", "r4nd0m-Challenge")]).await;
+    assert_eq!((check.status().as_u16(), check.body().as_ref()), (200, &b"r4nd0m-Challenge"[..]));
+    assert_eq!(check.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("text/plain; charset=utf-8"));
+    for secret in [Some("forged"), None] {
+        let mut headers = vec![("x-inbenta-challenge", "r4nd0m-Challenge")];
+        headers.extend(secret.map(|s| ("x-hook-signature", s)));
+        let refused = bare(&c, "GET", &headers).await;
+        assert_eq!(refused.status(), 403, "{secret:?}");
+        assert!(!String::from_utf8_lossy(refused.body()).contains("r4nd0m"), "{secret:?}");
+    }
+    assert_nothing_reached_anyone(&c, &hc);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configured_ticket_secret_messengers_webhook_check_is_refused() {
+    let (c, _hc) = start().await;
+    for secret in ["", TICKET_SECRET] {
+        let check = bare(&c, "GET", &[("x-hook-signature", secret), ("x-inbenta-challenge", "r4nd0m")]).await;
+        assert_eq!(check.status(), 403, "{secret:?}");
     }
 }
 

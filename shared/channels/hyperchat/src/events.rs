@@ -49,12 +49,15 @@ pub fn parse_events(body: &[u8], links: Option<&FileLinks>) -> Result<Vec<Event>
     let text = |pointer: &str| data.pointer(pointer).and_then(Value::as_str).map(str::to_owned);
     let chat_id = text("/chatId").or_else(|| text("/message/chat")).ok_or(NotAnEvent)?;
     let event = match trigger {
+        // Only `text` and `media` messages, what Inbenta's PHP passes on to users
+        // (`ChatExternalService::sendMessageFromAgent`); system messages and any other type are
+        // not for them.
         "messages:new" => {
             let sender = text("/message/sender").unwrap_or_default();
-            match data.pointer("/message/message") {
-                Some(Value::String(text)) => Some(ChatEvent::Message { sender, text: text.clone() }),
+            match (text("/message/type").as_deref(), data.pointer("/message/message")) {
+                (Some("text"), Some(Value::String(text))) => Some(ChatEvent::Message { sender, text: text.clone() }),
                 // A file: `{"url":"/media/...","type":"image/png","name":"..."}`.
-                Some(file) => {
+                (Some("media"), Some(file)) if file.is_object() => {
                     let field = |name: &str| file.get(name).and_then(Value::as_str).unwrap_or_default();
                     let name = Some(field("name")).filter(|n| !n.trim().is_empty()).unwrap_or("file");
                     match links.and_then(|links| links.link(field("url"), field("type"), name)) {
@@ -62,7 +65,7 @@ pub fn parse_events(body: &[u8], links: Option<&FileLinks>) -> Result<Vec<Event>
                         None => Some(ChatEvent::Message { sender, text: format!("[{}]", connector_engine::reply::escape_html(name)) }),
                     }
                 }
-                None => Some(ChatEvent::Message { sender, text: String::new() }),
+                _ => None,
             }
         }
         "invitations:accept" => text("/userId").map(|agent_id| ChatEvent::AgentJoined { agent_id }),
@@ -174,6 +177,27 @@ mod tests {
         let named =
             Input::Chat { chat_id: "c1".into(), event: ChatEvent::Message { sender: "a1".into(), text: "[&lt;map&gt; &amp;.png]".into() } };
         assert_eq!(event(None).input, named);
+    }
+
+    #[test]
+    fn only_text_and_media_messages_become_events_and_system_messages_of_other_types_none() {
+        let message = |kind: &str, message: &str| {
+            let body = format!(
+                r#"{{"trigger":"messages:new","appId":"A","created_at":1,"data":{{"message":{{"id":"m1","chat":"c1","sender":"a1","type":"{kind}","message":{message}}}}}}}"#
+            );
+            parse_events(body.as_bytes(), None).unwrap().into_iter().next().map(|e| e.input)
+        };
+        let text = Input::Chat { chat_id: "c1".into(), event: ChatEvent::Message { sender: "a1".into(), text: "Hi".into() } };
+        assert_eq!(message("text", r#""Hi""#), Some(text));
+        let file = Input::Chat { chat_id: "c1".into(), event: ChatEvent::Message { sender: "a1".into(), text: "[a.png]".into() } };
+        assert_eq!(message("media", r#"{"url":"/media/F1","type":"image/png","name":"a.png"}"#), Some(file));
+        for (kind, body) in
+            [("system", r#""Chat transferred to Bob""#), ("info", r#""x""#), ("", r#""x""#), ("text", r#"{"url":"/media/F1"}"#)]
+        {
+            assert_eq!(message(kind, body), None, "{kind} {body}");
+        }
+        let untyped = br#"{"trigger":"messages:new","appId":"A","created_at":1,"data":{"message":{"id":"m1","chat":"c1","sender":"a1","message":"Hi"}}}"#;
+        assert!(parse_events(untyped, None).unwrap().is_empty(), "no type: not relayed, as by the PHP");
     }
 
     #[test]

@@ -7,8 +7,9 @@
 //! ([`tickets`]): told apart by their body, authenticated by their own shared secret, routed
 //! through the ticket index and delivered by the same pipeline.
 //!
-//! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), then the shared webhook handler; and
-//!   the links to agents' files ([`files`]), served on the same URL.
+//! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), Inbenta Messenger's check of the
+//!   ticket webhook (`X-Inbenta-Challenge`), then the shared webhook handler; and the links to
+//!   agents' files ([`files`]), served on the same URL.
 //! - [`HyperChatChannel`]: `X-Hook-Signature` and the event payloads.
 
 mod events;
@@ -21,7 +22,7 @@ pub use files::{FileLinks, FileProxy};
 use connector_config::EnvKey;
 use connector_core::{Channel, Endpoint, Event, Queue, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::ports::{Clock, StateStore, Timestamp};
-use http::{HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -146,6 +147,8 @@ pub struct HyperChatEvents {
     files: Option<FileProxy>,
     secret: Arc<SecretSlot>,
     preset: Option<SecretString>,
+    /// Inbenta Messenger's ticket webhook secret, which its registration check offers.
+    ticket_secret: SecretString,
     store: Arc<dyn StateStore>,
     clock: Arc<dyn Clock>,
     /// When the stored secret was last read (Unix seconds): at most once a minute, so refused
@@ -178,19 +181,36 @@ impl HyperChatEvents {
             budget: Duration::from_millis(settings.deadline_ms),
             links: files.as_ref().map(|files| files.links.clone()),
         };
-        Self { webhook: Webhook::new(channel, queue), files, secret, preset, store, clock, last_read: AtomicI64::new(i64::MIN) }
+        Self {
+            webhook: Webhook::new(channel, queue),
+            files,
+            secret,
+            preset,
+            ticket_secret: tickets.webhook_secret.clone(),
+            store,
+            clock,
+            last_read: AtomicI64::new(i64::MIN),
+        }
     }
 
     pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
+        // The handshake on whatever method carries it: HyperChat's "Webhooks Overview" does not
+        // name one, and Inbenta's PHP answers any request with the header
+        // (`HyperChat::webhookHandshake`).
+        if let Some(offered) = request.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()).map(str::to_owned) {
+            return self.handshake(&offered).await;
+        }
         let method = request.method().clone();
+        if method == Method::GET
+            && let Some(challenge) = request.headers().get("x-inbenta-challenge")
+        {
+            return self.ticket_webhook_check(request.headers(), challenge);
+        }
         if method == Method::GET || method == Method::HEAD {
             return match (&self.files, files::file_token(request.uri().path())) {
                 (Some(files), Some(token)) => files.serve(token, method == Method::GET, self.webhook.deadline(runtime_deadline)).await,
                 _ => text_response(StatusCode::NOT_FOUND, "not found"),
             };
-        }
-        if let Some(offered) = request.headers().get("x-hook-secret").and_then(|v| v.to_str().ok()).map(str::to_owned) {
-            return self.handshake(&offered).await;
         }
         if self.secret.get().is_none() {
             self.read_stored_secret().await;
@@ -242,6 +262,25 @@ impl HyperChatEvents {
             response.headers_mut().insert("x-hook-secret", value);
         }
         response
+    }
+
+    /// Inbenta Messenger's check that the ticket webhook's URL is ours, made when the webhook is
+    /// registered (Messenger API "Webhooks" page): an empty `GET` with the webhook's secret in
+    /// `X-Hook-Signature` and a random `X-Inbenta-Challenge`, answered 200 with the challenge as
+    /// plain text, or the registration fails. Answered only to the configured secret
+    /// (`INBENTA_MESSENGER_WEBHOOK_SECRET`, compared in constant time): without it, 403, as a
+    /// reply with another secret gets.
+    fn ticket_webhook_check(&self, headers: &HeaderMap, challenge: &HeaderValue) -> WebhookResponse {
+        let signature = headers.get("x-hook-signature").and_then(|v| v.to_str().ok());
+        if !tickets::ticket_secret_matches(&self.ticket_secret, signature) {
+            tracing::warn!("Inbenta Messenger webhook check with a wrong or unconfigured secret refused");
+            return text_response(StatusCode::FORBIDDEN, "invalid or unconfigured ticket webhook secret");
+        }
+        let Ok(challenge) = challenge.to_str() else {
+            return text_response(StatusCode::BAD_REQUEST, "unreadable X-Inbenta-Challenge");
+        };
+        tracing::info!("Inbenta Messenger ticket webhook checked");
+        text_response(StatusCode::OK, challenge)
     }
 
     async fn stored_secret(&self) -> Result<Option<SecretString>, WebhookResponse> {

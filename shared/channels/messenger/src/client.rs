@@ -52,6 +52,9 @@ pub enum GraphProblem {
     OutsideWindow,
     /// Code 100 with subcode 2018001: no user with this PSID for this page.
     NoMatchingUser,
+    /// Code 10 with subcode 1893063: Meta temporarily restricted the page from sending
+    /// messages (Messenger changelog, 25 June 2026). Nothing reaches anyone until Meta lifts it.
+    PageRestricted,
     /// Anything else (invalid parameters, permissions, handover): refused, and said so.
     Other,
 }
@@ -71,10 +74,10 @@ impl GraphError {
     }
 
     /// The numbers are Meta's documented ones where the docs render them (4, 613, 2, 1200, 190,
-    /// 551, 10/2018278). Subcodes 2018001, 1545041, 2018065 and 2018108 come from Meta's
-    /// error table as quoted by integrators, not from a page we could read whole; code 200 with
-    /// subcodes other than 1545041 (permissions) is deliberately not taken for an unreachable
-    /// user.
+    /// 551, 10/2018278; 10/1893063 from Meta's Messenger changelog of 25 June 2026). Subcodes
+    /// 2018001, 1545041, 2018065 and 2018108 come from Meta's error table as quoted by
+    /// integrators, not from a page we could read whole; code 200 with subcodes other than
+    /// 1545041 (permissions) is deliberately not taken for an unreachable user.
     pub fn problem(&self) -> GraphProblem {
         match (self.code, self.subcode) {
             (4 | 613, _) => GraphProblem::RateLimited,
@@ -83,6 +86,7 @@ impl GraphError {
             (551, _) | (200, Some(1_545_041)) => GraphProblem::RecipientUnavailable,
             (10, Some(2_018_278 | 2_018_065 | 2_018_108)) => GraphProblem::OutsideWindow,
             (100, Some(2_018_001)) => GraphProblem::NoMatchingUser,
+            (10, Some(1_893_063)) => GraphProblem::PageRestricted,
             _ if self.transient => GraphProblem::Temporary,
             _ => GraphProblem::Other,
         }
@@ -93,9 +97,23 @@ impl GraphError {
         matches!(self.problem(), GraphProblem::RateLimited | GraphProblem::Temporary)
     }
 
-    /// Every further message to this user would be refused the same way.
+    /// Every further message to this user would be refused the same way. A restricted page
+    /// counts: until Meta lifts the restriction (days, not the seconds of a turn) it reaches
+    /// nobody, so the rest of the turn is not tried.
     pub fn recipient_unreachable(&self) -> bool {
-        matches!(self.problem(), GraphProblem::RecipientUnavailable | GraphProblem::OutsideWindow | GraphProblem::NoMatchingUser)
+        matches!(
+            self.problem(),
+            GraphProblem::RecipientUnavailable | GraphProblem::OutsideWindow | GraphProblem::NoMatchingUser | GraphProblem::PageRestricted
+        )
+    }
+
+    /// The code an agent reads: `code/subcode` as Meta's error table and changelog write it
+    /// (`10/2018278` and `10/1893063` are different problems), or the code alone.
+    pub fn provider_code(&self) -> ProviderCode {
+        match self.subcode {
+            Some(subcode) => ProviderCode::Text(format!("{}/{subcode}", self.code)),
+            None => ProviderCode::Number(self.code),
+        }
     }
 }
 
@@ -247,13 +265,22 @@ fn outcome(upstream: &Upstream, answer: &Answer) -> Result<(), SendError> {
             Err(SendError::Unavailable(error))
         }
         problem => {
-            if problem == GraphProblem::OutsideWindow {
-                tracing::warn!(code, subcode, "Messenger refused a message: the user last wrote too long ago for it");
-            } else {
-                tracing::info!(code, subcode, fbtrace_id = trace, ?problem, "Messenger refused a message");
+            match problem {
+                GraphProblem::OutsideWindow => {
+                    tracing::warn!(code, subcode, "Messenger refused a message: the user last wrote too long ago for it")
+                }
+                // Every user of the page is affected: the operator must act (the page's Support
+                // Inbox says why and until when).
+                GraphProblem::PageRestricted => tracing::error!(
+                    code,
+                    subcode,
+                    fbtrace_id = trace,
+                    "Messenger refused a message: Meta temporarily restricted the page from sending messages"
+                ),
+                _ => tracing::info!(code, subcode, fbtrace_id = trace, ?problem, "Messenger refused a message"),
             }
             Err(SendError::Refused {
-                code: Some(ProviderCode::Number(code)),
+                code: Some(graph.provider_code()),
                 recipient_unreachable: graph.recipient_unreachable(),
                 source: error,
             })
@@ -326,6 +353,20 @@ mod tests {
         assert!(!graph(100, None).recipient_unreachable());
     }
 
+    /// Meta's Messenger changelog, 25 June 2026: "error code 10/1893063 for Pages temporarily
+    /// restricted from sending messages". The page, not the user: every message fails until
+    /// Meta lifts it, so the rest of the turn is not tried, and it is no rate limit to retry.
+    #[test]
+    fn a_page_temporarily_restricted_from_sending_is_refused_for_every_user_until_lifted() {
+        let restricted = graph(10, Some(1_893_063));
+        assert_eq!(restricted.problem(), GraphProblem::PageRestricted);
+        assert!(restricted.recipient_unreachable(), "every further message of the turn would fail the same way");
+        assert!(!restricted.is_retryable(), "not a rate limit: Meta lifts it, not time");
+        let refused = outcome(&upstream(), &answer(400, error_body(10, Some(1_893_063)))).unwrap_err();
+        assert!(matches!(refused, SendError::Refused { recipient_unreachable: true, .. }), "{refused:?}");
+        assert_eq!(refused.reason(), "the channel refused it (error 10/1893063)", "the agent reads Meta's code and subcode");
+    }
+
     #[test]
     fn answers_are_sorted_into_send_errors() {
         let upstream = upstream();
@@ -343,7 +384,7 @@ mod tests {
         assert!(matches!(of(400, error_body(100, None)), SendError::Refused { recipient_unreachable: false, .. }));
         assert!(matches!(of(400, json!("not graph")), SendError::Refused { code: None, recipient_unreachable: false, .. }));
         let refused = of(400, error_body(10, Some(2_018_278)));
-        assert_eq!(refused.reason(), "the channel refused it (error 10)");
+        assert_eq!(refused.reason(), "the channel refused it (error 10/2018278)", "code and subcode, as Meta's table lists them");
         assert!(!format!("{refused:?}").contains("quoted text"), "Graph's message is not kept");
     }
 
@@ -364,7 +405,7 @@ mod tests {
 
     #[test]
     fn the_messages_url_is_built_from_the_configured_api_url_and_version() {
-        assert_eq!(messages_url("https://graph.facebook.com", "v25.0"), "https://graph.facebook.com/v25.0/me/messages");
+        assert_eq!(messages_url("https://graph.facebook.com", "v27.0"), "https://graph.facebook.com/v27.0/me/messages");
         assert_eq!(messages_url("http://127.0.0.1:9/ ", "/v19.0/"), "http://127.0.0.1:9/v19.0/me/messages");
     }
 
@@ -372,7 +413,7 @@ mod tests {
     async fn without_any_page_token_a_send_fails_as_not_configured_without_a_call() {
         let credentials = ChannelCredentials::new(None, "facebook", "production", |_, _| None, None);
         // Nothing listens there: a call would fail to connect instead.
-        let client = GraphClient::new("http://127.0.0.1:9", "v25.0", Duration::from_secs(1), credentials, "production").unwrap();
+        let client = GraphClient::new("http://127.0.0.1:9", "v27.0", Duration::from_secs(1), credentials, "production").unwrap();
         let message = OutboundMessage { delivery: Delivery::Response, content: Content::text("hi") };
         let error = client.send("U1", &message, Instant::now() + Duration::from_secs(1)).await.unwrap_err();
         assert!(matches!(error, SendError::NotConfigured(_)), "{error:?}");

@@ -206,18 +206,50 @@ fn message_input(message: &Value) -> UserInput {
     let locations: Option<Vec<String>> = attachments.iter().map(|a| location_line(a)).collect();
     match locations {
         Some(lines) => UserInput::Text(std::iter::once(text).filter(|t| !t.trim().is_empty()).chain(lines).collect::<Vec<_>>().join("\n")),
-        None => UserInput::Media { caption: text, files: attachments.iter().filter_map(|a| file_of(a)).collect() },
+        None => UserInput::Media { caption: text, files: files_of(message, &attachments) },
     }
 }
 
-/// The file of a picture, voice note, video or document (a sticker is a picture).
+/// The files of a message's attachments, each URL once, in order.
+///
+/// A sticker is a picture the bot cannot read and an agent can see. Meta's messages webhook
+/// reference: from 1 June 2026 a sticker comes as a `sticker` attachment (its picture at
+/// `payload.url`, with `sticker_id`); until 30 August 2026 the old `image` attachment of the same
+/// sticker came beside it, and after that only the `sticker` one. So when a message has a
+/// `sticker` attachment, an `image` one that names a sticker (`sticker_id` on it or on the
+/// message, as the old format put it) is that same sticker again, not a second file.
+fn files_of(message: &Value, attachments: &[&Value]) -> Vec<UserFile> {
+    let has_sticker = attachments.iter().any(|a| kind_of(a) == Some("sticker"));
+    let message_names_a_sticker = message.get("sticker_id").is_some_and(|id| !id.is_null());
+    let mut files: Vec<UserFile> = Vec::new();
+    for attachment in attachments {
+        let legacy_copy = has_sticker && kind_of(attachment) == Some("image") && (message_names_a_sticker || names_a_sticker(attachment));
+        if legacy_copy {
+            continue;
+        }
+        if let Some(file) = file_of(attachment).filter(|file| files.iter().all(|seen| seen.url != file.url)) {
+            files.push(file);
+        }
+    }
+    files
+}
+
+/// The file of a picture, sticker, voice note, video or document.
 fn file_of(attachment: &Value) -> Option<UserFile> {
-    let kind = attachment.get("type").and_then(Value::as_str)?;
-    if !matches!(kind, "image" | "audio" | "video" | "file") {
+    if !matches!(kind_of(attachment)?, "image" | "sticker" | "audio" | "video" | "file") {
         return None;
     }
     let url = text_of(attachment.pointer("/payload/url"))?;
     Some(UserFile { url, media_type: None, name: None })
+}
+
+fn kind_of(attachment: &Value) -> Option<&str> {
+    attachment.get("type").and_then(Value::as_str)
+}
+
+/// Whether an attachment carries a `sticker_id` (in its payload, or beside it).
+fn names_a_sticker(attachment: &Value) -> bool {
+    [attachment.pointer("/payload/sticker_id"), attachment.get("sticker_id")].into_iter().flatten().any(|id| !id.is_null())
 }
 
 /// `"<title>: <url>"` for a location attachment that has both (at the attachment's top level,
@@ -367,6 +399,48 @@ mod tests {
         ]}});
         let files = vec![file("https://cdn/a.pdf"), file("https://cdn/v.mp4")];
         assert_eq!(one(captioned)[0].input, UserInput::Media { caption: "look".into(), files });
+    }
+
+    /// Meta's messages webhook reference: from 1 June 2026 a sticker comes as a `sticker`
+    /// attachment (its picture at `payload.url`, with `sticker_id`) beside the old `image`
+    /// attachment of the same sticker; from 30 August 2026 only the `sticker` one.
+    #[test]
+    fn a_sticker_attachment_is_media_with_its_picture_and_its_legacy_image_copy_is_not_a_second_file() {
+        let file = |url: &str| UserFile { url: url.into(), media_type: None, name: None };
+        let sticker = json!({"type":"sticker","payload":{"url":"https://cdn/s.png","sticker_id":369239263222822_i64}});
+        let only = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_1","attachments":[sticker]}});
+        assert_eq!(one(only)[0].input, UserInput::Media { caption: String::new(), files: vec![file("https://cdn/s.png")] });
+        let legacy = json!({"type":"image","payload":{"url":"https://cdn/s-legacy.png","sticker_id":369239263222822_i64}});
+        // The old format named the sticker on the message and in the image's payload; either says it.
+        let on_message = json!({"mid":"m_2","sticker_id":369239263222822_i64,"attachments":[{"type":"image","payload":{"url":"https://cdn/s-legacy.png"}}, sticker.clone()]});
+        let in_payload = json!({"mid":"m_2","attachments":[sticker.clone(), legacy]});
+        for message in [on_message, in_payload] {
+            let both = json!({"sender":{"id":"U1"},"timestamp":1,"message":message});
+            assert_eq!(
+                one(both)[0].input,
+                UserInput::Media { caption: String::new(), files: vec![file("https://cdn/s.png")] },
+                "one sticker, one file"
+            );
+        }
+        let photo = json!({"type":"image","payload":{"url":"https://cdn/photo.jpg"}});
+        let with_photo = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_3","attachments":[photo, sticker.clone()]}});
+        assert_eq!(
+            one(with_photo)[0].input,
+            UserInput::Media { caption: String::new(), files: vec![file("https://cdn/photo.jpg"), file("https://cdn/s.png")] },
+            "a picture that is no sticker stays"
+        );
+        let twice = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_4","attachments":[sticker.clone(), sticker]}});
+        assert_eq!(
+            one(twice)[0].input,
+            UserInput::Media { caption: String::new(), files: vec![file("https://cdn/s.png")] },
+            "one URL, one file"
+        );
+        let bare = json!({"sender":{"id":"U1"},"timestamp":1,"message":{"mid":"m_5","attachments":[{"type":"sticker","payload":{"sticker_id":1}}]}});
+        assert_eq!(
+            one(bare)[0].input,
+            UserInput::Media { caption: String::new(), files: vec![] },
+            "no picture: nothing to pass on, and no text either"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use inbound::MessengerInbound;
 use connector_config::EnvKey;
 use connector_core::credentials::ChannelCredentials;
 use connector_core::{
-    Channel, Event, MAX_WEBHOOK_BODY_BYTES, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse, text_response,
+    Channel, Event, MAX_WEBHOOK_BODY_BYTES, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse, text_response,
 };
 use connector_engine::Reply;
 use connector_engine::app_data::{first_of_multiple, object};
@@ -72,7 +72,9 @@ pub const HUMAN_AGENT_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 pub struct MessengerSettings {
     #[serde(default = "default_graph_api_url")]
     pub graph_api_url: String,
-    /// Pinned: Graph versions change behaviour and expire about two years after release.
+    /// Pinned: Graph versions change behaviour, and Meta serves each until two years after the
+    /// next one is released; a call to a retired one is silently answered by the oldest version
+    /// still served (Meta's Platform Versioning page), so an old pin changes behaviour unseen.
     #[serde(default = "default_graph_version")]
     pub graph_version: String,
     /// The app's secret (App settings > Basic): webhooks are signed with it.
@@ -96,8 +98,10 @@ fn default_graph_api_url() -> String {
     "https://graph.facebook.com".to_owned()
 }
 
+/// Graph's newest version (Meta's Graph API changelog: v27.0, released 4 November 2026, "TBD"
+/// end), the one Meta serves longest. Kept equal to `conf/default/messenger.toml`.
 fn default_graph_version() -> String {
-    "v25.0".to_owned()
+    "v27.0".to_owned()
 }
 
 fn default_timeout_ms() -> u64 {
@@ -267,7 +271,10 @@ impl Sender for MessengerSender {
         render(replies, occasion)
     }
 
-    async fn send(&self, to: &MessengerAddress, message: &OutboundMessage, deadline: Instant) -> Result<(), SendError> {
+    /// The Send API keeps no metadata of ours and Graph lists no page messages by it: a send
+    /// whose answer was lost is taken as delivered (at most once), and an agent is told it may
+    /// not have arrived.
+    async fn send(&self, to: &MessengerAddress, message: &OutboundMessage, _tag: &SendTag, deadline: Instant) -> Result<(), SendError> {
         if to.psid.trim().is_empty() {
             return Err(SendError::BadAddress(Self::CHANNEL));
         }
@@ -348,7 +355,8 @@ mod tests {
     #[test]
     fn the_shipped_configuration_and_its_environment_variables_fill_every_key() {
         let shipped = settings();
-        assert_eq!((shipped.graph_api_url.as_str(), shipped.graph_version.as_str()), ("https://graph.facebook.com", "v25.0"));
+        // Graph's newest version (Meta's changelog: v27.0, 4 November 2026): served the longest.
+        assert_eq!((shipped.graph_api_url.as_str(), shipped.graph_version.as_str()), ("https://graph.facebook.com", "v27.0"));
         assert_eq!((shipped.timeout_ms, shipped.deadline_ms), (5000, 15000));
         assert_eq!(channel().budget(), Duration::from_millis(15000));
         let set = settings_with(&[
@@ -364,6 +372,7 @@ mod tests {
         );
         let defaults: MessengerSettings = serde_json::from_value(json!({})).unwrap();
         assert_eq!((defaults.graph_api_url.as_str(), defaults.deadline_ms), ("https://graph.facebook.com", 15000));
+        assert_eq!(defaults.graph_version, shipped.graph_version, "the built-in default is the shipped one");
     }
 
     #[test]

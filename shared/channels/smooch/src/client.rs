@@ -79,14 +79,20 @@ pub struct SmoochClient {
     /// Files users send.
     files: Upstream,
     base: String,
+    /// The configured API URL, whose origin alone gets the app's credentials with a file
+    /// download; `None` when it is no URL (then no download gets them).
+    api: Option<upstream::Url>,
     version: ApiVersion,
 }
 
 /// What is posted: a message's content, or the typing indicator.
-enum Post {
-    Message(Value),
+enum Post<'a> {
+    Message { content: Value, send_id: &'a str },
     Typing,
 }
+
+/// The `metadata` key of our send tag on the messages we post.
+const SEND_ID_KEY: &str = "connectorSendId";
 
 /// One call: where, with what authorisation and body.
 struct Call {
@@ -99,12 +105,22 @@ impl SmoochClient {
     pub fn new(api_url: &str, version: ApiVersion, timeout: Duration) -> Result<Self, UpstreamError> {
         let upstream = Upstream::new("Smooch", Timeouts::overall(timeout))?;
         let files = Upstream::for_files("Smooch media", Timeouts::overall(timeout), api_url)?;
-        Ok(Self { upstream, files, base: api_url.trim_end_matches('/').to_owned(), version })
+        let api = upstream::Url::parse(api_url).ok();
+        Ok(Self { upstream, files, base: api_url.trim_end_matches('/').to_owned(), api, version })
     }
 
     /// Posts one message, retrying rate limits and server errors until `deadline`.
-    pub async fn send(&self, key: &AppKey, to: &SmoochAddress, message: &SmoochMessage, deadline: Instant) -> Result<(), SendError> {
-        let call = self.call(key, to, Post::Message(content(message)));
+    /// Sends one message; on v2 its `metadata` carries `send_id`, by which
+    /// [`SmoochClient::has_message`] finds it.
+    pub async fn send(
+        &self,
+        key: &AppKey,
+        to: &SmoochAddress,
+        message: &SmoochMessage,
+        send_id: &str,
+        deadline: Instant,
+    ) -> Result<(), SendError> {
+        let call = self.call(key, to, Post::Message { content: content(message), send_id });
         let mut backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(2), deadline);
         loop {
             match self.post(&call, key, deadline).await {
@@ -119,10 +135,27 @@ impl SmoochClient {
         }
     }
 
-    /// A file a user sent: Smooch serves it at a public URL of its media host (a web client
-    /// may name any URL, so only public addresses are fetched).
-    pub async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
-        connector_core::files::fetch_public(&self.files, file, limit, deadline).await
+    /// Whether `url` is on the configured API's origin (scheme, host and port), the one place a
+    /// file download may carry the app's credentials.
+    pub fn is_api_origin(&self, url: &str) -> bool {
+        let Some(api) = &self.api else { return false };
+        upstream::Url::parse(url).is_ok_and(|url| url.origin() == api.origin())
+    }
+
+    /// A file a user sent (its `mediaUrl`). On an app with private attachments Sunshine serves
+    /// it only with "an authorization header" (spec `imageMessage`/`fileMessage.mediaUrl`), at
+    /// the API's own origin (`https://{subdomain}.zendesk.com/sc/attachments/v2/...`, the spec's
+    /// `uploadAttachment` example): `key`'s Basic `keyId:secret` is sent there, and only there,
+    /// since a web client may name any URL and the key opens the whole app. A redirect is
+    /// followed without it ([`Upstream::download`]). Only public addresses and the API's host
+    /// are fetched.
+    pub async fn fetch_file(&self, file: &UserFile, key: Option<&AppKey>, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
+        let url = connector_core::files::file_url(file)?;
+        let mut request = self.files.request(upstream::Method::GET, url.as_str());
+        if let Some(key) = key.filter(|_| self.is_api_origin(url.as_str())) {
+            request = request.header("authorization", key.basic());
+        }
+        connector_core::files::fetch(&self.files, request, file, limit, deadline).await
     }
 
     /// `typing:start`: the user sees the bot is writing (it stops with the next message).
@@ -159,20 +192,46 @@ impl SmoochClient {
 
     /// v2 needs the conversation; an address from a v1.1 webhook without one is served by the
     /// v1.1 routes, which the same key also opens.
+    /// Only v2 conversations are listed here (v1.1 posts carry no send id).
+    pub fn lists_messages(&self, to: &SmoochAddress) -> bool {
+        self.version == ApiVersion::V2 && to.conversation.is_some()
+    }
+
+    /// Whether the conversation's latest page of messages (Sunshine v2 `ListMessages`: the most
+    /// recent 100) holds one with our `send_id` in its metadata.
+    pub async fn has_message(&self, key: &AppKey, to: &SmoochAddress, send_id: &str, deadline: Instant) -> Result<bool, SendError> {
+        let Some(conversation) = to.conversation.as_deref().filter(|_| self.version == ApiVersion::V2) else {
+            return Err(SendError::BadAddress("smooch"));
+        };
+        let url = format!("{}/v2/apps/{}/conversations/{conversation}/messages", self.base, to.app);
+        let request = self.upstream.request(upstream::Method::GET, &url).header("authorization", key.basic());
+        let answer = self.upstream.send(request, Some(deadline)).await.map_err(SendError::Unavailable)?;
+        if answer.class() != StatusClass::Success {
+            return Err(SendError::Unavailable(self.upstream.status_error(&answer, error_code)));
+        }
+        let Some(messages) = answer.json().get("messages").and_then(Value::as_array).cloned() else {
+            return Err(SendError::Unavailable(UpstreamError::InvalidResponse { service: "Smooch", reason: "not a message list" }));
+        };
+        Ok(messages.iter().any(|m| m.pointer(&format!("/metadata/{SEND_ID_KEY}")).and_then(Value::as_str) == Some(send_id)))
+    }
+
     fn call(&self, key: &AppKey, to: &SmoochAddress, post: Post) -> Call {
         let (app, user, base) = (&to.app, &to.user, &self.base);
         let business = json!({ "type": "business" });
         match (self.version, &to.conversation) {
             (ApiVersion::V2, Some(conversation)) => {
                 let (path, body) = match post {
-                    Post::Message(content) => ("messages", json!({ "author": business, "content": content })),
+                    Post::Message { content, send_id } => {
+                        let metadata = serde_json::Map::from_iter([(SEND_ID_KEY.to_owned(), Value::from(send_id))]);
+                        ("messages", json!({ "author": business, "content": content, "metadata": metadata }))
+                    }
                     Post::Typing => ("activity", json!({ "author": business, "type": "typing:start" })),
                 };
                 Call { url: format!("{base}/v2/apps/{app}/conversations/{conversation}/{path}"), authorization: key.basic(), body }
             }
             _ => {
                 let (path, mut body) = match post {
-                    Post::Message(content) => ("messages", content),
+                    Post::Message { content, .. } => ("messages", content),
                     Post::Typing => ("conversation/activity", json!({ "type": "typing:start" })),
                 };
                 body["role"] = json!("appMaker");
@@ -252,6 +311,26 @@ mod tests {
         assert!(of("conversation_not_found").recipient_unreachable());
         assert!(of("conversation_full").recipient_unreachable());
         assert!(!of("bad_request").recipient_unreachable());
+    }
+
+    #[test]
+    fn only_urls_on_the_api_origin_may_get_the_apps_credentials() {
+        let client = SmoochClient::new("https://acme.zendesk.com/sc", ApiVersion::V2, Duration::from_secs(1)).unwrap();
+        assert!(client.is_api_origin("https://acme.zendesk.com/sc/attachments/v2/01JK699PBZ645YAFJW2RF45F0B/my_file.jpeg"));
+        assert!(client.is_api_origin("https://acme.zendesk.com:443/anything"));
+        let others = [
+            "http://acme.zendesk.com/sc/attachments/v2/x/a.png",
+            "https://acme.zendesk.com:8443/sc/attachments/v2/x/a.png",
+            "https://other.zendesk.com/sc/attachments/v2/x/a.png",
+            "https://acme.zendesk.com.attacker.test/sc/x",
+            "https://media.smooch.io/apps/a/conversations/c/a.png",
+            "not a url",
+        ];
+        for other in others {
+            assert!(!client.is_api_origin(other), "{other}");
+        }
+        let unparsable = SmoochClient::new("nowhere", ApiVersion::V2, Duration::from_secs(1)).unwrap();
+        assert!(!unparsable.is_api_origin("https://acme.zendesk.com/sc/x"));
     }
 
     #[test]

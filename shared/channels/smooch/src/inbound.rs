@@ -9,6 +9,12 @@
 //! and the others of the batch go on. Smooch does not retry a 400, so refusing the whole batch
 //! would lose every other user's message. A body that is not JSON, or whose envelope cannot be
 //! read, is still refused as a whole.
+//!
+//! Two more v2 rules come from Zendesk's Sunshine Conversations spec (`openapi.yaml` 17.12.1):
+//! a `conversation:postback` carries only `postback.payload` (`postbackWebhook`), so a postback
+//! that is none of our buttons is no event (see [`postback_input`]); and a conversation that
+//! another switchboard integration holds (`conversation.activeSwitchboardIntegration`, a Zendesk
+//! agent) is not the bot's to answer (see [`Switchboard`]).
 
 use crate::{SmoochAddress, SmoochSender};
 use connector_core::{Event, Route, Sender};
@@ -16,6 +22,7 @@ use connector_engine::ConversationKey;
 use connector_engine::Tap;
 use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
+use connector_engine::undelivered::{Undelivered, UndeliveredReason};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -123,11 +130,67 @@ fn app_id(body: &Value) -> Option<&str> {
     body.pointer("/app/id").or_else(|| body.pointer("/app/_id")).and_then(Value::as_str).filter(|id| !id.is_empty())
 }
 
-pub fn events(body: &Payload) -> Result<Vec<Event>, InboundError> {
+/// Who may answer a Sunshine v2 conversation when the app has a switchboard (Zendesk's: the
+/// bot, the Agent Workspace where a human agent answers, ...): the bot answers a conversation
+/// that no switchboard integration controls, or that ours controls; while another one holds it
+/// its users' messages are no events (the bot neither answers nor shows it is typing over the
+/// agent).
+///
+/// Every v2 event names the conversation's `activeSwitchboardIntegration` (spec
+/// `conversationTruncated`: omitted, or null, when none is active), so nothing is stored: once
+/// the holder releases control (`switchboard:releaseControl`, whose conversation has no active
+/// integration) or passes it to us, the next message shows it, and that event itself needs no
+/// handling. v1.1 payloads carry no switchboard and are always answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Switchboard {
+    /// Our switchboard integration (`smooch.switchboard_integration`): the `integrationId` it
+    /// delivers to, or its own `id` or `name`. Empty: the deployment names none, and only a
+    /// human agents' integration ([`AGENT_INTEGRATION_TYPES`]) is taken as another's, so a
+    /// deployment whose own integration is in the switchboard keeps answering.
+    ours: String,
+}
+
+/// Integration types where human agents answer: while one holds a conversation the bot is
+/// silent, even when no integration is configured as ours (the spec's example and Zendesk's
+/// Agent Workspace).
+const AGENT_INTEGRATION_TYPES: &[&str] = &["zd:agentWorkspace"];
+
+impl Switchboard {
+    pub fn new(ours: &str) -> Self {
+        Self { ours: ours.trim().to_owned() }
+    }
+
+    /// The integration holding `conversation` (a v2 event's), unless it is ours or none is.
+    fn held_by_another<'a>(&self, conversation: Option<&'a Value>) -> Option<&'a Value> {
+        let active = conversation?.get("activeSwitchboardIntegration").filter(|active| active.is_object())?;
+        let held = if self.ours.is_empty() {
+            str_at(active, "/integrationType").is_some_and(|kind| AGENT_INTEGRATION_TYPES.contains(&kind))
+        } else {
+            !["/integrationId", "/id", "/name"].iter().any(|at| str_at(active, at) == Some(self.ours.as_str()))
+        };
+        held.then_some(active)
+    }
+
+    /// Says why a user's message got no answer: ids and names of integrations only, no content.
+    fn log_held(&self, active: &Value) {
+        let (kind, name) = (str_at(active, "/integrationType").unwrap_or("?"), str_at(active, "/name").unwrap_or("?"));
+        let integration = str_at(active, "/integrationId").unwrap_or("?");
+        tracing::info!(
+            channel = "smooch",
+            integration_type = kind,
+            name,
+            integration,
+            "another switchboard integration holds the conversation: the bot stays silent"
+        );
+    }
+}
+
+/// The events of a webhook body; `switchboard` says which v2 conversations are the bot's.
+pub fn events(body: &Payload, switchboard: &Switchboard) -> Result<Vec<Event>, InboundError> {
     let app = body.app_id().ok_or(InboundError::Missing("app id"))?;
     if body.lists.contains_key("events") || body.envelope.pointer("/webhook/version").is_some() {
         let events = body.list("events").ok_or(InboundError::Missing("events"))?;
-        return Ok(readable("events", &events).filter_map(|(_, event)| v2_event(app, &event)).collect());
+        return Ok(readable("events", &events).filter_map(|(_, event)| v2_event(app, &event, switchboard)).collect());
     }
     match body.envelope.get("trigger").and_then(Value::as_str) {
         Some("message:appUser") => v1_messages(app, body),
@@ -178,16 +241,40 @@ fn user_input(message: &Value) -> UserInput {
     }
 }
 
-/// A tapped postback button: ours carries a [`Tap`]; another (a persistent menu) counts as its
-/// text typed.
-fn postback_input(text: &str, payload: &str) -> UserInput {
-    Tap::from_payload(payload).map_or_else(|| UserInput::Text(if text.is_empty() { payload } else { text }.to_owned()), UserInput::Pick)
+/// A tapped postback button: ours carries a [`Tap`] and picks its option. Another one (Get
+/// Started, a persistent menu) counts as its text typed when the webhook says what the user saw
+/// (v1.1's `action.text`, as Messenger's `title`), and is no input otherwise: Sunshine v2 sends
+/// only the payload (spec `postbackWebhook`: `payload`, `metadata`), and a payload is the
+/// business's code (`GET_STARTED`), not words of the user's that the bot could answer. It is not
+/// turned into a greeting either: the engine has no greeting input, and words made up here would
+/// be in no particular language. Logged, with the start of the payload (the business's, not the
+/// user's), so an operator can see a menu the bot does not serve.
+fn postback_input(text: &str, payload: &str) -> Option<UserInput> {
+    if let Some(tap) = Tap::from_payload(payload) {
+        return Some(UserInput::Pick(tap));
+    }
+    if !text.trim().is_empty() {
+        return Some(UserInput::Text(text.to_owned()));
+    }
+    let payload: String = payload.chars().take(64).collect();
+    tracing::info!(channel = "smooch", payload, "a postback that is none of our buttons and carries no text was not answered");
+    None
 }
 
-fn v2_event(app: &str, raw: &Value) -> Option<Event> {
+fn v2_event(app: &str, raw: &Value, switchboard: &Switchboard) -> Option<Event> {
     let payload = raw.get("payload")?;
     let conversation = str_at(payload, "/conversation/id").map(str::to_owned);
-    match raw.get("type").and_then(Value::as_str)? {
+    let kind = raw.get("type").and_then(Value::as_str)?;
+    if matches!(kind, "conversation:message" | "conversation:postback")
+        && let Some(active) = switchboard.held_by_another(payload.get("conversation"))
+    {
+        // Our own messages echoed back are no events anyway: say nothing of them.
+        if kind == "conversation:postback" || payload.pointer("/message/author/type").and_then(Value::as_str) == Some("user") {
+            switchboard.log_held(active);
+        }
+        return None;
+    }
+    match kind {
         "conversation:message" => {
             let message = payload.get("message")?;
             if message.pointer("/author/type").and_then(Value::as_str) != Some("user") {
@@ -198,11 +285,28 @@ fn v2_event(app: &str, raw: &Value) -> Option<Event> {
             let address = SmoochAddress { app: app.to_owned(), user: user.to_owned(), conversation };
             Some(event(str_at(message, "/id")?.to_owned(), address, input))
         }
+        // One of our messages did not reach the user (spec
+        // `conversationMessageDeliveryFailureEvent`): it names only the message's id and the
+        // error, not whose message it was. While the user is in a live chat, what we send them is
+        // the chat's, so it is reported as an agent's: the engine tells the agent of an open
+        // chat, and only logs it otherwise. A failure that is not final is retried by Smooch.
+        "conversation:message:delivery:failure" => {
+            if payload.get("isFinalEvent").and_then(Value::as_bool) == Some(false) {
+                return None;
+            }
+            let user = str_at(payload, "/user/id")?;
+            let code = str_at(payload, "/error/code").map(str::to_owned);
+            Some(Event {
+                id: MessageId::new("smooch-failure", str_at(raw, "/id")?),
+                route: Route::Conversation(conversation_key(app, user)),
+                address: None,
+                input: Input::Undelivered(Undelivered { from_agent: true, reason: UndeliveredReason::Other, code }),
+            })
+        }
         "conversation:postback" => {
             let user = str_at(payload, "/user/id")?;
-            let postback = payload.get("postback")?;
-            let text = postback.get("text").and_then(Value::as_str).unwrap_or_default();
-            let input = postback_input(text, postback.get("payload").and_then(Value::as_str).unwrap_or_default());
+            // No `text` in a v2 postback: only ours, by their payload, are input.
+            let input = postback_input("", payload.pointer("/postback/payload").and_then(Value::as_str).unwrap_or_default())?;
             let address = SmoochAddress { app: app.to_owned(), user: user.to_owned(), conversation };
             // A postback has no message id: the event's id is the one Smooch keeps on retries.
             Some(event(str_at(raw, "/id")?.to_owned(), address, input))
@@ -239,7 +343,7 @@ fn v1_postbacks(app: &str, body: &Payload) -> Result<Vec<Event>, InboundError> {
         .filter_map(|(i, postback)| {
             let action = postback.get("action")?;
             let text = action.get("text").and_then(Value::as_str).unwrap_or_default();
-            let input = postback_input(text, action.get("payload").and_then(Value::as_str).unwrap_or_default());
+            let input = postback_input(text, action.get("payload").and_then(Value::as_str).unwrap_or_default())?;
             let action_id = str_at(action, "/_id").unwrap_or_default();
             let message_id = str_at(&postback, "/message/_id").unwrap_or_default();
             let id = format!("postback:{}:{action_id}:{message_id}:{timestamp}:{i}", address.user);
@@ -269,7 +373,25 @@ mod tests {
     }
 
     fn events_of(body: &[u8]) -> Result<Vec<Event>, InboundError> {
-        super::events(&Payload::read(body)?)
+        super::events(&Payload::read(body)?, &Switchboard::default())
+    }
+
+    /// The events of `body` for a deployment whose switchboard integration is `ours`.
+    fn events_for(ours: &str, body: &Value) -> Vec<Event> {
+        super::events(&Payload::read(body.to_string().as_bytes()).unwrap(), &Switchboard::new(ours)).unwrap()
+    }
+
+    /// `event` (a v2 event) with `active` as its conversation's `activeSwitchboardIntegration`.
+    fn held(mut event: Value, active: Value) -> Value {
+        event["payload"]["conversation"]["activeSwitchboardIntegration"] = active;
+        event
+    }
+
+    /// A v2 `conversation:postback` as the spec has it: `postback.payload` and no text.
+    fn v2_postback(id: &str, user: &str, payload: &str) -> Value {
+        json!({"id":id,"type":"conversation:postback","createdAt":"2026-12-01T00:00:00Z","payload":{
+            "conversation":{"id":format!("conv-{user}"),"type":"personal"},"user":{"id":user},
+            "postback":{"payload":payload},"source":{"type":"messenger","integrationId":"i1"}}})
     }
 
     fn ids(events: &[Event]) -> Vec<&str> {
@@ -311,25 +433,70 @@ mod tests {
     }
 
     #[test]
-    fn a_reply_or_postback_with_our_tap_is_a_pick_and_a_foreign_postback_is_its_text() {
+    fn a_reply_or_postback_with_our_tap_is_a_pick_and_a_foreign_v2_postback_is_no_event() {
         let tap = Tap { number: 2, label: "No".into() };
+        let yes = Tap { number: 1, label: "Yes".into() };
         let body = v2(json!([
             v2_message("m1", "u1", "user", json!({"type":"text","text":"No","payload":tap.payload()})),
-            {"id":"ev2","type":"conversation:postback","payload":{"conversation":{"id":"c"},"user":{"id":"u1"},
-                "postback":{"text":"Yes","payload":Tap { number: 1, label: "Yes".into() }.payload()}}},
-            {"id":"ev3","type":"conversation:postback","payload":{"conversation":{"id":"c"},"user":{"id":"u1"},
-                "postback":{"text":"Get started","payload":"GET_STARTED"}}},
+            v2_postback("ev2", "u1", &yes.payload()),
+            v2_postback("ev3", "u1", "GET_STARTED"),
+            v2_postback("ev4", "u1", ""),
         ]));
         let events = events(&body).unwrap();
-        assert_eq!(
-            inputs(&events),
-            vec![
-                Input::User(UserInput::Pick(tap)),
-                Input::User(UserInput::Pick(Tap { number: 1, label: "Yes".into() })),
-                Input::User(UserInput::Text("Get started".into())),
-            ]
-        );
-        assert_eq!(events[1].id, MessageId::new("smooch", "ev2"));
+        assert_eq!(inputs(&events), vec![Input::User(UserInput::Pick(tap)), Input::User(UserInput::Pick(yes))]);
+        assert_eq!(ids(&events), ["smooch#m1", "smooch#ev2"], "Get Started and an empty payload reach nobody");
+    }
+
+    #[test]
+    fn a_foreign_v1_postback_is_the_text_the_user_saw_and_without_one_no_event() {
+        let body = json!({"trigger":"postback","app":{"_id":"app1"},"appUser":{"_id":"au1"},"timestamp":1,"postbacks":[
+            {"action":{"_id":"a1","type":"postback","text":"Opening hours","payload":"MENU_HOURS"}},
+            {"action":{"_id":"a2","type":"postback","text":" ","payload":"GET_STARTED"}},
+            {"action":{"_id":"a3","type":"postback","payload":"MENU_OTHER"}}
+        ]});
+        let events = events(&body).unwrap();
+        assert_eq!(inputs(&events), [Input::User(UserInput::Text("Opening hours".into()))]);
+        assert_eq!(ids(&events), ["smooch#postback:au1:a1::1:0"]);
+    }
+
+    #[test]
+    fn a_message_or_postback_of_a_conversation_another_integration_holds_is_no_event() {
+        let agent = json!({"id":"sb-agent","name":"zd-agentWorkspace","integrationId":"int-agent","integrationType":"zd:agentWorkspace"});
+        let ours = json!({"id":"sb-bot","name":"bot","integrationId":"int-bot","integrationType":"custom"});
+        let tap = Tap { number: 1, label: "Yes".into() };
+        let body = v2(json!([
+            held(v2_message("m1", "u1", "user", json!({"type":"text","text":"to the agent"})), agent.clone()),
+            held(v2_postback("ev2", "u1", &tap.payload()), agent),
+            held(v2_message("m3", "u2", "user", json!({"type":"text","text":"to the bot"})), ours),
+            held(v2_message("m4", "u3", "user", json!({"type":"text","text":"nobody holds it"})), Value::Null),
+            v2_message("m5", "u4", "user", json!({"type":"text","text":"no switchboard"})),
+        ]));
+        assert_eq!(ids(&events_for("int-bot", &body)), ["smooch#m3", "smooch#m4", "smooch#m5"]);
+    }
+
+    #[test]
+    fn our_integration_is_known_by_its_integration_id_its_switchboard_id_or_its_name() {
+        let ours = json!({"id":"sb-bot","name":"bot","integrationId":"int-bot","integrationType":"custom"});
+        let body = v2(json!([held(v2_message("m1", "u1", "user", json!({"type":"text","text":"hi"})), ours)]));
+        for configured in ["int-bot", "sb-bot", "bot", " bot "] {
+            assert_eq!(ids(&events_for(configured, &body)), ["smooch#m1"], "{configured:?}");
+        }
+        for other in ["int-agent", "custom", "Bot"] {
+            assert!(events_for(other, &body).is_empty(), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn without_our_integration_configured_only_a_human_agents_integration_silences_the_bot() {
+        let bot = json!({"id":"sb-bot","name":"bot","integrationId":"int-bot","integrationType":"custom"});
+        let agent = json!({"id":"sb-agent","name":"zd-agentWorkspace","integrationId":"int-agent","integrationType":"zd:agentWorkspace"});
+        let body = v2(json!([
+            held(v2_message("m1", "u1", "user", json!({"type":"text","text":"held by a bot"})), bot),
+            held(v2_message("m2", "u2", "user", json!({"type":"text","text":"held by an agent"})), agent),
+            v2_message("m3", "u3", "user", json!({"type":"text","text":"free"})),
+        ]));
+        assert_eq!(ids(&events_for("", &body)), ["smooch#m1", "smooch#m3"], "a deployment in the switchboard keeps answering");
+        assert_eq!(ids(&events_for("", &body)), ids(&events(&body).unwrap()));
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub use client::{ApiVersion, AppKey, SmoochClient, SmoochError};
 
 use connector_config::EnvKey;
 use connector_core::credentials::ChannelCredentials;
-use connector_core::{Channel, Event, Occasion, Refusal, SendError, Sender, WebhookRequest, WebhookResponse};
+use connector_core::{Channel, Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
 use connector_engine::ports::{Chatbot, FileContent, FileError, UserFile};
 use http::StatusCode;
@@ -31,6 +31,7 @@ pub const ENV: &[EnvKey] = &[
     ("SMOOCH_APP_ID", "smooch.app_id"),
     ("SMOOCH_KEY_ID", "smooch.key_id"),
     ("SMOOCH_SECRET", "smooch.secret"),
+    ("SMOOCH_SWITCHBOARD_INTEGRATION", "smooch.switchboard_integration"),
     ("SMOOCH_WEBHOOK_SECRET", "smooch.webhook_secret"),
 ];
 
@@ -49,6 +50,11 @@ pub struct SmoochSettings {
     pub secret: Option<SecretString>,
     #[serde(default)]
     pub webhook_secret: Option<SecretString>,
+    /// Our switchboard integration (its integration id, or the switchboard integration's id or
+    /// name): the bot answers a v2 conversation only while no integration or this one holds it
+    /// (see [`inbound::Switchboard`]).
+    #[serde(default)]
+    pub switchboard_integration: String,
     pub timeout_ms: u64,
     pub deadline_ms: u64,
 }
@@ -69,6 +75,7 @@ pub struct SmoochAddress {
 pub struct SmoochChannel {
     webhook_secret: SecretString,
     app_id: String,
+    switchboard: inbound::Switchboard,
     budget: Duration,
 }
 
@@ -101,7 +108,12 @@ pub fn setup(
     if configured.is_none() && extra_info.is_none() {
         return Err(SetupError::Missing("SMOOCH_KEY_ID and SMOOCH_SECRET (or ExtraInfo smooch/app_tokens)"));
     }
-    let channel = SmoochChannel { webhook_secret, app_id: settings.app_id.clone(), budget: Duration::from_millis(settings.deadline_ms) };
+    let channel = SmoochChannel {
+        webhook_secret,
+        app_id: settings.app_id.clone(),
+        switchboard: inbound::Switchboard::new(&settings.switchboard_integration),
+        budget: Duration::from_millis(settings.deadline_ms),
+    };
     let client = SmoochClient::new(&settings.api_url, settings.api_version, Duration::from_millis(settings.timeout_ms))?;
     let keys = ChannelCredentials::new(extra_info, SmoochSender::GROUP, environment, app_key_of, configured);
     Ok((channel, SmoochSender { client, keys }))
@@ -145,8 +157,9 @@ impl Channel for SmoochChannel {
     }
 
     /// Every readable event; one that cannot be read is logged and skipped, never the batch.
+    /// Messages of conversations another switchboard integration holds are no events.
     fn parse(&self, body: inbound::Payload) -> Result<Vec<Event>, Refusal> {
-        inbound::events(&body).map_err(|error| Refusal::bad_request(error.reason()))
+        inbound::events(&body, &self.switchboard).map_err(|error| Refusal::bad_request(error.reason()))
     }
 
     fn answer(&self, status: StatusCode) -> WebhookResponse {
@@ -165,9 +178,20 @@ impl Sender for SmoochSender {
         render::render(replies)
     }
 
-    async fn send(&self, to: &SmoochAddress, message: &SmoochMessage, deadline: Instant) -> Result<(), SendError> {
+    async fn send(&self, to: &SmoochAddress, message: &SmoochMessage, tag: &SendTag, deadline: Instant) -> Result<(), SendError> {
         let key = self.key(deadline).await?;
-        self.client.send(&key, to, message, deadline).await
+        self.client.send(&key, to, message, &tag.id, deadline).await
+    }
+
+    /// Sunshine v2 lists a conversation's messages with the metadata we gave them.
+    fn can_look_up(&self, to: &SmoochAddress) -> bool {
+        self.client.lists_messages(to)
+    }
+
+    async fn look_up(&self, to: &SmoochAddress, _message: &SmoochMessage, tag: &SendTag, deadline: Instant) -> Result<Lookup, SendError> {
+        let key = self.key(deadline).await?;
+        let found = self.client.has_message(&key, to, &tag.id, deadline).await?;
+        Ok(if found { Lookup::Found } else { Lookup::Absent })
     }
 
     async fn typing(&self, to: &SmoochAddress, deadline: Instant) -> Result<(), SendError> {
@@ -180,8 +204,12 @@ impl Sender for SmoochSender {
         self.client.display_name(&key, to, deadline).await
     }
 
+    /// Apps with private attachments serve users' files only to the app's credentials: the key is
+    /// looked up for a file on the API's own origin only, and a file fetched without one when the
+    /// environment has none (a public file still arrives; a private one is refused by Smooch).
     async fn fetch_file(&self, file: &UserFile, limit: u64, deadline: Instant) -> Result<FileContent, FileError> {
-        self.client.fetch_file(file, limit, deadline).await
+        let key = if self.client.is_api_origin(&file.url) { self.keys.get(deadline).await } else { None };
+        self.client.fetch_file(file, key.as_ref(), limit, deadline).await
     }
 }
 

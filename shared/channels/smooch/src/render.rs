@@ -1,7 +1,7 @@
 //! Replies -> Smooch messages: HTML to markdown (Smooch renders it where the channel formats
 //! text and strips it elsewhere), images as image messages in order, options as
 //! reply actions whose payload is the option's [`Tap`], link buttons as link actions, and text
-//! split under Smooch's limit.
+//! split under Smooch's limit, counted as the API counts it (UTF-16 code units).
 //!
 //! Smooch turns actions into each channel's own buttons (Messenger quick replies, WhatsApp
 //! reply buttons or lists, Telegram keyboards...). Beyond [`MAX_REPLY_ACTIONS`] options the
@@ -10,8 +10,10 @@
 use connector_engine::{Reply, Tap};
 use richtext::{Block, Media, MediaKind, Style};
 
-/// Smooch refuses longer texts.
-pub const MAX_TEXT_CHARS: usize = 4096;
+/// Smooch refuses longer texts. The spec's `textMessage.text` `maxLength: 4096` is counted by a
+/// JavaScript API, in UTF-16 code units (`length`): a character beyond the Basic Multilingual
+/// Plane, as most emoji are, counts two.
+pub const MAX_TEXT_UNITS: usize = 4096;
 /// More reply actions than Messenger shows as quick replies become numbered text.
 pub const MAX_REPLY_ACTIONS: usize = 13;
 
@@ -80,8 +82,7 @@ fn push_blocks(messages: &mut Vec<SmoochMessage>, blocks: Vec<Block>, actions: V
     let start = messages.len();
     let mut texts: Vec<String> = Vec::new();
     let flush = |texts: &mut Vec<String>, messages: &mut Vec<SmoochMessage>| {
-        let packed = richtext::pack(texts, "\n\n", MAX_TEXT_CHARS);
-        messages.extend(packed.into_iter().map(|text| SmoochMessage::Text { text, actions: Vec::new() }));
+        messages.extend(pack_in_units(texts).into_iter().map(|text| SmoochMessage::Text { text, actions: Vec::new() }));
         texts.clear();
     };
     for block in blocks {
@@ -108,6 +109,41 @@ fn push_blocks(messages: &mut Vec<SmoochMessage>, blocks: Vec<Block>, actions: V
             messages.push(SmoochMessage::Text { text, actions });
         }
     }
+}
+
+/// `texts` joined into as few messages as fit, each at most [`MAX_TEXT_UNITS`] UTF-16 units.
+///
+/// `richtext` counts characters (Unicode scalar values), so its parts of at most 4096 characters
+/// are at most 4096 units unless they hold astral characters. Such a part is cut again, by
+/// characters, with a limit lowered by the excess of its longest piece until every piece fits:
+/// the same paragraph, line, sentence and grapheme boundaries, and nothing lost. At half the
+/// limit every piece fits whatever it holds (no character is more than two units), so the search
+/// ends there at the latest.
+fn pack_in_units(texts: &[String]) -> Vec<String> {
+    let mut messages = Vec::new();
+    for part in richtext::pack(texts, "\n\n", MAX_TEXT_UNITS) {
+        let mut excess = utf16_len(&part).saturating_sub(MAX_TEXT_UNITS);
+        if excess == 0 {
+            messages.push(part);
+            continue;
+        }
+        let mut limit = MAX_TEXT_UNITS;
+        loop {
+            limit = limit.saturating_sub(excess).max(MAX_TEXT_UNITS / 2);
+            let pieces = richtext::split_text(&part, limit);
+            excess = pieces.iter().map(|piece| utf16_len(piece)).max().unwrap_or(0).saturating_sub(MAX_TEXT_UNITS);
+            if excess == 0 || limit == MAX_TEXT_UNITS / 2 {
+                messages.extend(pieces);
+                break;
+            }
+        }
+    }
+    messages
+}
+
+/// A text's length as Smooch's API counts it.
+fn utf16_len(text: &str) -> usize {
+    text.encode_utf16().count()
 }
 
 fn action_text(action: &Action) -> &str {
@@ -212,6 +248,28 @@ mod tests {
         );
     }
 
+    /// Found against the spec: `maxLength: 4096` counts UTF-16 units, and a part of 4096
+    /// characters with emoji was longer than that.
+    #[test]
+    fn a_4096_character_text_with_astral_emoji_is_split_into_parts_of_at_most_4096_utf16_units() {
+        let long = "Fine 😀. ".repeat(511) + "Fine 😀.!";
+        assert_eq!((long.chars().count(), utf16_len(&long)), (4096, 4608));
+        let emoji_only = "😀".repeat(4096);
+        for text in [long, emoji_only] {
+            let out = render(&[Reply::Text(text.clone())]);
+            assert!(out.len() >= 2, "{} messages", out.len());
+            let mut kept = String::new();
+            for message in &out {
+                let SmoochMessage::Text { text: part, .. } = message else { panic!("{message:?}") };
+                assert!(utf16_len(part) <= MAX_TEXT_UNITS, "{} units", utf16_len(part));
+                kept.extend(part.chars().filter(|c| !c.is_whitespace()));
+            }
+            assert_eq!(kept, text.chars().filter(|c| !c.is_whitespace()).collect::<String>(), "nothing lost");
+        }
+        let fits = "😀".repeat(2048);
+        assert_eq!(render(&[Reply::Text(fits.clone())]), vec![text(&fits)], "exactly 4096 units is one message");
+    }
+
     #[test]
     fn long_text_is_split_under_the_limit_and_the_actions_go_on_the_last_part() {
         let long = "A sentence that repeats. ".repeat(400);
@@ -220,7 +278,7 @@ mod tests {
         assert!(out.len() >= 3);
         for (i, message) in out.iter().enumerate() {
             let SmoochMessage::Text { text, actions } = message else { panic!("{message:?}") };
-            assert!(text.chars().count() <= MAX_TEXT_CHARS);
+            assert!(utf16_len(text) <= MAX_TEXT_UNITS);
             assert_eq!(actions.is_empty(), i + 1 < out.len());
         }
     }

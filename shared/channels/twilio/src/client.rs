@@ -1,9 +1,12 @@
-//! The Messages API: `POST {api}/2010-04-01/Accounts/{sid}/Messages.json`, Basic auth.
+//! The Messages API: `POST {api}/2010-04-01/Accounts/{sid}/Messages.json` to send, `GET` on the
+//! same URL to list (`twilio_api_v2010.json`, operations `CreateMessage` and `ListMessage`), Basic
+//! auth.
 
 use super::render::OutboundMessage;
 use connector_core::SendError;
 use connector_engine::ports::{FileContent, FileError, UserFile};
 use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
 use upstream::{ProviderCode, StatusClass, Timeouts, Upstream, UpstreamError};
@@ -45,6 +48,70 @@ impl TwilioError {
     }
 }
 
+/// How much earlier than our clock Twilio may date a message we created (both are NTP-synced;
+/// its dates have whole seconds).
+const CLOCK_SKEW_SECS: i64 = 5;
+
+/// A page of `ListMessage`: the fields a look-up compares.
+#[derive(Deserialize)]
+struct MessagePage {
+    #[serde(default)]
+    messages: Vec<ListedMessage>,
+}
+
+#[derive(Deserialize)]
+struct ListedMessage {
+    body: Option<String>,
+    /// RFC 2822, e.g. `Thu, 30 Jul 2015 20:12:31 +0000`.
+    date_created: Option<String>,
+    num_media: Option<String>,
+}
+
+impl ListedMessage {
+    /// The same content, created at or after `since` (Unix seconds).
+    fn is(&self, message: &OutboundMessage, since: i64) -> bool {
+        let created = self
+            .date_created
+            .as_deref()
+            .and_then(|date| time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc2822).ok())
+            .map(time::OffsetDateTime::unix_timestamp);
+        let has_media = self.num_media.as_deref().is_some_and(|n| n != "0");
+        let body = self.body.as_deref().unwrap_or_default().trim();
+        let interactive_body = match &message.interactive {
+            Some(crate::interactive::Interactive::QuickReply { body, .. } | crate::interactive::Interactive::ListPicker { body, .. }) => {
+                Some(body.trim())
+            }
+            None => None,
+        };
+        (body == message.body.trim() || Some(body) == interactive_body)
+            && has_media == message.media_url.is_some()
+            && created.is_some_and(|at| at >= since - CLOCK_SKEW_SECS)
+    }
+}
+
+/// Where the client's requests go.
+pub struct Endpoints<'a> {
+    /// The REST API (`https://api.twilio.com`).
+    pub api: &'a str,
+    /// The Content API (`https://content.twilio.com`).
+    pub content: &'a str,
+    /// Where Twilio reports each message's later outcome.
+    pub status_callback: String,
+    /// Which messages ask for it.
+    pub status_callbacks: StatusCallbacks,
+}
+
+/// Which sent messages name a status callback: each costs Twilio's two or three posts
+/// (`sent`, `delivered`, `read`) to the function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCallbacks {
+    /// Every message: an agent hears of theirs that failed, a bot reply's failure is logged.
+    All,
+    /// Agents' messages only.
+    Agent,
+}
+
 pub struct TwilioClient {
     upstream: Upstream,
     /// Media of inbound messages.
@@ -52,17 +119,66 @@ pub struct TwilioClient {
     /// The REST API's origin: only media URLs there get the account's credentials.
     api: upstream::Url,
     messages_url: String,
+    /// `POST {content}/v1/Content`.
+    contents_url: String,
     account_sid: String,
     auth_token: SecretString,
+    /// Where Twilio reports each message's later outcome.
+    status_url: String,
+    status_callbacks: StatusCallbacks,
 }
 
 impl TwilioClient {
-    pub fn new(api_url: &str, account_sid: &str, auth_token: SecretString, timeout: Duration) -> Result<Self, UpstreamError> {
+    pub fn new(endpoints: &Endpoints<'_>, account_sid: &str, auth_token: SecretString, timeout: Duration) -> Result<Self, UpstreamError> {
+        let api_url = endpoints.api;
         let upstream = Upstream::new("Twilio", Timeouts::overall(timeout))?;
         let messages_url = format!("{}/2010-04-01/Accounts/{account_sid}/Messages.json", api_url.trim_end_matches('/'));
+        let contents_url = format!("{}/v1/Content", endpoints.content.trim_end_matches('/'));
         let api = upstream::Url::parse(api_url).map_err(|_| UpstreamError::InvalidUrl { service: "Twilio" })?;
         let files = Upstream::for_files("Twilio media", Timeouts::overall(timeout), api_url)?;
-        Ok(Self { upstream, files, api, messages_url, account_sid: account_sid.to_owned(), auth_token })
+        let status_url = endpoints.status_callback.clone();
+        let status_callbacks = endpoints.status_callbacks;
+        Ok(Self {
+            upstream,
+            files,
+            api,
+            messages_url,
+            contents_url,
+            account_sid: account_sid.to_owned(),
+            auth_token,
+            status_url,
+            status_callbacks,
+        })
+    }
+
+    /// Creates a content (`ContentCreateRequest`: `friendly_name`, `language`, `types`) and
+    /// returns its SID (`HX` + 32 hex digits).
+    pub async fn create_content(
+        &self,
+        types: &serde_json::Value,
+        language: &str,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<String, UpstreamError> {
+        // Twilio's friendly names are at most 64 characters; the key's digest is the tail.
+        let friendly_name: String = name.chars().rev().take(64).collect::<Vec<_>>().into_iter().rev().collect();
+        let body = serde_json::json!({ "friendly_name": friendly_name, "language": language, "types": types });
+        let request = self
+            .upstream
+            .request(upstream::Method::POST, &self.contents_url)
+            .basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()))
+            .json(&body);
+        let answer = self.upstream.send(request, Some(deadline)).await?;
+        if answer.class() != StatusClass::Success {
+            return Err(self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json)));
+        }
+        answer
+            .json()
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .filter(|sid| sid.starts_with("HX"))
+            .map(str::to_owned)
+            .ok_or(UpstreamError::InvalidResponse { service: "Twilio Content", reason: "no content sid" })
     }
 
     /// A media file of an inbound message. Twilio's media URLs may require the account's Basic
@@ -77,13 +193,38 @@ impl TwilioClient {
         connector_core::files::fetch(&self.files, request, file, limit, deadline).await
     }
 
-    /// Sends one message from the company address `from` to the user address `to`.
+    /// Sends one message from the company address `from` to the user address `to`: its
+    /// content `content` (buttons or a list) when given, else its text and media.
+    /// `from_agent` marks its status callback, so a later failure reaches the agent.
     ///
     /// Never retried here: a request whose answer was lost may have created the message.
-    pub async fn send(&self, from: &str, to: &str, message: &OutboundMessage, deadline: Instant) -> Result<(), SendError> {
-        let mut form = vec![("To", to), ("From", from), ("Body", message.body.as_str())];
-        if let Some(url) = &message.media_url {
-            form.push(("MediaUrl", url));
+    pub async fn send(
+        &self,
+        from: &str,
+        to: &str,
+        message: &OutboundMessage,
+        content: Option<&str>,
+        from_agent: bool,
+        deadline: Instant,
+    ) -> Result<(), SendError> {
+        let callback = match (from_agent, self.status_callbacks) {
+            (true, _) => Some(format!("{}?{}", self.status_url, crate::AGENT_QUERY)),
+            (false, StatusCallbacks::All) => Some(self.status_url.clone()),
+            (false, StatusCallbacks::Agent) => None,
+        };
+        let mut form = vec![("To", to), ("From", from)];
+        if let Some(callback) = &callback {
+            form.push(("StatusCallback", callback));
+        }
+        match content {
+            // A content's text is its own: no Body with it.
+            Some(sid) => form.push(("ContentSid", sid)),
+            None => {
+                form.push(("Body", message.body.as_str()));
+                if let Some(url) = &message.media_url {
+                    form.push(("MediaUrl", url));
+                }
+            }
         }
         let request = self
             .upstream
@@ -108,11 +249,55 @@ impl TwilioClient {
         }
         Err(SendError::from_upstream(error, unreachable))
     }
+
+    /// Whether Twilio has `message` from `from` to `to`, created since `since` (Unix seconds):
+    /// the pair's latest messages, newest first, are compared by content and date.
+    pub async fn has_message(
+        &self,
+        from: &str,
+        to: &str,
+        message: &OutboundMessage,
+        since: i64,
+        deadline: Instant,
+    ) -> Result<bool, SendError> {
+        let url = upstream::Url::parse_with_params(&self.messages_url, [("To", to), ("From", from), ("PageSize", "50")])
+            .map_err(|_| SendError::BadAddress("twilio"))?;
+        let request =
+            self.upstream.request(upstream::Method::GET, url).basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()));
+        let answer = self.upstream.send(request, Some(deadline)).await.map_err(SendError::Unavailable)?;
+        if answer.class() != StatusClass::Success {
+            return Err(SendError::Unavailable(
+                self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json)),
+            ));
+        }
+        let page: MessagePage = serde_json::from_value(answer.json())
+            .map_err(|_| SendError::Unavailable(UpstreamError::InvalidResponse { service: "Twilio", reason: "not a message list" }))?;
+        Ok(page.messages.iter().any(|listed| listed.is(message, since)))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn listed(body: &str, date: &str, media: &str) -> ListedMessage {
+        ListedMessage { body: Some(body.into()), date_created: Some(date.into()), num_media: Some(media.into()) }
+    }
+
+    #[test]
+    fn a_listed_message_is_ours_only_with_the_same_content_created_since_the_send_less_the_clock_skew() {
+        let text = OutboundMessage::text("Hello".into());
+        // Thu, 30 Jul 2015 20:12:31 +0000
+        let at = 1_438_287_151;
+        assert!(listed("Hello", "Thu, 30 Jul 2015 20:12:31 +0000", "0").is(&text, at));
+        assert!(listed("Hello", "Thu, 30 Jul 2015 20:12:27 +0000", "0").is(&text, at), "4 s of skew");
+        assert!(!listed("Hello", "Thu, 30 Jul 2015 20:12:20 +0000", "0").is(&text, at), "an earlier one");
+        assert!(!listed("Hello!", "Thu, 30 Jul 2015 20:12:31 +0000", "0").is(&text, at));
+        assert!(!listed("Hello", "not a date", "0").is(&text, at));
+        let image = OutboundMessage::media("https://cdn.example/a.png".into());
+        assert!(listed("", "Thu, 30 Jul 2015 20:12:31 +0000", "1").is(&image, at));
+        assert!(!listed("", "Thu, 30 Jul 2015 20:12:31 +0000", "0").is(&image, at));
+    }
 
     #[test]
     fn unsubscribed_invalid_and_out_of_window_recipients_are_told_apart_and_unreachable() {

@@ -2,9 +2,9 @@
 
 use crate::{Network, TwilioAddress, TwilioSender};
 use connector_core::{Event, Route, Sender};
-use connector_engine::ConversationKey;
 use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
+use connector_engine::{ConversationKey, Tap};
 
 /// Twilio sends at most ten media per message.
 const MAX_MEDIA: usize = 10;
@@ -21,6 +21,12 @@ pub struct TwilioInbound {
     pub num_media: usize,
     /// `MediaUrl{N}` with `MediaContentType{N}`, in order.
     pub media: Vec<UserFile>,
+    /// What a tapped WhatsApp button (`ButtonPayload`) or list item (`ListId`) carries: one of
+    /// our options' taps, or a payload of someone else's (a template's button).
+    pub tapped: Option<String>,
+    /// WhatsApp's business-scoped user id (2026), when Twilio names it beside a phone number
+    /// (`ExternalUserId`, or `ExternalUserIdentifier` as Twilio's changelog calls it).
+    pub external_user_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -41,6 +47,27 @@ impl InboundError {
     }
 }
 
+/// The conversation between the company's address and the user's.
+pub fn conversation_key(company: &str, user: &str) -> ConversationKey {
+    ConversationKey::new(format!("twilio-{company}-{user}").replace(":+", "").replace('+', ""))
+}
+
+/// Whose conversation a message between `company` and `user` is. A WhatsApp user may be known
+/// by their number and by a business-scoped user id (a username, 2026, e.g.
+/// `whatsapp:US.13491208655302741918`): a message naming both links the id to the number's
+/// conversation, so one naming only the id later finds the same conversation.
+pub fn route_of(company: &str, user: &str, external_user_id: Option<&str>) -> Route {
+    let bare = user.strip_prefix("whatsapp:").unwrap_or(user);
+    let whatsapp = bare.len() != user.len();
+    match external_user_id {
+        _ if whatsapp && !bare.starts_with('+') => Route::Alias(conversation_key(company, user)),
+        Some(id) if whatsapp && !id.is_empty() && id != bare => {
+            Route::Linked { key: conversation_key(company, user), alias: conversation_key(company, &format!("whatsapp:{id}")) }
+        }
+        _ => Route::Conversation(conversation_key(company, user)),
+    }
+}
+
 impl TwilioInbound {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
         let field = |name: &'static str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -52,6 +79,8 @@ impl TwilioInbound {
             to: required("To")?,
             body: params.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()).unwrap_or_default(),
             num_media,
+            external_user_id: field("ExternalUserIdentifier").or_else(|| field("ExternalUserId")),
+            tapped: field("ButtonPayload").or_else(|| field("ListId")),
             media: (0..num_media.min(MAX_MEDIA))
                 .filter_map(|i| {
                     let url = params.iter().find(|(k, _)| *k == format!("MediaUrl{i}")).map(|(_, v)| v.trim().to_owned())?;
@@ -69,7 +98,7 @@ impl TwilioInbound {
     /// The PHP connector's externalId: `twilio-<To>-<From>` without `:+` and `+`, so HyperChat
     /// users it created stay addressable (`twilio-whatsapp14155238886-whatsapp34600111222`).
     pub fn conversation_key(&self) -> ConversationKey {
-        ConversationKey::new(format!("twilio-{}-{}", self.to, self.from).replace(":+", "").replace('+', ""))
+        conversation_key(&self.to, &self.from)
     }
 
     /// The reply address: back from the number the user wrote to.
@@ -78,14 +107,16 @@ impl TwilioInbound {
     }
 
     pub fn to_event(&self) -> Event {
-        let input = if self.num_media > 0 {
-            UserInput::Media { caption: self.body.clone(), files: self.media.clone() }
-        } else {
-            UserInput::Text(self.body.clone())
+        // A tap on one of our buttons picks its option; Body then holds only its title.
+        let tap = self.tapped.as_deref().and_then(Tap::from_payload);
+        let input = match tap {
+            Some(tap) => UserInput::Pick(tap),
+            None if self.num_media > 0 => UserInput::Media { caption: self.body.clone(), files: self.media.clone() },
+            None => UserInput::Text(self.body.clone()),
         };
         Event {
             id: MessageId::new("twilio", &self.message_sid),
-            route: Route::Conversation(self.conversation_key()),
+            route: route_of(&self.to, &self.from, self.external_user_id.as_deref()),
             address: Some(TwilioSender::address(&self.reply_address())),
             input: Input::User(input),
         }
@@ -117,6 +148,52 @@ mod tests {
         .unwrap();
         assert_eq!(m.conversation_key().as_str(), "twilio-whatsapp14155238886-whatsapp34600111222");
         assert_eq!(m.network(), Network::WhatsApp);
+    }
+
+    #[test]
+    fn a_whatsapp_user_known_by_number_and_username_links_them_and_a_username_alone_is_an_alias() {
+        let company = "whatsapp:+14155238886";
+        let both = TwilioInbound::from_params(&params(&[
+            ("MessageSid", "SM1"),
+            ("From", "whatsapp:+34600111222"),
+            ("To", company),
+            ("ExternalUserId", "US.13491208655302741918"),
+        ]))
+        .unwrap();
+        let alias = conversation_key(company, "whatsapp:US.13491208655302741918");
+        assert_eq!(both.to_event().route, Route::Linked { key: both.conversation_key(), alias: alias.clone() });
+        let username =
+            TwilioInbound::from_params(&params(&[("MessageSid", "SM2"), ("From", "whatsapp:US.13491208655302741918"), ("To", company)]))
+                .unwrap();
+        assert_eq!(username.to_event().route, Route::Alias(alias.clone()));
+        assert_eq!(alias.as_str(), "twilio-whatsapp14155238886-whatsapp:US.13491208655302741918");
+        let renamed = TwilioInbound::from_params(&params(&[
+            ("MessageSid", "SM3"),
+            ("From", "whatsapp:+34600111222"),
+            ("To", company),
+            ("ExternalUserIdentifier", "US.13491208655302741918"),
+        ]))
+        .unwrap();
+        assert_eq!(renamed.to_event().route, both.to_event().route, "Twilio's changelog name is read too");
+        let sms = TwilioInbound::from_params(&params(&[("MessageSid", "SM4"), ("From", "+34600111222"), ("To", "+1")])).unwrap();
+        assert_eq!(sms.to_event().route, Route::Conversation(sms.conversation_key()));
+    }
+
+    #[test]
+    fn a_tapped_button_or_list_item_of_ours_picks_its_option_and_a_foreign_payload_is_text() {
+        let tap = Tap { number: 2, label: "Credit".into() };
+        let base = [("MessageSid", "SM1"), ("From", "whatsapp:+3"), ("To", "whatsapp:+1"), ("Body", "Credit")];
+        for field in ["ButtonPayload", "ListId"] {
+            let payload = tap.payload();
+            let mut pairs = base.to_vec();
+            pairs.push((field, payload.as_str()));
+            let m = TwilioInbound::from_params(&params(&pairs)).unwrap();
+            assert_eq!(m.to_event().input, Input::User(UserInput::Pick(tap.clone())), "{field}");
+        }
+        let mut pairs = base.to_vec();
+        pairs.push(("ButtonPayload", "TEMPLATE_BUTTON_1"));
+        let foreign = TwilioInbound::from_params(&params(&pairs)).unwrap();
+        assert_eq!(foreign.to_event().input, Input::User(UserInput::Text("Credit".into())));
     }
 
     #[test]

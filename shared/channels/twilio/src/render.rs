@@ -3,6 +3,7 @@
 //! messages as fit while keeping the order.
 
 use crate::Network;
+use crate::interactive::Interactive;
 use connector_engine::Reply;
 use richtext::{Block, Style};
 
@@ -12,8 +13,22 @@ pub const MAX_BODY_CHARS: usize = 1600;
 /// One Messages API call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundMessage {
+    /// The text; for an interactive message, the numbered text sent if its content cannot be
+    /// made.
     pub body: String,
     pub media_url: Option<String>,
+    /// WhatsApp buttons or a list (Content API), instead of `body`.
+    pub interactive: Option<Interactive>,
+}
+
+impl OutboundMessage {
+    pub fn text(body: String) -> Self {
+        Self { body, media_url: None, interactive: None }
+    }
+
+    pub fn media(url: String) -> Self {
+        Self { body: String::new(), media_url: Some(url), interactive: None }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -21,6 +36,9 @@ pub struct RenderOptions {
     pub network: Network,
     /// Send media as links on SMS (no MMS outside the US/Canada).
     pub sms_media_as_links: bool,
+    /// WhatsApp options as buttons or a list, with this label on the list's button; `None`:
+    /// numbered text (SMS, interactive messages turned off, or the user's window closed).
+    pub interactive: Option<String>,
 }
 
 impl RenderOptions {
@@ -74,13 +92,25 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
                     .collect();
                 let hint = number_hint.trim();
                 let list = numbered.join("\n");
+                let interactive = options.interactive.as_deref().and_then(|button| {
+                    let question = blocks
+                        .iter()
+                        .map(|b| if let Block::Text(text) = b { Some(text.as_str()) } else { None })
+                        .collect::<Option<Vec<_>>>()?;
+                    Interactive::of(&question.join("\n\n"), labels, *first_number, button)
+                });
                 match blocks.last_mut() {
                     Some(Block::Text(question)) if hint.is_empty() => *question = format!("{question}\n{list}"),
                     Some(Block::Text(question)) => *question = format!("{question} {hint}\n{list}"),
                     _ if hint.is_empty() => blocks.push(Block::Text(list)),
                     _ => blocks.push(Block::Text(format!("{hint}\n{list}"))),
                 }
-                push_blocks(&mut pieces, blocks, options);
+                let fallback =
+                    blocks.iter().map(|b| if let Block::Text(text) = b { text.as_str() } else { "" }).collect::<Vec<_>>().join("\n\n");
+                match interactive {
+                    Some(content) if fallback.chars().count() <= MAX_BODY_CHARS => pieces.push(Piece::Interactive(content, fallback)),
+                    _ => push_blocks(&mut pieces, blocks, options),
+                }
             }
             // A media message where the network takes the file; its name and link otherwise (SMS
             // without MMS, a type WhatsApp refuses, which Twilio would only report later).
@@ -100,6 +130,8 @@ pub fn render(replies: &[Reply], options: &RenderOptions) -> Vec<OutboundMessage
 enum Piece {
     Text(String),
     Media(String),
+    /// Buttons or a list, and the numbered text it falls back to.
+    Interactive(Interactive, String),
 }
 
 fn push_blocks(pieces: &mut Vec<Piece>, blocks: Vec<Block>, options: &RenderOptions) {
@@ -117,7 +149,7 @@ fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
     let mut messages = Vec::new();
     let mut run: Vec<String> = Vec::new();
     let flush = |run: &mut Vec<String>, messages: &mut Vec<OutboundMessage>| {
-        messages.extend(richtext::pack(run, "\n\n", MAX_BODY_CHARS).into_iter().map(|body| OutboundMessage { body, media_url: None }));
+        messages.extend(richtext::pack(run, "\n\n", MAX_BODY_CHARS).into_iter().map(OutboundMessage::text));
         run.clear();
     };
     for piece in pieces {
@@ -126,7 +158,11 @@ fn pack(pieces: Vec<Piece>) -> Vec<OutboundMessage> {
             Piece::Text(_) => {}
             Piece::Media(url) => {
                 flush(&mut run, &mut messages);
-                messages.push(OutboundMessage { body: String::new(), media_url: Some(url) });
+                messages.push(OutboundMessage::media(url));
+            }
+            Piece::Interactive(content, fallback) => {
+                flush(&mut run, &mut messages);
+                messages.push(OutboundMessage { body: fallback, media_url: None, interactive: Some(content) });
             }
         }
     }
@@ -140,11 +176,11 @@ mod tests {
     use connector_engine::{ChoiceOption, Link};
 
     fn opts(network: Network) -> RenderOptions {
-        RenderOptions { network, sms_media_as_links: true }
+        RenderOptions { network, sms_media_as_links: true, interactive: None }
     }
 
     fn text(body: &str) -> OutboundMessage {
-        OutboundMessage { body: body.into(), media_url: None }
+        OutboundMessage::text(body.into())
     }
 
     #[test]
@@ -165,6 +201,26 @@ mod tests {
     }
 
     #[test]
+    fn a_whatsapp_choice_that_fits_is_one_interactive_message_whose_body_is_the_numbered_fallback() {
+        let replies = [
+            Reply::Text("Hello.".into()),
+            Reply::Choice {
+                text: "More?".into(),
+                options: vec![ChoiceOption::new("Yes"), ChoiceOption::new("No")],
+                first_number: 1,
+                number_hint: "(type a number)".into(),
+            },
+        ];
+        let whatsapp = RenderOptions { interactive: Some("Options".into()), ..opts(Network::WhatsApp) };
+        let out = render(&replies, &whatsapp);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert_eq!(out[0], text("Hello."));
+        assert_eq!(out[1].body, "More? (type a number)\n1) Yes\n2) No");
+        assert!(matches!(&out[1].interactive, Some(Interactive::QuickReply { body, actions }) if body == "More?" && actions.len() == 2));
+        assert!(render(&replies, &opts(Network::WhatsApp)).iter().all(|m| m.interactive.is_none()), "turned off: text");
+    }
+
+    #[test]
     fn link_buttons_are_written_out_as_title_and_url() {
         let replies = [Reply::Links { text: "See".into(), links: vec![Link { title: "Shop".into(), url: "https://shop.test".into() }] }];
         assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("See\n\nShop: https://shop.test")]);
@@ -178,8 +234,8 @@ mod tests {
             out,
             vec![
                 text("Look"),
-                OutboundMessage { body: String::new(), media_url: Some("https://x.test/a.png".into()) },
-                OutboundMessage { body: String::new(), media_url: Some("https://x.test/b.png".into()) },
+                OutboundMessage::media("https://x.test/a.png".into()),
+                OutboundMessage::media("https://x.test/b.png".into()),
                 text("Done"),
             ]
         );
@@ -195,7 +251,7 @@ mod tests {
         let replies = [Reply::Text("Here".into()), Reply::File(file)];
         assert_eq!(
             render(&replies, &opts(Network::WhatsApp)),
-            vec![text("Here"), OutboundMessage { body: String::new(), media_url: Some("https://c.test/files/t/a.pdf".into()) }]
+            vec![text("Here"), OutboundMessage::media("https://c.test/files/t/a.pdf".into())]
         );
         assert_eq!(render(&replies, &opts(Network::Sms)), vec![text("Here\n\na.pdf: https://c.test/files/t/a.pdf")]);
         let zip = connector_engine::SharedFile {
