@@ -469,3 +469,51 @@ fn samconfig_names_only_parameters_the_template_has() {
     }
     assert_eq!(config["default"]["deploy"]["parameters"]["capabilities"].as_str(), Some("CAPABILITY_IAM"));
 }
+
+/// `infra/sam-local/env.py`'s file for these fakes' variables.
+fn sam_local_env(fakes: &str) -> serde_json::Value {
+    let dir = std::env::temp_dir().join(format!("sam-local-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fakes_file = dir.join("fakes.env");
+    std::fs::write(&fakes_file, fakes).unwrap();
+    let output = std::process::Command::new("python3")
+        .arg(repo_root().join("infra/sam-local/env.py"))
+        .arg("--fakes")
+        .arg(&fakes_file)
+        .output()
+        .expect("python3 runs infra/sam-local/env.py");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("the env file is JSON")
+}
+
+#[test]
+fn the_sam_local_env_file_names_every_function_sets_only_declared_variables_and_signs_like_the_sample_events() {
+    let template = template();
+    let env =
+        sam_local_env("INBENTA_API_KEY=k\nINBENTA_API_SECRET=s\nTWILIO_API_URL=http://127.0.0.1:9\nSMOOCH_API_URL=http://127.0.0.1:9\n");
+    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    let named: Vec<String> = env.as_object().unwrap().keys().cloned().collect();
+    let mut expected = functions.clone();
+    expected.sort();
+    assert_eq!(named, expected, "one entry per function of template.yaml");
+    let globals = &template[template.find("\nGlobals:\n").unwrap()..template.find("\nResources:\n").unwrap()];
+    for function in &functions {
+        let block = resource_block(&template, function);
+        for (variable, _) in env[function].as_object().unwrap() {
+            let declared = format!("\n        {variable}:");
+            let own = format!("\n          {variable}:");
+            assert!(
+                globals.contains(&declared) || block.contains(&own),
+                "{function}: {variable} is not declared, so sam local would ignore it"
+            );
+        }
+        assert_eq!(env[function]["SECRETS_ID"], "", "{function} reads its secrets from the file, not Secrets Manager");
+        assert_eq!(env[function]["QUEUE_URL"], "", "{function} processes in the invocation");
+    }
+    // The values infra/events/*.json are signed for (infra/events/generate.py).
+    let generator = std::fs::read_to_string(repo_root().join("infra/events/generate.py")).unwrap();
+    let token = env["TwilioFunction"]["TWILIO_AUTH_TOKEN"].as_str().unwrap();
+    let url = env["TwilioFunction"]["TWILIO_WEBHOOK_URL"].as_str().unwrap();
+    assert!(generator.contains(&format!("\"{token}\"")) && generator.contains(&format!("\"{url}\"")), "{token} {url}");
+    assert_eq!(env["SmoochFunction"]["SMOOCH_API_URL"], "http://127.0.0.1:9", "the fakes' addresses are passed on");
+}

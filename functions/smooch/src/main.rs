@@ -6,7 +6,9 @@ use connector_app::{App, lambda};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda::init_logging();
-    let app = App::from_env().await?;
-    let function = app.smooch_function(app.inbenta()?).await?;
-    lambda::serve_function(function).await
+    lambda::build_and_serve(async {
+        let app = App::from_env().await?;
+        app.smooch_function(app.inbenta()?).await
+    })
+    .await
 }

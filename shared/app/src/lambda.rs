@@ -108,6 +108,33 @@ enum Answer<H> {
     Sqs(SqsBatchResponse),
 }
 
+/// Builds a function and serves it. A function that cannot be built (a setting or secret not
+/// set yet) answers its first invocation with why, so the invoking side reads the reason
+/// (`cargo lambda invoke`, the Lambda console, API Gateway's 502 in the logs) instead of waiting
+/// on a process that is gone, then exits, so the next invocation starts afresh and reads the
+/// secrets again.
+pub async fn build_and_serve<E: Endpoint>(
+    build: impl std::future::Future<Output = Result<Function<E>, crate::AppError>>,
+) -> Result<(), Error> {
+    let error = match build.await {
+        Ok(function) => return serve_function(function).await,
+        Err(error) => format!("the function cannot start: {}", error_chain(&error)),
+    };
+    tracing::error!("{error}");
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<serde_json::Value>| {
+        let error = error.clone();
+        async move {
+            // Once this answer is posted: the next invocation gets a new process.
+            tokio::spawn(async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                std::process::exit(1);
+            });
+            Err::<serde_json::Value, Error>(error.into())
+        }
+    }))
+    .await
+}
+
 /// Serves a function built by [`crate::App`]: its webhook and the SQS events of its queue.
 /// Without `QUEUE_URL` (an emulator) each request's events are processed before it is
 /// answered, as nothing may run once the invocation has answered.
