@@ -7,6 +7,14 @@
 //! - [`conversation`]: the per-user state persisted between messages.
 //! - [`ports`]: the narrow traits the engine talks through (chatbot, live chat, store, clock).
 //! - [`step`]: one user message or live-chat event -> new state + channel-neutral replies.
+//!   - `step/mod.rs`: the inputs, [`step::Engine`], its policy, one turn, the deadline helper.
+//!   - `step/live_chat.rs`: the chat's events, relaying to the agent (text, files), the chat's end.
+//!   - `step/escalation.rs`: triggers, the offer of an agent, the escalation form, opening a chat.
+//!   - `step/bot.rs`: the bot session, asking, responding to a reply, presenting, tracking.
+//!   - `step/ratings.rs`: the rating question and the ratings given.
+//!   - `step/presentation.rs`: answers as replies and options (pure, synchronous).
+//!   - `step/survey_flow.rs`: the survey after a chat, offered, answered, submitted.
+//!   - `step/turn.rs`: the replies and the question of one turn.
 //! - [`survey`]: Inbenta's satisfaction survey after a chat, asked question by question.
 //! - [`undelivered`]: a message the channel reported later as not delivered, told to the agent.
 #![forbid(unsafe_code)]

@@ -1,6 +1,7 @@
 use super::*;
-use crate::conversation::PromptKind;
-use crate::ports::{ChatOrigin, ChatRef, FileContent, Surveys, WithSurveys};
+use crate::conversation::{BotSession, ChatStage, PromptKind, RatingChoice};
+use crate::ports::{BotInput, ChatOrigin, ChatRef, ChatRequest, FileContent, Surveys, TrackingEvent, WithSurveys};
+use crate::reply::{ChoiceOption, Link};
 use crate::survey::{Expects, Question, Survey, SurveyAnswer, SurveyChoice};
 use crate::testing::{ScriptedChannel, ScriptedChatbot, ScriptedLiveChat};
 use async_trait::async_trait;
