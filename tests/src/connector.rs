@@ -14,9 +14,10 @@ use channel_smooch::SmoochChannel;
 use channel_twilio::TwilioChannel;
 use connector_app::{App, Ingest};
 use connector_config::Sources;
+use connector_core::store::StateStore;
 use connector_core::{LocalQueue, Webhook, WebhookRequest, WebhookResponse};
 use connector_engine::conversation::Conversation;
-use connector_engine::ports::{StateStore, Timestamp};
+use connector_engine::values::Timestamp;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -278,7 +279,8 @@ impl Connector {
     /// Commits the conversation `key` changed by `edit`, expiring `expires_in` seconds from now,
     /// as one turn with no replies.
     async fn rewrite_conversation(&self, key: &str, expires_in: i64, edit: impl FnOnce(&mut Conversation, Timestamp)) {
-        use connector_engine::ports::{Commit, MessageId, Outbox};
+        use connector_core::store::{Commit, Outbox};
+        use connector_engine::values::MessageId;
         let key = connector_engine::ConversationKey::new(key);
         let now = connector_engine::Clock::now(&connector_engine::SystemClock);
         let mut stored = self.store.load(&key, now).await.expect("store readable");

@@ -2,8 +2,11 @@
 //! DynamoDB store, so tests and the benchmark can report store calls per message.
 
 use async_trait::async_trait;
+use connector_core::store::{
+    Cache, Commit, Conversations, Dedupe, Indexes, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned,
+};
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Commit, MessageId, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned};
+use connector_engine::values::{MessageId, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -86,17 +89,25 @@ impl CountingStore {
 }
 
 #[async_trait]
-impl StateStore for CountingStore {
+impl Dedupe for CountingStore {
+    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
+        self.count();
+        self.inner.progress(id, now).await
+    }
+
+    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.count_write();
+        self.inner.record_progress(id, progress, expires_at).await
+    }
+}
+
+#[async_trait]
+impl Conversations for CountingStore {
     async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError> {
         let loaded = self.inner.load(key, now).await;
         let bytes = loaded.as_ref().map_or(0, |v| json_len(&v.conversation) + v.outbox.as_ref().map_or(0, json_len));
         self.count_read(bytes);
         loaded
-    }
-
-    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
-        self.count();
-        self.inner.progress(id, now).await
     }
 
     async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -107,19 +118,17 @@ impl StateStore for CountingStore {
         self.inner.commit(commit).await
     }
 
-    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
-        self.count_write();
-        self.inner.record_progress(id, progress, expires_at).await
-    }
-
-    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
-        self.count();
-        self.inner.chat_conversation(chat_id, now).await
-    }
-
     async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
         self.count();
         self.inner.peek(key, now).await
+    }
+}
+
+#[async_trait]
+impl Indexes for CountingStore {
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        self.count();
+        self.inner.chat_conversation(chat_id, now).await
     }
 
     async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
@@ -131,7 +140,10 @@ impl StateStore for CountingStore {
         self.count();
         self.inner.ticket_recipient(key, now).await
     }
+}
 
+#[async_trait]
+impl Cache for CountingStore {
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
         self.count();
         self.inner.cache_get(key, now).await

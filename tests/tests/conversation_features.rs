@@ -152,6 +152,9 @@ async fn a_missing_extra_info_group_means_the_label_files() {
     let c = Connector::start().await;
     c.inbenta.on_message("hours", answer("We open at 9."));
     assert!(c.sms("hours").await.replies[0].body.contains("Was this answer helpful?"));
+    // ExtraInfo was read, and the group was missing: the labels are the files' for that reason.
+    let reads: Vec<_> = c.inbenta.requests().into_iter().filter(|r| r.path.ends_with("/app/data/twilio")).map(|r| r.status).collect();
+    assert_eq!(reads, [Some(404)], "the channel's ExtraInfo group was asked for once and was missing");
 }
 
 // ---------------------------------------------------------------- environments

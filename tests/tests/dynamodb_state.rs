@@ -101,16 +101,22 @@ async fn a_plain_message_costs_three_reads_and_two_small_writes_once_the_token_i
 }
 
 /// A reply the channel refused for now (503) is sent by the message's retry from the committed
-/// outbox: the bot is not asked again and the user gets it once.
+/// outbox: the bot is not asked again and the user gets it once. (It replaces the lease-era test
+/// of a redelivery waiting while another request finished its turn, which slept 300 ms and could
+/// pass without that takeover: there is no lease since durable ingestion.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_the_channel_refused_for_now_is_sent_by_the_retry_without_asking_the_bot_again() {
     let c = Connector::start_on_dynamodb().await;
     c.inbenta.on_message("hello", unrated("Hello once."));
     c.sms("warm up").await;
+    let sends_before = c.twilio.requests().len();
     c.twilio.fail_with(503, 1);
     let answer = c.sms("hello").await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.replies.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["Hello once."]);
+    // The send was refused, then sent again by the retry: not one send that went through at once.
+    let sends: Vec<_> = c.twilio.requests().into_iter().skip(sends_before).map(|r| (r.method, r.status)).collect();
+    assert_eq!(sends, [("POST".to_owned(), Some(503)), ("POST".to_owned(), Some(201))], "one refused send, one retried send");
     assert_eq!(
         c.inbenta.bot_inputs().iter().filter(|i| **i == serde_json::json!({"message": "hello"})).count(),
         1,

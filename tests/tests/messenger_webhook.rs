@@ -195,6 +195,7 @@ async fn forged_missing_and_changed_signatures_are_refused_before_anything_happe
     let (good, _) = connector_tests::graph::sign(&body);
     let changed = body.replace("hello", "HELLO");
     assert_eq!(c.messenger_raw("POST", "", changed.into_bytes(), &[json, ("x-hub-signature-256", &good)]).await.status, 403);
+    assert_eq!(c.store_calls.calls(), 0, "the store was touched");
     assert!(c.inbenta.requests().is_empty() && c.graph.requests().is_empty(), "no upstream call");
     let garbage = "{not json";
     let (signed, _) = connector_tests::graph::sign(garbage);

@@ -205,6 +205,7 @@ async fn wrong_or_missing_keys_are_refused_before_anything_happens_and_garbage_i
     assert_eq!(c.smooch_raw(body.clone(), &[json, ("x-api-key", "guess")]).await.status, 403);
     assert_eq!(c.smooch_raw(body.clone(), &[json]).await.status, 403);
     assert_eq!(c.smooch_raw(body, &[json, ("x-api-key", &format!("{WEBHOOK_SECRET}x"))]).await.status, 403);
+    assert_eq!(c.store_calls.calls(), 0, "the store was touched");
     assert!(c.inbenta.requests().is_empty() && c.smooch.requests().is_empty(), "no upstream call");
     assert_eq!(c.smooch_raw(b"{not json".to_vec(), &[json, ("x-api-key", WEBHOOK_SECRET)]).await.status, 400);
 }

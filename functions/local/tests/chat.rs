@@ -3,27 +3,104 @@
 //! (an agent offered after two answers the bot cannot give, the chat both ways, the bot again).
 
 use connector_tests::connector::repo_root;
-use std::io::Write;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
-/// Runs `connector-local chat <args>`, typing `lines` one by one; what the terminal showed.
-fn chat(args: &[&str], lines: &[&str]) -> String {
-    let mut child = spawn_chat(args);
-    let mut stdin = child.stdin.take().expect("stdin");
-    // Each line waits for the one before to be answered (the agent side polls every 200 ms).
-    for line in lines.iter().chain(&["/quit"]) {
-        std::thread::sleep(Duration::from_millis(1500));
-        writeln!(stdin, "{line}").expect("the chat reads its input");
+/// How long one typed line may take to be answered (the agent side polls every 200 ms).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// `connector-local chat` running, with what its terminal showed so far.
+struct Terminal {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    shown: Arc<(Mutex<String>, Condvar)>,
+}
+
+impl Terminal {
+    fn start(args: &[&str]) -> Self {
+        let mut child = spawn_chat(args);
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let shown = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let writer = shown.clone();
+        // Bytes, not lines: the prompt `you> ` ends no line.
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n @ 1..) = stdout.read(&mut buffer) {
+                writer.0.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..n]));
+                writer.1.notify_all();
+            }
+        });
+        let terminal = Self { child, stdin: Some(stdin), shown };
+        terminal.wait_for(0, "/quit or Ctrl-D ends.");
+        terminal
     }
-    drop(stdin);
-    let output = child.wait_with_output().expect("the chat ends");
-    assert!(output.status.success());
-    String::from_utf8_lossy(&output.stdout).into_owned()
+
+    fn shown(&self) -> String {
+        self.shown.0.lock().unwrap().clone()
+    }
+
+    /// Waits until `expected`, then a prompt, were shown after the first `from` bytes; where
+    /// `expected` ends.
+    fn wait_for(&self, from: usize, expected: &str) -> usize {
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        let (lock, changed) = &*self.shown;
+        let mut shown = lock.lock().unwrap();
+        loop {
+            if let Some(at) = shown[from..].find(expected).map(|at| from + at + expected.len())
+                && shown[at..].contains("you> ")
+            {
+                return at;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "{expected:?} not shown within {ANSWER_TIMEOUT:?}, in:\n{shown}");
+            shown = changed.wait_timeout(shown, left).unwrap().0;
+        }
+    }
+
+    /// Types `line`, then waits until `answer` (and the prompt after it) is shown.
+    fn answered(&mut self, line: &str, answer: &str) -> usize {
+        let from = self.shown.0.lock().unwrap().len();
+        writeln!(self.stdin.as_mut().expect("the chat is open"), "{line}").expect("the chat reads its input");
+        self.wait_for(from, answer)
+    }
+
+    /// Types `/quit`; everything the terminal showed.
+    fn quit(mut self) -> String {
+        let mut stdin = self.stdin.take().expect("the chat is open");
+        writeln!(stdin, "/quit").expect("the chat reads its input");
+        drop(stdin);
+        assert!(self.child.wait().expect("the chat ends").success());
+        // The reader sees the end of the output once the process is gone.
+        let deadline = Instant::now() + ANSWER_TIMEOUT;
+        while !self.shown().ends_with("you> /quit\n") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.shown()
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `connector-local chat <args>`, typing each line once the one before was answered
+/// (`(line, what its answer ends with)`); what the terminal showed.
+fn chat(args: &[&str], turns: &[(&str, &str)]) -> String {
+    let mut terminal = Terminal::start(args);
+    for (line, answer) in turns {
+        terminal.answered(line, answer);
+    }
+    terminal.quit()
 }
 
 /// `connector-local chat <args>` against the demo bot, its input and output piped.
-fn spawn_chat(args: &[&str]) -> std::process::Child {
+fn spawn_chat(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_connector-local"))
         .arg("chat")
         .args(args)
@@ -47,7 +124,14 @@ fn assert_shown_in_order(shown: &str, expected: &[&str]) {
     }
 }
 
-const BOOKING: [&str; 3] = ["hello", "order a new card", "Madrid"];
+/// What the demo bot's booking asks, typed as a Smooch or Messenger user: each line with how
+/// its answer ends.
+const BOOKING: [(&str, &str); 3] =
+    [("hello", "[Terms and conditions]"), ("order a new card", "[Roma]"), ("Madrid", "On which day would you like to come?")];
+
+/// Two lines the bot cannot answer, then "Yes" to the agent it offers: Alex joins.
+const TO_AN_AGENT: [(&str, &str); 3] =
+    [("zzz", "Try \"hello\" to see what I know."), ("qqq", "2) No"), ("1", "Agent Alex has joined the conversation.")];
 
 #[test]
 fn the_terminal_chat_plays_a_smooch_user_with_buttons() {
@@ -77,19 +161,25 @@ fn the_terminal_chat_plays_a_messenger_user_with_quick_replies() {
 
 #[test]
 fn asking_for_an_agent_offers_one_and_without_live_chat_says_none_is_available() {
-    let with_agent = chat(&["--with-agent"], &["I want to talk to an agent", "1", "/close-agent"]);
+    let with_agent = chat(
+        &["--with-agent"],
+        &[("I want to talk to an agent", "2) No"), ("1", "Agent Alex has joined the conversation."), ("/close-agent", "Chat closed")],
+    );
     assert_shown_in_order(
         &with_agent,
         &["Let me see whether one of our agents is free.", "Do you want to start a chat with a human agent?", "Agent Alex has joined"],
     );
-    let alone = chat(&[], &["I want to talk to a person"]);
+    let alone = chat(&[], &[("I want to talk to a person", "No agents available")]);
     assert_shown_in_order(&alone, &["Let me see whether one of our agents is free.", "No agents available"]);
 }
 
 #[test]
 fn after_the_local_agent_closes_a_chat_the_next_escalation_opens_a_new_chat_the_agent_joins() {
-    let lines = ["zzz", "qqq", "1", "/close-agent", "zzz", "qqq", "1", "/agent Hello again.", "/agent"];
-    let shown = chat(&["--with-agent"], &lines);
+    let mut turns = TO_AN_AGENT.to_vec();
+    turns.push(("/close-agent", "Chat closed"));
+    turns.extend(TO_AN_AGENT);
+    turns.extend([("/agent Hello again.", "bot> Hello again."), ("/agent", "[agent] /agent TEXT answers as the agent")]);
+    let shown = chat(&["--with-agent"], &turns);
     let expected = [
         "Agent Alex has joined the conversation.",
         "Chat closed",
@@ -104,8 +194,11 @@ fn after_the_local_agent_closes_a_chat_the_next_escalation_opens_a_new_chat_the_
 
 #[test]
 fn the_prompt_never_lands_inside_a_reply() {
-    let typed = ["hello", "zzz", "qqq", "1", "/agent Hi.", "thanks", "/close-agent"];
-    let shown = chat(&["--with-agent"], &typed);
+    let mut turns = vec![("hello", "4) Terms and conditions")];
+    turns.extend(TO_AN_AGENT);
+    turns.extend([("/agent Hi.", "bot> Hi."), ("thanks", "[agent sees] thanks"), ("/close-agent", "Chat closed")]);
+    let typed: Vec<&str> = turns.iter().map(|(line, _)| *line).collect();
+    let shown = chat(&["--with-agent"], &turns);
     // Input from a pipe is echoed after the prompt, as a terminal shows what is typed.
     let prompt_lines: Vec<&str> = shown.lines().filter_map(|line| line.strip_prefix("you> ")).collect();
     assert!(prompt_lines.len() > typed.len(), "a prompt per turn:\n{shown}");
@@ -117,8 +210,14 @@ fn the_prompt_never_lands_inside_a_reply() {
 
 #[test]
 fn the_terminal_chat_reaches_a_local_agent_and_comes_back_to_the_bot() {
-    let lines = ["zzz", "qqq", "1", "/agent Hello, I am Alex.", "my card is blocked", "/close-agent", "hello"];
-    let shown = chat(&["--with-agent"], &lines);
+    let mut turns = TO_AN_AGENT.to_vec();
+    turns.extend([
+        ("/agent Hello, I am Alex.", "bot> Hello, I am Alex."),
+        ("my card is blocked", "[agent sees] my card is blocked"),
+        ("/close-agent", "Chat closed"),
+        ("hello", "4) Terms and conditions"),
+    ]);
+    let shown = chat(&["--with-agent"], &turns);
     let expected = [
         "Do you want to start a chat with a human agent?",
         "I will try to connect you with an agent. Please wait.",
@@ -137,34 +236,17 @@ fn a_file_the_local_agent_shares_reaches_the_terminal_as_a_link_the_local_server
     std::fs::create_dir_all(&dir).unwrap();
     let receipt = dir.join("receipt.txt");
     std::fs::write(&receipt, "Receipt no. 7").unwrap();
-    let mut child = spawn_chat(&["--with-agent"]);
-    let mut stdin = child.stdin.take().expect("stdin");
-    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
-    let stdout = child.stdout.take().expect("stdout");
-    std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    for line in ["zzz", "qqq", "1", &format!("/agent-file {}", receipt.display())] {
-        std::thread::sleep(Duration::from_millis(1500));
-        writeln!(stdin, "{line}").expect("the chat reads its input");
+    let mut terminal = Terminal::start(&["--with-agent"]);
+    for (line, answer) in TO_AN_AGENT {
+        terminal.answered(line, answer);
     }
     // On SMS (no MMS) a file is its name and link: "receipt.txt: http://127.0.0.1:PORT/hyperchat/files/...".
-    let mut shown = String::new();
-    let link = loop {
-        let line = lines_rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("no link shown in:\n{shown}"));
-        shown.push_str(&line);
-        shown.push('\n');
-        if let Some(at) = line.find("receipt.txt: ") {
-            break line[at + "receipt.txt: ".len()..].trim().to_owned();
-        }
-    };
+    let at = terminal.answered(&format!("/agent-file {}", receipt.display()), "receipt.txt: ");
+    let shown = terminal.shown();
+    let link = shown[at..].lines().next().unwrap_or_default().trim().to_owned();
     assert!(link.starts_with("http://127.0.0.1:") && link.contains("/hyperchat/files/"), "{link}");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let fetched = runtime.block_on(connector_tests::raw_http::get(&link, &[])).expect("the local server answers");
     assert_eq!((fetched.status, fetched.body.as_slice()), (200, &b"Receipt no. 7"[..]));
-    writeln!(stdin, "/quit").unwrap();
-    drop(stdin);
-    assert!(child.wait().expect("the chat ends").success());
+    terminal.quit();
 }

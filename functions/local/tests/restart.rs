@@ -56,6 +56,7 @@ async fn every_webhook_route_refuses_unsigned_requests_unknown_routes_answer_404
     let local = LocalServer::start(options(free_port(), &table, &inbenta, &twilio)).await;
     for (path, content_type, body) in [
         ("/twilio", "application/x-www-form-urlencoded", &b"Body=hello&From=%2B34600000001"[..]),
+        ("/twilio/status", "application/x-www-form-urlencoded", b"MessageSid=SM00000000000000000000000000000001&MessageStatus=delivered"),
         ("/smooch", "application/json", b"{}"),
         ("/messenger", "application/json", b"{}"),
         ("/hyperchat", "application/json", b"{}"),

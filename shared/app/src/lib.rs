@@ -15,10 +15,11 @@ use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
 use connector_core::queue::{self, Consumer, Forwarding, LocalQueue, Processor, Queue, QueueSettings};
+use connector_core::store::StateStore;
 use connector_core::webhook::Reload;
 use connector_core::{Fingerprinter, Sinks, Webhook};
 use connector_engine::labels::{Labels, LabelsError};
-use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, StateStore, SystemClock, WithSurveys};
+use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, SystemClock, WithSurveys};
 use connector_engine::settings::{ContentRatings, Custom, Digester, EscalationPolicy};
 use connector_engine::step::Policy;
 use inbenta::hyperchat::{HyperChatClient, HyperChatConfig, HyperChatSettings};
@@ -37,7 +38,7 @@ pub enum AppError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Labels(#[from] LabelsError),
+    Labels(#[from] LabelFileError),
     #[error("{0} must be set")]
     Missing(&'static str),
     #[error(transparent)]
@@ -54,6 +55,31 @@ pub enum AppError {
     Messenger(#[source] channel_messenger::SetupError),
     #[error(transparent)]
     Secrets(#[from] state_store::secrets::SecretsError),
+}
+
+/// Why the label file of the conversation's language could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LabelFileError {
+    #[error("cannot read label file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("label file {path} is unusable")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: LabelsError,
+    },
+}
+
+/// Loads `<dir>/<lang>.toml`. A missing file is an error: operators must ship their language.
+/// The engine parses the text; reading the file is composition's.
+pub fn load_labels(dir: &Path, lang: &str) -> Result<Labels, LabelFileError> {
+    let path = dir.join(format!("{lang}.toml"));
+    let text = std::fs::read_to_string(&path).map_err(|source| LabelFileError::Read { path: path.clone(), source })?;
+    Labels::parse(&text).map_err(|source| LabelFileError::Parse { path, source })
 }
 
 /// Targets whose debug and trace events show requests and answers on the wire (DynamoDB items
@@ -178,7 +204,7 @@ impl App {
         }
         let state: StateSettings = config.section("state")?;
         let lang: ConversationDefaults = config.section("conversation")?;
-        let labels = Labels::load(lang_dir, &lang.default.lang)?;
+        let labels = load_labels(lang_dir, &lang.default.lang)?;
         let store: Arc<dyn StateStore> = match state.table() {
             Some(table) => Arc::new(DynamoStore::from_env(table).await),
             None => Arc::new(InMemoryStore::default()),
@@ -227,7 +253,7 @@ impl App {
         if !self.api()?.has_credentials() {
             return Err(AppError::Missing("INBENTA_API_KEY and INBENTA_API_SECRET"));
         }
-        let client = InbentaClient::new(InbentaConfig::from_config(&self.config)?, Some(self.store.clone()), self.clock.clone())
+        let client = InbentaClient::new(InbentaConfig::from_config(&self.config)?, Some(self.store.clone().cache()), self.clock.clone())
             .map_err(AppError::Chatbot)?;
         Ok(Arc::new(client))
     }
@@ -250,7 +276,7 @@ impl App {
     /// ticketing API with the `chat.messenger` key and secret), when those are configured.
     fn surveyed(&self, live_chat: Arc<dyn LiveChat>) -> Result<Arc<dyn LiveChat>, AppError> {
         let Some(config) = SurveyConfig::from_config(&self.config)? else { return Ok(live_chat) };
-        let surveys = ChatSurveys::new(config, Some(self.store.clone()), self.clock.clone()).map_err(AppError::Chatbot)?;
+        let surveys = ChatSurveys::new(config, Some(self.store.clone().cache()), self.clock.clone()).map_err(AppError::Chatbot)?;
         Ok(Arc::new(WithSurveys { live_chat, surveys: Arc::new(surveys) }))
     }
 
@@ -285,7 +311,7 @@ impl App {
         let settings: TwilioSettings = self.config.section("twilio")?;
         let lang: ConversationDefaults = self.config.section("conversation")?;
         let (channel, sender) = channel_twilio::setup(&settings).map_err(AppError::Twilio)?;
-        Ok((channel, sender.with_contents(self.store.clone(), self.clock.clone(), &lang.default.lang)))
+        Ok((channel, sender.with_contents(self.store.clone().cache(), self.clock.clone(), &lang.default.lang)))
     }
 
     /// The Smooch webhook and its sender; API keys per environment from the chatbot's
@@ -343,7 +369,7 @@ impl App {
         let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
         let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
         let files = hyperchat.map(|hyperchat| self.file_proxy(&settings, hyperchat)).transpose()?.flatten();
-        Ok(HyperChatEvents::new(&settings, &tickets, files, queue, self.store.clone(), self.clock.clone()))
+        Ok(HyperChatEvents::new(&settings, &tickets, files, queue, self.store.clone().cache(), self.clock.clone()))
     }
 
     /// The links that hand agents' files to users, when the function knows its public URL.

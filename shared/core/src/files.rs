@@ -1,7 +1,8 @@
 //! Users' files, fetched from their channel for the agent: the one download every sender uses,
 //! with its size limit, and the name and media type the agent sees.
 
-use connector_engine::ports::{FileContent, FileError, UserFile};
+use connector_engine::ports::FileError;
+use connector_engine::values::{FileContent, UserFile};
 use tokio::time::Instant;
 use upstream::{Download, DownloadError, Upstream};
 

@@ -8,6 +8,8 @@
 //!   processor that consumes it, retries and dead letters.
 //! - [`pipeline`]: one event, exactly once: load, engine step, commit with its outbox,
 //!   delivery with write-ahead progress.
+//! - [`store`]: the store port the pipeline uses, split by capability (dedupe, conversations,
+//!   indexes, cache); `state-store` implements it.
 //! - [`credentials`]: channel credentials per environment from ExtraInfo, else configuration.
 //! - [`files`]: users' files fetched from their channel for the agent.
 //! - [`fingerprint`]: keyed, non-reversible names for identifiers in logs.
@@ -19,12 +21,14 @@ pub mod files;
 pub mod fingerprint;
 pub mod pipeline;
 pub mod queue;
+pub mod store;
 pub mod webhook;
 
 pub use channel::{Channel, Event, Lookup, Occasion, Refusal, ReplySink, Route, SendError, SendTag, Sender, SetupError, Sinks};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use queue::{Job, LocalQueue, Processor, Queue, QueueError};
+pub use store::{Cache, StateStore, StoreError};
 pub use webhook::{Endpoint, Webhook};
 
 use bytes::Bytes;

@@ -22,17 +22,16 @@
 use crate::channel::{Event, Lookup, Occasion, Rendered, ReplySink, Route, SendError, SendTag, Sinks};
 use crate::fingerprint::Fingerprinter;
 use crate::queue::QueueError;
+use crate::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
 use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
 use connector_engine::conversation::{Conversation, Mode, ReplyAddress};
 use connector_engine::error_chain;
 use connector_engine::labels::Label;
 use connector_engine::labels::Labels;
-use connector_engine::ports::{
-    Chatbot, Clock, Commit, FileContent, FileError, LiveChat, MessageId, Outbox, Progress, StateStore, StoreError, TicketKey,
-    TicketRecipient, Timestamp, UserChannel, UserFile, Versioned,
-};
+use connector_engine::ports::{Chatbot, Clock, FileError, LiveChat, UserChannel};
 use connector_engine::step::{ChatEvent, Engine, Input, OnOutage, Outage, Policy, shows_agent_typing};
+use connector_engine::values::{FileContent, MessageId, Timestamp, UserFile};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;

@@ -533,14 +533,14 @@ mod tests {
     impl Consumer for Recorder {
         async fn consume(&self, delivery: &Delivery) -> Disposition {
             self.seen.lock().unwrap().push(delivery.body.clone());
-            let retry = Disposition::Retry { after: Duration::from_millis(5), cause: "down".into() };
+            let retry = Disposition::Retry { after: Duration::from_secs(10), cause: "down".into() };
             match delivery.body.as_str() {
                 "poison" if delivery.attempt >= 3 => Disposition::DeadLetter { cause: "always fails".into() },
                 "dead" => Disposition::DeadLetter { cause: "given up".into() },
                 "poison" => retry,
                 "flaky" if self.flaky.fetch_add(1, Ordering::SeqCst) < 2 => retry,
                 "slow" => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
                     Disposition::Done
                 }
                 _ => Disposition::Done,
@@ -572,8 +572,8 @@ mod tests {
     fn characters_sqs_refuses_are_escaped_and_the_event_reads_back_the_same() {
         use crate::channel::Event;
         use connector_engine::conversation::ConversationKey;
-        use connector_engine::ports::MessageId;
         use connector_engine::step::{Input, UserInput};
+        use connector_engine::values::MessageId;
         let text = "a\u{fffe}b\u{ffff}c".to_owned();
         let event = Event {
             id: MessageId::new("twilio", "SM1"),
@@ -586,8 +586,10 @@ mod tests {
         assert_eq!(serde_json::from_str::<Event>(&job.body).unwrap(), event);
     }
 
-    #[tokio::test]
+    /// On the paused clock: the 30 s job takes no real time, and the order is tokio's time's.
+    #[tokio::test(start_paused = true)]
     async fn a_group_is_processed_in_order_while_another_group_goes_on_beside_it() {
+        let started = std::time::Instant::now();
         let queue = LocalQueue::default();
         let recorder = Arc::new(Recorder::default());
         queue.start(recorder.clone());
@@ -595,10 +597,13 @@ mod tests {
         queue.settle().await;
         let seen = recorder.seen.lock().unwrap().clone();
         assert_eq!(seen, ["slow", "b1", "a2"]);
+        assert!(started.elapsed() < Duration::from_secs(5), "no real wait for the job's 30 s");
     }
 
-    #[tokio::test]
+    /// On the paused clock: its 10 s backoffs take no real time.
+    #[tokio::test(start_paused = true)]
     async fn a_failing_job_is_retried_before_the_next_of_its_group_and_a_poison_one_is_dead_lettered() {
+        let started = std::time::Instant::now();
         let queue = LocalQueue::default();
         let recorder = Arc::new(Recorder::default());
         queue.start(recorder.clone());
@@ -610,14 +615,15 @@ mod tests {
         let order: Vec<&String> = seen.iter().filter(|s| ["flaky", "after"].contains(&s.as_str())).collect();
         assert_eq!(order.last().map(|s| s.as_str()), Some("after"));
         assert_eq!(queue.dead_letters(), [DeadLetter { body: "poison".into(), cause: "always fails".into() }]);
+        assert!(started.elapsed() < Duration::from_secs(5), "no real wait for four 10 s backoffs");
     }
 
     #[test]
     fn an_event_forwarded_into_its_conversations_group_is_no_duplicate_of_itself() {
         use crate::channel::Event;
         use connector_engine::conversation::ConversationKey;
-        use connector_engine::ports::MessageId;
         use connector_engine::step::{ChatEvent, Input};
+        use connector_engine::values::MessageId;
         let input = Input::Chat { chat_id: "c1".into(), event: ChatEvent::Closed };
         let event = Event { id: MessageId::new("hyperchat", "e1"), route: Route::Chat("c1".into()), address: None, input };
         let forwarded =

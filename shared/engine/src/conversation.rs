@@ -1,7 +1,7 @@
 //! The state of one user's conversation, persisted between messages (DynamoDB `conv#<key>`).
 
-use crate::ports::{ChatRef, Timestamp};
 use crate::survey::SurveyRun;
+use crate::values::{ChatRef, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;

@@ -1,10 +1,10 @@
-//! User-facing texts: `lang/<lang>.toml`, one `key = "text"` per label.
+//! User-facing texts: `lang/<lang>.toml`, one `key = "text"` per label, parsed here from the
+//! file's text (composition, `connector_app::load_labels`, reads the file).
 //!
 //! The code names labels through [`Label`], never through loose strings, so a test can check
 //! that every label it may show exists in every shipped language.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 macro_rules! labels {
     ($($variant:ident => $key:literal),* $(,)?) => {
@@ -72,28 +72,16 @@ pub struct Labels {
     texts: HashMap<String, String>,
 }
 
+/// A label file's text that is not a flat TOML table of strings (composition names the file).
 #[derive(Debug, thiserror::Error)]
-pub enum LabelsError {
-    #[error("cannot read label file {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("label file {path} is not a flat TOML table of strings")]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: toml::de::Error,
-    },
-}
+#[error("not a flat TOML table of strings")]
+pub struct LabelsError(#[source] pub toml::de::Error);
 
 impl Labels {
-    /// Loads `<dir>/<lang>.toml`. A missing file is an error: operators must ship their language.
-    pub fn load(dir: &Path, lang: &str) -> Result<Self, LabelsError> {
-        let path = dir.join(format!("{lang}.toml"));
-        let text = std::fs::read_to_string(&path).map_err(|source| LabelsError::Read { path: path.clone(), source })?;
-        let texts = toml::from_str(&text).map_err(|source| LabelsError::Parse { path, source })?;
+    /// Labels from the text of a label file (`lang/<lang>.toml`, one `key = "text"` per label).
+    /// Reading the file is the caller's: the engine does no I/O.
+    pub fn parse(text: &str) -> Result<Self, LabelsError> {
+        let texts = toml::from_str(text).map_err(LabelsError)?;
         Ok(Self { texts })
     }
 
@@ -121,6 +109,18 @@ impl Labels {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// A shipped label file, read as composition reads it.
+    fn shipped(dir: &Path, lang: &str) -> Labels {
+        Labels::parse(&std::fs::read_to_string(dir.join(format!("{lang}.toml"))).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_file_that_is_no_table_of_strings_is_refused() {
+        assert!(Labels::parse("thanks = 3").is_err());
+        assert_eq!(Labels::parse("thanks = \"Thank you\"").unwrap().get(Label::Thanks), "Thank you");
+    }
 
     #[test]
     fn a_label_missing_from_the_files_reads_as_its_key() {
@@ -135,7 +135,7 @@ mod tests {
         langs.sort();
         assert!(langs.len() >= 3, "{langs:?}");
         for lang in &langs {
-            let labels = Labels::load(&dir, lang).unwrap();
+            let labels = shipped(&dir, lang);
             let missing: Vec<&str> = Label::ALL.iter().map(|l| l.key()).filter(|k| !labels.texts.contains_key(*k)).collect();
             assert!(missing.is_empty(), "lang/{lang}.toml lacks {missing:?}");
         }
@@ -144,9 +144,9 @@ mod tests {
     #[test]
     fn every_shipped_language_has_the_same_keys_as_english() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lang");
-        let english = Labels::load(&dir, "en").unwrap();
+        let english = shipped(&dir, "en");
         for lang in ["es", "it"] {
-            let other = Labels::load(&dir, lang).unwrap();
+            let other = shipped(&dir, lang);
             let mut missing: Vec<_> = english.texts.keys().filter(|k| !other.texts.contains_key(*k)).collect();
             missing.sort();
             assert!(missing.is_empty(), "{lang} lacks {missing:?}");

@@ -2,10 +2,15 @@
 //!
 //! Layout:
 //! - [`settings`]: the engine's own configuration tables (ratings, escalation, only-chat mode).
-//! - [`labels`]: user-facing texts from `lang/<lang>.toml`.
+//! - [`labels`]: user-facing texts, parsed from the text of `lang/<lang>.toml` (composition
+//!   reads the file).
 //! - [`answer`]: the Inbenta Chatbot API response model, read leniently.
 //! - [`conversation`]: the per-user state persisted between messages.
-//! - [`ports`]: the narrow traits the engine talks through (chatbot, live chat, store, clock).
+//! - [`values`]: the values the engine, its ports and the store share (time, message ids,
+//!   chats, files); they depend on no other module.
+//! - [`ports`]: the engine's ports, the narrow traits it talks through (chatbot, live chat,
+//!   surveys, the user's channel, clock). The store port is `connector_core::store`: the
+//!   engine never touches the store.
 //! - [`step`]: one user message or live-chat event -> new state + channel-neutral replies.
 //!   - `step/mod.rs`: the inputs, [`step::Engine`], its policy, one turn, the deadline helper.
 //!   - `step/live_chat.rs`: the chat's events, relaying to the agent (text, files), the chat's end.
@@ -32,10 +37,12 @@ pub mod survey;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 pub mod undelivered;
+pub mod values;
 
 pub use conversation::{Conversation, ConversationKey, ReplyAddress};
-pub use ports::{Chatbot, Clock, LiveChat, MessageId, StateStore, SystemClock, Timestamp};
+pub use ports::{Chatbot, Clock, LiveChat, SystemClock};
 pub use reply::{ChoiceOption, Link, Reply, SharedFile, Tap};
+pub use values::{MessageId, Timestamp};
 
 /// An error and its causes on one line (`outer: cause: root cause`), for logs.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

@@ -1,30 +1,20 @@
-//! The narrow traits the engine talks through. Adapters (Inbenta over HTTP, DynamoDB, Twilio...)
-//! implement them in their own crates; tests use in-memory ones.
+//! The engine's ports: the narrow traits it talks through (chatbot, live chat and its surveys,
+//! the user's channel, clock), with their requests, answers and errors. Adapters (Inbenta over
+//! HTTP, HyperChat, Twilio...) implement them in their own crates; tests use in-memory ones
+//! (`testing`). The store port is not here: the engine never touches the store
+//! (`connector_core::store`).
 
 use crate::answer::BotResponse;
-use crate::conversation::{BotSession, Conversation, ConversationKey, ReplyAddress};
-use crate::reply::Reply;
+use crate::conversation::BotSession;
 use crate::survey::{Survey, SurveyAnswer};
+/// What [`Clock::now`] answers; also re-exported here for paths that name it `ports::Timestamp`.
+pub use crate::values::Timestamp;
+use crate::values::{ChatRef, FileContent, UserFile};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-/// Unix time in seconds: the unit of DynamoDB TTL, bot session and lease expiry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Timestamp(pub i64);
-
-impl Timestamp {
-    pub fn plus(self, d: Duration) -> Self {
-        Self(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
-    }
-
-    pub fn seconds_since(self, earlier: Timestamp) -> i64 {
-        self.0.saturating_sub(earlier.0)
-    }
-}
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Time source, injected so expiry decisions are testable.
 pub trait Clock: Send + Sync {
@@ -121,34 +111,6 @@ pub struct ChatRequest {
     pub history: Vec<HistoryLine>,
 }
 
-/// A file the user sent, as their channel names it: fetched only when an agent is to get it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserFile {
-    pub url: String,
-    /// The media type the channel announced, if any.
-    pub media_type: Option<String>,
-    /// Its name, when the channel gives one.
-    pub name: Option<String>,
-}
-
-/// A file's content, ready to pass on.
-#[derive(Clone, PartialEq, Eq)]
-pub struct FileContent {
-    pub name: String,
-    pub media_type: String,
-    pub bytes: Vec<u8>,
-}
-
-impl std::fmt::Debug for FileContent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FileContent")
-            .field("name", &self.name)
-            .field("media_type", &self.media_type)
-            .field("bytes", &self.bytes.len())
-            .finish()
-    }
-}
-
 /// Why a file of the user's could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -158,15 +120,6 @@ pub enum FileError {
     Unavailable(String),
     #[error("the channel cannot fetch files")]
     Unsupported,
-}
-
-/// `10 MB`, `512 KB`: sizes as people read them (decimal units, as channels state their limits).
-pub fn human_size(bytes: u64) -> String {
-    match bytes {
-        0..1_000 => format!("{bytes} bytes"),
-        1_000..1_000_000 => format!("{} KB", bytes / 1_000),
-        _ => format!("{} MB", (bytes as f64 / 1e6 * 10.0).round() / 10.0),
-    }
 }
 
 /// The user's channel, as the engine needs it in a live chat: the user's name for the agent,
@@ -192,13 +145,6 @@ impl UserChannel for NoUserChannel {
     async fn fetch_file(&self, _file: &UserFile) -> Result<FileContent, FileError> {
         Err(FileError::Unsupported)
     }
-}
-
-/// A chat as the connector addresses it: the chat, and the HyperChat user who is our end user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChatRef {
-    pub chat_id: String,
-    pub user_id: String,
 }
 
 /// The live-chat app a chat was opened in, as Inbenta's `CHAT_ATTENDED` tracking event names it
@@ -383,171 +329,4 @@ impl LiveChat for NoLiveChat {
     async fn chat_owner(&self, _chat_id: &str) -> Result<Option<String>, LiveChatError> {
         Ok(None)
     }
-}
-
-/// A provider's message or event id, namespaced by its source (`twilio#SM...`): the dedupe key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MessageId(String);
-
-impl MessageId {
-    pub fn new(source: &str, id: &str) -> Self {
-        Self(format!("{source}#{id}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for MessageId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// One turn's replies, stored with the conversation in the commit, so a processing attempt
-/// that dies part way is finished by the next one instead of being run again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Outbox {
-    /// The message (or event) whose turn produced these replies.
-    pub message_id: MessageId,
-    pub address: ReplyAddress,
-    pub replies: Vec<Reply>,
-    /// The replies are an agent's (or their chat's), not the bot's: some channels send them
-    /// differently (Messenger's `HUMAN_AGENT` tag).
-    #[serde(default)]
-    pub from_agent: bool,
-}
-
-/// A conversation as stored, with the version its next commit must match.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Versioned {
-    /// 0 when the conversation did not exist yet.
-    pub version: u64,
-    pub conversation: Conversation,
-    /// The replies of the last committed turn (sent or not: [`Progress`] says).
-    pub outbox: Option<Outbox>,
-}
-
-/// How far the delivery of one message's replies got (`seen#<id>`): the record that makes a
-/// message exactly-once. It outlives the queue's five-minute deduplication.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Progress {
-    /// Provider messages whose send may have started: never sent again unless the provider,
-    /// asked, says it never got one.
-    pub attempted: usize,
-    /// Provider messages the turn rendered.
-    pub total: usize,
-    /// The answer to the last attempted send was lost (at this time) on a channel that can be
-    /// asked: whether it arrived is settled by asking before anything else is sent.
-    pub unconfirmed: Option<Timestamp>,
-}
-
-impl Progress {
-    /// `attempted` of `total` messages attempted, each known sent or refused.
-    pub fn attempted(attempted: usize, total: usize) -> Self {
-        Self { attempted, total, unconfirmed: None }
-    }
-
-    /// Every message was attempted and none is in doubt: the message is handled, a redelivery
-    /// is a duplicate.
-    pub fn is_done(&self) -> bool {
-        self.attempted >= self.total && self.unconfirmed.is_none()
-    }
-}
-
-/// One turn's commit: the new state and its outbox, if the stored version is still `version`.
-#[derive(Debug, Clone, Copy)]
-pub struct Commit<'a> {
-    pub key: &'a ConversationKey,
-    pub version: u64,
-    pub conversation: &'a Conversation,
-    pub outbox: &'a Outbox,
-    /// A live chat this turn opened, indexed in the same write so its events always find the
-    /// conversation.
-    pub chat_opened: Option<&'a str>,
-    pub expires_at: Timestamp,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The version moved: another writer committed first.
-    #[error("conditional write lost: {0}")]
-    Conflict(String),
-    #[error("stored item is unreadable: {0}")]
-    Corrupt(String),
-    /// The store refused the request as such (a key over DynamoDB's limit): it would be
-    /// refused again.
-    #[error("the state store refused the request")]
-    Invalid(#[source] Box<dyn std::error::Error + Send + Sync>),
-    #[error("state store unavailable")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl StoreError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Conflict(_) | Self::Unavailable(_))
-    }
-}
-
-/// What a reply to a ticket names that leads back to the user: the ticket's number, or the
-/// e-mail of its creator (the one the escalation form collected).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum TicketKey {
-    Ticket(String),
-    /// Kept normalised ([`TicketKey::contact`]): e-mails are matched without case or spaces.
-    Contact(String),
-}
-
-impl TicketKey {
-    pub fn contact(email: &str) -> Self {
-        Self::Contact(email.trim().to_lowercase())
-    }
-
-    /// The key as stored (`ticket#<number>`, `contact#<e-mail>`).
-    pub fn stored(&self) -> String {
-        match self {
-            Self::Ticket(ticket) => format!("ticket#{ticket}"),
-            Self::Contact(email) => format!("contact#{email}"),
-        }
-    }
-}
-
-/// Who a reply to a ticket reaches. The address travels with the conversation key: a ticket is
-/// answered days later, after the conversation itself may have expired.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TicketRecipient {
-    pub conversation: ConversationKey,
-    pub address: ReplyAddress,
-}
-
-/// Where conversations, delivery progress and caches live (DynamoDB in production).
-///
-/// One turn, under the queue's one-at-a-time order per conversation: `load` and `progress`,
-/// `commit` (state and outbox), `record_progress` before each send.
-#[async_trait]
-pub trait StateStore: Send + Sync {
-    /// The conversation as stored now (a consistent read); a fresh one at version 0 when absent
-    /// or expired.
-    async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError>;
-    /// How far the delivery of a message's replies got; `None` when nothing was recorded.
-    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError>;
-    /// Writes the conversation and the turn's outbox if the version is still the one loaded.
-    async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError>;
-    /// Records how far a message's delivery got (before the send it covers starts), kept
-    /// until `expires_at`.
-    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError>;
-    /// The conversation of a live chat, if known and not expired.
-    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError>;
-    /// The conversation as stored, without its lease: what a courtesy (a typing indicator)
-    /// needs, never what a turn may decide on. `None` when absent or expired.
-    async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError>;
-    /// Remembers who replies to a ticket reach, until `expires_at` (a later write replaces it).
-    async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError>;
-    /// Who replies to a ticket reach, if indexed and not expired.
-    async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError>;
-    /// A cached value (access token, ExtraInfo); expired entries read as absent.
-    async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError>;
-    async fn cache_put(&self, key: &str, value: &str, expires_at: Timestamp) -> Result<(), StoreError>;
 }

@@ -17,7 +17,7 @@
 //! is neither yes nor no to those two questions ends the survey and goes to the bot: a user
 //! who leaves the survey for a question gets the bot's answer.
 //!
-//! No I/O here: the step starts and submits surveys through [`crate::ports::Surveys`].
+//! No I/O here: the step starts and submits surveys through the `Surveys` port (`ports.rs`).
 
 use crate::labels::{Label, Labels};
 use crate::matching;

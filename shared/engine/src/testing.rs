@@ -3,9 +3,9 @@
 use crate::answer::BotResponse;
 use crate::conversation::BotSession;
 use crate::ports::{
-    BotInput, ChatRef, ChatRequest, Chatbot, ChatbotError, FileContent, FileError, HistoryLine, LiveChat, LiveChatError, TrackingEvent,
-    UserChannel, UserFile,
+    BotInput, ChatRequest, Chatbot, ChatbotError, FileError, HistoryLine, LiveChat, LiveChatError, TrackingEvent, UserChannel,
 };
+use crate::values::{ChatRef, FileContent, UserFile};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;

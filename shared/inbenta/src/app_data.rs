@@ -1,7 +1,9 @@
 //! ExtraInfo bodies, kept 30 minutes (the PHP's CACHED_EXTRA_INFO_TTL) in memory and in the
 //! state store, so neither a warm nor a cold instance calls the API on every message.
 
-use connector_engine::ports::{Clock, StateStore, Timestamp};
+use connector_core::store::Cache;
+use connector_engine::ports::Clock;
+use connector_engine::values::Timestamp;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,13 +14,13 @@ const TTL: Duration = Duration::from_secs(30 * 60);
 
 pub(crate) struct AppDataCache {
     memory: Mutex<HashMap<String, (Timestamp, Value)>>,
-    store: Option<Arc<dyn StateStore>>,
+    store: Option<Arc<dyn Cache>>,
     clock: Arc<dyn Clock>,
     key_prefix: String,
 }
 
 impl AppDataCache {
-    pub(crate) fn new(store: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
+    pub(crate) fn new(store: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
         let key_prefix = format!("extrainfo#{}#", crate::key_digest(api_key));
         Self { memory: Mutex::default(), store, clock, key_prefix }
     }

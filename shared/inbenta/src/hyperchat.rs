@@ -5,7 +5,8 @@
 //! Routes under `{base}/v1/`, app headers `x-hyper-appid` / `x-hyper-secret`.
 
 use async_trait::async_trait;
-use connector_engine::ports::{ChatOrigin, ChatRef, ChatRequest, FileContent, LiveChat, LiveChatError};
+use connector_engine::ports::{ChatOrigin, ChatRequest, LiveChat, LiveChatError};
+use connector_engine::values::{ChatRef, FileContent};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};

@@ -12,9 +12,10 @@ mod token;
 use app_data::AppDataCache;
 use async_trait::async_trait;
 use connector_config::{Config, ConfigError, EnvKey};
+use connector_core::store::Cache;
 use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
-use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, HistoryLine, StateStore, TrackingEvent};
+use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, HistoryLine, TrackingEvent};
 use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -140,7 +141,7 @@ pub struct InbentaClient {
 
 impl InbentaClient {
     /// `cache` keeps the access token across cold starts (the DynamoDB cache item).
-    pub fn new(config: InbentaConfig, cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
+    pub fn new(config: InbentaConfig, cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
         let upstream = Upstream::new("Inbenta", Timeouts::overall(config.timeout)).map_err(chatbot_error)?;
         let tokens = TokenKeeper::new(cache.clone(), clock.clone(), &config.api_key);
         let app_data = AppDataCache::new(cache, clock, &config.api_key);

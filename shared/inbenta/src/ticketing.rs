@@ -20,7 +20,8 @@
 use crate::token::{AccessToken, TokenKeeper};
 use async_trait::async_trait;
 use connector_config::{Config, ConfigError};
-use connector_engine::ports::{ChatbotError, Clock, LiveChatError, StateStore, Surveys};
+use connector_core::store::Cache;
+use connector_engine::ports::{ChatbotError, Clock, LiveChatError, Surveys};
 use connector_engine::survey::{Expects, PageJump, Question, Survey, SurveyAnswer, SurveyChoice};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -192,7 +193,7 @@ pub struct TicketingClient {
 
 impl TicketingClient {
     /// `cache` keeps the access token across cold starts, apart from the Chatbot API's.
-    pub fn new(config: TicketingConfig, cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
+    pub fn new(config: TicketingConfig, cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
         let upstream = Upstream::new("Inbenta ticketing", Timeouts::overall(config.timeout)).map_err(crate::chatbot_error)?;
         let tokens = TokenKeeper::for_product(cache, clock, &config.api_key, PRODUCT);
         Ok(Self { upstream, config, tokens })
@@ -305,7 +306,7 @@ pub struct ChatSurveys {
 
 impl ChatSurveys {
     /// `cache` keeps the ticketing access token across cold starts.
-    pub fn new(config: SurveyConfig, cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
+    pub fn new(config: SurveyConfig, cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
         tracing::info!(survey_id = %config.survey_id, "the survey after a chat is offered through Inbenta's ticketing API");
         Ok(Self { client: TicketingClient::new(config.ticketing, cache, clock)?, survey_id: config.survey_id })
     }

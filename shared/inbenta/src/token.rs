@@ -1,7 +1,9 @@
 //! The Inbenta access token: one per API key, shared by every conversation of the process and,
 //! through the state store's cache item, by every cold start while it is valid.
 
-use connector_engine::ports::{ChatbotError, Clock, StateStore, Timestamp};
+use connector_core::store::Cache;
+use connector_engine::ports::{ChatbotError, Clock};
+use connector_engine::values::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,20 +78,20 @@ impl AccessToken {
 
 pub(crate) struct TokenKeeper {
     current: Mutex<Option<AccessToken>>,
-    cache: Option<Arc<dyn StateStore>>,
+    cache: Option<Arc<dyn Cache>>,
     cache_key: String,
     clock: Arc<dyn Clock>,
 }
 
 impl TokenKeeper {
-    pub(crate) fn new(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
+    pub(crate) fn new(cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>, api_key: &str) -> Self {
         let cache_key = format!("token#{}", crate::key_digest(api_key));
         Self { current: Mutex::new(None), cache, cache_key, clock }
     }
 
     /// A keeper of `product`'s tokens, cached apart from the Chatbot API's even under the same
     /// key: a cached token carries its product's URL.
-    pub(crate) fn for_product(cache: Option<Arc<dyn StateStore>>, clock: Arc<dyn Clock>, api_key: &str, product: &str) -> Self {
+    pub(crate) fn for_product(cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>, api_key: &str, product: &str) -> Self {
         let cache_key = format!("token#{product}#{}", crate::key_digest(api_key));
         Self { current: Mutex::new(None), cache, cache_key, clock }
     }

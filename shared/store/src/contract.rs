@@ -1,8 +1,9 @@
 //! The behaviour every [`StateStore`] must have. Run it with [`store_contract_tests!`].
 
+use connector_core::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient};
 use connector_engine::Reply;
 use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
-use connector_engine::ports::{Commit, MessageId, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp};
+use connector_engine::values::{MessageId, Timestamp};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

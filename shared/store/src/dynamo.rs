@@ -20,8 +20,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem, Update,
 };
+use connector_core::store::{Cache, Commit, Conversations, Dedupe, Indexes, Progress, StoreError, TicketKey, TicketRecipient, Versioned};
 use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{Commit, MessageId, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned};
+use connector_engine::values::{MessageId, Timestamp};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -150,11 +151,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl StateStore for DynamoStore {
-    async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError> {
-        Ok(self.read(conversation_pk(key)).await?.map(|item| read_conversation(&item, now)).unwrap_or_default())
-    }
-
+impl Dedupe for DynamoStore {
     async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
         let Some(item) = self.read(progress_pk(id)).await? else { return Ok(None) };
         if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
@@ -163,6 +160,31 @@ impl StateStore for DynamoStore {
         let count = |name| number(&item, name).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
         let unconfirmed = number(&item, "unconfirmed_at").map(Timestamp);
         Ok(Some(Progress { attempted: count("attempted"), total: count("total"), unconfirmed }))
+    }
+
+    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
+        // A plain put: one writer per message at a time (the queue's order), and the same put
+        // repeated by the SDK's retry changes nothing.
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(&progress_pk(id)))
+            .item("attempted", n(progress.attempted))
+            .item("total", n(progress.total))
+            .item("expires_at", n(expires_at.0));
+        if let Some(at) = progress.unconfirmed {
+            put = put.item("unconfirmed_at", n(at.0));
+        }
+        put.send().await.map_err(failed)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Conversations for DynamoStore {
+    async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError> {
+        Ok(self.read(conversation_pk(key)).await?.map(|item| read_conversation(&item, now)).unwrap_or_default())
     }
 
     async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -233,38 +255,23 @@ impl StateStore for DynamoStore {
         if ours { Ok(()) } else { Err(StoreError::Conflict(format!("version {version} moved"))) }
     }
 
-    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
-        // A plain put: one writer per message at a time (the queue's order), and the same put
-        // repeated by the SDK's retry changes nothing.
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(&progress_pk(id)))
-            .item("attempted", n(progress.attempted))
-            .item("total", n(progress.total))
-            .item("expires_at", n(expires_at.0));
-        if let Some(at) = progress.unconfirmed {
-            put = put.item("unconfirmed_at", n(at.0));
-        }
-        put.send().await.map_err(failed)?;
-        Ok(())
-    }
-
-    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
-        let Some(item) = self.read(format!("chat#{chat_id}")).await? else { return Ok(None) };
-        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
-            return Ok(None);
-        }
-        Ok(item.get("conversation").and_then(|v| v.as_s().ok()).map(ConversationKey::new))
-    }
-
     async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
         let Some(item) = self.read(conversation_pk(key)).await? else { return Ok(None) };
         if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
             return Ok(None);
         }
         Ok(Some(read_conversation(&item, now).conversation))
+    }
+}
+
+#[async_trait]
+impl Indexes for DynamoStore {
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        let Some(item) = self.read(format!("chat#{chat_id}")).await? else { return Ok(None) };
+        if number(&item, "expires_at").is_none_or(|at| at <= now.0) {
+            return Ok(None);
+        }
+        Ok(item.get("conversation").and_then(|v| v.as_s().ok()).map(ConversationKey::new))
     }
 
     async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
@@ -293,7 +300,10 @@ impl StateStore for DynamoStore {
         let address = serde_dynamo::from_attribute_value(stored.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         Ok(Some(TicketRecipient { conversation, address }))
     }
+}
 
+#[async_trait]
+impl Cache for DynamoStore {
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
         let Some(item) = self.read(format!("cache#{key}")).await? else { return Ok(None) };
         if number(&item, "expires_at").is_none_or(|at| at <= now.0) {

@@ -1,10 +1,11 @@
 //! An in-process [`StateStore`] with the same semantics as the DynamoDB one.
 
 use async_trait::async_trait;
-use connector_engine::conversation::{Conversation, ConversationKey};
-use connector_engine::ports::{
-    Commit, MessageId, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Timestamp, Versioned,
+use connector_core::store::{
+    Cache, Commit, Conversations, Dedupe, Indexes, Outbox, Progress, StoreError, TicketKey, TicketRecipient, Versioned,
 };
+use connector_engine::conversation::{Conversation, ConversationKey};
+use connector_engine::values::{MessageId, Timestamp};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -63,7 +64,21 @@ impl Inner {
 }
 
 #[async_trait]
-impl StateStore for InMemoryStore {
+impl Dedupe for InMemoryStore {
+    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
+        let mut inner = self.inner();
+        inner.sweep(now);
+        Ok(inner.progress.get(id).filter(|(_, expires_at)| *expires_at > now).map(|(progress, _)| *progress))
+    }
+
+    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
+        self.inner().progress.insert(id.clone(), (progress, expires_at));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Conversations for InMemoryStore {
     async fn load(&self, key: &ConversationKey, now: Timestamp) -> Result<Versioned, StoreError> {
         let inner = self.inner();
         Ok(match inner.conversations.get(key) {
@@ -74,12 +89,6 @@ impl StateStore for InMemoryStore {
             Some(entry) => Versioned { version: entry.version, ..Versioned::default() },
             None => Versioned::default(),
         })
-    }
-
-    async fn progress(&self, id: &MessageId, now: Timestamp) -> Result<Option<Progress>, StoreError> {
-        let mut inner = self.inner();
-        inner.sweep(now);
-        Ok(inner.progress.get(id).filter(|(_, expires_at)| *expires_at > now).map(|(progress, _)| *progress))
     }
 
     async fn commit(&self, commit: &Commit<'_>) -> Result<(), StoreError> {
@@ -101,18 +110,16 @@ impl StateStore for InMemoryStore {
         Ok(())
     }
 
-    async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
-        self.inner().progress.insert(id.clone(), (progress, expires_at));
-        Ok(())
-    }
-
-    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
-        Ok(self.inner().chats.get(chat_id).filter(|(_, expires_at)| *expires_at > now).map(|(key, _)| key.clone()))
-    }
-
     async fn peek(&self, key: &ConversationKey, now: Timestamp) -> Result<Option<Conversation>, StoreError> {
         let inner = self.inner();
         Ok(inner.conversations.get(key).filter(|entry| entry.version > 0 && entry.expires_at > now).map(|entry| entry.conversation.clone()))
+    }
+}
+
+#[async_trait]
+impl Indexes for InMemoryStore {
+    async fn chat_conversation(&self, chat_id: &str, now: Timestamp) -> Result<Option<ConversationKey>, StoreError> {
+        Ok(self.inner().chats.get(chat_id).filter(|(_, expires_at)| *expires_at > now).map(|(key, _)| key.clone()))
     }
 
     async fn index_ticket(&self, key: &TicketKey, recipient: &TicketRecipient, expires_at: Timestamp) -> Result<(), StoreError> {
@@ -123,7 +130,10 @@ impl StateStore for InMemoryStore {
     async fn ticket_recipient(&self, key: &TicketKey, now: Timestamp) -> Result<Option<TicketRecipient>, StoreError> {
         Ok(self.inner().tickets.get(key).filter(|(_, expires_at)| *expires_at > now).map(|(recipient, _)| recipient.clone()))
     }
+}
 
+#[async_trait]
+impl Cache for InMemoryStore {
     async fn cache_get(&self, key: &str, now: Timestamp) -> Result<Option<String>, StoreError> {
         Ok(self.inner().cache.get(key).filter(|(_, expires_at)| *expires_at > now).map(|(v, _)| v.clone()))
     }

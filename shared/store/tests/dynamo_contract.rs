@@ -42,8 +42,9 @@ mod configured_from_lambda_variables {
 async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_be_committed() {
     use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
     use aws_sdk_dynamodb::types::AttributeValue;
+    use connector_core::store::{Commit, Conversations, Outbox};
     use connector_engine::ConversationKey;
-    use connector_engine::ports::{Commit, MessageId, Outbox, StateStore, Timestamp};
+    use connector_engine::values::{MessageId, Timestamp};
     let store = store().await;
     let table = std::env::var("TEST_TABLE_NAME").unwrap_or_else(|_| "connector-store-contract".into());
     let key = ConversationKey::new(state_store::contract::unique("corrupt"));
@@ -82,8 +83,9 @@ async fn an_unreadable_stored_conversation_is_replaced_by_a_fresh_one_that_can_b
 /// such, not retried as if the store were down.
 #[tokio::test]
 async fn a_key_over_dynamodbs_limit_is_an_invalid_request_not_an_outage() {
+    use connector_core::store::{Commit, Conversations, Outbox, StoreError};
     use connector_engine::ConversationKey;
-    use connector_engine::ports::{Commit, MessageId, Outbox, StateStore, StoreError, Timestamp};
+    use connector_engine::values::{MessageId, Timestamp};
     let store = store().await;
     let key = ConversationKey::new("x".repeat(3000));
     let outbox = Outbox {

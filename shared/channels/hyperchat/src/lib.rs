@@ -20,8 +20,10 @@ pub use events::{parse_events, signature_matches};
 pub use files::{FileLinks, FileProxy};
 
 use connector_config::EnvKey;
+use connector_core::store::Cache;
 use connector_core::{Channel, Endpoint, Event, Queue, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
-use connector_engine::ports::{Clock, StateStore, Timestamp};
+use connector_engine::ports::Clock;
+use connector_engine::values::Timestamp;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -149,7 +151,7 @@ pub struct HyperChatEvents {
     preset: Option<SecretString>,
     /// Inbenta Messenger's ticket webhook secret, which its registration check offers.
     ticket_secret: SecretString,
-    store: Arc<dyn StateStore>,
+    store: Arc<dyn Cache>,
     clock: Arc<dyn Clock>,
     /// When the stored secret was last read (Unix seconds): at most once a minute, so refused
     /// requests cannot make every one of them a store read.
@@ -167,7 +169,7 @@ impl HyperChatEvents {
         tickets: &TicketReplySettings,
         files: Option<FileProxy>,
         queue: Arc<dyn Queue>,
-        store: Arc<dyn StateStore>,
+        store: Arc<dyn Cache>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         let secret = Arc::new(SecretSlot::default());

@@ -5,8 +5,8 @@
 
 use crate::events::short_digest;
 use connector_core::{Event, Route};
-use connector_engine::ports::MessageId;
 use connector_engine::step::Input;
+use connector_engine::values::MessageId;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde::de::IgnoredAny;

@@ -9,7 +9,8 @@
 use crate::render::OutboundMessage;
 use connector_core::SendError;
 use connector_core::credentials::ChannelCredentials;
-use connector_engine::ports::{FileContent, FileError, UserFile};
+use connector_engine::ports::FileError;
+use connector_engine::values::{FileContent, UserFile};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 use std::time::Duration;

@@ -41,7 +41,8 @@ use connector_core::{
 };
 use connector_engine::Reply;
 use connector_engine::app_data::{first_of_multiple, object};
-use connector_engine::ports::{Chatbot, FileContent, FileError, UserFile};
+use connector_engine::ports::{Chatbot, FileError};
+use connector_engine::values::{FileContent, UserFile};
 use http::StatusCode;
 use render::{OutboundMessage, render};
 use secrecy::{ExposeSecret, SecretString};

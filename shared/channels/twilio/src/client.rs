@@ -4,7 +4,8 @@
 
 use super::render::OutboundMessage;
 use connector_core::SendError;
-use connector_engine::ports::{FileContent, FileError, UserFile};
+use connector_engine::ports::FileError;
+use connector_engine::values::{FileContent, UserFile};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::time::Duration;

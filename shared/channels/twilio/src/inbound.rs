@@ -2,8 +2,8 @@
 
 use crate::{Network, TwilioAddress, TwilioSender};
 use connector_core::{Event, Route, Sender};
-use connector_engine::ports::{MessageId, UserFile};
 use connector_engine::step::{Input, UserInput};
+use connector_engine::values::{MessageId, UserFile};
 use connector_engine::{ConversationKey, Tap};
 
 /// Twilio sends at most ten media per message.

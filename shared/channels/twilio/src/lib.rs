@@ -12,10 +12,12 @@ pub use client::{TwilioClient, TwilioError};
 pub use inbound::TwilioInbound;
 
 use connector_config::EnvKey;
+use connector_core::store::Cache;
 use connector_core::{Channel, Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
-use connector_engine::ports::{Clock, StateStore};
-use connector_engine::ports::{FileContent, FileError, UserFile};
+use connector_engine::ports::Clock;
+use connector_engine::ports::FileError;
+use connector_engine::values::{FileContent, UserFile};
 use http::{HeaderValue, StatusCode, header};
 use render::{OutboundMessage, RenderOptions, render};
 use secrecy::{ExposeSecret, SecretString};
@@ -129,7 +131,7 @@ pub struct TwilioSender {
 
 /// Content SIDs by the content's key, in the state store's cache.
 struct ContentCache {
-    store: Arc<dyn StateStore>,
+    store: Arc<dyn Cache>,
     clock: Arc<dyn Clock>,
     language: String,
 }
@@ -197,7 +199,7 @@ impl TwilioChannel {
 impl TwilioSender {
     /// Sends WhatsApp options as buttons or lists, creating their contents through the Content
     /// API and remembering them in `store`'s cache.
-    pub fn with_contents(mut self, store: Arc<dyn StateStore>, clock: Arc<dyn Clock>, language: &str) -> Self {
+    pub fn with_contents(mut self, store: Arc<dyn Cache>, clock: Arc<dyn Clock>, language: &str) -> Self {
         self.contents = Some(ContentCache { store, clock, language: language.to_owned() });
         self
     }

@@ -6,9 +6,9 @@
 
 use crate::inbound::route_of;
 use connector_core::Event;
-use connector_engine::ports::MessageId;
 use connector_engine::step::Input;
 use connector_engine::undelivered::{Undelivered, UndeliveredReason};
+use connector_engine::values::MessageId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusReport {

@@ -10,8 +10,9 @@ use crate::answer::{AnswerKind, BotResponse, FLAG_NO_RESULTS};
 use crate::conversation::{BotSession, Conversation, OptionAction, PendingPrompt, PromptKind};
 use crate::labels::Label;
 use crate::matching;
-use crate::ports::{BotInput, ChatbotError, Timestamp, TrackingEvent};
+use crate::ports::{BotInput, ChatbotError, TrackingEvent};
 use crate::reply::Tap;
+use crate::values::Timestamp;
 use serde_json::{Value, json};
 
 impl Engine<'_> {

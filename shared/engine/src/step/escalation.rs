@@ -5,7 +5,8 @@ use super::{Engine, Turn};
 use crate::answer::Answer;
 use crate::conversation::{ChatStage, Conversation, Mode, OptionAction, PendingOption, PromptKind};
 use crate::labels::Label;
-use crate::ports::{BotInput, ChatRequest, ChatbotError, HistoryLine, LiveChatError, Timestamp};
+use crate::ports::{BotInput, ChatRequest, ChatbotError, HistoryLine, LiveChatError};
+use crate::values::Timestamp;
 use serde_json::{Value, json};
 
 /// Why an escalation is being offered.

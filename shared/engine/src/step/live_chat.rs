@@ -5,8 +5,9 @@ use super::escalation::{reset_escalation_counters, tracked};
 use super::{ChatEvent, DEADLINE_PASSED, Engine, OnOutage, Turn};
 use crate::conversation::{Awaiting, ChatStage, Conversation, Mode};
 use crate::labels::Label;
-use crate::ports::{ChatRef, FileContent, FileError, LiveChatError, UserFile, human_size};
+use crate::ports::{FileError, LiveChatError};
 use crate::reply::Reply;
+use crate::values::{ChatRef, FileContent, UserFile, human_size};
 use serde_json::json;
 
 /// The files of one message that did not reach the agent, by reason.

@@ -18,9 +18,10 @@ mod turn;
 
 use crate::conversation::{Awaiting, Conversation, Mode};
 use crate::labels::{Label, Labels};
-use crate::ports::{Chatbot, ChatbotError, LiveChat, LiveChatError, Timestamp, UserChannel, UserFile};
+use crate::ports::{Chatbot, ChatbotError, LiveChat, LiveChatError, UserChannel};
 use crate::reply::{Reply, SharedFile, Tap, escape_html};
 use crate::settings::{ContentRatings, Digester, EscalationPolicy};
+use crate::values::{Timestamp, UserFile};
 use live_chat::Relayed;
 use serde_json::json;
 use tokio::time::Instant;

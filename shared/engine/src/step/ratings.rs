@@ -6,7 +6,8 @@ use super::{Engine, Turn};
 use crate::answer::{Answer, AnswerKind};
 use crate::conversation::{Conversation, OptionAction, PendingOption, PromptKind, RatingChoice};
 use crate::labels::Label;
-use crate::ports::{ChatbotError, Timestamp};
+use crate::ports::ChatbotError;
+use crate::values::Timestamp;
 use serde_json::{Value, json};
 
 impl Engine<'_> {

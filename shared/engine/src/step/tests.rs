@@ -1,9 +1,10 @@
 use super::*;
 use crate::conversation::{BotSession, ChatStage, PromptKind, RatingChoice};
-use crate::ports::{BotInput, ChatOrigin, ChatRef, ChatRequest, FileContent, Surveys, TrackingEvent, WithSurveys};
+use crate::ports::{BotInput, ChatOrigin, ChatRequest, Surveys, TrackingEvent, WithSurveys};
 use crate::reply::{ChoiceOption, Link};
 use crate::survey::{Expects, Question, Survey, SurveyAnswer, SurveyChoice};
 use crate::testing::{ScriptedChannel, ScriptedChatbot, ScriptedLiveChat};
+use crate::values::{ChatRef, FileContent};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
