@@ -46,6 +46,7 @@ pub mod graph;
 pub mod hyperchat;
 pub mod inbenta;
 pub mod local;
+pub mod moto;
 pub mod raw_http;
 pub mod recording;
 pub mod smooch;

@@ -7,29 +7,10 @@ use connector_config::Sources;
 use connector_core::Endpoint;
 use connector_tests::connector::{COMPANY_NUMBER, SMS_USER, WEBHOOK_URL, conf_dir_with, repo_root, request};
 use connector_tests::inbenta::FakeInbenta;
+use connector_tests::moto::secrets_manager;
 use connector_tests::twilio::FakeTwilio;
 use connector_tests::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use serde_json::{Value, json};
-
-/// One call of moto's Secrets Manager (JSON protocol; moto checks no signature).
-async fn secrets_manager(target: &str, body: Value) -> Value {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect("scripts/test.sh sets AWS_ENDPOINT_URL_SECRETS_MANAGER");
-    let target = format!("secretsmanager.{target}");
-    let headers = [
-        ("x-amz-target", target.as_str()),
-        ("content-type", "application/x-amz-json-1.1"),
-        (
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        ),
-    ];
-    let answer =
-        connector_tests::raw_http::send("POST", &format!("{}/", endpoint.trim_end_matches('/')), &headers, body.to_string().as_bytes())
-            .await
-            .expect("moto answers");
-    assert!((200..300).contains(&answer.status), "{target}: {} {}", answer.status, answer.text());
-    answer.json()
-}
 
 /// A new secret holding `variables`; its ARN.
 async fn secret_of(variables: Value) -> String {

@@ -1,6 +1,6 @@
 //! `connector-local chat`: a terminal phone. It plays the channel on both sides: it signs and
-//! posts the user's messages to the local webhook (`/twilio`, `/smooch` with `--smooch`,
-//! `/messenger` with `--messenger`),
+//! posts the user's messages to the local webhook of `--channel` (`/twilio` for `sms` and
+//! `whatsapp`, `/smooch`, `/messenger`),
 //! and receives the connector's replies on a local stand-in for the channel's API, printing
 //! them as they arrive (an agent's messages, through `/hyperchat`, included).
 
@@ -51,20 +51,27 @@ pub struct SendOptions {
     text: String,
 }
 
+/// The channel whose user the terminal plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Channel {
+    /// An SMS user (Twilio webhooks to /twilio).
+    Sms,
+    /// A WhatsApp user (Twilio webhooks to /twilio; buttons and lists shown in brackets).
+    Whatsapp,
+    /// A user of a Smooch app (v2 webhooks to /smooch; buttons shown in brackets, answered by
+    /// typing their title).
+    Smooch,
+    /// A Facebook Messenger user (signed page events to /messenger; quick replies shown in
+    /// brackets, answered by typing their title).
+    Messenger,
+}
+
 /// Which user of which channel the terminal plays.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UserOptions {
-    /// Play a WhatsApp user (the default is SMS).
-    #[arg(long, conflicts_with_all = ["smooch", "messenger"])]
-    whatsapp: bool,
-    /// Play a user of a Smooch app (v2 webhooks to /smooch; buttons are shown in brackets and
-    /// answered by typing their title).
-    #[arg(long, conflicts_with = "messenger")]
-    smooch: bool,
-    /// Play a Facebook Messenger user (signed page events to /messenger; quick replies are
-    /// shown in brackets and answered by typing their title).
-    #[arg(long)]
-    messenger: bool,
+    /// The channel whose user the terminal plays.
+    #[arg(long, value_enum, default_value_t = Channel::Sms)]
+    channel: Channel,
     /// The user's phone number.
     #[arg(long, value_name = "NUMBER", default_value = "+34600000001")]
     from: String,
@@ -75,7 +82,7 @@ pub struct UserOptions {
 
 impl UserOptions {
     fn address(&self, number: &str) -> String {
-        if self.whatsapp { format!("whatsapp:{number}") } else { number.to_owned() }
+        if self.channel == Channel::Whatsapp { format!("whatsapp:{number}") } else { number.to_owned() }
     }
 }
 
@@ -140,34 +147,34 @@ impl Webhooks {
 
     /// Who is chatting with what, for the first line.
     fn describe(&self) -> String {
-        if self.user.smooch {
-            format!("a Smooch user, at {}", self.smooch_url)
-        } else if self.user.messenger {
-            format!("a Messenger user, at {}", self.messenger_url)
-        } else {
-            let channel = if self.user.whatsapp { "WhatsApp" } else { "SMS" };
-            format!("{channel} user {}, at {}", self.user.from, self.twilio_url)
+        match self.user.channel {
+            Channel::Smooch => format!("a Smooch user, at {}", self.smooch_url),
+            Channel::Messenger => format!("a Messenger user, at {}", self.messenger_url),
+            Channel::Sms => format!("SMS user {}, at {}", self.user.from, self.twilio_url),
+            Channel::Whatsapp => format!("WhatsApp user {}, at {}", self.user.from, self.twilio_url),
         }
     }
 
     /// The user's `counter`-th message, `text`, as the channel would post it.
     fn request(&self, http: &reqwest::Client, text: &str, counter: u32) -> Result<reqwest::RequestBuilder, crate::Error> {
-        Ok(if self.user.smooch {
-            http.post(&self.smooch_url).header("x-api-key", &self.smooch_key).json(&smooch_message(text, counter))
-        } else if self.user.messenger {
-            let body = messenger_message(text, counter).to_string();
-            let signature = channel_messenger::signature::header_value(self.messenger_secret.as_bytes(), body.as_bytes());
-            http.post(&self.messenger_url)
-                .header("content-type", "application/json")
-                .header(channel_messenger::signature::HEADER, signature)
-                .body(body)
-        } else {
-            let params = inbound_params(&self.user, text, counter);
-            let signature = sign_base64(self.twilio_token.as_bytes(), &self.twilio_url, &params);
-            http.post(&self.twilio_url)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .header("x-twilio-signature", signature)
-                .body(serde_urlencoded::to_string(&params)?)
+        Ok(match self.user.channel {
+            Channel::Smooch => http.post(&self.smooch_url).header("x-api-key", &self.smooch_key).json(&smooch_message(text, counter)),
+            Channel::Messenger => {
+                let body = messenger_message(text, counter).to_string();
+                let signature = channel_messenger::signature::header_value(self.messenger_secret.as_bytes(), body.as_bytes());
+                http.post(&self.messenger_url)
+                    .header("content-type", "application/json")
+                    .header(channel_messenger::signature::HEADER, signature)
+                    .body(body)
+            }
+            Channel::Sms | Channel::Whatsapp => {
+                let params = inbound_params(&self.user, text, counter);
+                let signature = sign_base64(self.twilio_token.as_bytes(), &self.twilio_url, &params);
+                http.post(&self.twilio_url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-twilio-signature", signature)
+                    .body(serde_urlencoded::to_string(&params)?)
+            }
         })
     }
 }

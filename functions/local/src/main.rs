@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! connector-local [serve]              serve on 127.0.0.1:$PORT (default 3000)
-//! connector-local chat [--whatsapp]    serve, and chat with it from this terminal as a phone user
+//! connector-local chat [--channel C]   serve, and chat with it from this terminal as a phone user
 //! connector-local help [COMMAND]       what each command and option does
 //! ```
 

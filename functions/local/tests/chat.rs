@@ -135,7 +135,7 @@ const TO_AN_AGENT: [(&str, &str); 3] =
 
 #[test]
 fn the_terminal_chat_plays_a_smooch_user_with_buttons() {
-    let shown = chat(&["--smooch"], &BOOKING);
+    let shown = chat(&["--channel", "smooch"], &BOOKING);
     let expected = [
         "Chatting as a Smooch user",
         "I'm the **demo bot**",
@@ -148,7 +148,7 @@ fn the_terminal_chat_plays_a_smooch_user_with_buttons() {
 
 #[test]
 fn the_terminal_chat_plays_a_messenger_user_with_quick_replies() {
-    let shown = chat(&["--messenger"], &BOOKING);
+    let shown = chat(&["--channel", "messenger"], &BOOKING);
     let expected = [
         "Chatting as a Messenger user",
         "I'm the demo bot",

@@ -79,7 +79,7 @@ fn a_server_without_channel_credentials_prints_the_replies_to_messages_sent_with
     });
     assert!(ready, "the server listens");
     let mut sent = Vec::new();
-    for flags in [&[][..], &["--whatsapp"], &["--smooch"], &["--messenger"]] {
+    for flags in [&[][..], &["--channel", "whatsapp"], &["--channel", "smooch"], &["--channel", "messenger"]] {
         let args: Vec<&str> = ["send"].iter().chain(flags).chain(&["hello"]).copied().collect();
         let output = run(&args, &[("PORT", &port)]);
         assert!(output.status.success(), "{flags:?}: {}", stderr(&output));

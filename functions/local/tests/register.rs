@@ -4,6 +4,7 @@
 
 use connector_tests::admin::{AdminCredentials, FakeAdmin, Recorded};
 use connector_tests::connector::repo_root;
+use connector_tests::moto::secrets_manager;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -490,26 +491,6 @@ async fn without_outputs_or_urls_the_command_says_what_to_give_and_calls_nobody(
     assert!(ran.stderr.contains("no URL to register: give --stack-outputs FILE or --stack NAME"), "{}", ran.stderr);
     assert!(fake.requests().is_empty());
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Moto's Secrets Manager (`scripts/test.sh` serves it): one JSON-protocol call.
-async fn secrets_manager(target: &str, body: Value) -> Value {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER").expect("scripts/test.sh sets AWS_ENDPOINT_URL_SECRETS_MANAGER");
-    let target = format!("secretsmanager.{target}");
-    let headers = [
-        ("x-amz-target", target.as_str()),
-        ("content-type", "application/x-amz-json-1.1"),
-        (
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=0",
-        ),
-    ];
-    let answer =
-        connector_tests::raw_http::send("POST", &format!("{}/", endpoint.trim_end_matches('/')), &headers, body.to_string().as_bytes())
-            .await
-            .expect("moto answers");
-    assert!((200..300).contains(&answer.status), "{target}: {} {}", answer.status, answer.text());
-    answer.json()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
