@@ -2,16 +2,23 @@
 //! same way for every Lambda function and for `connector-local`. Nothing else reads the
 //! configuration tree; each adapter deserialises its own table here.
 
+#[cfg(feature = "hyperchat")]
+mod hyperchat;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "messenger")]
+mod messenger;
+#[cfg(feature = "smooch")]
+mod smooch;
 pub mod startup;
 #[cfg(test)]
 mod startup_tests;
+#[cfg(feature = "twilio")]
+mod twilio;
 
-use channel_hyperchat::{FileLinks, FileProxy, HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
-use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
-use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
-use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
+#[cfg(feature = "hyperchat")]
+pub use hyperchat::LocalFunctions;
+
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
 use connector_core::queue::{self, Consumer, Forwarding, LocalQueue, Processor, Queue, QueueSettings};
@@ -28,7 +35,6 @@ use inbenta::{ApiSettings, InbentaClient, InbentaConfig};
 use secrecy::{ExposeSecret, SecretString};
 use state_store::sqs::SqsQueue;
 use state_store::{DynamoStore, InMemoryStore};
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,10 +53,13 @@ pub enum AppError {
     Chatbot(#[source] ChatbotError),
     #[error("cannot build the live chat client")]
     LiveChat(#[source] LiveChatError),
+    #[cfg(feature = "twilio")]
     #[error("Twilio is not usable")]
     Twilio(#[source] channel_twilio::SetupError),
+    #[cfg(feature = "smooch")]
     #[error("Smooch is not usable")]
     Smooch(#[source] channel_smooch::SetupError),
+    #[cfg(feature = "messenger")]
     #[error("Messenger is not usable")]
     Messenger(#[source] channel_messenger::SetupError),
     #[error(transparent)]
@@ -96,18 +105,25 @@ pub fn wire_cap() -> tracing_subscriber::filter::Targets {
     Targets::new().with_default(LevelFilter::TRACE).with_targets(WIRE_TARGETS.iter().map(|target| (*target, LevelFilter::INFO)))
 }
 
-/// Every environment variable the connector reads into its configuration, by the adapter that
-/// owns the key.
+/// Every environment variable this build reads into its configuration, by the adapter that
+/// owns the key: the channels compiled in (their tables' defaults make their keys known to
+/// `conf/custom/` in every function all the same).
 pub fn env_keys() -> Vec<EnvKey> {
     [
         inbenta::ENV,
+        #[cfg(feature = "twilio")]
         channel_twilio::ENV,
+        #[cfg(feature = "smooch")]
         channel_smooch::ENV,
+        #[cfg(feature = "messenger")]
         channel_messenger::ENV,
+        #[cfg(feature = "hyperchat")]
         channel_hyperchat::ENV,
         pipeline::ENV,
         queue::ENV,
-        &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key")],
+        // The fingerprint key derives from Twilio's auth token in every function, Twilio's or
+        // not (`fingerprinter`), so that all of them fingerprint alike.
+        &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key"), ("TWILIO_AUTH_TOKEN", "twilio.credentials.auth_token")],
     ]
     .concat()
 }
@@ -151,18 +167,6 @@ pub struct Function<E> {
     pub consumer: Arc<dyn Consumer>,
     pub ingest: Ingest,
     /// One message's processing budget.
-    pub processing_budget: Duration,
-}
-
-/// `connector-local` and the tests: every route over one queue and one consumer, whose
-/// pipeline replies through every configured channel.
-pub struct LocalFunctions {
-    pub twilio: Webhook<TwilioChannel>,
-    pub smooch: Webhook<SmoochChannel>,
-    pub messenger: Webhook<MessengerChannel>,
-    pub hyperchat: HyperChatEvents,
-    pub consumer: Arc<dyn Consumer>,
-    pub ingest: Ingest,
     pub processing_budget: Duration,
 }
 
@@ -305,82 +309,11 @@ impl App {
         })
     }
 
-    /// The Twilio webhook and its sender.
-    pub fn twilio(&self) -> Result<(TwilioChannel, TwilioSender), AppError> {
-        startup::check(&self.config, "Twilio")?;
-        let settings: TwilioSettings = self.config.section("twilio")?;
-        let lang: ConversationDefaults = self.config.section("conversation")?;
-        let (channel, sender) = channel_twilio::setup(&settings).map_err(AppError::Twilio)?;
-        Ok((channel, sender.with_contents(self.store.clone().cache(), self.clock.clone(), &lang.default.lang)))
-    }
-
-    /// The Smooch webhook and its sender; API keys per environment from the chatbot's
-    /// ExtraInfo (`smooch` / `app_tokens`), else the configured ones.
-    pub fn smooch(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, SmoochSender), AppError> {
-        startup::check(&self.config, "Smooch")?;
-        let settings: SmoochSettings = self.config.section("smooch")?;
-        channel_smooch::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Smooch)
-    }
-
-    /// The Messenger webhook and its sender; page tokens per environment from the chatbot's
-    /// ExtraInfo (`facebook` / `page_tokens`), else the configured one.
-    pub fn messenger(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, MessengerSender), AppError> {
-        startup::check(&self.config, "Messenger")?;
-        let settings: MessengerSettings = self.config.section("messenger")?;
-        channel_messenger::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Messenger)
-    }
-
     /// The deployment stage, which picks a channel's credentials in ExtraInfo.
+    #[cfg(any(feature = "smooch", feature = "messenger"))]
     fn environment(&self) -> Result<&'static str, AppError> {
         let environments: inbenta::Environments = self.config.section("environments")?;
         Ok(environments.current.as_str())
-    }
-
-    /// Every channel's sender that is configured: the HyperChat events function replies to the
-    /// users of all of them. A channel without its credentials is left out (and said so); one
-    /// configured in part is left out too, with an error naming what is missing: the agents
-    /// of the other channels still reach their users.
-    pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Sinks, AppError> {
-        let mut sinks = Sinks::default();
-        match self.twilio() {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => not_configured("Twilio", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
-        }
-        match self.smooch(chatbot) {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Smooch(channel_smooch::SetupError::Missing(what))) => not_configured("Smooch", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
-        }
-        match self.messenger(chatbot) {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Messenger(channel_messenger::SetupError::Missing(what))) => not_configured("Messenger", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
-        }
-        Ok(sinks)
-    }
-
-    /// HyperChat's endpoint: agents' messages and chat events, and replies to the tickets made
-    /// of closed chats, for every channel, into `queue`.
-    fn hyperchat_events(&self, hyperchat: Option<Arc<HyperChatClient>>, queue: Arc<dyn Queue>) -> Result<HyperChatEvents, AppError> {
-        let settings: HyperChatEventSettings = self.config.section("hyperchat")?;
-        let tickets: TicketReplySettings = self.config.section("chat.chat.messenger")?;
-        let files = hyperchat.map(|hyperchat| self.file_proxy(&settings, hyperchat)).transpose()?.flatten();
-        Ok(HyperChatEvents::new(&settings, &tickets, files, queue, self.store.clone().cache(), self.clock.clone()))
-    }
-
-    /// The links that hand agents' files to users, when the function knows its public URL.
-    fn file_proxy(&self, settings: &HyperChatEventSettings, hyperchat: Arc<HyperChatClient>) -> Result<Option<FileProxy>, AppError> {
-        let chat: HyperChatSettings = self.config.section("chat.chat")?;
-        let lifetime = Duration::from_secs(settings.file_link_ttl_secs);
-        let Some(links) = FileLinks::new(&settings.webhook_url, &chat.secret, lifetime, self.clock.clone()) else {
-            tracing::warn!("HYPERCHAT_WEBHOOK_URL or HYPERCHAT_SECRET is not set: agents' files reach users as their names only");
-            return Ok(None);
-        };
-        Ok(Some(FileProxy { links: Arc::new(links), hyperchat, max_bytes: settings.max_file_bytes }))
     }
 
     /// This function's queue: SQS when `QUEUE_URL` is set, else in this process.
@@ -416,93 +349,6 @@ impl App {
         }
         Function { endpoint, consumer, ingest, processing_budget: self.queue.processing_budget() }
     }
-
-    /// The Twilio function: its webhook, and a pipeline that replies through Twilio.
-    pub async fn twilio_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<TwilioChannel>>, AppError> {
-        let (channel, sender) = self.twilio()?;
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), self.reload(|app| app.twilio().map(|(channel, _)| channel)));
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
-    }
-
-    /// The Smooch function: its webhook, and a pipeline that replies through Smooch.
-    pub async fn smooch_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<SmoochChannel>>, AppError> {
-        let (channel, sender) = self.smooch(&chatbot)?;
-        let reload = self.reload({
-            let chatbot = chatbot.clone();
-            move |app| app.smooch(&chatbot).map(|(channel, _)| channel)
-        });
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
-    }
-
-    /// The Messenger function: its webhook, and a pipeline that replies through the Graph API.
-    pub async fn messenger_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<MessengerChannel>>, AppError> {
-        let (channel, sender) = self.messenger(&chatbot)?;
-        let reload = self.reload({
-            let chatbot = chatbot.clone();
-            move |app| app.messenger(&chatbot).map(|(channel, _)| channel)
-        });
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
-    }
-
-    /// The HyperChat function: its events are forwarded into their conversation's group of the
-    /// queue of the conversation's channel (`TWILIO_QUEUE_URL`...), so everything that happens
-    /// to a conversation has one order; an agent's typing is shown from here.
-    pub async fn hyperchat_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<HyperChatEvents>, AppError> {
-        let hyperchat = self.hyperchat()?;
-        let pipeline = self.pipeline(chatbot.clone(), live_chat_of(hyperchat.clone()), self.senders(&chatbot)?)?;
-        let ingest = self.ingest().await;
-        let forwarding = match &ingest {
-            Ingest::Local(local) => Forwarding::Same(Arc::new(local.clone())),
-            Ingest::Sqs { queue, .. } => {
-                let mut queues: HashMap<String, Arc<dyn Queue>> = HashMap::new();
-                for (channel, url) in self.queue.channel_urls() {
-                    queues.insert(channel.to_owned(), Arc::new(queue.at(url)));
-                }
-                if queues.is_empty() {
-                    tracing::warn!(
-                        "no channel queue is set (TWILIO_QUEUE_URL...): agents' events are processed from HyperChat's own queue"
-                    );
-                    Forwarding::Same(queue.clone())
-                } else {
-                    Forwarding::ByChannel(queues)
-                }
-            }
-        };
-        let events = self.hyperchat_events(hyperchat, ingest.queue())?;
-        Ok(self.function(ingest, pipeline, forwarding, events))
-    }
-
-    /// Every route over one queue (in process, or `QUEUE_URL`) and one consumer that replies
-    /// through every configured channel: `connector-local` and the tests.
-    pub async fn local_functions(&self, chatbot: Arc<dyn Chatbot>) -> Result<LocalFunctions, AppError> {
-        let (twilio, twilio_sender) = self.twilio()?;
-        let (smooch, smooch_sender) = self.smooch(&chatbot)?;
-        let (messenger, messenger_sender) = self.messenger(&chatbot)?;
-        let sinks = Sinks::default().with(Arc::new(twilio_sender)).with(Arc::new(smooch_sender)).with(Arc::new(messenger_sender));
-        let hyperchat = self.hyperchat()?;
-        let pipeline = self.pipeline(chatbot, live_chat_of(hyperchat.clone()), sinks)?;
-        let ingest = self.ingest().await;
-        let queue = ingest.queue();
-        let events = self.hyperchat_events(hyperchat, queue.clone())?;
-        let function = self.function(ingest, pipeline, Forwarding::Same(queue.clone()), events);
-        Ok(LocalFunctions {
-            twilio: Webhook::new(twilio, queue.clone()),
-            smooch: Webhook::new(smooch, queue.clone()),
-            messenger: Webhook::new(messenger, queue),
-            hyperchat: function.endpoint,
-            consumer: function.consumer,
-            ingest: function.ingest,
-            processing_budget: function.processing_budget,
-        })
-    }
 }
 
 /// HyperChat when there is a client, else a live chat where nobody is ever available.
@@ -511,14 +357,6 @@ fn live_chat_of(hyperchat: Option<Arc<HyperChatClient>>) -> Arc<dyn LiveChat> {
         Some(hyperchat) => hyperchat,
         None => Arc::new(NoLiveChat),
     }
-}
-
-fn not_configured(channel: &str, missing: &str) {
-    tracing::info!(channel, missing, "channel not configured: its users cannot be reached from live chats");
-}
-
-fn half_configured(half: &startup::HalfConfigured) {
-    tracing::error!(channel = half.channel, "{half}: its users cannot be reached from live chats");
 }
 
 /// The fingerprint key: configured, else derived from this deployment's secrets, else (a local
