@@ -75,7 +75,9 @@ echo "== (b) release build for Lambda (arm64)"
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 for function in twilio smooch messenger hyperchat; do
     started=$(now)
-    if cargo lambda build --release --arm64 --bin "$function" --output-format zip; then
+    # From the function's package directory, as SAM's rust-cargolambda does with its CodeUri:
+    # Cargo selects that package alone, so the binary links only the channel it serves.
+    if (cd "functions/$function" && cargo lambda build --release --arm64 --bin "$function" --output-format zip); then
         echo "build time: $(since "$started") s"
         bootstrap="$TARGET_DIR/lambda/$function/bootstrap"
         zip="$TARGET_DIR/lambda/$function/bootstrap.zip"
@@ -86,9 +88,9 @@ for function in twilio smooch messenger hyperchat; do
         fi
         echo "$function bootstrap: $(size "$bootstrap")"
         echo "$function bootstrap.zip: $(size "$zip")"
-        pass "cargo lambda build --release --arm64 --bin $function"
+        pass "cargo lambda build --release --arm64 --bin $function (in functions/$function)"
     else
-        fail "cargo lambda build --release --arm64 --bin $function"
+        fail "cargo lambda build --release --arm64 --bin $function (in functions/$function)"
     fi
 done
 

@@ -517,3 +517,29 @@ fn the_sam_local_env_file_names_every_function_sets_only_declared_variables_and_
     assert!(generator.contains(&format!("\"{token}\"")) && generator.contains(&format!("\"{url}\"")), "{token} {url}");
     assert_eq!(env["SmoochFunction"]["SMOOCH_API_URL"], "http://127.0.0.1:9", "the fakes' addresses are passed on");
 }
+
+/// SAM's `rust-cargolambda` runs `cargo lambda build --bin <Binary>` in `CodeUri`. From the
+/// workspace root Cargo would select every function and unify their features, linking every
+/// channel into every binary; from the function's own package directory it selects that package
+/// alone.
+#[test]
+fn each_function_is_built_from_its_own_package_whose_binary_links_only_the_channel_it_serves() {
+    let template = template();
+    for function in http_functions(&template) {
+        let block = resource_block(&template, &function);
+        let binary = anywhere(&block, "Binary").unwrap_or_else(|| panic!("{function} has no BuildProperties.Binary"));
+        let code_uri = field(&block, 6, "CodeUri").unwrap_or_else(|| panic!("{function} has no CodeUri"));
+        assert_eq!(code_uri, format!("functions/{binary}"), "{function} is built from its package's directory");
+        let manifest: toml::Table = std::fs::read_to_string(repo_root().join(&code_uri).join("Cargo.toml"))
+            .unwrap_or_else(|error| panic!("{code_uri}/Cargo.toml: {error}"))
+            .parse()
+            .expect("Cargo.toml is TOML");
+        let bins = manifest["bin"].as_array().expect("[[bin]]");
+        assert!(bins.iter().any(|bin| bin["name"].as_str() == Some(binary.as_str())), "{code_uri} builds the binary {binary}");
+        let app = &manifest["dependencies"]["connector-app"];
+        assert_eq!(app.get("default-features").and_then(toml::Value::as_bool), Some(false), "{code_uri}: no default (every) channel");
+        let features: Vec<&str> = app["features"].as_array().expect("features").iter().filter_map(toml::Value::as_str).collect();
+        let channels: Vec<&str> = features.into_iter().filter(|feature| *feature != "lambda").collect();
+        assert_eq!(channels, [binary.as_str()], "{code_uri} names only its own channel");
+    }
+}
