@@ -9,13 +9,10 @@ use crate::twilio::{FakeTwilio, SentMessage};
 use crate::twilio_signing::{encode_form, inbound_form, twilio_signature};
 use bytes::Bytes;
 use channel_hyperchat::HyperChatEvents;
-use channel_messenger::MessengerChannel;
-use channel_smooch::SmoochChannel;
-use channel_twilio::TwilioChannel;
 use connector_app::{App, Ingest};
 use connector_config::Sources;
 use connector_core::store::StateStore;
-use connector_core::{LocalQueue, Webhook, WebhookRequest, WebhookResponse};
+use connector_core::{AnyEndpoint, LocalQueue, WebhookRequest, WebhookResponse};
 use connector_engine::conversation::Conversation;
 use connector_engine::values::Timestamp;
 use std::path::{Path, PathBuf};
@@ -40,13 +37,13 @@ pub const TEST_RETRIES: (&str, &str) = ("queue.toml", "retry_budget_secs = 2\nba
 pub struct Connector {
     pub inbenta: FakeInbenta,
     pub twilio: FakeTwilio,
-    pub webhook: Arc<Webhook<TwilioChannel>>,
+    pub webhook: Arc<AnyEndpoint>,
     pub smooch: FakeSmooch,
     /// The Smooch function, on the same store.
-    pub smooch_webhook: Arc<Webhook<SmoochChannel>>,
+    pub smooch_webhook: Arc<AnyEndpoint>,
     pub graph: FakeGraph,
     /// The Messenger function, on the same store.
-    pub messenger_webhook: Arc<Webhook<MessengerChannel>>,
+    pub messenger_webhook: Arc<AnyEndpoint>,
     /// The HyperChat events function, on the same store.
     pub hyperchat: Arc<HyperChatEvents>,
     pub store: Arc<dyn StateStore>,
@@ -123,13 +120,12 @@ impl Connector {
         app.store = store_calls.clone();
         let chatbot = app.inbenta().expect("inbenta client");
         let functions = app.local_functions(chatbot).await.expect("every route builds");
+        let channel = |name: &str| functions.webhook(name).unwrap_or_else(|| panic!("{name} is registered"));
+        let (webhook, smooch_webhook, messenger_webhook) = (channel("Twilio"), channel("Smooch"), channel("Messenger"));
         let Ingest::Local(queue) = functions.ingest else { panic!("the tests' connector queues in process") };
         // Every redelivery reaches the table's exactly-once record, as one after SQS's
         // five-minute deduplication does.
         queue.set_dedupe_window(std::time::Duration::ZERO);
-        let webhook = Arc::new(functions.twilio);
-        let smooch_webhook = Arc::new(functions.smooch);
-        let messenger_webhook = Arc::new(functions.messenger);
         let hyperchat = Arc::new(functions.hyperchat);
         Self {
             inbenta,

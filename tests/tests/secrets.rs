@@ -2,7 +2,7 @@
 //! start, and read again when a webhook's signature fails, so a secret set or rotated after the
 //! deploy reaches a running function without a redeploy.
 
-use connector_app::App;
+use connector_app::{App, Twilio};
 use connector_config::Sources;
 use connector_core::Endpoint;
 use connector_tests::connector::{COMPANY_NUMBER, SMS_USER, WEBHOOK_URL, conf_dir_with, repo_root, request};
@@ -53,7 +53,7 @@ async fn the_functions_secrets_come_from_secrets_manager_and_the_environment_hol
     .await;
     let app = App::load(&sources(&arn, &inbenta, &twilio), &repo_root().join("lang")).await.expect("the secrets are read");
     assert!(app.api().unwrap().has_credentials(), "Inbenta's key and secret came from the secret");
-    let function = app.twilio_function(app.inbenta().unwrap()).await.expect("Twilio is configured by the secret");
+    let function = app.channel_function::<Twilio>(app.inbenta().unwrap()).await.expect("Twilio is configured by the secret");
     let answer = function.endpoint.serve(signed_with(FakeTwilio::AUTH_TOKEN, "SMsecret0000000000000000000000001"), None).await;
     assert_eq!(answer.status(), 200);
 }
@@ -68,7 +68,7 @@ async fn a_webhook_secret_rotated_after_the_start_is_read_again_when_a_signature
     }))
     .await;
     let app = App::load(&sources(&arn, &inbenta, &twilio), &repo_root().join("lang")).await.unwrap();
-    let function = app.twilio_function(app.inbenta().unwrap()).await.unwrap();
+    let function = app.channel_function::<Twilio>(app.inbenta().unwrap()).await.unwrap();
     let rotated = json!({
         "INBENTA_API_KEY": FakeInbenta::API_KEY,
         "INBENTA_API_SECRET": FakeInbenta::API_SECRET,

@@ -8,13 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use channel_hyperchat::HyperChatEvents;
-use channel_messenger::MessengerChannel;
-use channel_smooch::SmoochChannel;
-use channel_twilio::TwilioChannel;
-use connector_app::Ingest;
+use connector_app::{Ingest, LocalWebhook};
 use connector_config::Sources;
 use connector_core::queue::Consumer;
-use connector_core::{Endpoint, MAX_WEBHOOK_BODY_BYTES, Webhook};
+use connector_core::{Endpoint, MAX_WEBHOOK_BODY_BYTES};
 use connector_engine::ports::Chatbot;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -34,9 +31,8 @@ pub struct Limits {
 }
 
 pub struct App {
-    twilio: Webhook<TwilioChannel>,
-    smooch: Webhook<SmoochChannel>,
-    messenger: Webhook<MessengerChannel>,
+    /// Every channel's webhook, with its routes (the registry's).
+    webhooks: Vec<LocalWebhook>,
     hyperchat: HyperChatEvents,
     /// Where the routes' events wait; a durable one needs polling ([`App::process`]).
     pub ingest: Ingest,
@@ -66,9 +62,7 @@ impl App {
             local.on_dead_letter(|dead| eprintln!("dead-lettered ({}): {}", dead.cause, dead.body));
         }
         Ok(Self {
-            twilio: functions.twilio,
-            smooch: functions.smooch,
-            messenger: functions.messenger,
+            webhooks: functions.webhooks,
             hyperchat: functions.hyperchat,
             ingest: functions.ingest,
             consumer: functions.consumer,
@@ -90,20 +84,19 @@ impl App {
 }
 
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }))
-        .route("/twilio", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }))
-        // Twilio's status callbacks (TWILIO_STATUS_CALLBACK_URL): the same function and queue.
-        .route(
-            "/twilio/status",
-            post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.twilio, request).await }),
-        )
-        .route("/smooch", post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.smooch, request).await }))
-        .route(
-            "/messenger",
-            get(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.messenger, request).await })
-                .post(|State(app): State<Arc<App>>, request: Request| async move { route_to(&app, &app.messenger, request).await }),
-        )
+    let mut router = Router::new().route("/health", get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }));
+    for webhook in &app.webhooks {
+        for route in webhook.channel.routes {
+            let endpoint = webhook.endpoint.clone();
+            let serve = move |State(app): State<Arc<App>>, request: Request| {
+                let endpoint = endpoint.clone();
+                async move { route_to(&app, endpoint.as_ref(), request).await }
+            };
+            let methods = if route.get { get(serve.clone()).post(serve) } else { post(serve) };
+            router = router.route(route.path, methods);
+        }
+    }
+    router
         .route(
             "/hyperchat",
             // GET too: HyperChat's handshake may come on any method, and the ticketing

@@ -1,13 +1,11 @@
 //! HyperChat's function, which replies to the users of every channel, and `connector-local`'s
 //! routes. Compiled with the `hyperchat` feature, which turns every channel's on.
 
+use crate::registry::{CHANNELS, Registration};
 use crate::{App, AppError, Function, Ingest, live_chat_of, startup};
 use channel_hyperchat::{FileLinks, FileProxy, HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
-use channel_messenger::MessengerChannel;
-use channel_smooch::SmoochChannel;
-use channel_twilio::TwilioChannel;
 use connector_core::queue::{Consumer, Forwarding, Queue};
-use connector_core::{Sinks, Webhook};
+use connector_core::{AnyEndpoint, SetupError, Sinks};
 use connector_engine::ports::Chatbot;
 use inbenta::hyperchat::{HyperChatClient, HyperChatSettings};
 use std::collections::HashMap;
@@ -17,13 +15,25 @@ use std::time::Duration;
 /// `connector-local` and the tests: every route over one queue and one consumer, whose
 /// pipeline replies through every configured channel.
 pub struct LocalFunctions {
-    pub twilio: Webhook<TwilioChannel>,
-    pub smooch: Webhook<SmoochChannel>,
-    pub messenger: Webhook<MessengerChannel>,
+    /// Every channel's webhook, in the registry's order.
+    pub webhooks: Vec<LocalWebhook>,
     pub hyperchat: HyperChatEvents,
     pub consumer: Arc<dyn Consumer>,
     pub ingest: Ingest,
     pub processing_budget: Duration,
+}
+
+/// A channel's webhook on the local server.
+pub struct LocalWebhook {
+    pub channel: &'static Registration,
+    pub endpoint: Arc<AnyEndpoint>,
+}
+
+impl LocalFunctions {
+    /// The webhook of the channel the registry names `name` ("Twilio").
+    pub fn webhook(&self, name: &str) -> Option<Arc<AnyEndpoint>> {
+        self.webhooks.iter().find(|webhook| webhook.channel.name == name).map(|webhook| webhook.endpoint.clone())
+    }
 }
 
 impl App {
@@ -33,23 +43,13 @@ impl App {
     /// of the other channels still reach their users.
     pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Sinks, AppError> {
         let mut sinks = Sinks::default();
-        match self.twilio() {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Twilio(channel_twilio::SetupError::Missing(what))) => not_configured("Twilio", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
-        }
-        match self.smooch(chatbot) {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Smooch(channel_smooch::SetupError::Missing(what))) => not_configured("Smooch", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
-        }
-        match self.messenger(chatbot) {
-            Ok((_, sender)) => sinks = sinks.with(Arc::new(sender)),
-            Err(AppError::Messenger(channel_messenger::SetupError::Missing(what))) => not_configured("Messenger", what),
-            Err(AppError::HalfConfigured(half)) => half_configured(&half),
-            Err(error) => return Err(error),
+        for channel in CHANNELS {
+            match channel.sender(self, chatbot) {
+                Ok(sender) => sinks = sinks.with(sender),
+                Err(AppError::Channel { source: SetupError::Missing(what), .. }) => not_configured(channel.name, what),
+                Err(AppError::HalfConfigured(half)) => half_configured(&half),
+                Err(error) => return Err(error),
+            }
         }
         Ok(sinks)
     }
@@ -85,8 +85,8 @@ impl App {
             Ingest::Local(local) => Forwarding::Same(Arc::new(local.clone())),
             Ingest::Sqs { queue, .. } => {
                 let mut queues: HashMap<String, Arc<dyn Queue>> = HashMap::new();
-                for (channel, url) in self.queue.channel_urls() {
-                    queues.insert(channel.to_owned(), Arc::new(queue.at(url)));
+                for (channel, url) in self.channel_queues()? {
+                    queues.insert(channel.to_owned(), Arc::new(queue.at(&url)));
                 }
                 if queues.is_empty() {
                     tracing::warn!(
@@ -102,23 +102,37 @@ impl App {
         Ok(self.function(ingest, pipeline, forwarding, events))
     }
 
+    /// The queue of each channel that has one (`TWILIO_QUEUE_URL`...), by the channel's name
+    /// in reply addresses.
+    pub fn channel_queues(&self) -> Result<Vec<(&'static str, String)>, AppError> {
+        let mut queues = Vec::new();
+        for channel in CHANNELS {
+            let url: String = self.config.section(channel.queue_url.1)?;
+            if !url.trim().is_empty() {
+                queues.push((channel.address, url.trim().to_owned()));
+            }
+        }
+        Ok(queues)
+    }
+
     /// Every route over one queue (in process, or `QUEUE_URL`) and one consumer that replies
     /// through every configured channel: `connector-local` and the tests.
     pub async fn local_functions(&self, chatbot: Arc<dyn Chatbot>) -> Result<LocalFunctions, AppError> {
-        let (twilio, twilio_sender) = self.twilio()?;
-        let (smooch, smooch_sender) = self.smooch(&chatbot)?;
-        let (messenger, messenger_sender) = self.messenger(&chatbot)?;
-        let sinks = Sinks::default().with(Arc::new(twilio_sender)).with(Arc::new(smooch_sender)).with(Arc::new(messenger_sender));
-        let hyperchat = self.hyperchat()?;
-        let pipeline = self.pipeline(chatbot, live_chat_of(hyperchat.clone()), sinks)?;
         let ingest = self.ingest().await;
         let queue = ingest.queue();
+        let mut sinks = Sinks::default();
+        let mut webhooks = Vec::new();
+        for channel in CHANNELS {
+            let (endpoint, sender) = channel.build(self, &chatbot, queue.clone())?;
+            sinks = sinks.with(sender);
+            webhooks.push(LocalWebhook { channel, endpoint: Arc::new(endpoint) });
+        }
+        let hyperchat = self.hyperchat()?;
+        let pipeline = self.pipeline(chatbot, live_chat_of(hyperchat.clone()), sinks)?;
         let events = self.hyperchat_events(hyperchat, queue.clone())?;
         let function = self.function(ingest, pipeline, Forwarding::Same(queue.clone()), events);
         Ok(LocalFunctions {
-            twilio: Webhook::new(twilio, queue.clone()),
-            smooch: Webhook::new(smooch, queue.clone()),
-            messenger: Webhook::new(messenger, queue),
+            webhooks,
             hyperchat: function.endpoint,
             consumer: function.consumer,
             ingest: function.ingest,

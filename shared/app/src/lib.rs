@@ -8,6 +8,7 @@ mod hyperchat;
 pub mod lambda;
 #[cfg(feature = "messenger")]
 mod messenger;
+pub mod registry;
 #[cfg(feature = "smooch")]
 mod smooch;
 pub mod startup;
@@ -17,7 +18,14 @@ mod startup_tests;
 mod twilio;
 
 #[cfg(feature = "hyperchat")]
-pub use hyperchat::LocalFunctions;
+pub use hyperchat::{LocalFunctions, LocalWebhook};
+#[cfg(feature = "messenger")]
+pub use messenger::Messenger;
+pub use registry::{CHANNELS, Registered};
+#[cfg(feature = "smooch")]
+pub use smooch::Smooch;
+#[cfg(feature = "twilio")]
+pub use twilio::Twilio;
 
 use connector_config::{Config, ConfigError, EnvKey, Sources};
 use connector_core::pipeline::{self, Pipeline, StateSettings};
@@ -53,15 +61,12 @@ pub enum AppError {
     Chatbot(#[source] ChatbotError),
     #[error("cannot build the live chat client")]
     LiveChat(#[source] LiveChatError),
-    #[cfg(feature = "twilio")]
-    #[error("Twilio is not usable")]
-    Twilio(#[source] channel_twilio::SetupError),
-    #[cfg(feature = "smooch")]
-    #[error("Smooch is not usable")]
-    Smooch(#[source] channel_smooch::SetupError),
-    #[cfg(feature = "messenger")]
-    #[error("Messenger is not usable")]
-    Messenger(#[source] channel_messenger::SetupError),
+    #[error("{channel} is not usable")]
+    Channel {
+        channel: &'static str,
+        #[source]
+        source: connector_core::SetupError,
+    },
     #[error(transparent)]
     Secrets(#[from] state_store::secrets::SecretsError),
 }
@@ -109,23 +114,22 @@ pub fn wire_cap() -> tracing_subscriber::filter::Targets {
 /// owns the key: the channels compiled in (their tables' defaults make their keys known to
 /// `conf/custom/` in every function all the same).
 pub fn env_keys() -> Vec<EnvKey> {
-    [
-        inbenta::ENV,
-        #[cfg(feature = "twilio")]
-        channel_twilio::ENV,
-        #[cfg(feature = "smooch")]
-        channel_smooch::ENV,
-        #[cfg(feature = "messenger")]
-        channel_messenger::ENV,
-        #[cfg(feature = "hyperchat")]
-        channel_hyperchat::ENV,
-        pipeline::ENV,
-        queue::ENV,
-        // The fingerprint key derives from Twilio's auth token in every function, Twilio's or
-        // not (`fingerprinter`), so that all of them fingerprint alike.
-        &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key"), ("TWILIO_AUTH_TOKEN", "twilio.credentials.auth_token")],
-    ]
-    .concat()
+    let channels = CHANNELS.iter().flat_map(|channel| [channel.env, std::slice::from_ref(&channel.queue_url)]);
+    [inbenta::ENV]
+        .into_iter()
+        .chain(channels)
+        .chain([
+            #[cfg(feature = "hyperchat")]
+            channel_hyperchat::ENV,
+            pipeline::ENV,
+            queue::ENV,
+            // The fingerprint key derives from Twilio's auth token in every function, Twilio's or
+            // not (`fingerprinter`), so that all of them fingerprint alike.
+            &[("LOG_FINGERPRINT_KEY", "logging.fingerprint_key"), ("TWILIO_AUTH_TOKEN", "twilio.credentials.auth_token")],
+        ])
+        .flatten()
+        .copied()
+        .collect()
 }
 
 /// What every entry point shares: configuration, labels, state store, clock.

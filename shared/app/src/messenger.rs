@@ -1,32 +1,38 @@
-//! Facebook Messenger: its webhook, its sender (the Graph API) and its function. Compiled with
-//! the `messenger` feature.
+//! Facebook Messenger in the registry. Compiled with the `messenger` feature.
 
-use crate::{App, AppError, Function, reloading, startup};
+use crate::registry::{Registered, WebhookRoute};
+use crate::startup::{ChannelCredentials, Credential};
+use crate::{App, AppError};
 use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
-use connector_core::queue::Forwarding;
-use connector_core::{Sinks, Webhook};
+use connector_config::EnvKey;
+use connector_core::{ReplySink, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
-impl App {
-    /// The Messenger webhook and its sender; page tokens per environment from the chatbot's
-    /// ExtraInfo (`facebook` / `page_tokens`), else the configured one.
-    pub fn messenger(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, MessengerSender), AppError> {
-        startup::check(&self.config, "Messenger")?;
-        let settings: MessengerSettings = self.config.section("messenger")?;
-        channel_messenger::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Messenger)
-    }
+pub struct Messenger;
 
-    /// The Messenger function: its webhook, and a pipeline that replies through the Graph API.
-    pub async fn messenger_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<MessengerChannel>>, AppError> {
-        let (channel, sender) = self.messenger(&chatbot)?;
-        let reload = self.reload({
-            let chatbot = chatbot.clone();
-            move |app| app.messenger(&chatbot).map(|(channel, _)| channel)
-        });
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
+const APP_SECRET: Credential = ("MESSENGER_APP_SECRET", "messenger.app_secret");
+const VERIFY_TOKEN: Credential = ("MESSENGER_VERIFY_TOKEN", "messenger.verify_token");
+const PAGE_TOKEN: Credential = ("MESSENGER_PAGE_TOKEN", "messenger.page_token");
+
+impl Registered for Messenger {
+    const NAME: &'static str = "Messenger";
+    const ENV: &'static [EnvKey] = channel_messenger::ENV;
+    /// The page token may come from ExtraInfo instead.
+    const CREDENTIALS: &'static ChannelCredentials =
+        &ChannelCredentials { any: &[APP_SECRET, VERIFY_TOKEN, PAGE_TOKEN], needs: &[APP_SECRET, VERIFY_TOKEN], together: &[] };
+    /// GET: Meta's verification of the subscription.
+    const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::get_and_post("/messenger")];
+    const ADDRESS: &'static str = <MessengerSender as Sender>::CHANNEL;
+    const QUEUE_URL: EnvKey = ("MESSENGER_QUEUE_URL", "queue.messenger_url");
+    type Channel = MessengerChannel;
+
+    /// Page tokens per environment from the chatbot's ExtraInfo (`facebook` / `page_tokens`),
+    /// else the configured one.
+    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, Arc<dyn ReplySink>), AppError> {
+        let settings: MessengerSettings = app.config.section("messenger")?;
+        let (channel, sender) = channel_messenger::setup(&settings, Some(chatbot.clone()), app.environment()?)
+            .map_err(|source| AppError::Channel { channel: Self::NAME, source })?;
+        Ok((channel, Arc::new(sender)))
     }
 }

@@ -1,32 +1,37 @@
-//! Smooch / Sunshine Conversations: its webhook, its sender and its function. Compiled with the
-//! `smooch` feature.
+//! Smooch / Sunshine Conversations in the registry. Compiled with the `smooch` feature.
 
-use crate::{App, AppError, Function, reloading, startup};
+use crate::registry::{Registered, WebhookRoute};
+use crate::startup::{ChannelCredentials, Credential};
+use crate::{App, AppError};
 use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
-use connector_core::queue::Forwarding;
-use connector_core::{Sinks, Webhook};
+use connector_config::EnvKey;
+use connector_core::{ReplySink, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
-impl App {
-    /// The Smooch webhook and its sender; API keys per environment from the chatbot's
-    /// ExtraInfo (`smooch` / `app_tokens`), else the configured ones.
-    pub fn smooch(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, SmoochSender), AppError> {
-        startup::check(&self.config, "Smooch")?;
-        let settings: SmoochSettings = self.config.section("smooch")?;
-        channel_smooch::setup(&settings, Some(chatbot.clone()), self.environment()?).map_err(AppError::Smooch)
-    }
+pub struct Smooch;
 
-    /// The Smooch function: its webhook, and a pipeline that replies through Smooch.
-    pub async fn smooch_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<SmoochChannel>>, AppError> {
-        let (channel, sender) = self.smooch(&chatbot)?;
-        let reload = self.reload({
-            let chatbot = chatbot.clone();
-            move |app| app.smooch(&chatbot).map(|(channel, _)| channel)
-        });
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
+const WEBHOOK_SECRET: Credential = ("SMOOCH_WEBHOOK_SECRET", "smooch.webhook_secret");
+const KEY_ID: Credential = ("SMOOCH_KEY_ID", "smooch.key_id");
+const SECRET: Credential = ("SMOOCH_SECRET", "smooch.secret");
+
+impl Registered for Smooch {
+    const NAME: &'static str = "Smooch";
+    const ENV: &'static [EnvKey] = channel_smooch::ENV;
+    /// The API key may come from ExtraInfo instead: set whole or not at all.
+    const CREDENTIALS: &'static ChannelCredentials =
+        &ChannelCredentials { any: &[WEBHOOK_SECRET, KEY_ID, SECRET], needs: &[WEBHOOK_SECRET], together: &[&[KEY_ID, SECRET]] };
+    const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::post("/smooch")];
+    const ADDRESS: &'static str = <SmoochSender as Sender>::CHANNEL;
+    const QUEUE_URL: EnvKey = ("SMOOCH_QUEUE_URL", "queue.smooch_url");
+    type Channel = SmoochChannel;
+
+    /// API keys per environment from the chatbot's ExtraInfo (`smooch` / `app_tokens`), else
+    /// the configured ones.
+    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, Arc<dyn ReplySink>), AppError> {
+        let settings: SmoochSettings = app.config.section("smooch")?;
+        let (channel, sender) = channel_smooch::setup(&settings, Some(chatbot.clone()), app.environment()?)
+            .map_err(|source| AppError::Channel { channel: Self::NAME, source })?;
+        Ok((channel, Arc::new(sender)))
     }
 }

@@ -1,6 +1,7 @@
 //! Start-up as an operator meets it: a typo in `conf/custom/`, a channel configured in part.
 
 use super::*;
+use connector_core::SetupError;
 use connector_engine::testing::ScriptedChatbot;
 use std::sync::Mutex;
 
@@ -69,21 +70,21 @@ fn every_environment_variable_sets_a_key_of_conf_default() {
 #[tokio::test]
 async fn a_twilio_auth_token_without_its_account_sid_is_named_at_start_in_one_line() {
     let app = load(&[("TWILIO_AUTH_TOKEN", "token"), ("TWILIO_WEBHOOK_URL", "https://example.test/twilio")], &[]).await.unwrap();
-    let twilio = shown(&app.twilio().err().expect("Twilio refuses to start"));
+    let twilio = shown(&app.channel::<Twilio>(&chatbot()).err().expect("Twilio refuses to start"));
     assert_eq!(twilio.lines().count(), 1, "{twilio}");
     assert!(twilio.contains("Twilio is half-configured: TWILIO_AUTH_TOKEN is set but TWILIO_ACCOUNT_SID is not"), "{twilio}");
     let app = load(&[("TWILIO_ACCOUNT_SID", "AC1")], &[]).await.unwrap();
-    let reverse = shown(&app.twilio().err().unwrap());
+    let reverse = shown(&app.channel::<Twilio>(&chatbot()).err().unwrap());
     assert!(reverse.contains("Twilio is half-configured: TWILIO_ACCOUNT_SID is set but TWILIO_AUTH_TOKEN"), "{reverse}");
 }
 
 #[tokio::test]
 async fn a_smooch_key_id_without_its_secret_and_a_messenger_page_token_without_the_app_secret_are_named() {
     let app = load(&[("SMOOCH_WEBHOOK_SECRET", "w"), ("SMOOCH_KEY_ID", "app_1")], &[]).await.unwrap();
-    let smooch = shown(&app.smooch(&chatbot()).err().expect("Smooch refuses to start"));
+    let smooch = shown(&app.channel::<Smooch>(&chatbot()).err().expect("Smooch refuses to start"));
     assert!(smooch.contains("Smooch is half-configured: SMOOCH_KEY_ID is set but SMOOCH_SECRET is not"), "{smooch}");
     let app = load(&[("MESSENGER_PAGE_TOKEN", "page")], &[]).await.unwrap();
-    let messenger = shown(&app.messenger(&chatbot()).err().expect("Messenger refuses to start"));
+    let messenger = shown(&app.channel::<Messenger>(&chatbot()).err().expect("Messenger refuses to start"));
     assert!(
         messenger.contains(
             "Messenger is half-configured: MESSENGER_PAGE_TOKEN is set but MESSENGER_APP_SECRET and MESSENGER_VERIFY_TOKEN are not"
@@ -95,9 +96,12 @@ async fn a_smooch_key_id_without_its_secret_and_a_messenger_page_token_without_t
 #[tokio::test]
 async fn a_channel_with_none_of_its_variables_is_just_not_configured() {
     let app = load(&[], &[]).await.unwrap();
-    assert!(matches!(app.twilio(), Err(AppError::Twilio(channel_twilio::SetupError::Missing(_)))));
-    assert!(matches!(app.smooch(&chatbot()), Err(AppError::Smooch(channel_smooch::SetupError::Missing(_)))));
-    assert!(matches!(app.messenger(&chatbot()), Err(AppError::Messenger(channel_messenger::SetupError::Missing(_)))));
+    assert!(matches!(app.channel::<Twilio>(&chatbot()), Err(AppError::Channel { channel: "Twilio", source: SetupError::Missing(_) })));
+    assert!(matches!(app.channel::<Smooch>(&chatbot()), Err(AppError::Channel { channel: "Smooch", source: SetupError::Missing(_) })));
+    assert!(matches!(
+        app.channel::<Messenger>(&chatbot()),
+        Err(AppError::Channel { channel: "Messenger", source: SetupError::Missing(_) })
+    ));
 }
 
 /// Log lines at `warn` and above, for the assertions below.
@@ -148,4 +152,19 @@ fn a_misspelled_environment_variable_is_warned_of_with_the_one_it_is_near() {
     assert!(loaded.is_ok());
     let logged = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("TWILIO_AUTH_TOKN") && logged.contains("TWILIO_AUTH_TOKEN"), "{logged}");
+}
+
+#[tokio::test]
+async fn the_hyperchat_function_forwards_into_the_queue_of_each_channel_whose_url_is_set_by_its_address_name() {
+    let app = load(
+        &[("TWILIO_QUEUE_URL", " https://sqs.test/1/twilio.fifo "), ("MESSENGER_QUEUE_URL", "https://sqs.test/1/messenger.fifo")],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        app.channel_queues().unwrap(),
+        [("twilio", "https://sqs.test/1/twilio.fifo".to_owned()), ("messenger", "https://sqs.test/1/messenger.fifo".to_owned())]
+    );
+    assert!(load(&[], &[]).await.unwrap().channel_queues().unwrap().is_empty(), "no channel queue set: none");
 }

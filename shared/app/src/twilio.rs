@@ -1,29 +1,36 @@
-//! Twilio (SMS and WhatsApp): its webhook, its sender and its function. Compiled with the
-//! `twilio` feature.
+//! Twilio (SMS and WhatsApp) in the registry. Compiled with the `twilio` feature.
 
-use crate::{App, AppError, ConversationDefaults, Function, reloading, startup};
+use crate::registry::{Registered, WebhookRoute};
+use crate::startup::{ChannelCredentials, Credential};
+use crate::{App, AppError, ConversationDefaults};
 use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
-use connector_core::queue::Forwarding;
-use connector_core::{Sinks, Webhook};
+use connector_config::EnvKey;
+use connector_core::{ReplySink, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
-impl App {
-    /// The Twilio webhook and its sender.
-    pub fn twilio(&self) -> Result<(TwilioChannel, TwilioSender), AppError> {
-        startup::check(&self.config, "Twilio")?;
-        let settings: TwilioSettings = self.config.section("twilio")?;
-        let lang: ConversationDefaults = self.config.section("conversation")?;
-        let (channel, sender) = channel_twilio::setup(&settings).map_err(AppError::Twilio)?;
-        Ok((channel, sender.with_contents(self.store.clone().cache(), self.clock.clone(), &lang.default.lang)))
-    }
+pub struct Twilio;
 
-    /// The Twilio function: its webhook, and a pipeline that replies through Twilio.
-    pub async fn twilio_function(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<TwilioChannel>>, AppError> {
-        let (channel, sender) = self.twilio()?;
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(Arc::new(sender)))?;
-        let ingest = self.ingest().await;
-        let webhook = reloading(Webhook::new(channel, ingest.queue()), self.reload(|app| app.twilio().map(|(channel, _)| channel)));
-        Ok(self.function(ingest, pipeline, Forwarding::None, webhook))
+const SID: Credential = ("TWILIO_ACCOUNT_SID", "twilio.credentials.sid");
+const TOKEN: Credential = ("TWILIO_AUTH_TOKEN", "twilio.credentials.auth_token");
+const URL: Credential = ("TWILIO_WEBHOOK_URL", "twilio.webhook_url");
+
+impl Registered for Twilio {
+    const NAME: &'static str = "Twilio";
+    const ENV: &'static [EnvKey] = channel_twilio::ENV;
+    /// The webhook URL does not make Twilio configured (the SAM template sets it for the
+    /// HyperChat function whether Twilio is deployed or not), but a configured Twilio needs it.
+    const CREDENTIALS: &'static ChannelCredentials = &ChannelCredentials { any: &[SID, TOKEN], needs: &[SID, TOKEN, URL], together: &[] };
+    /// Messages, and their status callbacks (`TWILIO_STATUS_CALLBACK_URL`).
+    const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::post("/twilio"), WebhookRoute::post("/twilio/status")];
+    const ADDRESS: &'static str = <TwilioSender as Sender>::CHANNEL;
+    const QUEUE_URL: EnvKey = ("TWILIO_QUEUE_URL", "queue.twilio_url");
+    type Channel = TwilioChannel;
+
+    fn build(app: &App, _: &Arc<dyn Chatbot>) -> Result<(TwilioChannel, Arc<dyn ReplySink>), AppError> {
+        let settings: TwilioSettings = app.config.section("twilio")?;
+        let lang: ConversationDefaults = app.config.section("conversation")?;
+        let (channel, sender) = channel_twilio::setup(&settings).map_err(|source| AppError::Channel { channel: Self::NAME, source })?;
+        Ok((channel, Arc::new(sender.with_contents(app.store.clone().cache(), app.clock.clone(), &lang.default.lang))))
     }
 }

@@ -29,7 +29,7 @@ pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use queue::{Job, LocalQueue, Processor, Queue, QueueError};
 pub use store::{Cache, StateStore, StoreError};
-pub use webhook::{Endpoint, Webhook};
+pub use webhook::{AnyEndpoint, Endpoint, Webhook};
 
 use bytes::Bytes;
 

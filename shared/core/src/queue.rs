@@ -24,13 +24,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The environment variables of the `queue` table.
-pub const ENV: &[(&str, &str)] = &[
-    ("QUEUE_URL", "queue.url"),
-    ("DEAD_LETTER_QUEUE_URL", "queue.dead_letter_url"),
-    ("TWILIO_QUEUE_URL", "queue.twilio_url"),
-    ("SMOOCH_QUEUE_URL", "queue.smooch_url"),
-    ("MESSENGER_QUEUE_URL", "queue.messenger_url"),
-];
+pub const ENV: &[(&str, &str)] = &[("QUEUE_URL", "queue.url"), ("DEAD_LETTER_QUEUE_URL", "queue.dead_letter_url")];
 
 /// SQS's limit on one message (and on one batch of them).
 pub const MAX_JOB_BYTES: usize = 256 * 1024;
@@ -47,14 +41,6 @@ pub struct QueueSettings {
     /// Where a message whose processing gave up goes, with its cause.
     #[serde(default)]
     pub dead_letter_url: Option<String>,
-    /// The channels' queues, for the HyperChat function: an agent's event joins its
-    /// conversation's group in the queue of the conversation's channel.
-    #[serde(default)]
-    pub twilio_url: Option<String>,
-    #[serde(default)]
-    pub smooch_url: Option<String>,
-    #[serde(default)]
-    pub messenger_url: Option<String>,
     /// How long a message whose processing keeps failing is retried (from when it was
     /// enqueued); after that the user hears `api_error` and the message is dead-lettered.
     pub retry_budget_secs: u64,
@@ -76,14 +62,6 @@ impl QueueSettings {
 
     pub fn dead_letter_url(&self) -> Option<&str> {
         non_empty(&self.dead_letter_url)
-    }
-
-    /// The queue of each channel named, by the channel's name in reply addresses.
-    pub fn channel_urls(&self) -> Vec<(&'static str, &str)> {
-        [("twilio", &self.twilio_url), ("smooch", &self.smooch_url), ("messenger", &self.messenger_url)]
-            .into_iter()
-            .filter_map(|(channel, url)| non_empty(url).map(|url| (channel, url)))
-            .collect()
     }
 
     pub fn retry(&self) -> RetryPolicy {

@@ -41,6 +41,46 @@ impl<C: Channel> Endpoint for Webhook<C> {
     }
 }
 
+/// Any [`Endpoint`] behind one type: routes chosen at run time (the registry's channels on
+/// `connector-local`'s server and in the tests).
+pub struct AnyEndpoint(Box<dyn ErasedEndpoint>);
+
+/// [`Endpoint`] with its future boxed, so that it can be a trait object.
+trait ErasedEndpoint: Send + Sync {
+    fn serve_boxed(
+        &self,
+        request: WebhookRequest,
+        runtime_deadline: Option<Instant>,
+    ) -> Pin<Box<dyn Future<Output = WebhookResponse> + Send + '_>>;
+}
+
+impl<E: Endpoint> ErasedEndpoint for E {
+    fn serve_boxed(
+        &self,
+        request: WebhookRequest,
+        runtime_deadline: Option<Instant>,
+    ) -> Pin<Box<dyn Future<Output = WebhookResponse> + Send + '_>> {
+        Box::pin(self.serve(request, runtime_deadline))
+    }
+}
+
+impl AnyEndpoint {
+    pub fn new(endpoint: impl Endpoint) -> Self {
+        Self(Box::new(endpoint))
+    }
+
+    /// The endpoint's answer to one request.
+    pub async fn handle(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> WebhookResponse {
+        self.0.serve_boxed(request, runtime_deadline).await
+    }
+}
+
+impl Endpoint for AnyEndpoint {
+    fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send {
+        self.0.serve_boxed(request, runtime_deadline)
+    }
+}
+
 pub struct Webhook<C: Channel> {
     /// Replaced when a reload finds other secrets.
     channel: RwLock<Arc<C>>,
