@@ -6,6 +6,7 @@ use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
 use connector_engine::matching::fold;
 use connector_engine::ports::{BotInput, Chatbot, ChatbotError, HistoryLine, TrackingEvent};
+use connector_engine::values::ExtraInfo;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -103,8 +104,8 @@ impl Chatbot for DemoBot {
     }
 
     /// No ExtraInfo offline: the label files apply.
-    async fn app_data(&self, _group: &str) -> Result<Value, ChatbotError> {
-        Ok(serde_json::json!({ "results": [] }))
+    async fn app_data(&self, _group: &str) -> Result<ExtraInfo, ChatbotError> {
+        Ok(ExtraInfo::default())
     }
 
     /// The demo keeps no transcript: an agent sees the chat from its first message.

@@ -4,12 +4,12 @@
 //! in memory and in the state store, so a send costs no extra call.
 
 use connector_engine::ports::Chatbot;
-use serde_json::Value;
+use connector_engine::values::ExtraInfo;
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// Reads one environment's credentials out of a group's ExtraInfo body.
-pub type ReadCredentials<T> = fn(&Value, &str) -> Option<T>;
+/// Reads one environment's credentials out of a group's ExtraInfo.
+pub type ReadCredentials<T> = fn(&ExtraInfo, &str) -> Option<T>;
 
 pub struct ChannelCredentials<T> {
     extra_info: Option<Arc<dyn Chatbot>>,
@@ -36,8 +36,8 @@ impl<T: Clone> ChannelCredentials<T> {
     pub async fn get(&self, deadline: Instant) -> Option<T> {
         if let Some(chatbot) = &self.extra_info {
             match tokio::time::timeout_at(deadline, chatbot.app_data(self.group)).await {
-                Ok(Ok(body)) => {
-                    if let Some(found) = (self.read)(&body, &self.environment) {
+                Ok(Ok(extra_info)) => {
+                    if let Some(found) = (self.read)(&extra_info, &self.environment) {
                         return Some(found);
                     }
                 }

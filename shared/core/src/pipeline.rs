@@ -23,15 +23,16 @@ use crate::channel::{Event, Lookup, Occasion, Rendered, ReplySink, Route, SendEr
 use crate::fingerprint::Fingerprinter;
 use crate::queue::QueueError;
 use crate::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
-use connector_engine::app_data::AppData;
 use connector_engine::conversation::ConversationKey;
-use connector_engine::conversation::{Conversation, Mode, ReplyAddress};
+use connector_engine::conversation::ReplyAddress;
 use connector_engine::error_chain;
-use connector_engine::labels::Label;
+use connector_engine::extra_info::TurnSettings;
 use connector_engine::labels::Labels;
 use connector_engine::ports::{Chatbot, Clock, FileError, LiveChat, UserChannel};
-use connector_engine::step::{ChatEvent, Engine, Input, OnOutage, Outage, Policy, shows_agent_typing};
-use connector_engine::values::{FileContent, MessageId, Timestamp, UserFile};
+use connector_engine::step::{
+    AgentNote, ChatEvent, Engine, ForAgent, Input, Missed, OnOutage, Outage, Policy, Step, agent_note, shows_agent_typing,
+};
+use connector_engine::values::{ChatRef, ExtraInfo, FileContent, MessageId, Timestamp, UserFile};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -226,15 +227,6 @@ enum Delivered {
 pub struct Whose {
     pub key: ConversationKey,
     pub indexed_address: Option<ReplyAddress>,
-}
-
-/// Why some of a turn's messages may not have reached the user, for their agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Missed {
-    /// They did not, for this reason.
-    Undelivered(String),
-    /// The channel did not confirm one, and cannot be asked.
-    Unconfirmed,
 }
 
 /// A turn's outbox, its rendering and where its delivery stands.
@@ -439,21 +431,17 @@ impl Pipeline {
             return Err(PipelineError::NoSender(address.channel.clone()));
         };
 
-        let app = self.app_data(sink.group(), budget.work).await;
-        let labels = if app.translations.is_empty() {
-            self.labels.clone()
-        } else {
-            Arc::new((*self.labels).clone().overridden_by(app.translations))
-        };
+        let extra_info = self.extra_info(sink.group(), budget.work).await;
+        let settings = TurnSettings::new(&extra_info, &self.lang, &self.labels, self.only_chat_mode);
         let channel =
             ChannelPort { sink: sink.as_ref(), address: &address, max_file_bytes: self.max_user_file_bytes, deadline: budget.work };
         let engine = Engine {
             chatbot: self.chatbot.as_ref(),
             live_chat: self.live_chat.as_ref(),
             channel: &channel,
-            labels: &labels,
+            labels: &settings.labels,
             policy: &self.policy,
-            only_chat: app.only_chat_mode.unwrap_or(self.only_chat_mode),
+            only_chat: settings.only_chat,
             external_id: key.as_str(),
             deadline: Some(budget.work),
             on_outage: if last_attempt { OnOutage::Apologise } else { OnOutage::Postpone },
@@ -468,8 +456,8 @@ impl Pipeline {
             }
         };
         let (_, step) = tokio::join!(typing, engine.handle(&mut conversation, &event.input, now));
-        let (mut replies, gave_up) = match step {
-            Ok(replies) => (replies, None),
+        let (Step { replies, agent }, gave_up) = match step {
+            Ok(step) => (step, None),
             Err(Outage { cause, apology: None }) => return Err(PipelineError::Postponed(cause)),
             Err(Outage { cause, apology: Some(apology) }) => {
                 tracing::error!(%cause, "the chatbot stayed unavailable past the retry budget: the user is told");
@@ -477,14 +465,6 @@ impl Pipeline {
             }
         };
         let from_agent = event.input.is_from_agent();
-        let mut missed = None;
-        if let Some(window) = sink.reply_window(&address).filter(|_| from_agent && !replies.is_empty()) {
-            if now.seconds_since(conversation.last_inbound_at) > i64::try_from(window.as_secs()).unwrap_or(i64::MAX) {
-                tracing::warn!("the user's reply window is closed: the agent is told instead");
-                replies.clear();
-                missed = Some(Missed::Undelivered("the user last wrote too long ago for the channel to deliver it".to_owned()));
-            }
-        }
         let occasion = Occasion { from_agent, since_user_wrote: since(now, conversation.last_inbound_at) };
         let rendered = sink.render(&address, &replies, &occasion).map_err(PipelineError::Undelivered)?;
         let outbox = Outbox { message_id: event.id.clone(), address, replies, from_agent };
@@ -515,10 +495,13 @@ impl Pipeline {
         }
         let delivery = Delivery { outbox: &outbox, sink: sink.as_ref(), rendered: &rendered, progress: Progress::attempted(0, 0) };
         match self.send_all(&delivery, budget).await {
-            Delivered::All { sent, missed: failed } => {
-                // Only a chat's agent can be told; a ticket's answers the user in no chat of theirs.
-                if let Some(reason) = missed.or(failed).filter(|_| matches!(event.input, Input::Chat { .. })) {
-                    self.tell_agent(&conversation, &labels, &reason, budget).await;
+            Delivered::All { sent, missed } => {
+                match (agent, missed) {
+                    (ForAgent::Tell(AgentNote { chat, text }), _) => self.tell_agent(&chat, &text, budget).await,
+                    (ForAgent::IfMissed(chat), Some(missed)) => {
+                        self.tell_agent(&chat, &agent_note(&settings.labels, &missed), budget).await;
+                    }
+                    (ForAgent::IfMissed(_) | ForAgent::Nobody, _) => {}
                 }
                 Ok(match gave_up {
                     Some(cause) => Outcome::GaveUp { sent, cause },
@@ -529,14 +512,10 @@ impl Pipeline {
         }
     }
 
-    /// An agent's message did not reach the user: the agent hears it in the chat, not silence.
-    async fn tell_agent(&self, conversation: &Conversation, labels: &Labels, missed: &Missed, budget: Budget) {
-        let Mode::LiveChat { chat, .. } = &conversation.mode else { return };
-        let text = match missed {
-            Missed::Undelivered(reason) => labels.get(Label::UserUnreachable).replace("$reason", reason),
-            Missed::Unconfirmed => labels.get(Label::UserMaybeUnreachable).to_owned(),
-        };
-        match tokio::time::timeout_at(budget.hard, self.live_chat.send_message(chat, &text)).await {
+    /// Posts the engine's note on an agent's messages that did not reach the user in their
+    /// chat: the agent hears it, not silence.
+    async fn tell_agent(&self, chat: &ChatRef, text: &str, budget: Budget) {
+        match tokio::time::timeout_at(budget.hard, self.live_chat.send_message(chat, text)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::error!(error = %error_chain(&error), "the agent could not be told a message was not delivered"),
             Err(_) => tracing::error!("the agent could not be told a message was not delivered before the deadline"),
@@ -711,17 +690,18 @@ impl Pipeline {
         }
     }
 
-    /// The channel group's ExtraInfo; unavailable means "use the files", never a failed request.
-    async fn app_data(&self, group: &str, deadline: Instant) -> AppData {
+    /// The channel group's ExtraInfo; unavailable, it says nothing (the files apply), never a
+    /// failed request.
+    async fn extra_info(&self, group: &str, deadline: Instant) -> ExtraInfo {
         match tokio::time::timeout_at(deadline, self.chatbot.app_data(group)).await {
-            Ok(Ok(body)) => AppData::parse(&body, &self.lang),
+            Ok(Ok(extra_info)) => extra_info,
             Ok(Err(error)) => {
                 tracing::warn!(error = %error_chain(&error), group, "ExtraInfo unavailable, using the label files");
-                AppData::default()
+                ExtraInfo::default()
             }
             Err(_) => {
                 tracing::warn!(group, "ExtraInfo not read before the deadline, using the label files");
-                AppData::default()
+                ExtraInfo::default()
             }
         }
     }
@@ -762,7 +742,7 @@ fn deadline_passed() -> upstream::UpstreamError {
 }
 
 /// The user's channel, as the engine asks it: their name when a chat opens, the files they
-/// send their agent.
+/// send their agent, its reply window.
 struct ChannelPort<'a> {
     sink: &'a dyn ReplySink,
     address: &'a ReplyAddress,
@@ -772,6 +752,10 @@ struct ChannelPort<'a> {
 
 #[async_trait::async_trait]
 impl UserChannel for ChannelPort<'_> {
+    fn reply_window(&self) -> Option<Duration> {
+        self.sink.reply_window(self.address)
+    }
+
     async fn display_name(&self) -> Option<String> {
         self.sink.display_name(self.address, self.deadline).await
     }

@@ -6,8 +6,9 @@
 //!   reads the file).
 //! - [`answer`]: the Inbenta Chatbot API response model, read leniently.
 //! - [`conversation`]: the per-user state persisted between messages.
+//! - [`extra_info`]: ExtraInfo over the label files and the configuration, for one turn.
 //! - [`values`]: the values the engine, its ports and the store share (time, message ids,
-//!   chats, files); they depend on no other module.
+//!   chats, files, ExtraInfo); they depend on no other module.
 //! - [`ports`]: the engine's ports, the narrow traits it talks through (chatbot, live chat,
 //!   surveys, the user's channel, clock). The store port is `connector_core::store`: the
 //!   engine never touches the store.
@@ -25,8 +26,8 @@
 #![forbid(unsafe_code)]
 
 pub mod answer;
-pub mod app_data;
 pub mod conversation;
+pub mod extra_info;
 pub mod labels;
 pub mod matching;
 pub mod ports;

@@ -9,12 +9,12 @@ use crate::conversation::BotSession;
 use crate::survey::{Survey, SurveyAnswer};
 /// What [`Clock::now`] answers; also re-exported here for paths that name it `ports::Timestamp`.
 pub use crate::values::Timestamp;
-use crate::values::{ChatRef, FileContent, UserFile};
+use crate::values::{ChatRef, ExtraInfo, FileContent, UserFile};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Time source, injected so expiry decisions are testable.
 pub trait Clock: Send + Sync {
@@ -81,9 +81,9 @@ pub trait Chatbot: Send + Sync {
     async fn track(&self, session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError>;
     /// Sets a conversation variable the bot's dialogs can read (`agents_available`).
     async fn set_variable(&self, session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError>;
-    /// The ExtraInfo objects of a group (`GET /v1/app/data/<group>`): `{"results":[{name, value}]}`.
-    /// Adapters cache it; the engine reads `translations` and `settings` from it.
-    async fn app_data(&self, group: &str) -> Result<Value, ChatbotError>;
+    /// The ExtraInfo of a group (`GET /v1/app/data/<group>`), read once by the adapter (which
+    /// caches it) into what the connector uses of it.
+    async fn app_data(&self, group: &str) -> Result<ExtraInfo, ChatbotError>;
     /// The bot conversation so far (`GET /v1/conversation/history`), for the agent who takes over.
     async fn history(&self, session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError>;
 }
@@ -123,9 +123,13 @@ pub enum FileError {
 }
 
 /// The user's channel, as the engine needs it in a live chat: the user's name for the agent,
-/// and the files the user sends.
+/// the files the user sends, and how long after the user last wrote an agent's message may
+/// still reach them.
 #[async_trait]
 pub trait UserChannel: Send + Sync {
+    /// How long after the user last wrote the channel still delivers an agent's messages
+    /// (WhatsApp: 24 hours, Messenger: 7 days); `None`: always.
+    fn reply_window(&self) -> Option<Duration>;
     /// The user's name on the channel; asked only when a chat opens without a name from the
     /// escalation form.
     async fn display_name(&self) -> Option<String>;
@@ -133,11 +137,15 @@ pub trait UserChannel: Send + Sync {
     async fn fetch_file(&self, file: &UserFile) -> Result<FileContent, FileError>;
 }
 
-/// A channel that says nothing about its users and hands no files over.
+/// A channel that says nothing about its users, hands no files over and has no reply window.
 pub struct NoUserChannel;
 
 #[async_trait]
 impl UserChannel for NoUserChannel {
+    fn reply_window(&self) -> Option<Duration> {
+        None
+    }
+
     async fn display_name(&self) -> Option<String> {
         None
     }

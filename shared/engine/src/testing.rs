@@ -5,12 +5,13 @@ use crate::conversation::BotSession;
 use crate::ports::{
     BotInput, ChatRequest, Chatbot, ChatbotError, FileError, HistoryLine, LiveChat, LiveChatError, TrackingEvent, UserChannel,
 };
-use crate::values::{ChatRef, FileContent, UserFile};
+use crate::values::{ChatRef, ExtraInfo, FileContent, UserFile};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
 
 /// A chatbot answering from a script: exact inputs to responses, else a no-results answer.
 #[derive(Default)]
@@ -21,7 +22,7 @@ pub struct ScriptedChatbot {
     pub inputs: Mutex<Vec<(String, BotInput)>>,
     pub events: Mutex<Vec<TrackingEvent>>,
     pub variables: Mutex<Vec<(String, String)>>,
-    app_data: Mutex<Value>,
+    app_data: Mutex<ExtraInfo>,
     app_data_down: std::sync::atomic::AtomicBool,
 }
 
@@ -37,9 +38,9 @@ impl ScriptedChatbot {
         self
     }
 
-    /// The ExtraInfo body `app_data` returns (default: nothing).
-    pub fn set_app_data(&self, body: Value) {
-        *self.app_data.lock().unwrap() = body;
+    /// The ExtraInfo `app_data` returns (default: nothing).
+    pub fn set_app_data(&self, extra_info: ExtraInfo) {
+        *self.app_data.lock().unwrap() = extra_info;
     }
 
     /// Makes `app_data` fail, as when the ExtraInfo call times out.
@@ -98,7 +99,7 @@ impl Chatbot for ScriptedChatbot {
         Ok(())
     }
 
-    async fn app_data(&self, _group: &str) -> Result<Value, ChatbotError> {
+    async fn app_data(&self, _group: &str) -> Result<ExtraInfo, ChatbotError> {
         if self.app_data_down.load(Ordering::SeqCst) {
             return Err(ChatbotError::Timeout);
         }
@@ -190,12 +191,18 @@ impl LiveChat for ScriptedLiveChat {
 }
 
 /// A user's channel that hands over any file whose URL does not say `too-large` (which is over
-/// a 5 MB limit) or `broken`.
+/// a 5 MB limit) or `broken`, with the reply window given (default: none).
 #[derive(Default)]
-pub struct ScriptedChannel;
+pub struct ScriptedChannel {
+    pub reply_window: Option<Duration>,
+}
 
 #[async_trait]
 impl UserChannel for ScriptedChannel {
+    fn reply_window(&self) -> Option<Duration> {
+        self.reply_window
+    }
+
     async fn display_name(&self) -> Option<String> {
         None
     }

@@ -1,8 +1,9 @@
-//! The values the engine, its ports and the store share: time, message ids, chats, files.
-//! Plain data with no behaviour beyond formatting; every other module may use them, they use
-//! none of the engine's.
+//! The values the engine, its ports and the store share: time, message ids, chats, files,
+//! ExtraInfo. Plain data with no behaviour beyond formatting and look-ups; every other module may
+//! use them, they use none of the engine's.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// Unix time in seconds: the unit of DynamoDB TTL, bot session and lease expiry.
@@ -82,5 +83,63 @@ pub fn human_size(bytes: u64) -> String {
         0..1_000 => format!("{bytes} bytes"),
         1_000..1_000_000 => format!("{} KB", bytes / 1_000),
         _ => format!("{} MB", (bytes as f64 / 1e6 * 10.0).round() / 10.0),
+    }
+}
+
+/// A channel group's ExtraInfo (`GET /v1/app/data/<group>`): the per-instance settings
+/// operators edit in Backstage, as the connector reads them. The chatbot adapter reads Inbenta's
+/// body leniently: what it cannot read is absent, and the label files and the configuration
+/// apply instead.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ExtraInfo {
+    /// `translations`: by language, label keys to the texts that replace the `lang/` files' ones.
+    pub translations: HashMap<String, HashMap<String, String>>,
+    /// `settings.only_chat_mode`; when present it wins over the configuration.
+    pub only_chat_mode: Option<bool>,
+    /// Smooch's `app_tokens`: by environment, the app key to call Smooch with.
+    pub app_tokens: HashMap<String, AppToken>,
+    /// Messenger's `page_tokens`: by environment, the page access token.
+    pub page_tokens: HashMap<String, String>,
+}
+
+impl ExtraInfo {
+    /// The translations of `lang`, if ExtraInfo has any.
+    pub fn translations_of(&self, lang: &str) -> Option<&HashMap<String, String>> {
+        self.translations.get(lang).filter(|labels| !labels.is_empty())
+    }
+
+    /// Smooch's app key of `environment`.
+    pub fn app_token(&self, environment: &str) -> Option<&AppToken> {
+        self.app_tokens.get(environment)
+    }
+
+    /// Messenger's page token of `environment`.
+    pub fn page_token(&self, environment: &str) -> Option<&str> {
+        self.page_tokens.get(environment).map(String::as_str)
+    }
+}
+
+/// Its tokens stay out of logs: only their environments show.
+impl std::fmt::Debug for ExtraInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExtraInfo")
+            .field("translations", &self.translations)
+            .field("only_chat_mode", &self.only_chat_mode)
+            .field("app_tokens", &self.app_tokens.keys().collect::<Vec<_>>())
+            .field("page_tokens", &self.page_tokens.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// A Smooch app key kept in ExtraInfo (`{"key":..,"secret":..}`), both set.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppToken {
+    pub key: String,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AppToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppToken").field("key", &self.key).field("secret", &"[redacted]").finish()
     }
 }

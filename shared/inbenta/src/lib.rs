@@ -16,6 +16,7 @@ use connector_core::store::Cache;
 use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
 use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, HistoryLine, TrackingEvent};
+use connector_engine::values::ExtraInfo;
 use reqwest::RequestBuilder;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -323,7 +324,7 @@ impl Chatbot for InbentaClient {
 
     /// Cached for 30 minutes in memory and in the store; a group the instance does not have
     /// (404) reads as no objects and is cached too.
-    async fn app_data(&self, group: &str) -> Result<Value, ChatbotError> {
+    async fn app_data(&self, group: &str) -> Result<ExtraInfo, ChatbotError> {
         if let Some(cached) = self.app_data.get(group).await {
             return Ok(cached);
         }
@@ -338,8 +339,7 @@ impl Chatbot for InbentaClient {
             Err(ChatbotError::Rejected { code: 404, .. }) => json!({ "results": [] }),
             Err(error) => return Err(error),
         };
-        self.app_data.put(group, &body).await;
-        Ok(body)
+        Ok(self.app_data.put(group, &body).await)
     }
 }
 

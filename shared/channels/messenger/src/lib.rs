@@ -40,14 +40,13 @@ use connector_core::{
     Channel, Event, MAX_WEBHOOK_BODY_BYTES, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse, text_response,
 };
 use connector_engine::Reply;
-use connector_engine::app_data::{first_of_multiple, object};
 use connector_engine::ports::{Chatbot, FileError};
+use connector_engine::values::ExtraInfo;
 use connector_engine::values::{FileContent, UserFile};
 use http::StatusCode;
 use render::{OutboundMessage, render};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -174,13 +173,9 @@ pub fn setup(
     Ok((channel, MessengerSender { client }))
 }
 
-/// This environment's page token in the `facebook` group's ExtraInfo body:
-/// `{"results":[{"name":"page_tokens","value":{"production":"EAAB..", ..}}]}`, the object or
-/// the token possibly a "Multiple" list.
-pub fn page_token_from_extra_info(body: &Value, environment: &str) -> Option<SecretString> {
-    let tokens = first_of_multiple(object(body, "page_tokens")?);
-    let token = first_of_multiple(tokens.get(environment)?).as_str()?.trim();
-    (!token.is_empty()).then(|| SecretString::from(token.to_owned()))
+/// This environment's page token in the `facebook` group's ExtraInfo (`page_tokens`).
+pub fn page_token_from_extra_info(extra_info: &ExtraInfo, environment: &str) -> Option<SecretString> {
+    extra_info.page_token(environment).map(|token| SecretString::from(token.to_owned()))
 }
 
 /// Meta's subscription check: `hub.mode=subscribe`, the verify token (compared in constant
@@ -310,6 +305,7 @@ mod tests {
     use connector_config::{Config, Sources};
     use connector_engine::step::{Input, UserInput};
     use serde_json::json;
+    use std::collections::HashMap;
 
     const SECRET: &str = "test_app_secret";
     const VERIFY: &str = "test-verify-token";
@@ -467,21 +463,16 @@ mod tests {
         assert_eq!((retry.status(), &retry.body()[..]), (StatusCode::SERVICE_UNAVAILABLE, &b"retry later"[..]));
     }
 
+    /// Reading ExtraInfo's body is the Inbenta client's (its `app_data` tests).
     #[test]
-    fn the_page_token_of_the_environment_is_read_from_extra_info() {
-        let body = json!({"results":[
-            {"name":"translations","value":{}},
-            {"name":"page_tokens","value":{"development":"EAA-dev","preproduction":"","production":"EAA-prod"}},
-        ]});
-        let read = |body: &Value, env: &str| page_token_from_extra_info(body, env).map(|t| t.expose_secret().to_owned());
-        assert_eq!(read(&body, "production").as_deref(), Some("EAA-prod"));
-        assert_eq!(read(&body, "development").as_deref(), Some("EAA-dev"));
-        assert_eq!(read(&body, "preproduction"), None, "empty means not set");
-        assert_eq!(read(&body, "staging"), None);
-        let multiple = json!({"results":[{"name":"page_tokens","value":[{"production":[" EAA-multi "]}]}]});
-        assert_eq!(read(&multiple, "production").as_deref(), Some("EAA-multi"));
-        assert_eq!(read(&json!({"results":[]}), "production"), None);
-        assert_eq!(read(&json!({}), "production"), None);
+    fn the_page_token_of_the_environment_is_taken_from_extra_info() {
+        let page_tokens = HashMap::from([("development".into(), "EAA-dev".into()), ("production".into(), "EAA-prod".into())]);
+        let extra_info = ExtraInfo { page_tokens, ..ExtraInfo::default() };
+        let read = |extra_info: &ExtraInfo, env: &str| page_token_from_extra_info(extra_info, env).map(|t| t.expose_secret().to_owned());
+        assert_eq!(read(&extra_info, "production").as_deref(), Some("EAA-prod"));
+        assert_eq!(read(&extra_info, "development").as_deref(), Some("EAA-dev"));
+        assert_eq!(read(&extra_info, "staging"), None);
+        assert_eq!(read(&ExtraInfo::default(), "production"), None);
     }
 
     #[test]

@@ -14,12 +14,11 @@ use connector_core::credentials::ChannelCredentials;
 use connector_core::{Channel, Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
 use connector_engine::ports::{Chatbot, FileError};
-use connector_engine::values::{FileContent, UserFile};
+use connector_engine::values::{ExtraInfo, FileContent, UserFile};
 use http::StatusCode;
 use render::SmoochMessage;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
@@ -120,13 +119,10 @@ pub fn setup(
     Ok((channel, SmoochSender { client, keys }))
 }
 
-/// ExtraInfo `app_tokens`: `{"<environment>":[{"key":..,"secret":..}]}`.
-pub fn app_key_of(body: &Value, environment: &str) -> Option<AppKey> {
-    let tokens = connector_engine::app_data::object(body, "app_tokens")?.get(environment)?;
-    let entry = connector_engine::app_data::first_of_multiple(tokens);
-    let id = entry.get("key")?.as_str()?.trim();
-    let secret = entry.get("secret")?.as_str()?.trim();
-    (!id.is_empty() && !secret.is_empty()).then(|| AppKey { id: id.to_owned(), secret: SecretString::from(secret.to_owned()) })
+/// The app key of `environment` in ExtraInfo `app_tokens`.
+pub fn app_key_of(extra_info: &ExtraInfo, environment: &str) -> Option<AppKey> {
+    let token = extra_info.app_token(environment)?;
+    Some(AppKey { id: token.key.clone(), secret: SecretString::from(token.secret.clone()) })
 }
 
 impl Channel for SmoochChannel {
@@ -226,19 +222,20 @@ impl SmoochSender {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use connector_engine::values::AppToken;
+    use std::collections::HashMap;
 
+    /// Reading ExtraInfo's body is the Inbenta client's (its `app_data` tests).
     #[test]
-    fn the_app_key_of_the_environment_is_read_from_extra_info() {
-        let body = json!({"results":[{"name":"app_tokens","value":{
-            "development":[{"key":"app_dev","secret":"dev-secret"}],
-            "production":[{"key":"app_prod","secret":"prod-secret"}],
-            "preproduction":[{"key":"","secret":""}]
-        }}]});
-        let key = app_key_of(&body, "development").unwrap();
+    fn the_app_key_of_the_environment_is_taken_from_extra_info() {
+        let token = |key: &str, secret: &str| AppToken { key: key.into(), secret: secret.into() };
+        let app_tokens =
+            HashMap::from([("development".into(), token("app_dev", "dev-secret")), ("production".into(), token("app_prod", "s"))]);
+        let extra_info = ExtraInfo { app_tokens, ..ExtraInfo::default() };
+        let key = app_key_of(&extra_info, "development").unwrap();
         assert_eq!((key.id.as_str(), key.secret.expose_secret()), ("app_dev", "dev-secret"));
-        assert_eq!(app_key_of(&body, "production").unwrap().id, "app_prod");
-        assert!(app_key_of(&body, "preproduction").is_none(), "empty values mean: use the configuration");
-        assert!(app_key_of(&json!({"results":[]}), "production").is_none());
+        assert_eq!(app_key_of(&extra_info, "production").unwrap().id, "app_prod");
+        assert!(app_key_of(&extra_info, "preproduction").is_none());
+        assert!(app_key_of(&ExtraInfo::default(), "production").is_none());
     }
 }

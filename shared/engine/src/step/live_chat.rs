@@ -2,13 +2,14 @@
 //! files relayed to the agent, and the chat's end.
 
 use super::escalation::{reset_escalation_counters, tracked};
-use super::{ChatEvent, DEADLINE_PASSED, Engine, OnOutage, Turn};
+use super::{AgentNote, ChatEvent, DEADLINE_PASSED, Engine, ForAgent, Input, Missed, OnOutage, Step, Turn, agent_note};
 use crate::conversation::{Awaiting, ChatStage, Conversation, Mode};
 use crate::labels::Label;
 use crate::ports::{FileError, LiveChatError};
 use crate::reply::Reply;
-use crate::values::{ChatRef, FileContent, UserFile, human_size};
+use crate::values::{ChatRef, FileContent, Timestamp, UserFile, human_size};
 use serde_json::json;
+use std::time::Duration;
 
 /// The files of one message that did not reach the agent, by reason.
 #[derive(Debug, Default)]
@@ -33,6 +34,27 @@ pub(super) enum Relayed {
 }
 
 impl Engine<'_> {
+    /// What becomes of a turn's replies. An agent's (a chat's event, a ticket's answer) are held
+    /// back when the user's channel would no longer deliver them (its reply window has closed
+    /// since the user last wrote), and the agent of the user's chat, while there is one, is
+    /// told instead; those of a chat the user is in are watched, so its agent hears of any
+    /// that does not reach the user. The bot's answer the user's own message: always sent.
+    pub(super) fn addressed(&self, conv: &Conversation, input: &Input, replies: Vec<Reply>, now: Timestamp) -> Step {
+        let chat = match (input, &conv.mode) {
+            (Input::Chat { .. }, Mode::LiveChat { chat, .. }) => Some(chat.clone()),
+            _ => None,
+        };
+        if input.is_from_agent() && !replies.is_empty() && window_closed(self.channel.reply_window(), conv.last_inbound_at, now) {
+            tracing::warn!("the user's reply window is closed: the agent is told instead");
+            let agent = match chat {
+                Some(chat) => ForAgent::Tell(AgentNote { chat, text: agent_note(self.labels, &Missed::WindowClosed) }),
+                None => ForAgent::Nobody,
+            };
+            return Step { replies: Vec::new(), agent };
+        }
+        Step { replies, agent: chat.map_or(ForAgent::Nobody, ForAgent::IfMissed) }
+    }
+
     /// An event of the user's live chat. Events of another chat (an earlier one, or a chat the
     /// conversation never had) change nothing and say nothing: a late event never reopens a
     /// closed chat.
@@ -257,4 +279,10 @@ impl Engine<'_> {
     async fn fetch(&self, file: &UserFile) -> Result<FileContent, FileError> {
         self.by_deadline(self.channel.fetch_file(file), || FileError::Unavailable(DEADLINE_PASSED.into())).await
     }
+}
+
+/// Whether the channel's reply window (`None`: it has none), counted from when the user last
+/// wrote, is over by `now`.
+fn window_closed(window: Option<Duration>, last_inbound_at: Timestamp, now: Timestamp) -> bool {
+    window.is_some_and(|window| now.seconds_since(last_inbound_at) > i64::try_from(window.as_secs()).unwrap_or(i64::MAX))
 }

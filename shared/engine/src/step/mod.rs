@@ -21,8 +21,9 @@ use crate::labels::{Label, Labels};
 use crate::ports::{Chatbot, ChatbotError, LiveChat, LiveChatError, UserChannel};
 use crate::reply::{Reply, SharedFile, Tap, escape_html};
 use crate::settings::{ContentRatings, Digester, EscalationPolicy};
-use crate::values::{Timestamp, UserFile};
+use crate::values::{ChatRef, Timestamp, UserFile};
 use live_chat::Relayed;
+pub use presentation::{Missed, agent_note};
 use serde_json::json;
 use tokio::time::Instant;
 use turn::Turn;
@@ -145,22 +146,60 @@ pub struct Outage {
     pub cause: String,
     /// What the user is told instead ([`OnOutage::Apologise`]); `None` when the turn is
     /// postponed, and then nothing of it may be kept.
-    pub apology: Option<Vec<Reply>>,
+    pub apology: Option<Step>,
+}
+
+/// What one turn hands over to be carried out: the replies to send the user, in order, and what
+/// the agent of the user's chat hears of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub replies: Vec<Reply>,
+    pub agent: ForAgent,
+}
+
+impl Step {
+    /// Replies whose fate no agent hears of.
+    fn to_user(replies: Vec<Reply>) -> Self {
+        Self { replies, agent: ForAgent::Nobody }
+    }
+}
+
+/// What the agent of the user's chat hears of a turn's replies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForAgent {
+    /// Nothing: the replies are the bot's, an agent's answer to a ticket, or an agent's in a chat
+    /// that is over.
+    Nobody,
+    /// An agent's messages in this chat: if some do not reach the user, the agent is told in
+    /// the words of [`agent_note`].
+    IfMissed(ChatRef),
+    /// The agent's messages were held back (the user's reply window is closed): the agent is
+    /// told this note, and the user is sent nothing.
+    Tell(AgentNote),
+}
+
+/// A note for the agent of a chat, worded already.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentNote {
+    pub chat: ChatRef,
+    pub text: String,
 }
 
 impl Engine<'_> {
-    /// One turn: the new state is left in `conv`, the replies returned in order. When the bot
-    /// is out, [`Outage`] says so (with the apology to send, unless the turn is postponed).
-    pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Result<Vec<Reply>, Outage> {
-        match input {
-            Input::User(input) => self.step(conv, input, now).await,
-            Input::Chat { chat_id, event } => Ok(self.on_chat_event(conv, chat_id, event).await),
-            Input::TicketReply { ticket, text } => Ok(self.ticket_reply(ticket, text)),
+    /// One turn: the new state is left in `conv`, the replies returned in order with what the
+    /// agent hears of them. When the bot is out, [`Outage`] says so (with the apology to send,
+    /// unless the turn is postponed).
+    pub async fn handle(&self, conv: &mut Conversation, input: &Input, now: Timestamp) -> Result<Step, Outage> {
+        let replies = match input {
+            Input::User(input) => self.step(conv, input, now).await?,
+            Input::Chat { chat_id, event } => self.on_chat_event(conv, chat_id, event).await,
+            Input::TicketReply { ticket, text } => self.ticket_reply(ticket, text),
             Input::Undelivered(report) => {
                 self.on_undelivered(conv, report).await;
-                Ok(Vec::new())
+                Vec::new()
             }
-        }
+        };
+        Ok(self.addressed(conv, input, replies, now))
     }
 
     /// The agent's reply to a ticket, framed as the PHP connector framed it (intro, the reply,
@@ -246,7 +285,7 @@ impl Engine<'_> {
                     turn.text(self.labels.get(failure_label(&error)));
                     // Keep the question pending so the user can simply answer again.
                     let apology = turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
-                    return Err(Outage { cause, apology: Some(apology) });
+                    return Err(Outage { cause, apology: Some(Step::to_user(apology)) });
                 }
             }
         }

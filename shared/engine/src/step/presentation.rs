@@ -1,6 +1,7 @@
 //! The bot's answers as replies and options: plain answers (with their date hint, list values,
-//! link buttons and related contents), questions with options, federated results. Pure
-//! synchronous functions of the answer, the labels and the digester settings.
+//! link buttons and related contents), questions with options, federated results; and the note
+//! an agent gets when their messages may not have reached the user. Pure synchronous functions
+//! of the answer (or what was missed), the labels and the digester settings.
 
 use super::Turn;
 use crate::answer::{Answer, AnswerKind};
@@ -155,5 +156,30 @@ impl Presenter<'_> {
             .map(|item| Some(Link { title: field(item, &config.button_title_var)?, url: field(item, &config.button_url_var)? }))
             .collect();
         links.filter(|links| !links.is_empty())
+    }
+}
+
+/// Why some of an agent's messages may not have reached the user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missed {
+    /// The user's reply window was closed: they were held back.
+    WindowClosed,
+    /// The channel did not deliver them, for this reason (the channel's words).
+    Undelivered(String),
+    /// The channel did not confirm one, and cannot be asked.
+    Unconfirmed,
+}
+
+/// Why the agent's messages were held back, as the agent reads it.
+const WINDOW_CLOSED: &str = "the user last wrote too long ago for the channel to deliver it";
+
+/// What the agent of the user's chat is told when some of their messages may not have reached
+/// the user.
+pub fn agent_note(labels: &Labels, missed: &Missed) -> String {
+    let undelivered = |reason: &str| labels.get(Label::UserUnreachable).replace("$reason", reason);
+    match missed {
+        Missed::WindowClosed => undelivered(WINDOW_CLOSED),
+        Missed::Undelivered(reason) => undelivered(reason),
+        Missed::Unconfirmed => labels.get(Label::UserMaybeUnreachable).to_owned(),
     }
 }

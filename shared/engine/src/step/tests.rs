@@ -143,6 +143,7 @@ struct Harness {
     bot: ScriptedChatbot,
     agents: ScriptedLiveChat,
     service: Service,
+    channel: ScriptedChannel,
     labels: Labels,
     policy: Policy,
     only_chat: bool,
@@ -158,6 +159,7 @@ impl Harness {
             bot: ScriptedChatbot::default(),
             agents: ScriptedLiveChat::with_agents(1),
             service: Service::default(),
+            channel: ScriptedChannel::default(),
             labels: labels(),
             policy: Policy {
                 bot_session_idle_secs: 1200,
@@ -194,15 +196,20 @@ impl Harness {
     }
 
     async fn handle(&mut self, input: &Input, now: Timestamp) -> Vec<Reply> {
-        self.turn(input, now).await.unwrap_or_else(|outage| outage.apology.expect("apologised"))
+        self.turn(input, now).await.unwrap_or_else(|outage| outage.apology.expect("apologised").replies)
     }
 
     async fn turn(&mut self, input: &Input, now: Timestamp) -> Result<Vec<Reply>, Outage> {
+        self.outcome(input, now).await.map(|step| step.replies)
+    }
+
+    /// The whole step: the replies and what the agent hears of them.
+    async fn outcome(&mut self, input: &Input, now: Timestamp) -> Result<Step, Outage> {
         let live_chat = Tuned { chat: &self.agents, service: &self.service, surveys: self.surveys.as_ref() };
         let engine = Engine {
             chatbot: &self.bot,
             live_chat: &live_chat,
-            channel: &ScriptedChannel,
+            channel: &self.channel,
             labels: &self.labels,
             policy: &self.policy,
             only_chat: self.only_chat,
@@ -492,7 +499,7 @@ async fn a_refusal_by_the_bot_is_answered_at_once_even_when_retries_would_come()
     h.on_outage = OnOutage::Postpone;
     h.bot.fail_next(ChatbotError::Rejected { code: 400, message: "bad".into() });
     let outage = h.turn(&Input::User(UserInput::Text("hello".into())), NOW).await.unwrap_err();
-    assert_eq!(outage.apology, Some(vec![Reply::Text("Sorry, try again later.".into())]));
+    assert_eq!(outage.apology.map(|step| step.replies), Some(vec![Reply::Text("Sorry, try again later.".into())]));
 }
 
 #[tokio::test]
@@ -1392,4 +1399,93 @@ async fn a_live_chat_with_surveys_answers_everything_else_as_the_live_chat_it_wr
     assert_eq!(wrapped.chat_owner("c").await.unwrap().as_deref(), Some("twilio-1-2"));
     assert_eq!(wrapped.agent_name("A1").await.unwrap(), "Agent A1");
     assert!(wrapped.surveys().is_some() && Particular.surveys().is_none());
+}
+
+const DAY: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+const UNREACHABLE_LABELS: [(&str, &str); 2] = [
+    ("user_unreachable", "[connector] This message did not reach the user: $reason."),
+    ("user_maybe_unreachable", "[connector] This message may not have reached the user."),
+];
+
+fn unreachable_labels() -> Labels {
+    Labels::from_pairs(UNREACHABLE_LABELS)
+}
+
+/// In a chat with an agent, on a channel whose reply window is a day, the user having last
+/// written `silent` before now.
+fn in_live_chat_silent_for(silent: i64) -> Harness {
+    let mut h = in_live_chat();
+    h.labels = h.labels.clone().overridden_by(UNREACHABLE_LABELS.map(|(k, v)| (k.to_owned(), v.to_owned())));
+    h.channel.reply_window = Some(DAY);
+    h.conv.last_inbound_at = Timestamp(NOW.0 - silent);
+    h
+}
+
+fn agent_says(text: &str) -> Input {
+    Input::Chat { chat_id: "chat-1".into(), event: ChatEvent::Message { sender: "A7".into(), text: text.into() } }
+}
+
+#[tokio::test]
+async fn an_agents_message_to_a_user_whose_reply_window_closed_is_not_sent_and_the_agent_gets_a_note() {
+    let mut h = in_live_chat_silent_for(2 * 86_400);
+    let step = h.outcome(&agent_says("Still there?"), NOW).await.unwrap();
+    let note = "[connector] This message did not reach the user: the user last wrote too long ago for the channel to deliver it.";
+    assert_eq!(step, Step { replies: vec![], agent: ForAgent::Tell(AgentNote { chat: chat_one(), text: note.into() }) });
+}
+
+#[tokio::test]
+async fn an_agents_message_within_the_reply_window_is_sent_and_its_agent_hears_if_it_goes_missing() {
+    let mut h = in_live_chat_silent_for(86_400);
+    let step = h.outcome(&agent_says("Still there?"), NOW).await.unwrap();
+    assert_eq!(step, Step { replies: vec![text("Still there?")], agent: ForAgent::IfMissed(chat_one()) });
+}
+
+#[tokio::test]
+async fn an_agents_answer_to_a_ticket_outside_the_reply_window_is_not_sent_and_nobody_is_told() {
+    let mut h = with_ticket_labels(in_live_chat_silent_for(2 * 86_400));
+    let step = h.outcome(&ticket_reply("T1", "Done."), NOW).await.unwrap();
+    assert_eq!(step, Step { replies: vec![], agent: ForAgent::Nobody });
+}
+
+#[tokio::test]
+async fn a_bot_reply_is_never_held_back_by_the_reply_window() {
+    let mut h = Harness::new();
+    h.channel.reply_window = Some(DAY);
+    h.conv.last_inbound_at = Timestamp(NOW.0 - 30 * 86_400);
+    let step = h.outcome(&Input::User(UserInput::Text("hello".into())), NOW).await.unwrap();
+    assert_eq!(step, Step { replies: vec![text("Sorry, no results.")], agent: ForAgent::Nobody });
+    // Whatever the conversation's last message, replies to the user's own input are sent.
+    let engine = Engine {
+        chatbot: &h.bot,
+        live_chat: &h.agents,
+        channel: &h.channel,
+        labels: &h.labels,
+        policy: &h.policy,
+        only_chat: false,
+        external_id: "twilio-1-2",
+        deadline: None,
+        on_outage: OnOutage::Apologise,
+    };
+    h.conv.last_inbound_at = Timestamp(NOW.0 - 30 * 86_400);
+    let stale = engine.addressed(&h.conv, &Input::User(UserInput::Text("hello".into())), vec![text("Hi")], NOW);
+    assert_eq!(stale.replies, vec![text("Hi")]);
+}
+
+#[tokio::test]
+async fn an_agents_event_with_nothing_for_the_user_holds_nothing_back_even_outside_the_window() {
+    let mut h = in_live_chat_silent_for(2 * 86_400);
+    let own = Input::Chat { chat_id: "chat-1".into(), event: ChatEvent::Message { sender: "user-1".into(), text: "mine".into() } };
+    assert_eq!(h.outcome(&own, NOW).await.unwrap(), Step { replies: vec![], agent: ForAgent::IfMissed(chat_one()) });
+}
+
+#[test]
+fn the_agent_note_for_an_undelivered_message_gives_the_channels_reason() {
+    let note = agent_note(&unreachable_labels(), &Missed::Undelivered("the number is blocked".into()));
+    assert_eq!(note, "[connector] This message did not reach the user: the number is blocked.");
+}
+
+#[test]
+fn the_agent_note_for_an_unconfirmed_message_says_it_may_not_have_arrived() {
+    assert_eq!(agent_note(&unreachable_labels(), &Missed::Unconfirmed), "[connector] This message may not have reached the user.");
 }
