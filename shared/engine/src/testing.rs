@@ -22,8 +22,6 @@ pub struct ScriptedChatbot {
     pub inputs: Mutex<Vec<(String, BotInput)>>,
     pub events: Mutex<Vec<TrackingEvent>>,
     pub variables: Mutex<Vec<(String, String)>>,
-    app_data: Mutex<ExtraInfo>,
-    app_data_down: std::sync::atomic::AtomicBool,
 }
 
 impl ScriptedChatbot {
@@ -36,16 +34,6 @@ impl ScriptedChatbot {
     pub fn fail_next(&self, error: ChatbotError) -> &Self {
         self.failures.lock().unwrap().push_back(error);
         self
-    }
-
-    /// The ExtraInfo `app_data` returns (default: nothing).
-    pub fn set_app_data(&self, extra_info: ExtraInfo) {
-        *self.app_data.lock().unwrap() = extra_info;
-    }
-
-    /// Makes `app_data` fail, as when the ExtraInfo call times out.
-    pub fn break_app_data(&self) {
-        self.app_data_down.store(true, Ordering::SeqCst);
     }
 
     /// Tracked event types, in order.
@@ -99,11 +87,9 @@ impl Chatbot for ScriptedChatbot {
         Ok(())
     }
 
+    /// No ExtraInfo: the label files and the configuration decide.
     async fn app_data(&self, _group: &str) -> Result<ExtraInfo, ChatbotError> {
-        if self.app_data_down.load(Ordering::SeqCst) {
-            return Err(ChatbotError::Timeout);
-        }
-        Ok(self.app_data.lock().unwrap().clone())
+        Ok(ExtraInfo::default())
     }
 
     /// The user's inputs so far, each followed by "ok" from the bot.

@@ -126,8 +126,7 @@ impl Engine<'_> {
             _ => tracing::info!("event of a chat this conversation is not in: ignored"),
         }
         // What was pending stays, unless the chat ended (`chat_ended` cleared it).
-        let pending = std::mem::take(&mut conv.awaiting);
-        turn.finish(conv, pending)
+        turn.finish_keeping(conv)
     }
 
     /// Whether a message of `sender` (not the user) in the chat is an agent's, to pass on. When

@@ -227,26 +227,25 @@ impl Engine<'_> {
         if let Mode::LiveChat { chat, .. } = &conv.mode {
             let chat = chat.clone();
             match self.relay(conv, &chat, text, files, &mut turn).await {
-                Relayed::Handled => {
-                    let awaiting = std::mem::take(&mut conv.awaiting);
-                    return Ok(turn.finish(conv, awaiting));
-                }
+                Relayed::Handled => return Ok(turn.finish_keeping(conv)),
                 Relayed::Postponed(cause) => return Err(Outage { cause, apology: None }),
                 Relayed::ChatOver => {}
             }
         }
         // The survey after a chat comes first, as in Inbenta's PHP; a reply that is no answer
         // to it goes on to the bot (or the agent, in only-chat mode).
-        match std::mem::take(&mut conv.awaiting) {
-            Awaiting::Survey(run) if !text.is_empty() => match self.answer_survey(run, text, tap, &mut turn).await {
-                Some(Ok(awaiting)) => return Ok(turn.finish(conv, awaiting)),
-                Some(Err(cause)) => {
-                    tracing::warn!(error = %cause, "the survey's answers could not be submitted: the turn waits for a retry");
-                    return Err(Outage { cause, apology: None });
+        if let Awaiting::Survey(run) = &conv.awaiting {
+            if !text.is_empty() {
+                match self.answer_survey(run.clone(), text, tap, &mut turn).await {
+                    Some(Ok(next)) => return Ok(turn.finish(conv, next)),
+                    Some(Err(cause)) => {
+                        tracing::warn!(error = %cause, "the survey's answers could not be submitted: the turn waits for a retry");
+                        return Err(Outage { cause, apology: None });
+                    }
+                    // The user left the survey: what they wrote goes on.
+                    None => conv.awaiting = Awaiting::Nothing,
                 }
-                None => {}
-            },
-            other => conv.awaiting = other,
+            }
         }
         if self.only_chat {
             // The message that opens the chat (again, when it was over upstream) is the agent's
@@ -260,34 +259,31 @@ impl Engine<'_> {
             }
             return Ok(turn.finish(conv, Awaiting::Nothing));
         }
-        match std::mem::take(&mut conv.awaiting) {
+        let pending_before = match &conv.awaiting {
             Awaiting::RatingComment(rating) => {
-                self.track_quietly(conv, "rate", json!({ "code": rating.code, "value": rating.id, "comment": text })).await;
+                let comment = json!({ "code": rating.code, "value": rating.id, "comment": text });
+                self.track_quietly(conv, "rate", comment).await;
                 turn.text(self.labels.get(Label::Thanks));
+                return Ok(turn.finish(conv, Awaiting::Nothing));
             }
-            unchanged if text.is_empty() => {
-                // Nothing the bot can read: keep whatever was pending.
+            _ if text.is_empty() => {
+                // Nothing the bot can read: what was pending stays.
                 turn.text(self.labels.get(Label::UnsupportedMessage));
-                return Ok(turn.finish(conv, unchanged));
+                return Ok(turn.finish_keeping(conv));
             }
-            awaiting => {
-                let pending_before = match awaiting {
-                    Awaiting::Choice(prompt) => Some(prompt),
-                    _ => None,
-                };
-                if let Err(error) = self.respond(conv, text, tap, pending_before.clone(), now, &mut turn).await {
-                    let cause = crate::error_chain(&error);
-                    if self.on_outage == OnOutage::Postpone && error.is_retryable() {
-                        tracing::warn!(error = %cause, "chatbot call failed: the turn waits for a retry");
-                        return Err(Outage { cause, apology: None });
-                    }
-                    tracing::warn!(error = %cause, retryable = error.is_retryable(), "chatbot call failed");
-                    turn.text(self.labels.get(failure_label(&error)));
-                    // Keep the question pending so the user can simply answer again.
-                    let apology = turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
-                    return Err(Outage { cause, apology: Some(Step::to_user(apology)) });
-                }
+            awaiting => awaiting.prompt().cloned(),
+        };
+        if let Err(error) = self.respond(conv, text, tap, pending_before.clone(), now, &mut turn).await {
+            let cause = crate::error_chain(&error);
+            if self.on_outage == OnOutage::Postpone && error.is_retryable() {
+                tracing::warn!(error = %cause, "chatbot call failed: the turn waits for a retry");
+                return Err(Outage { cause, apology: None });
             }
+            tracing::warn!(error = %cause, retryable = error.is_retryable(), "chatbot call failed");
+            turn.text(self.labels.get(failure_label(&error)));
+            // Keep the question pending so the user can simply answer again.
+            let apology = turn.finish(conv, pending_before.map_or(Awaiting::Nothing, Awaiting::Choice));
+            return Err(Outage { cause, apology: Some(Step::to_user(apology)) });
         }
         Ok(turn.finish(conv, Awaiting::Nothing))
     }

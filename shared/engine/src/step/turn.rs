@@ -39,13 +39,30 @@ impl Turn {
         });
     }
 
-    /// Stores what the turn asked (or `fallback` when it asked nothing) and returns its replies.
-    pub(super) fn finish(self, conv: &mut Conversation, fallback: Awaiting) -> Vec<Reply> {
-        conv.awaiting = match (self.options.is_empty(), self.comment) {
-            (false, _) => Awaiting::Choice(PendingPrompt { kind: self.kind, options: self.options }),
-            (true, Some(rating)) => Awaiting::RatingComment(rating),
-            (true, None) => fallback,
+    /// Stores what the turn asked, or `otherwise` when it asked nothing, as what the user's next
+    /// message answers; returns the turn's replies.
+    pub(super) fn finish(self, conv: &mut Conversation, otherwise: Awaiting) -> Vec<Reply> {
+        let (asked, replies) = self.asked();
+        conv.awaiting = asked.unwrap_or(otherwise);
+        replies
+    }
+
+    /// Stores what the turn asked, if it asked something; else what was pending stays.
+    pub(super) fn finish_keeping(self, conv: &mut Conversation) -> Vec<Reply> {
+        let (asked, replies) = self.asked();
+        if let Some(asked) = asked {
+            conv.awaiting = asked;
+        }
+        replies
+    }
+
+    /// What the turn asked (options, or a rating's reason), and its replies.
+    fn asked(self) -> (Option<Awaiting>, Vec<Reply>) {
+        let asked = match (self.options.is_empty(), self.comment) {
+            (false, _) => Some(Awaiting::Choice(PendingPrompt { kind: self.kind, options: self.options })),
+            (true, Some(rating)) => Some(Awaiting::RatingComment(rating)),
+            (true, None) => None,
         };
-        self.replies
+        (asked, self.replies)
     }
 }
