@@ -159,20 +159,19 @@ impl Sent {
     }
 
     fn smooch(message: smooch::SentMessage) -> Self {
-        let content = &message.content;
         let buttons = message.actions().iter().map(|action| text(&action["text"])).collect();
-        let media = content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-        Self { body: text(&content["text"]), media, buttons, to: message.target }
+        let media = message.content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
+        Self { body: message.text().unwrap_or_default().to_owned(), media, buttons, to: message.target }
     }
 
-    /// Messages only: the Graph fake keeps sender actions (typing) apart.
+    /// Messages only: the Graph fake keeps sender actions (typing) apart. Quick replies, else a
+    /// button template's buttons.
     fn graph(sent: graph::SentMessage) -> Self {
-        let message = &sent.message;
-        let payload = &message["attachment"]["payload"];
-        let titles = |list: &serde_json::Value| list.as_array().map(|items| items.iter().map(|i| text(&i["title"])).collect::<Vec<_>>());
-        let buttons = titles(&message["quick_replies"]).or_else(|| titles(&payload["buttons"])).unwrap_or_default();
+        let payload = &sent.message["attachment"]["payload"];
+        let quick: Vec<String> = sent.quick_reply_titles().into_iter().map(str::to_owned).collect();
+        let buttons = if quick.is_empty() { sent.buttons().into_iter().map(|button| text(&button["title"])).collect() } else { quick };
         let media = payload["url"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-        let body = if message["text"].is_string() { text(&message["text"]) } else { text(&payload["text"]) };
+        let body = sent.text().map_or_else(|| text(&payload["text"]), str::to_owned);
         Self { body, media, buttons, to: sent.psid }
     }
 }
