@@ -3,7 +3,7 @@
 # start to ready, and the first event's latency in a fresh process (empty token cache), per
 # function, 20 runs each (infra/cold-start.py). Build first:
 #   cargo build --release -p twilio-function -p smooch-function -p messenger-function -p hyperchat-function
-#   cargo build -p connector-tests --bin fake-upstreams
+#   cargo build -p connector-fakes --bin fake-upstreams
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')

@@ -3,7 +3,7 @@
 #   (a) sam validate --lint and cfn-lint on template.yaml;
 #   (b) the deployable build: cargo lambda build --release --arm64 of every function (+ zip), sizes;
 #   (c) the real function binaries under `cargo lambda watch`, against fake Inbenta, Twilio,
-#       Smooch and Graph servers (tests/src/bin/fake-upstreams.rs), invoked with
+#       Smooch and Graph servers (shared/fakes/src/bin/fake-upstreams.rs), invoked with
 #       infra/events/*.json: signed SMS and WhatsApp -> 200, forged signature -> 403; Smooch
 #       message -> 200, wrong X-API-Key -> 403; Messenger verification -> 200, signed message ->
 #       200, forged signature -> 403; an SQS FIFO event of the Twilio queue -> no failed record;
@@ -95,8 +95,8 @@ for function in twilio smooch messenger hyperchat; do
 done
 
 echo "== (c) the function under cargo lambda watch, against fake upstreams"
-if ! cargo build -p connector-tests --bin fake-upstreams; then
-    echo "FAIL: cargo build -p connector-tests --bin fake-upstreams"; exit 1
+if ! cargo build -p connector-fakes --bin fake-upstreams; then
+    echo "FAIL: cargo build -p connector-fakes --bin fake-upstreams"; exit 1
 fi
 mkfifo "$WORK/fake.in"
 "$TARGET_DIR/debug/fake-upstreams" <"$WORK/fake.in" >"$WORK/fake.env" 2>"$WORK/fake.log" &

@@ -62,7 +62,7 @@ if [ "${1:-}" = bench ]; then
     echo "- command: \`$command\`"
     echo
     echo "Each function's handler is called directly (no Lambda runtime) with a signed webhook, against"
-    echo "zero-latency fakes of every upstream on loopback (tests/src/) and moto for DynamoDB. Handler time"
+    echo "zero-latency fakes of every upstream on loopback (shared/fakes/) and moto for DynamoDB. Handler time"
     echo "includes those loopback round trips (and moto's work, which dominates the DynamoDB rows). The fakes"
     echo "run on a tokio runtime of their own (one worker thread), the handlers on the bench's main thread"
     echo "(current-thread runtime): *CPU/msg, handler thread* (\`getrusage(RUSAGE_THREAD)\`) is the connector's"

@@ -24,7 +24,7 @@ import urllib.parse
 
 AUTH_TOKEN = "test-twilio-auth-token"
 WEBHOOK_URL = "https://connector.example.com/twilio"
-ACCOUNT_SID = "AC00000000000000000000000000000000"  # the fake Twilio's account (tests/src/twilio.rs)
+ACCOUNT_SID = "AC00000000000000000000000000000000"  # the fake Twilio's account (shared/fakes/src/twilio.rs)
 HOST = urllib.parse.urlsplit(WEBHOOK_URL).hostname
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -112,7 +112,7 @@ def request(method, path, headers, body, request_id, epoch_ms, query="", base64_
     }
 
 
-SMOOCH_WEBHOOK_SECRET = "test-smooch-webhook-secret"  # tests/src/smooch.rs WEBHOOK_SECRET
+SMOOCH_WEBHOOK_SECRET = "test-smooch-webhook-secret"  # shared/fakes/src/smooch.rs WEBHOOK_SECRET
 SMOOCH_APP_ID = "5698edbf2a43bd081be982f1"  # the fake Smooch's app
 
 
@@ -140,8 +140,8 @@ def smooch_event(key, message_id, text, request_id, epoch_ms):
     return request("POST", "/smooch", headers, json.dumps(body, separators=(",", ":")).encode(), request_id, epoch_ms)
 
 
-MESSENGER_APP_SECRET = "test_app_secret"  # tests/src/graph.rs APP_SECRET
-MESSENGER_VERIFY_TOKEN = "test-verify-token"  # tests/src/graph.rs VERIFY_TOKEN
+MESSENGER_APP_SECRET = "test_app_secret"  # shared/fakes/src/graph.rs APP_SECRET
+MESSENGER_VERIFY_TOKEN = "test-verify-token"  # shared/fakes/src/graph.rs VERIFY_TOKEN
 MESSENGER_PAGE_ID = "106000000000001"
 
 
@@ -165,7 +165,7 @@ def messenger_verification(token, request_id, epoch_ms):
     return request("GET", "/messenger", {"user-agent": "facebookplatform/1.0"}, b"", request_id, epoch_ms, query=query)
 
 
-HYPERCHAT_SECRET = "test-hyperchat-secret"  # tests/src/hyperchat.rs FakeHyperChat::SECRET
+HYPERCHAT_SECRET = "test-hyperchat-secret"  # shared/fakes/src/hyperchat.rs FakeHyperChat::SECRET
 
 
 def b64url(data):

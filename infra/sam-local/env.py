@@ -4,12 +4,12 @@
 Every function of template.yaml gets what it needs to run on this machine: no Secrets Manager
 (SECRETS_ID empty: the secrets come from this file), no queue (QUEUE_URL empty: each request's
 events are processed before it is answered), the fakes of
-`cargo run -p connector-tests --bin fake-upstreams` (or your real Inbenta), and the Twilio token
+`cargo run -p connector-fakes --bin fake-upstreams` (or your real Inbenta), and the Twilio token
 and URL the sample events of infra/events/ are signed for. The store is in memory unless
 --dynamodb names a local DynamoDB. SAM sets only variables the template
 declares, so only those are written (the others are named on stderr).
 
-    cargo run -p connector-tests --bin fake-upstreams > fakes.env &   # KEY=VALUE lines
+    cargo run -p connector-fakes --bin fake-upstreams > fakes.env &   # KEY=VALUE lines
     python3 infra/sam-local/env.py --fakes fakes.env > env.json   # --dynamodb URL: a local table
     sam build --parameter-overrides Architecture=x86_64   # on an x86 machine
     sam local invoke TwilioFunction -e infra/events/twilio-sms.json --env-vars env.json \\

@@ -26,8 +26,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::time::Instant;
 
 use crate::raw_http::{self, HttpResponse};
-use crate::recording::lock;
-use crate::server::{ShutdownGuard, spawn};
+use connector_fakes::recording::lock;
+use connector_fakes::server::{ShutdownGuard, spawn};
 
 /// DynamoDB's own limit on a request body; larger ones are not DynamoDB's.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -333,7 +333,7 @@ mod tests {
     use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
-    use crate::recording::{Recorded, RequestLog};
+    use connector_fakes::recording::{Recorded, RequestLog};
 
     const JSON_1_0: &str = "application/x-amz-json-1.0";
     const AUTH: &str = "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, \

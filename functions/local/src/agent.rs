@@ -1,10 +1,10 @@
 //! `connector-local chat --with-agent`: the terminal also plays the live agent. A local stand-in
-//! for HyperChat (the one the tests use, a real HTTP server on loopback) takes the chats the
+//! for HyperChat (the fake the tests use, `connector-fakes`, a real HTTP server on loopback) takes the chats the
 //! connector opens; its agent joins at once, and what the user writes to the agent is printed.
 //! `/agent TEXT`, `/agent-file PATH` and `/close-agent` speak for the agent, as signed
 //! HyperChat webhook events.
 
-use connector_tests::hyperchat::{FakeHyperChat, event_body, hook_signature};
+use connector_fakes::hyperchat::{FakeHyperChat, event_body, hook_signature};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

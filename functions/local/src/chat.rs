@@ -1,18 +1,16 @@
 //! `connector-local chat`: a terminal phone. It plays the channel on both sides: it signs and
 //! posts the user's messages to the local webhook of `--channel` (`/twilio` for `sms` and
 //! `whatsapp`, `/smooch`, `/messenger`),
-//! and receives the connector's replies on a local stand-in for the channel's API, printing
-//! them as they arrive (an agent's messages, through `/hyperchat`, included).
+//! and receives the connector's replies on local stand-ins for the channels' APIs (the fakes
+//! the tests use, `connector-fakes`), printing them as they arrive (an agent's messages, through
+//! `/hyperchat`, included).
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use bytes::Bytes;
 use channel_twilio::signature::sign_base64;
-use std::collections::HashMap;
+use connector_fakes::graph::{self, FakeGraph};
+use connector_fakes::smooch::{self, FakeSmooch};
+use connector_fakes::twilio::{self, FakeTwilio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
@@ -86,7 +84,7 @@ impl UserOptions {
     }
 }
 
-/// One message the connector sent through the (stand-in) channel API.
+/// One message the connector sent through a stand-in channel API, as the terminal shows it.
 pub(crate) struct Sent {
     /// Who it went to (a phone number, a Smooch conversation, a PSID).
     to: String,
@@ -102,21 +100,84 @@ const SMOOCH_CONVERSATION: &str = "conversation_local";
 const MESSENGER_PSID: &str = "psid_local";
 const MESSENGER_PAGE: &str = "page_local";
 
-/// A local stand-in for every channel's send API (Twilio's Messages, Smooch's messages and
-/// activity, Graph's Send API), on a free port: its base URL, and the messages it receives.
-pub(crate) async fn stand_in() -> Result<(String, mpsc::UnboundedReceiver<Sent>), crate::Error> {
-    let (sent_tx, sent_rx) = mpsc::unbounded_channel::<Sent>();
-    let phone = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let phone_url = format!("http://{}", phone.local_addr()?);
-    let phone_app = Router::new()
-        .route("/2010-04-01/Accounts/{sid}/Messages.json", post(receive))
-        .route("/v1/Content", post(create_content))
-        .route("/v2/apps/{app}/conversations/{conversation}/messages", post(receive_smooch))
-        .route("/v2/apps/{app}/conversations/{conversation}/activity", post(|| async { axum::Json(serde_json::json!({})) }))
-        .route("/{version}/me/messages", post(receive_graph))
-        .with_state(Arc::new(StandIn { sent: sent_tx, contents: Mutex::default() }));
-    tokio::spawn(async move { axum::serve(phone, phone_app).await });
-    Ok((phone_url, sent_rx))
+/// Local stand-ins for every channel's send API, on free ports: the fakes of Twilio (Messages
+/// and Content API), Smooch (messages and activity) and Graph (Send API) that the tests use,
+/// knowing the credentials the connector is configured with. They stop when this is dropped.
+pub(crate) struct StandIns {
+    twilio: FakeTwilio,
+    smooch: FakeSmooch,
+    graph: FakeGraph,
+}
+
+impl StandIns {
+    /// Started for the connector's environment `env` (its credentials there, else the local
+    /// defaults); `show` is called with every message they accept, as it arrives.
+    pub(crate) async fn start(env: &[(String, String)], show: fn(&Sent)) -> Self {
+        let value = |name: &str, default: &str| env_value(env, name).unwrap_or_else(|| default.to_owned());
+        let twilio =
+            FakeTwilio::start_for_account(&value("TWILIO_ACCOUNT_SID", LOCAL_ACCOUNT_SID), &value("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN))
+                .await;
+        let smooch = FakeSmooch::start().await;
+        // The app the terminal's user writes to; replies go to the app of the webhook.
+        let app = value("SMOOCH_APP_ID", SMOOCH_APP);
+        smooch.add_key(&app, &value("SMOOCH_KEY_ID", LOCAL_SMOOCH_KEY_ID), &value("SMOOCH_SECRET", LOCAL_SMOOCH_SECRET));
+        let graph = FakeGraph::start().await;
+        graph.add_page_token(&value("MESSENGER_PAGE_TOKEN", LOCAL_MESSENGER_PAGE_TOKEN));
+        shown(twilio.subscribe(), show, Sent::twilio);
+        shown(smooch.subscribe(), show, Sent::smooch);
+        shown(graph.subscribe(), show, Sent::graph);
+        Self { twilio, smooch, graph }
+    }
+
+    /// The variables that point `channel` ("Twilio", "Smooch" or "Messenger") at its stand-in.
+    pub(crate) fn env(&self, channel: &str) -> Vec<(String, String)> {
+        let urls = match channel {
+            // Twilio's WhatsApp buttons are made by its Content API: the stand-in's too.
+            "Twilio" => vec![("TWILIO_API_URL", self.twilio.base_url()), ("TWILIO_CONTENT_API_URL", self.twilio.base_url())],
+            "Smooch" => vec![("SMOOCH_API_URL", self.smooch.url())],
+            "Messenger" => vec![("GRAPH_API_URL", self.graph.url())],
+            _ => Vec::new(),
+        };
+        urls.into_iter().map(|(name, url)| (name.to_owned(), url)).collect()
+    }
+}
+
+/// Shows every message a stand-in accepts, as it is accepted.
+fn shown<T: Send + 'static>(mut accepted: mpsc::UnboundedReceiver<T>, show: fn(&Sent), sent: fn(T) -> Sent) {
+    tokio::spawn(async move {
+        while let Some(message) = accepted.recv().await {
+            show(&sent(message));
+        }
+    });
+}
+
+impl Sent {
+    /// Buttons and lists of WhatsApp (the Content API's) show as the question and their titles.
+    fn twilio(message: twilio::SentMessage) -> Self {
+        let buttons = message.choices();
+        Self { to: message.to, body: message.body, media: message.media_urls, buttons }
+    }
+
+    fn smooch(message: smooch::SentMessage) -> Self {
+        let buttons = message.actions().iter().map(|action| text(&action["text"])).collect();
+        let media = message.content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
+        Self { body: message.text().unwrap_or_default().to_owned(), media, buttons, to: message.target }
+    }
+
+    /// Messages only: the Graph fake keeps sender actions (typing) apart. Quick replies, else a
+    /// button template's buttons.
+    fn graph(sent: graph::SentMessage) -> Self {
+        let payload = &sent.message["attachment"]["payload"];
+        let quick: Vec<String> = sent.quick_reply_titles().into_iter().map(str::to_owned).collect();
+        let buttons = if quick.is_empty() { sent.buttons().into_iter().map(|button| text(&button["title"])).collect() } else { quick };
+        let media = payload["url"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
+        let body = sent.text().map_or_else(|| text(&payload["text"]), str::to_owned);
+        Self { body, media, buttons, to: sent.psid }
+    }
+}
+
+fn text(value: &serde_json::Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
 }
 
 /// The signed webhook requests of the user the terminal plays, for the server on `port`.
@@ -197,23 +258,12 @@ pub async fn send(options: SendOptions) -> Result<(), crate::Error> {
 
 pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     crate::init_logging("warn");
-    let (phone_url, mut sent_rx) = stand_in().await?;
-    // Printed as they arrive: an agent's messages come without the user writing.
-    tokio::spawn(async move {
-        while let Some(sent) = sent_rx.recv().await {
-            print_reply(&sent);
-        }
-    });
-
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
+    // Printed as they arrive: an agent's messages come without the user writing.
+    let stand_ins = StandIns::start(&crate::local_sources(port, Vec::new()).env, print_reply).await;
     let agent = if options.with_agent { Some(crate::agent::LocalAgent::start().await) } else { None };
-    let mut overrides = vec![
-        ("TWILIO_API_URL".to_owned(), phone_url.clone()),
-        ("TWILIO_CONTENT_API_URL".to_owned(), phone_url.clone()),
-        ("SMOOCH_API_URL".to_owned(), phone_url.clone()),
-        ("GRAPH_API_URL".to_owned(), phone_url),
-    ];
+    let mut overrides: Vec<_> = ["Twilio", "Smooch", "Messenger"].into_iter().flat_map(|channel| stand_ins.env(channel)).collect();
     overrides.extend(agent.iter().flat_map(crate::agent::LocalAgent::env));
     let mut sources = crate::local_sources(port, overrides);
     if agent.is_some() {
@@ -365,81 +415,6 @@ fn print_reply(sent: &Sent) {
     }
     lines.push(String::new());
     show(&lines.join("\n"));
-}
-
-/// The stand-in's state: where received messages go, and the WhatsApp contents it made.
-struct StandIn {
-    sent: mpsc::UnboundedSender<Sent>,
-    /// Content API `types` by content SID.
-    contents: Mutex<HashMap<String, serde_json::Value>>,
-}
-
-/// The Content API stand-in: keeps the buttons or list, to show them when a message names it.
-async fn create_content(
-    State(stand_in): State<Arc<StandIn>>,
-    axum::Json(body): axum::Json<serde_json::Value>,
-) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let mut contents = stand_in.contents.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let sid = format!("HX{:032x}", contents.len() + 1);
-    contents.insert(sid.clone(), body["types"].clone());
-    (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": sid, "types": body["types"] })))
-}
-
-async fn receive(State(stand_in): State<Arc<StandIn>>, body: Bytes) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let field = |name: &'static str| form.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.clone());
-    // Buttons and lists show as the question and their titles in brackets.
-    let content = field("ContentSid")
-        .next()
-        .and_then(|sid| stand_in.contents.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&sid).cloned());
-    let (body, buttons) = match &content {
-        Some(types) => {
-            let (question, options) = match (&types["twilio/quick-reply"], &types["twilio/list-picker"]) {
-                (quick, _) if quick.is_object() => (&quick["body"], &quick["actions"]),
-                (_, list) => (&list["body"], &list["items"]),
-            };
-            let title = |option: &serde_json::Value| option["title"].as_str().or(option["item"].as_str()).unwrap_or_default().to_owned();
-            (
-                question.as_str().unwrap_or_default().to_owned(),
-                options.as_array().map(|o| o.iter().map(title).collect()).unwrap_or_default(),
-            )
-        }
-        None => (field("Body").next().unwrap_or_default(), Vec::new()),
-    };
-    let sent = Sent { to: field("To").next().unwrap_or_default(), body, media: field("MediaUrl").collect(), buttons };
-    let _ = stand_in.sent.send(sent);
-    (StatusCode::CREATED, axum::Json(serde_json::json!({ "sid": "SMlocal", "status": "queued" })))
-}
-
-async fn receive_smooch(
-    State(stand_in): State<Arc<StandIn>>,
-    axum::extract::Path((_app, conversation)): axum::extract::Path<(String, String)>,
-    axum::Json(body): axum::Json<serde_json::Value>,
-) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let content = &body["content"];
-    let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
-    let buttons = content["actions"].as_array().map(|actions| actions.iter().map(|a| text(&a["text"])).collect()).unwrap_or_default();
-    let media = content["mediaUrl"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-    let _ = stand_in.sent.send(Sent { to: conversation, body: text(&content["text"]), media, buttons });
-    (StatusCode::CREATED, axum::Json(serde_json::json!({ "messages": [{ "id": "local", "content": content }] })))
-}
-
-/// The Graph Send API stand-in: messages are printed, sender actions (typing) are not.
-async fn receive_graph(
-    State(stand_in): State<Arc<StandIn>>,
-    axum::Json(body): axum::Json<serde_json::Value>,
-) -> axum::Json<serde_json::Value> {
-    let message = &body["message"];
-    if !message.is_null() {
-        let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_owned();
-        let payload = &message["attachment"]["payload"];
-        let titles = |list: &serde_json::Value| list.as_array().map(|items| items.iter().map(|i| text(&i["title"])).collect::<Vec<_>>());
-        let buttons = titles(&message["quick_replies"]).or_else(|| titles(&payload["buttons"])).unwrap_or_default();
-        let media = payload["url"].as_str().map(|url| vec![url.to_owned()]).unwrap_or_default();
-        let shown = if message["text"].is_string() { text(&message["text"]) } else { text(&payload["text"]) };
-        let _ = stand_in.sent.send(Sent { to: text(&body["recipient"]["id"]), body: shown, media, buttons });
-    }
-    axum::Json(serde_json::json!({ "recipient_id": body["recipient"]["id"], "message_id": "m_local" }))
 }
 
 /// A reply as `connector-local serve` prints it, when it goes to the stand-in.

@@ -77,7 +77,8 @@ async fn serve() -> Result<(), Error> {
         .await
         .map_err(|error| format!("cannot listen on 127.0.0.1:{port} ({error}); is another server on it? Set PORT to another port"))?;
     refuse_half_configured_channels(port)?;
-    let sources = local_sources(port, stand_in_for_unconfigured_channels().await?);
+    let mut sources = local_sources(port, Vec::new());
+    let _stand_ins = stand_in_for_unconfigured_channels(&mut sources).await;
     let app = Arc::new(server::App::build(&sources, &lang_dir()).await?);
     let queue = match &app.ingest {
         connector_app::Ingest::Sqs { queue, .. } => queue.url().to_owned(),
@@ -114,8 +115,8 @@ fn refuse_half_configured_channels(port: u16) -> Result<(), Error> {
 
 /// A channel whose credentials and API URL the environment does not set would send its replies
 /// to the real provider with placeholder credentials: they go to the local stand-in instead,
-/// and are printed.
-async fn stand_in_for_unconfigured_channels() -> Result<Vec<(String, String)>, Error> {
+/// and are printed. The stand-ins, while they serve.
+async fn stand_in_for_unconfigured_channels(sources: &mut Sources) -> Option<chat::StandIns> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
     let unconfigured: Vec<_> = [
         ("Twilio", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL"),
@@ -124,25 +125,17 @@ async fn stand_in_for_unconfigured_channels() -> Result<Vec<(String, String)>, E
     ]
     .into_iter()
     .filter(|(_, secret, url)| !set(secret) && !set(url))
+    .map(|(channel, _, _)| channel)
     .collect();
     if unconfigured.is_empty() {
-        return Ok(Vec::new());
+        return None;
     }
-    let (url, mut replies) = chat::stand_in().await?;
-    tokio::spawn(async move {
-        while let Some(sent) = replies.recv().await {
-            chat::print_served_reply(&sent);
-        }
-    });
-    Ok(unconfigured
-        .into_iter()
-        .flat_map(|(channel, _, variable)| {
-            tracing::info!(channel, "no credentials set: replies go to the built-in stand-in and are printed here");
-            // Twilio's WhatsApp buttons are made by its Content API: the stand-in's too.
-            let content = (channel == "Twilio").then(|| ("TWILIO_CONTENT_API_URL".to_owned(), url.clone()));
-            std::iter::once((variable.to_owned(), url.clone())).chain(content)
-        })
-        .collect())
+    let stand_ins = chat::StandIns::start(&sources.env, chat::print_served_reply).await;
+    for channel in unconfigured {
+        tracing::info!(channel, "no credentials set: replies go to the built-in stand-in and are printed here");
+        sources.env.extend(stand_ins.env(channel));
+    }
+    Some(stand_ins)
 }
 
 /// Configuration as for the Lambda functions, plus local defaults for what a newcomer has not

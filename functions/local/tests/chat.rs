@@ -20,7 +20,12 @@ struct Terminal {
 
 impl Terminal {
     fn start(args: &[&str]) -> Self {
-        let mut child = spawn_chat(args);
+        Self::start_with(args, &[])
+    }
+
+    /// With these variables set too.
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = spawn_chat(args, env);
         let stdin = child.stdin.take().expect("stdin");
         let mut stdout = child.stdout.take().expect("stdout");
         let shown = Arc::new((Mutex::new(String::new()), Condvar::new()));
@@ -92,7 +97,12 @@ impl Drop for Terminal {
 /// Runs `connector-local chat <args>`, typing each line once the one before was answered
 /// (`(line, what its answer ends with)`); what the terminal showed.
 fn chat(args: &[&str], turns: &[(&str, &str)]) -> String {
-    let mut terminal = Terminal::start(args);
+    chat_with(args, &[], turns)
+}
+
+/// [`chat`] with these variables set too.
+fn chat_with(args: &[&str], env: &[(&str, &str)], turns: &[(&str, &str)]) -> String {
+    let mut terminal = Terminal::start_with(args, env);
     for (line, answer) in turns {
         terminal.answered(line, answer);
     }
@@ -100,8 +110,12 @@ fn chat(args: &[&str], turns: &[(&str, &str)]) -> String {
 }
 
 /// `connector-local chat <args>` against the demo bot, its input and output piped.
-fn spawn_chat(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_connector-local"))
+fn spawn_chat(args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector-local"));
+    for name in CREDENTIALS {
+        command.env_remove(name);
+    }
+    command
         .arg("chat")
         .args(args)
         .env("CONF_DIR", repo_root().join("conf"))
@@ -109,6 +123,7 @@ fn spawn_chat(args: &[&str]) -> Child {
         .env_remove("INBENTA_API_KEY")
         .env_remove("INBENTA_API_SECRET")
         .env_remove("TABLE_NAME")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -157,6 +172,52 @@ fn the_terminal_chat_plays_a_messenger_user_with_quick_replies() {
         "On which day",
     ];
     assert_shown_in_order(&shown, &expected);
+}
+
+/// The channels' credentials connector-local fills in when the environment has none.
+const CREDENTIALS: [&str; 5] = ["TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "SMOOCH_KEY_ID", "SMOOCH_SECRET", "MESSENGER_PAGE_TOKEN"];
+
+#[test]
+fn the_terminal_chat_plays_a_whatsapp_user_with_buttons_lists_and_media() {
+    let turns = [
+        ("hello", "[Terms and conditions]"),
+        ("Where to find us", "[media] https://static.example.com/demo/directions.mp4"),
+        ("order a new card", "[Roma]"),
+    ];
+    let shown = chat(&["--channel", "whatsapp"], &turns);
+    let expected = [
+        "Chatting as WhatsApp user +34600000001",
+        "bot> Hi! I'm the *demo bot*",
+        // More than three options: a list, made through the Content API.
+        "bot> What would you like to see?\n     [Opening hours] [Cards] [Where to find us] [Terms and conditions]",
+        "bot> Our main office, on the map:",
+        "bot> [media] https://static.example.com/demo/map.png",
+        "bot> In which city would you like to pick up your card?\n     [Madrid] [Barcelona] [Roma]",
+    ];
+    assert_shown_in_order(&shown, &expected);
+}
+
+#[test]
+fn the_terminal_chat_plays_an_sms_user_with_numbered_options() {
+    let shown = chat(&[], &[("hello", "4) Terms and conditions"), ("order a new card", "3) Roma")]);
+    let expected = ["Chatting as SMS user +34600000001", "bot> Hi! I'm the demo bot", "     1) Opening hours", "     1) Madrid"];
+    assert_shown_in_order(&shown, &expected);
+}
+
+/// The stand-ins take the credentials the environment gives the connector, not only the local
+/// defaults. (Not Twilio's account SID: the terminal's webhooks name the local one.)
+#[test]
+fn the_stand_ins_take_the_credentials_of_the_environment() {
+    let env = [
+        ("TWILIO_AUTH_TOKEN", "a-token-of-the-environment"),
+        ("SMOOCH_KEY_ID", "app_environment"),
+        ("SMOOCH_SECRET", "a-smooch-secret-of-the-environment"),
+        ("MESSENGER_PAGE_TOKEN", "a-page-token-of-the-environment"),
+    ];
+    for channel in ["sms", "smooch", "messenger"] {
+        let shown = chat_with(&["--channel", channel], &env, &[("hello", "Terms and conditions")]);
+        assert_shown_in_order(&shown, &["bot> Hi! I'm the", "Terms and conditions"]);
+    }
 }
 
 #[test]

@@ -125,7 +125,7 @@ mod tests {
 
     // Vectors computed with Twilio's own helper, twilio-python's `RequestValidator`
     // (`twilio/request_validator.py`, unchanged since b3a5deb, 2022-09-20), by
-    // `python3 tests/specs/twilio_signature_vectors.py PATH/TO/request_validator.py`: that script
+    // `python3 shared/fakes/specs/twilio_signature_vectors.py PATH/TO/request_validator.py`: that script
     // lists each vector's token, URL and parameters and checks `validate` as asserted here. The
     // first five are also in the helper's own tests (`tests/unit/test_request_validator.py`).
 

@@ -9,7 +9,7 @@ type Seen = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A server on 127.0.0.1 answering as Inbenta would, by the request line: `/v1/auth` with a
 /// token whose `apis.ticketing` is this server, chat `C1`'s ticket 42, survey 7 started
-/// (shapes as Inbenta's PHP reads them; the fakes in `tests/src/inbenta.rs` hold the same
+/// (shapes as Inbenta's PHP reads them; the fakes in `shared/fakes/src/inbenta.rs` hold the same
 /// rules with their sources).
 fn inbenta() -> (Seen, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -99,7 +99,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock, never_answer, take_one};
+use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_one};
 use crate::server::{ShutdownGuard, spawn};
 
 /// [`SentMessage::version`] of a Sunshine Conversations v2 call.
@@ -234,6 +234,8 @@ impl std::fmt::Debug for FakeSmooch {
 struct Shared {
     log: RequestLog,
     state: Mutex<SmoochState>,
+    /// Told of every accepted message.
+    accepted: Subscribers<SentMessage>,
 }
 
 struct Key {
@@ -328,7 +330,7 @@ impl FakeSmooch {
             private_attachments: false,
             downloads: Vec::new(),
         };
-        let shared = Arc::new(Shared { log: RequestLog::default(), state: Mutex::new(state) });
+        let shared = Arc::new(Shared { log: RequestLog::default(), state: Mutex::new(state), accepted: Subscribers::default() });
         let routed = Arc::clone(&shared);
         let (addr, guard) = spawn("FakeSmooch", move |_| Router::new().fallback(handle).with_state(routed)).await;
         Self { addr, shared, _guard: guard }
@@ -369,6 +371,12 @@ impl FakeSmooch {
     /// Messages accepted so far (201 answers only), in arrival order.
     pub fn messages(&self) -> Vec<SentMessage> {
         lock(&self.shared.state).messages.clone()
+    }
+
+    /// Every message accepted from now on (v2 and v1.1; not activity), in order, as it is
+    /// accepted.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<SentMessage> {
+        self.shared.accepted.subscribe()
     }
 
     /// Polls until at least `n` messages were accepted or `timeout` passes,
@@ -709,7 +717,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
                         json!({"message": message, "conversation": {"_id": conversation, "unreadCount": 0}})
                     }
                 };
-                state.messages.push(SentMessage {
+                let sent = SentMessage {
                     version: api.name(),
                     app_id: call.app.to_owned(),
                     target: call.target.to_owned(),
@@ -717,7 +725,9 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
                     content,
                     body,
                     auth,
-                });
+                };
+                shared.accepted.notify(&sent);
+                state.messages.push(sent);
                 (reply, take_late(&mut state.late_answers))
             };
             if let Some(hold) = hold {
@@ -1403,6 +1413,23 @@ mod tests {
         assert_eq!(header["kid"], FakeSmooch::KEY_ID);
         assert_eq!(claims, &json!({"scope": "app"}));
         assert_eq!(fake.auths().len(), 1);
+    }
+
+    /// Subscribers get each accepted message (not activity, not refused posts) as it is accepted.
+    #[tokio::test]
+    async fn subscribers_are_told_of_each_accepted_message() {
+        let fake = FakeSmooch::start().await;
+        fake.add_key("app_local", "key_local", "secret_local");
+        let mut accepted = fake.subscribe();
+        let url = format!("{}/v2/apps/app_local/conversations/conv1/messages", fake.url());
+        assert_eq!(post(&url, &basic_auth(FakeSmooch::KEY_ID, FakeSmooch::SECRET), &text("other app")).await.status, 401);
+        let activity = format!("{}/v2/apps/app_local/conversations/conv1/activity", fake.url());
+        let typing = json!({"author": {"type": "business"}, "type": "typing:start"});
+        assert_eq!(post(&activity, &basic_auth("key_local", "secret_local"), &typing).await.status, 200);
+        assert_eq!(post(&url, &basic_auth("key_local", "secret_local"), &text("Hola")).await.status, 201);
+        let told = accepted.try_recv().expect("told before the 201");
+        assert_eq!((told.app_id.as_str(), told.target.as_str(), told.text()), ("app_local", "conv1", Some("Hola")));
+        assert!(accepted.try_recv().is_err(), "one message only");
     }
 
     #[tokio::test]

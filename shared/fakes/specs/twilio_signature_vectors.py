@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Computes the Twilio signature test vectors of shared/channels/twilio/src/signature.rs and
-tests/src/twilio_signing.rs with Twilio's own helper, twilio-python's RequestValidator.
+shared/fakes/src/twilio_signing.rs with Twilio's own helper, twilio-python's RequestValidator.
 
 Usage:
 
-    python3 tests/specs/twilio_signature_vectors.py [PATH/TO/twilio/request_validator.py]
+    python3 shared/fakes/specs/twilio_signature_vectors.py [PATH/TO/twilio/request_validator.py]
 
 Without an argument it imports `twilio.request_validator` (`pip install twilio`); with one it
 loads that file (e.g. from a clone of twilio/twilio-python; the vectors in the Rust tests were

@@ -112,7 +112,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock};
+use crate::recording::{RequestLog, Subscribers, lock};
 use crate::server::{Reply, Running, Upstream};
 
 /// The page access token the fake accepts (`?access_token=`).
@@ -208,6 +208,8 @@ pub struct FakeGraph {
 struct Shared {
     log: RequestLog,
     state: Mutex<GraphState>,
+    /// Told of every accepted message.
+    accepted: Subscribers<SentMessage>,
 }
 
 /// `remaining` requests fail with `status` (and Graph `code` and `subcode`)
@@ -247,8 +249,18 @@ impl FakeGraph {
     /// Starts a fake on `127.0.0.1:<random port>`: every window open, nobody
     /// blocked, no profiles.
     pub async fn start() -> Self {
-        let server = Running::start("FakeGraph", |_| Shared { log: RequestLog::default(), state: Mutex::new(GraphState::default()) }).await;
+        let server = Running::start("FakeGraph", |_| Shared {
+            log: RequestLog::default(),
+            state: Mutex::new(GraphState::default()),
+            accepted: Subscribers::default(),
+        })
+        .await;
         Self { server }
+    }
+
+    /// Every message accepted from now on (not sender actions), in order, as it is accepted.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<SentMessage> {
+        self.server.shared.accepted.subscribe()
     }
 
     /// Socket address the fake listens on.
@@ -752,7 +764,9 @@ async fn accept(
         let message_id = format!("m_AFake{:08x}{n:012x}", std::process::id());
         let reply = json!({ "recipient_id": psid, "message_id": message_id });
         let (asked, served) = (version.asked.clone(), version.served.to_owned());
-        state.messages.push(SentMessage { psid, messaging_type, tag, message, version: asked, served_version: served, message_id });
+        let sent = SentMessage { psid, messaging_type, tag, message, version: asked, served_version: served, message_id };
+        shared.accepted.notify(&sent);
+        state.messages.push(sent);
         (reply, take_late(&mut state.late_answers))
     };
     if let Some(hold) = hold {
@@ -1279,6 +1293,23 @@ mod tests {
 
     async fn post(fake: &FakeGraph, body: &Value) -> HttpResponse {
         raw_http::post_json(&fake.messages_url(VERSION), &[], body).await.expect("request to fake")
+    }
+
+    /// Subscribers get each accepted message (not sender actions, not refused posts) as it is
+    /// accepted.
+    #[tokio::test]
+    async fn subscribers_are_told_of_each_accepted_message() {
+        let fake = FakeGraph::start().await;
+        fake.add_page_token("local-token");
+        let mut accepted = fake.subscribe();
+        let url = format!("{}/{VERSION}/me/messages?access_token=local-token", fake.url());
+        let typing = json!({"recipient": {"id": "P1"}, "sender_action": "typing_on"});
+        assert_eq!(raw_http::post_json(&url, &[], &typing).await.unwrap().status, 200);
+        assert_eq!(raw_http::post_json(&url.replace("local-token", "wrong"), &[], &text("P1", "no")).await.unwrap().status, 400);
+        assert_eq!(raw_http::post_json(&url, &[], &text("P1", "Hola")).await.unwrap().status, 200);
+        let told = accepted.try_recv().expect("told before the answer");
+        assert_eq!((told.psid.as_str(), told.text()), ("P1", Some("Hola")));
+        assert!(accepted.try_recv().is_err(), "one message only");
     }
 
     fn text(psid: &str, text: &str) -> Value {

@@ -14,7 +14,7 @@
 //!
 //! Every message create is also checked against Twilio's own schema of its form, the
 //! `CreateMessage` request body of `twilio_api_v2010.json` (`twilio/twilio-oai` d50069b,
-//! 2026-04-14), vendored in `tests/specs/twilio_messages_create.json`: each parameter's type
+//! 2026-04-14), vendored in `shared/fakes/specs/twilio_messages_create.json`: each parameter's type
 //! (`MediaUrl` a list, `ValidityPeriod` an integer, booleans...), enums, the `ContentSid` pattern
 //! and the `uri`/`date-time` formats ([`crate::specs::twilio_message_create`]; answered 400 with
 //! code 20001 and the spec's reason). Parameters the spec does not list pass, as Twilio ignores
@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock, never_answer, take_one};
+use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_one};
 use crate::server::{RawReply, Reply, Running, Upstream};
 use crate::{specs, twilio_content};
 
@@ -96,6 +96,11 @@ struct Shared {
     state: Mutex<TwilioState>,
     /// Where media URLs redirect to.
     cdn: FakeFileHost,
+    /// The only account the fake knows: its SID and auth token.
+    account_sid: String,
+    auth_token: String,
+    /// Told of every accepted message.
+    accepted: Subscribers<SentMessage>,
 }
 
 /// `remaining` requests fail with `status` (and Twilio `code`) once `after` messages were
@@ -133,19 +138,42 @@ struct TwilioState {
 }
 
 impl FakeTwilio {
-    /// The only account the fake knows.
+    /// The account [`FakeTwilio::start`] knows.
     pub const ACCOUNT_SID: &'static str = "AC00000000000000000000000000000000";
     /// The account's auth token (Basic auth password, webhook signing key).
     pub const AUTH_TOKEN: &'static str = "test-twilio-auth-token";
     /// Twilio's limit on a message body, in characters.
     pub const MAX_BODY_CHARS: usize = 1600;
 
-    /// Starts a fake on `127.0.0.1:<random port>`.
+    /// Starts a fake on `127.0.0.1:<random port>` knowing the account [`FakeTwilio::ACCOUNT_SID`]
+    /// with [`FakeTwilio::AUTH_TOKEN`].
     pub async fn start() -> Self {
+        Self::start_for_account(Self::ACCOUNT_SID, Self::AUTH_TOKEN).await
+    }
+
+    /// Starts a fake knowing only the account `account_sid`, with `auth_token`.
+    pub async fn start_for_account(account_sid: &str, auth_token: &str) -> Self {
         let cdn = FakeFileHost::start().await;
-        let server =
-            Running::start("FakeTwilio", |_| Shared { log: RequestLog::default(), state: Mutex::new(TwilioState::default()), cdn }).await;
+        let server = Running::start("FakeTwilio", |_| Shared {
+            log: RequestLog::default(),
+            state: Mutex::new(TwilioState::default()),
+            cdn,
+            account_sid: account_sid.to_owned(),
+            auth_token: auth_token.to_owned(),
+            accepted: Subscribers::default(),
+        })
+        .await;
         Self { server }
+    }
+
+    /// The SID of the account the fake knows.
+    pub fn account_sid(&self) -> &str {
+        &self.server.shared.account_sid
+    }
+
+    /// Every message accepted from now on (201 answers only), in order, as it is accepted.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<SentMessage> {
+        self.server.shared.accepted.subscribe()
     }
 
     /// The media URL of an inbound message's file, as Twilio puts it in `MediaUrl0`.
@@ -154,7 +182,7 @@ impl FakeTwilio {
         let n = MEDIA.fetch_add(1, Ordering::Relaxed) + 1;
         let media_sid = format!("ME{n:032x}");
         self.server.shared.cdn.put(&media_sid, content_type, body);
-        format!("{}/2010-04-01/Accounts/{}/Messages/MM{n:032x}/Media/{media_sid}", self.base_url(), Self::ACCOUNT_SID)
+        format!("{}/2010-04-01/Accounts/{}/Messages/MM{n:032x}/Media/{media_sid}", self.base_url(), self.account_sid())
     }
 
     /// The storage media URLs redirect to.
@@ -173,9 +201,9 @@ impl FakeTwilio {
         self.server.base_url()
     }
 
-    /// Full URL of the Messages endpoint for [`FakeTwilio::ACCOUNT_SID`].
+    /// Full URL of the Messages endpoint of the fake's account.
     pub fn messages_url(&self) -> String {
-        format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base_url(), Self::ACCOUNT_SID)
+        format!("{}/2010-04-01/Accounts/{}/Messages.json", self.base_url(), self.account_sid())
     }
 
     /// Messages accepted so far (201 answers only), in arrival order.
@@ -308,7 +336,7 @@ fn create_content(shared: &Shared, method: &Method, headers: &HeaderMap, body: &
     if method != Method::POST {
         return Err(twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"));
     }
-    check_basic_auth(headers, FakeTwilio::ACCOUNT_SID)?;
+    check_basic_auth(shared, headers, &shared.account_sid)?;
     let json = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     let request: Value = serde_json::from_slice(body).ok().filter(|_| json).ok_or_else(|| bad_request(20001, "The body must be JSON"))?;
     let types = twilio_content::validate(&request).map_err(|reason| bad_request(20001, &reason))?;
@@ -323,7 +351,7 @@ fn create_content(shared: &Shared, method: &Method, headers: &HeaderMap, body: &
         StatusCode::CREATED,
         json!({
             "sid": sid,
-            "account_sid": FakeTwilio::ACCOUNT_SID,
+            "account_sid": shared.account_sid,
             "friendly_name": request.get("friendly_name").cloned().unwrap_or(Value::Null),
             "language": request["language"],
             "variables": request.get("variables").cloned().unwrap_or_else(|| json!({})),
@@ -338,7 +366,7 @@ fn create_content(shared: &Shared, method: &Method, headers: &HeaderMap, body: &
 
 /// `ListMessage`: the accepted messages matching the `To` and `From` filters, newest first,
 /// `PageSize` (default 50, at most 1000) of them.
-fn list(state: &TwilioState, query: &str) -> Result<Value, Reply> {
+fn list(account_sid: &str, state: &TwilioState, query: &str) -> Result<Value, Reply> {
     let params: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| bad_request(20001, "Invalid query"))?;
     let known = ["To", "From", "DateSent", "DateSent<", "DateSent>", "PageSize", "Page", "PageToken"];
     if let Some((unknown, _)) = params.iter().find(|(k, _)| !known.contains(&k.as_str())) {
@@ -366,10 +394,10 @@ fn list(state: &TwilioState, query: &str) -> Result<Value, Reply> {
         "page_size": page_size,
         "start": 0,
         "end": messages.len().saturating_sub(1),
-        "first_page_uri": format!("/2010-04-01/Accounts/{}/Messages.json?PageSize={page_size}&Page=0", FakeTwilio::ACCOUNT_SID),
+        "first_page_uri": format!("/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"),
         "next_page_uri": null,
         "previous_page_uri": null,
-        "uri": format!("/2010-04-01/Accounts/{}/Messages.json?PageSize={page_size}&Page=0", FakeTwilio::ACCOUNT_SID),
+        "uri": format!("/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"),
     }))
 }
 
@@ -398,17 +426,17 @@ async fn route(shared: &Shared, method: &Method, path: &str, query: &str, header
         return Err(twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found"));
     };
     if method == Method::GET {
-        check_basic_auth(headers, sid)?;
+        check_basic_auth(shared, headers, sid)?;
         let mut state = lock(&shared.state);
         if take_one(&mut state.failing_lists) {
             return Err(twilio_error(StatusCode::SERVICE_UNAVAILABLE, 20503, "Service Unavailable"));
         }
-        return Ok((StatusCode::OK, list(&state, query)?));
+        return Ok((StatusCode::OK, list(&shared.account_sid, &state, query)?));
     }
     if method != Method::POST {
         return Err(twilio_error(StatusCode::METHOD_NOT_ALLOWED, 20004, "Method not allowed"));
     }
-    check_basic_auth(headers, sid)?;
+    check_basic_auth(shared, headers, sid)?;
     let mut message = validate(body)?;
     if let Some((sid, _)) = &message.content {
         let known = lock(&shared.state).contents.iter().find(|(known, _)| known == sid).cloned();
@@ -431,14 +459,14 @@ async fn route(shared: &Shared, method: &Method, path: &str, query: &str, header
     static SIDS_ISSUED: AtomicU64 = AtomicU64::new(0);
     let n = SIDS_ISSUED.fetch_add(1, Ordering::Relaxed) + 1;
     let sid_value = format!("SM{:016x}{:016x}", u64::from(std::process::id()), n);
-    let reply = created_body(&sid_value, &message);
+    let reply = created_body(&shared.account_sid, &sid_value, &message);
     let hold = {
         let mut state = lock(&shared.state);
         if let Some(url) = message.status_callback.clone() {
             let failure = (!state.failing_later.is_empty()).then(|| state.failing_later.remove(0));
             let callback = |status: &str, code: Option<u32>| {
                 let mut params: Vec<(String, String)> = [
-                    ("AccountSid", FakeTwilio::ACCOUNT_SID),
+                    ("AccountSid", shared.account_sid.as_str()),
                     ("ApiVersion", "2010-04-01"),
                     ("From", message.from.as_str()),
                     ("MessageSid", sid_value.as_str()),
@@ -459,6 +487,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, query: &str, header
             };
             state.callbacks.extend([callback("sent", None), last]);
         }
+        shared.accepted.notify(&message);
         state.messages.push(message);
         state.resources.push(reply.clone());
         take_failure(&mut state.late_answers)
@@ -491,8 +520,8 @@ fn take_failure<T: Copy>(slot: &mut Option<(T, usize)>) -> Option<T> {
     Some(status)
 }
 
-/// Requires HTTP Basic `ACCOUNT_SID:AUTH_TOKEN` and the same SID in the path.
-fn check_basic_auth(headers: &HeaderMap, path_sid: &str) -> Result<(), Reply> {
+/// Requires HTTP Basic `AccountSid:AuthToken` of the fake's account and the same SID in the path.
+fn check_basic_auth(shared: &Shared, headers: &HeaderMap, path_sid: &str) -> Result<(), Reply> {
     let encoded = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -503,7 +532,7 @@ fn check_basic_auth(headers: &HeaderMap, path_sid: &str) -> Result<(), Reply> {
     let decoded = STANDARD.decode(encoded).map_err(|_| unauthenticated())?;
     let decoded = String::from_utf8(decoded).map_err(|_| unauthenticated())?;
     let (user, password) = decoded.split_once(':').ok_or_else(unauthenticated)?;
-    let valid = user == FakeTwilio::ACCOUNT_SID && password == FakeTwilio::AUTH_TOKEN && path_sid == user;
+    let valid = user == shared.account_sid && password == shared.auth_token && path_sid == user;
     if valid { Ok(()) } else { Err(unauthenticated()) }
 }
 
@@ -547,15 +576,14 @@ fn validate(body: &[u8]) -> Result<SentMessage, Reply> {
             return Err(bad_request(21609, "The StatusCallback URL is not a valid URL."));
         }
     }
-    // Then Twilio's own schema of the form (`CreateMessage`, tests/specs/): every parameter's
+    // Then Twilio's own schema of the form (`CreateMessage`, shared/fakes/specs/): every parameter's
     // type, enum, pattern and format. The code is the fake's: Twilio documents none for these.
     specs::twilio_message_create(&params).map_err(|reason| bad_request(20001, &reason))?;
     Ok(SentMessage { to, from, body: body_text, media_urls, status_callback, content: content.map(|sid| (sid, Value::Null)) })
 }
 
 /// The 201 body, shaped like Twilio's Message resource.
-fn created_body(sid: &str, m: &SentMessage) -> Value {
-    let account = FakeTwilio::ACCOUNT_SID;
+fn created_body(account: &str, sid: &str, m: &SentMessage) -> Value {
     let now = rfc2822_now();
     json!({
         "account_sid": account,
@@ -632,7 +660,7 @@ impl Upstream for Shared {
         if method != Method::GET {
             return None;
         }
-        Some(match check_basic_auth(headers, sid) {
+        Some(match check_basic_auth(self, headers, sid) {
             Ok(()) => RawReply::redirect(self.cdn.url_of(media_sid)),
             Err((status, body)) => RawReply { status, headers: Vec::new(), body: body.to_string().into() },
         })
@@ -683,6 +711,40 @@ mod tests {
         );
         let second = send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await;
         assert_ne!(second.json()["sid"], body["sid"], "sids are unique");
+    }
+
+    /// A fake started for another account knows that one only: its SID in the path and Basic
+    /// auth with its token.
+    #[tokio::test]
+    async fn a_fake_for_another_account_takes_that_account_only() {
+        const SID: &str = "AC22222222222222222222222222222222";
+        let fake = FakeTwilio::start_for_account(SID, "another-token").await;
+        assert_eq!(fake.account_sid(), SID);
+        assert!(fake.messages_url().contains(SID));
+        let params = form(&[("To", "+3"), ("From", "+1"), ("Body", "x")]);
+        let ours = raw_http::post_form(&fake.messages_url(), &[("authorization", &basic(SID, "another-token"))], &params).await.unwrap();
+        assert_eq!(ours.status, 201, "{}", ours.text());
+        assert_eq!(ours.json()["account_sid"], SID);
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "x")]).await.status, 401, "the default account is unknown");
+    }
+
+    /// Subscribers get each accepted message as it is accepted; refused requests and messages
+    /// accepted before subscribing are not sent, and a dropped subscription is forgotten.
+    #[tokio::test]
+    async fn subscribers_are_told_of_each_accepted_message() {
+        let fake = FakeTwilio::start().await;
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "before")]).await.status, 201);
+        let (mut first, mut second) = (fake.subscribe(), fake.subscribe());
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1")]).await.status, 400);
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "after")]).await.status, 201);
+        for subscription in [&mut first, &mut second] {
+            let told = subscription.try_recv().expect("told before the 201");
+            assert_eq!((told.to.as_str(), told.body.as_str()), ("+3", "after"));
+            assert!(subscription.try_recv().is_err(), "one message only");
+        }
+        drop(first);
+        assert_eq!(send(&fake, &[("To", "+3"), ("From", "+1"), ("Body", "again")]).await.status, 201);
+        assert_eq!(second.try_recv().expect("still subscribed").body, "again");
     }
 
     #[tokio::test]

@@ -8,11 +8,11 @@
 //! invoke the real Lambda binary offline. A background job's stdin is often /dev/null, which ends
 //! at once: give it a pipe.
 
-use connector_tests::graph::FakeGraph;
-use connector_tests::hyperchat::FakeHyperChat;
-use connector_tests::inbenta::FakeInbenta;
-use connector_tests::smooch::FakeSmooch;
-use connector_tests::twilio::FakeTwilio;
+use connector_fakes::graph::FakeGraph;
+use connector_fakes::hyperchat::FakeHyperChat;
+use connector_fakes::inbenta::FakeInbenta;
+use connector_fakes::smooch::FakeSmooch;
+use connector_fakes::twilio::FakeTwilio;
 use std::io::{Read as _, Write as _};
 
 /// The agent's file HyperChat holds (`infra/lambda-check.sh` expects these bytes back).
@@ -37,11 +37,11 @@ async fn main() {
         ("SMOOCH_API_URL", smooch.url()),
         ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
         ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
-        ("SMOOCH_WEBHOOK_SECRET", connector_tests::smooch::WEBHOOK_SECRET.to_owned()),
+        ("SMOOCH_WEBHOOK_SECRET", connector_fakes::smooch::WEBHOOK_SECRET.to_owned()),
         ("GRAPH_API_URL", graph.url()),
-        ("MESSENGER_APP_SECRET", connector_tests::graph::APP_SECRET.to_owned()),
-        ("MESSENGER_VERIFY_TOKEN", connector_tests::graph::VERIFY_TOKEN.to_owned()),
-        ("MESSENGER_PAGE_TOKEN", connector_tests::graph::PAGE_TOKEN.to_owned()),
+        ("MESSENGER_APP_SECRET", connector_fakes::graph::APP_SECRET.to_owned()),
+        ("MESSENGER_VERIFY_TOKEN", connector_fakes::graph::VERIFY_TOKEN.to_owned()),
+        ("MESSENGER_PAGE_TOKEN", connector_fakes::graph::PAGE_TOKEN.to_owned()),
         ("HYPERCHAT_API_URL", hyperchat.base_url()),
         ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID.to_owned()),
         ("HYPERCHAT_SECRET", FakeHyperChat::SECRET.to_owned()),

@@ -3,8 +3,8 @@
 //! name, type, enum value or limit that the real API would refuse (or a payload the real provider
 //! would never send) fails a test.
 //!
-//! The schemas are the providers' OpenAPI specs, vendored in `tests/specs/` by
-//! `tests/specs/extract.py` (each file's `x-vendored` says the repository, file, commit, its date
+//! The schemas are the providers' OpenAPI specs, vendored in `shared/fakes/specs/` by
+//! `shared/fakes/specs/extract.py` (each file's `x-vendored` says the repository, file, commit, its date
 //! and the spec's `info.version`):
 //!
 //! | file | source | what |

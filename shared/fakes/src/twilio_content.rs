@@ -2,7 +2,7 @@
 //!
 //! A request is first checked against Twilio's own schema: `ContentCreateRequest` of
 //! `twilio_content_v1.json` (`twilio/twilio-oai` d50069b, 2026-04-14, info.version 1.1.0),
-//! vendored with its source in `tests/specs/twilio_content_create.json` and applied by
+//! vendored with its source in `shared/fakes/specs/twilio_content_create.json` and applied by
 //! [`crate::specs::twilio_content_create`]. That covers field names (every content type has
 //! `additionalProperties: false`), types, enums and required fields: `language` and `types`;
 //! `twilioText`: body; `twilioQuickReply`: body, actions; `quickReplyAction`: title, `type` only

@@ -1,6 +1,7 @@
 //! Shared plumbing for the fakes: binding a random local port, running the
 //! fake's routes on a background task that stops when the last handle goes,
-//! and recording every request with the status it got.
+//! and recording every request with the status it got. [`spawn`] and [`ShutdownGuard`] serve
+//! other loopback servers too (the tests' DynamoDB proxy).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -118,7 +119,7 @@ async fn handle<S: Upstream>(State(shared): State<Arc<S>>, method: Method, uri: 
 /// graceful (in-flight requests finish) so a test that drops a fake while the
 /// product still has a request outstanding sees a normal response, not a reset.
 #[derive(Debug)]
-pub(crate) struct ShutdownGuard {
+pub struct ShutdownGuard {
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -137,7 +138,7 @@ impl Drop for ShutdownGuard {
 /// loud failure at test start is the most useful thing a test helper can do.
 /// The router is built by `make_router` once the address is known, because
 /// some fakes must return their own URL in responses (Inbenta's `apis`).
-pub(crate) async fn spawn(name: &str, make_router: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, Arc<ShutdownGuard>) {
+pub async fn spawn(name: &str, make_router: impl FnOnce(SocketAddr) -> Router) -> (SocketAddr, Arc<ShutdownGuard>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{name}: cannot bind 127.0.0.1:0: {e}"));
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{name}: no local address: {e}"));
     let router = make_router(addr);

@@ -3,7 +3,7 @@
 
 Usage (each argument a git repository: a clone of the GitHub repository named):
 
-    python3 tests/specs/extract.py TWILIO_OAI_REPO SUNSHINE_SPEC_REPO
+    python3 shared/fakes/specs/extract.py TWILIO_OAI_REPO SUNSHINE_SPEC_REPO
 
     TWILIO_OAI_REPO     twilio/twilio-oai                      (spec/json/*.json)
     SUNSHINE_SPEC_REPO  zendesk/sunshine-conversations-api-spec (openapi.yaml; needs PyYAML)
@@ -23,7 +23,7 @@ spec has it, so `$ref: '#/components/schemas/X'` resolves inside the file) and, 
 `examples` (the spec's own examples of the vendored webhook events). `example`/`examples` keys
 inside schemas are dropped (documentation only); everything else is the spec's text unchanged,
 except where `x-vendored.changes` says. The conversion of OpenAPI 3.0 to JSON Schema (`nullable`,
-`discriminator`) happens when the tests load the files (tests/src/specs.rs), so these stay
+`discriminator`) happens when the tests load the files (shared/fakes/src/specs.rs), so these stay
 comparable with the upstream spec.
 """
 
@@ -58,7 +58,7 @@ def source(repo, github, path, info):
         "commit": commit,
         "commit_date": date,
         "info_version": info.get("version"),
-        "extracted_by": "tests/specs/extract.py",
+        "extracted_by": "shared/fakes/specs/extract.py",
     }
 
 

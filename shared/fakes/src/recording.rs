@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use axum::http::{HeaderMap, Method, Uri};
 use serde_json::Value;
+use tokio::sync::mpsc;
 
 /// One request received by a fake server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,16 +62,16 @@ impl Recorded {
 /// Append-only, thread-safe request log shared by a fake's handlers and its
 /// test-facing handle.
 #[derive(Debug, Default)]
-pub(crate) struct RequestLog {
+pub struct RequestLog {
     entries: Mutex<Vec<Recorded>>,
 }
 
 /// Position of a request in its [`RequestLog`], used to fill in the status later.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct EntryId(usize);
+pub struct EntryId(usize);
 
 impl RequestLog {
-    pub(crate) fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> EntryId {
+    pub fn record(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> EntryId {
         let entry = Recorded {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
@@ -87,13 +88,13 @@ impl RequestLog {
         EntryId(entries.len() - 1)
     }
 
-    pub(crate) fn set_status(&self, id: EntryId, status: u16) {
+    pub fn set_status(&self, id: EntryId, status: u16) {
         if let Some(entry) = lock(&self.entries).get_mut(id.0) {
             entry.status = Some(status);
         }
     }
 
-    pub(crate) fn snapshot(&self) -> Vec<Recorded> {
+    pub fn snapshot(&self) -> Vec<Recorded> {
         lock(&self.entries).clone()
     }
 }
@@ -102,7 +103,7 @@ impl RequestLog {
 ///
 /// A panicking test thread (a failed assertion while holding a snapshot, say)
 /// must not turn every later request to the fake into a second, confusing panic.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -117,4 +118,31 @@ pub(crate) fn take_one(remaining: &mut usize) -> bool {
 /// the client gives up (every client of the product does within seconds).
 pub(crate) async fn never_answer() {
     tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+}
+
+/// Whom a fake tells of each message it accepts: every open subscription gets each one, in the
+/// order accepted, as it is accepted (a program showing replies as they arrive; tests poll the
+/// fake's lists instead). A dropped receiver is forgotten at the next message.
+pub(crate) struct Subscribers<T> {
+    senders: Mutex<Vec<mpsc::UnboundedSender<T>>>,
+}
+
+impl<T> Default for Subscribers<T> {
+    fn default() -> Self {
+        Self { senders: Mutex::default() }
+    }
+}
+
+impl<T: Clone> Subscribers<T> {
+    /// Every message accepted from now on.
+    pub(crate) fn subscribe(&self) -> mpsc::UnboundedReceiver<T> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        lock(&self.senders).push(sender);
+        receiver
+    }
+
+    /// Tells every open subscription of `accepted`.
+    pub(crate) fn notify(&self, accepted: &T) {
+        lock(&self.senders).retain(|sender| sender.send(accepted.clone()).is_ok());
+    }
 }
