@@ -5,7 +5,7 @@ use crate::registry::{CHANNELS, Registration};
 use crate::{App, AppError, Function, Ingest, live_chat_of, startup};
 use channel_hyperchat::{FileLinks, FileProxy, HyperChatEventSettings, HyperChatEvents, TicketReplySettings};
 use connector_core::queue::{Consumer, Forwarding, Queue};
-use connector_core::{AnyEndpoint, SetupError, Sinks};
+use connector_core::{AnyEndpoint, Senders, SetupError};
 use connector_engine::ports::Chatbot;
 use inbenta::hyperchat::{HyperChatClient, HyperChatSettings};
 use std::collections::HashMap;
@@ -41,8 +41,8 @@ impl App {
     /// users of all of them. A channel without its credentials is left out (and said so); one
     /// configured in part is left out too, with an error naming what is missing: the agents
     /// of the other channels still reach their users.
-    pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Sinks, AppError> {
-        let mut sinks = Sinks::default();
+    pub fn senders(&self, chatbot: &Arc<dyn Chatbot>) -> Result<Senders, AppError> {
+        let mut sinks = Senders::default();
         for channel in CHANNELS {
             match channel.sender(self, chatbot) {
                 Ok(sender) => sinks = sinks.with(sender),
@@ -120,7 +120,7 @@ impl App {
     pub async fn local_functions(&self, chatbot: Arc<dyn Chatbot>) -> Result<LocalFunctions, AppError> {
         let ingest = self.ingest().await;
         let queue = ingest.queue();
-        let mut sinks = Sinks::default();
+        let mut sinks = Senders::default();
         let mut webhooks = Vec::new();
         for channel in CHANNELS {
             let (endpoint, sender) = channel.build(self, &chatbot, queue.clone())?;

@@ -32,7 +32,7 @@ use connector_core::pipeline::{self, Pipeline, StateSettings};
 use connector_core::queue::{self, Consumer, Forwarding, LocalQueue, Processor, Queue, QueueSettings};
 use connector_core::store::StateStore;
 use connector_core::webhook::Reload;
-use connector_core::{Fingerprinter, Sinks, Webhook};
+use connector_core::{Fingerprinter, Senders, Webhook};
 use connector_engine::labels::{Labels, LabelsError};
 use connector_engine::ports::{Chatbot, ChatbotError, Clock, LiveChat, LiveChatError, NoLiveChat, SystemClock, WithSurveys};
 use connector_engine::settings::{ContentRatings, Custom, Digester, EscalationPolicy};
@@ -288,7 +288,7 @@ impl App {
         Ok(Arc::new(WithSurveys { live_chat, surveys: Arc::new(surveys) }))
     }
 
-    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>, sinks: Sinks) -> Result<Pipeline, AppError> {
+    pub fn pipeline(&self, chatbot: Arc<dyn Chatbot>, live_chat: Arc<dyn LiveChat>, sinks: Senders) -> Result<Pipeline, AppError> {
         let lang: ConversationDefaults = self.config.section("conversation")?;
         let chat: HyperChatSettings = self.config.section("chat.chat")?;
         let custom: Custom = self.config.section("custom")?;
@@ -400,7 +400,7 @@ fn lang_dir() -> PathBuf {
 }
 
 /// The webhook, rebuilding its channel with `reload` when one is given.
-fn reloading<C: connector_core::Channel>(webhook: Webhook<C>, reload: Option<Reload<C>>) -> Webhook<C> {
+fn reloading<C: connector_core::Source>(webhook: Webhook<C>, reload: Option<Reload<C>>) -> Webhook<C> {
     match reload {
         Some(reload) => webhook.with_reload(reload),
         None => webhook,

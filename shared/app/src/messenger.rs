@@ -3,9 +3,9 @@
 use crate::registry::{Registered, WebhookRoute};
 use crate::startup::{ChannelCredentials, Credential};
 use crate::{App, AppError};
-use channel_messenger::{MessengerChannel, MessengerSender, MessengerSettings};
+use channel_messenger::{MessengerSender, MessengerSettings, MessengerSource};
 use connector_config::EnvKey;
-use connector_core::{ReplySink, Sender};
+use connector_core::{AnySender, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
@@ -25,11 +25,11 @@ impl Registered for Messenger {
     const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::get_and_post("/messenger")];
     const ADDRESS: &'static str = <MessengerSender as Sender>::CHANNEL;
     const QUEUE_URL: EnvKey = ("MESSENGER_QUEUE_URL", "queue.messenger_url");
-    type Channel = MessengerChannel;
+    type Source = MessengerSource;
 
     /// Page tokens per environment from the chatbot's ExtraInfo (`facebook` / `page_tokens`),
     /// else the configured one.
-    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerChannel, Arc<dyn ReplySink>), AppError> {
+    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(MessengerSource, Arc<dyn AnySender>), AppError> {
         let settings: MessengerSettings = app.config.section("messenger")?;
         let (channel, sender) = channel_messenger::setup(&settings, Some(chatbot.clone()), app.environment()?)
             .map_err(|source| AppError::Channel { channel: Self::NAME, source })?;

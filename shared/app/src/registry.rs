@@ -8,7 +8,7 @@ use crate::startup::ChannelCredentials;
 use crate::{App, AppError, Function, reloading};
 use connector_config::EnvKey;
 use connector_core::queue::{Forwarding, Queue};
-use connector_core::{AnyEndpoint, ReplySink, Sinks, Webhook};
+use connector_core::{AnyEndpoint, AnySender, Senders, Webhook};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
@@ -38,10 +38,10 @@ pub trait Registered: 'static {
     /// joins its conversation's group in the queue of the conversation's channel.
     const QUEUE_URL: EnvKey;
     /// Its webhook side: authenticates and parses the provider's requests.
-    type Channel: connector_core::Channel;
+    type Source: connector_core::Source;
     /// Its webhook side and its sender, from the configuration (the chatbot reads ExtraInfo,
     /// where some channels keep their credentials).
-    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(Self::Channel, Arc<dyn ReplySink>), AppError>;
+    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(Self::Source, Arc<dyn AnySender>), AppError>;
 }
 
 /// A path of a channel's webhook and whether it also takes GET (a provider's verification).
@@ -81,7 +81,7 @@ type BuildSender = fn(&App, &Arc<dyn Chatbot>) -> Result<Sink, AppError>;
 /// A channel's webhook (enqueueing) and its sender.
 pub type WebhookAndSender = (AnyEndpoint, Sink);
 /// A channel's sender, its type erased.
-pub type Sink = Arc<dyn ReplySink>;
+pub type Sink = Arc<dyn AnySender>;
 
 impl Registration {
     pub const fn of<R: Registered>() -> Self {
@@ -119,7 +119,7 @@ fn webhook_and_sender<R: Registered>(app: &App, chatbot: &Arc<dyn Chatbot>, queu
 
 impl App {
     /// Channel `R`'s webhook side and sender, once its credentials are whole.
-    pub fn channel<R: Registered>(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(R::Channel, Arc<dyn ReplySink>), AppError> {
+    pub fn channel<R: Registered>(&self, chatbot: &Arc<dyn Chatbot>) -> Result<(R::Source, Arc<dyn AnySender>), AppError> {
         if let Some(half) = R::CREDENTIALS.check(R::NAME, &self.config) {
             return Err(half.into());
         }
@@ -128,13 +128,13 @@ impl App {
 
     /// Channel `R`'s function: its webhook, and a pipeline that replies through its sender. With
     /// `SECRETS_ID`, a webhook whose signature fails reads its secrets again.
-    pub async fn channel_function<R: Registered>(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<R::Channel>>, AppError> {
+    pub async fn channel_function<R: Registered>(&self, chatbot: Arc<dyn Chatbot>) -> Result<Function<Webhook<R::Source>>, AppError> {
         let (channel, sender) = self.channel::<R>(&chatbot)?;
         let reload = self.reload({
             let chatbot = chatbot.clone();
             move |app| app.channel::<R>(&chatbot).map(|(channel, _)| channel)
         });
-        let pipeline = self.pipeline(chatbot, self.live_chat()?, Sinks::default().with(sender))?;
+        let pipeline = self.pipeline(chatbot, self.live_chat()?, Senders::default().with(sender))?;
         let ingest = self.ingest().await;
         let webhook = reloading(Webhook::new(channel, ingest.queue()), reload);
         Ok(self.function(ingest, pipeline, Forwarding::None, webhook))

@@ -3,9 +3,9 @@
 use crate::registry::{Registered, WebhookRoute};
 use crate::startup::{ChannelCredentials, Credential};
 use crate::{App, AppError};
-use channel_smooch::{SmoochChannel, SmoochSender, SmoochSettings};
+use channel_smooch::{SmoochSender, SmoochSettings, SmoochSource};
 use connector_config::EnvKey;
-use connector_core::{ReplySink, Sender};
+use connector_core::{AnySender, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
@@ -24,11 +24,11 @@ impl Registered for Smooch {
     const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::post("/smooch")];
     const ADDRESS: &'static str = <SmoochSender as Sender>::CHANNEL;
     const QUEUE_URL: EnvKey = ("SMOOCH_QUEUE_URL", "queue.smooch_url");
-    type Channel = SmoochChannel;
+    type Source = SmoochSource;
 
     /// API keys per environment from the chatbot's ExtraInfo (`smooch` / `app_tokens`), else
     /// the configured ones.
-    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochChannel, Arc<dyn ReplySink>), AppError> {
+    fn build(app: &App, chatbot: &Arc<dyn Chatbot>) -> Result<(SmoochSource, Arc<dyn AnySender>), AppError> {
         let settings: SmoochSettings = app.config.section("smooch")?;
         let (channel, sender) = channel_smooch::setup(&settings, Some(chatbot.clone()), app.environment()?)
             .map_err(|source| AppError::Channel { channel: Self::NAME, source })?;

@@ -3,9 +3,9 @@
 use crate::registry::{Registered, WebhookRoute};
 use crate::startup::{ChannelCredentials, Credential};
 use crate::{App, AppError, ConversationDefaults};
-use channel_twilio::{TwilioChannel, TwilioSender, TwilioSettings};
+use channel_twilio::{TwilioSender, TwilioSettings, TwilioSource};
 use connector_config::EnvKey;
-use connector_core::{ReplySink, Sender};
+use connector_core::{AnySender, Sender};
 use connector_engine::ports::Chatbot;
 use std::sync::Arc;
 
@@ -25,9 +25,9 @@ impl Registered for Twilio {
     const ROUTES: &'static [WebhookRoute] = &[WebhookRoute::post("/twilio"), WebhookRoute::post("/twilio/status")];
     const ADDRESS: &'static str = <TwilioSender as Sender>::CHANNEL;
     const QUEUE_URL: EnvKey = ("TWILIO_QUEUE_URL", "queue.twilio_url");
-    type Channel = TwilioChannel;
+    type Source = TwilioSource;
 
-    fn build(app: &App, _: &Arc<dyn Chatbot>) -> Result<(TwilioChannel, Arc<dyn ReplySink>), AppError> {
+    fn build(app: &App, _: &Arc<dyn Chatbot>) -> Result<(TwilioSource, Arc<dyn AnySender>), AppError> {
         let settings: TwilioSettings = app.config.section("twilio")?;
         let lang: ConversationDefaults = app.config.section("conversation")?;
         let (channel, sender) = channel_twilio::setup(&settings).map_err(|source| AppError::Channel { channel: Self::NAME, source })?;

@@ -1,10 +1,10 @@
 //! What differs between channels, and nothing else.
 //!
-//! A webhook source is a [`Channel`]: it authenticates the raw request, parses it into events
+//! A webhook source is a [`Source`]: it authenticates the raw request, parses it into events
 //! and gives the provider the answer it expects. A channel that users write from also has a
 //! [`Sender`]: it renders the channel-neutral replies and sends them to a stored address. The
 //! HyperChat events function owns no sender: its events reach users through the sender of the
-//! channel the conversation came from ([`Sinks`]).
+//! channel the conversation came from ([`Senders`]).
 
 use crate::{WebhookRequest, WebhookResponse};
 use async_trait::async_trait;
@@ -91,7 +91,7 @@ pub struct Event {
 }
 
 /// A webhook source.
-pub trait Channel: Send + Sync + 'static {
+pub trait Source: Send + Sync + 'static {
     /// What authentication leaves for parsing (Twilio's form params, a JSON body...).
     type Verified: Send;
 
@@ -309,7 +309,7 @@ impl Rendered {
 
 /// A [`Sender`] as the pipeline uses it, whatever its channel.
 #[async_trait]
-pub trait ReplySink: Send + Sync {
+pub trait AnySender: Send + Sync {
     fn channel(&self) -> &'static str;
     fn group(&self) -> &'static str;
     fn render(&self, to: &ReplyAddress, replies: &[Reply], occasion: &Occasion) -> Result<Rendered, SendError>;
@@ -323,7 +323,7 @@ pub trait ReplySink: Send + Sync {
 }
 
 #[async_trait]
-impl<S: Sender> ReplySink for S {
+impl<S: Sender> AnySender for S {
     fn channel(&self) -> &'static str {
         S::CHANNEL
     }
@@ -386,17 +386,17 @@ fn rendered_message<S: Sender>(rendered: &Rendered, index: usize) -> Result<(&S:
 
 /// The senders a function can reply through, by channel.
 #[derive(Clone, Default)]
-pub struct Sinks {
-    by_channel: HashMap<&'static str, Arc<dyn ReplySink>>,
+pub struct Senders {
+    by_channel: HashMap<&'static str, Arc<dyn AnySender>>,
 }
 
-impl Sinks {
-    pub fn with(mut self, sink: Arc<dyn ReplySink>) -> Self {
+impl Senders {
+    pub fn with(mut self, sink: Arc<dyn AnySender>) -> Self {
         self.by_channel.insert(sink.channel(), sink);
         self
     }
 
-    pub fn get(&self, channel: &str) -> Option<&Arc<dyn ReplySink>> {
+    pub fn get(&self, channel: &str) -> Option<&Arc<dyn AnySender>> {
         self.by_channel.get(channel)
     }
 }

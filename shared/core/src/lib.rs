@@ -24,7 +24,7 @@ pub mod queue;
 pub mod store;
 pub mod webhook;
 
-pub use channel::{Channel, Event, Lookup, Occasion, Refusal, ReplySink, Route, SendError, SendTag, Sender, SetupError, Sinks};
+pub use channel::{AnySender, Event, Lookup, Occasion, Refusal, Route, SendError, SendTag, Sender, Senders, SetupError, Source};
 pub use fingerprint::Fingerprinter;
 pub use pipeline::{Outcome, Pipeline, PipelineError, StateSettings, Timing};
 pub use queue::{Job, LocalQueue, Processor, Queue, QueueError};

@@ -22,7 +22,7 @@
 mod delivery;
 mod user_channel;
 
-use crate::channel::{Event, Lookup, Occasion, Rendered, ReplySink, Route, SendError, SendTag, Sinks};
+use crate::channel::{AnySender, Event, Lookup, Occasion, Rendered, Route, SendError, SendTag, Senders};
 use crate::fingerprint::Fingerprinter;
 use crate::queue::QueueError;
 use crate::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use upstream::Backoff;
-use user_channel::ChannelPort;
+use user_channel::UserChannelPort;
 
 /// The environment variable of the `state` table.
 pub const ENV: &[(&str, &str)] = &[("TABLE_NAME", "state.table_name")];
@@ -148,7 +148,7 @@ pub struct Pipeline {
     pub only_chat_mode: bool,
     pub timing: Timing,
     /// Who replies reach, by the channel of their address.
-    pub sinks: Sinks,
+    pub sinks: Senders,
     /// The largest file a user may send their agent (the live chat's limit).
     pub max_user_file_bytes: u64,
     pub fingerprints: Fingerprinter,
@@ -420,7 +420,7 @@ impl Pipeline {
         let extra_info = self.extra_info(sink.group(), budget.work).await;
         let settings = TurnSettings::new(&extra_info, &self.lang, &self.labels, self.only_chat_mode);
         let channel =
-            ChannelPort { sink: sink.as_ref(), address: &address, max_file_bytes: self.max_user_file_bytes, deadline: budget.work };
+            UserChannelPort { sink: sink.as_ref(), address: &address, max_file_bytes: self.max_user_file_bytes, deadline: budget.work };
         let engine = Engine {
             chatbot: self.chatbot.as_ref(),
             live_chat: self.live_chat.as_ref(),

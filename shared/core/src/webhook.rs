@@ -4,7 +4,7 @@
 //! Order matters: method and size, then the channel's authentication, before anything is
 //! queued or touched, so a forged request costs nothing and reveals nothing.
 
-use crate::channel::{Channel, Event, Route};
+use crate::channel::{Event, Route, Source};
 use crate::queue::{Job, Queue};
 use crate::{MAX_WEBHOOK_BODY_BYTES, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::error_chain;
@@ -35,7 +35,7 @@ pub trait Endpoint: Send + Sync + 'static {
     fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send;
 }
 
-impl<C: Channel> Endpoint for Webhook<C> {
+impl<C: Source> Endpoint for Webhook<C> {
     fn serve(&self, request: WebhookRequest, runtime_deadline: Option<Instant>) -> impl Future<Output = WebhookResponse> + Send {
         self.handle(request, runtime_deadline)
     }
@@ -81,7 +81,7 @@ impl Endpoint for AnyEndpoint {
     }
 }
 
-pub struct Webhook<C: Channel> {
+pub struct Webhook<C: Source> {
     /// Replaced when a reload finds other secrets.
     channel: RwLock<Arc<C>>,
     queue: Arc<dyn Queue>,
@@ -120,7 +120,7 @@ impl<C> Reload<C> {
     }
 }
 
-impl<C: Channel> Webhook<C> {
+impl<C: Source> Webhook<C> {
     pub fn new(channel: C, queue: Arc<dyn Queue>) -> Self {
         Self { channel: RwLock::new(Arc::new(channel)), queue, reload: None }
     }

@@ -10,7 +10,7 @@
 //! - [`HyperChatEvents`]: the handshake (`X-Hook-Secret`), Inbenta Messenger's check of the
 //!   ticket webhook (`X-Inbenta-Challenge`), then the shared webhook handler; and the links to
 //!   agents' files ([`files`]), served on the same URL.
-//! - [`HyperChatChannel`]: `X-Hook-Signature` and the event payloads.
+//! - [`HyperChatSource`]: `X-Hook-Signature` and the event payloads.
 
 mod events;
 pub mod files;
@@ -21,7 +21,7 @@ pub use files::{FileLinks, FileProxy};
 
 use connector_config::EnvKey;
 use connector_core::store::Cache;
-use connector_core::{Channel, Endpoint, Event, Queue, Refusal, Webhook, WebhookRequest, WebhookResponse, text_response};
+use connector_core::{Endpoint, Event, Queue, Refusal, Source, Webhook, WebhookRequest, WebhookResponse, text_response};
 use connector_engine::ports::Clock;
 use connector_engine::values::Timestamp;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -86,7 +86,7 @@ impl SecretSlot {
 }
 
 /// HyperChat's events as a webhook source.
-pub struct HyperChatChannel {
+pub struct HyperChatSource {
     secret: Arc<SecretSlot>,
     ticket_secret: SecretString,
     budget: Duration,
@@ -100,7 +100,7 @@ pub enum Verified {
     TicketReplies(bytes::Bytes),
 }
 
-impl Channel for HyperChatChannel {
+impl Source for HyperChatSource {
     type Verified = Verified;
 
     fn name(&self) -> &'static str {
@@ -145,7 +145,7 @@ impl Channel for HyperChatChannel {
 /// The HyperChat events function: the subscription handshake, then every event through the
 /// shared handler.
 pub struct HyperChatEvents {
-    webhook: Webhook<HyperChatChannel>,
+    webhook: Webhook<HyperChatSource>,
     files: Option<FileProxy>,
     secret: Arc<SecretSlot>,
     preset: Option<SecretString>,
@@ -177,7 +177,7 @@ impl HyperChatEvents {
         if let Some(preset) = &preset {
             secret.set(preset.clone());
         }
-        let channel = HyperChatChannel {
+        let channel = HyperChatSource {
             secret: secret.clone(),
             ticket_secret: tickets.webhook_secret.clone(),
             budget: Duration::from_millis(settings.deadline_ms),

@@ -1,4 +1,4 @@
-//! Facebook Messenger, as a [`Channel`] (the page webhook: subscription check, signed event
+//! Facebook Messenger, as a [`Source`] (the page webhook: subscription check, signed event
 //! batches) and a [`Sender`] (the Graph Send API). Owns the `messenger` configuration table.
 //!
 //! - [`signature`]: `X-Hub-Signature-256`, HMAC-SHA256 of the raw body with the app secret.
@@ -37,7 +37,7 @@ pub use inbound::MessengerInbound;
 use connector_config::EnvKey;
 use connector_core::credentials::ChannelCredentials;
 use connector_core::{
-    Channel, Event, MAX_WEBHOOK_BODY_BYTES, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse, text_response,
+    Event, MAX_WEBHOOK_BODY_BYTES, Occasion, Refusal, SendError, SendTag, Sender, Source, WebhookRequest, WebhookResponse, text_response,
 };
 use connector_engine::Reply;
 use connector_engine::ports::{Chatbot, FileError};
@@ -122,7 +122,7 @@ pub struct MessengerAddress {
 }
 
 /// The page webhook.
-pub struct MessengerChannel {
+pub struct MessengerSource {
     app_secret: SecretString,
     verify_token: SecretString,
     budget: Duration,
@@ -143,7 +143,7 @@ pub fn setup(
     settings: &MessengerSettings,
     extra_info: Option<Arc<dyn Chatbot>>,
     environment: &str,
-) -> Result<(MessengerChannel, MessengerSender), SetupError> {
+) -> Result<(MessengerSource, MessengerSender), SetupError> {
     if settings.app_secret.expose_secret().is_empty() {
         return Err(SetupError::Missing("MESSENGER_APP_SECRET"));
     }
@@ -165,7 +165,7 @@ pub fn setup(
         page_token,
         environment,
     )?;
-    let channel = MessengerChannel {
+    let channel = MessengerSource {
         app_secret: settings.app_secret.clone(),
         verify_token: settings.verify_token.clone(),
         budget: Duration::from_millis(settings.deadline_ms),
@@ -193,7 +193,7 @@ pub fn verification(params: &[(String, String)], verify_token: &[u8]) -> Result<
     }
 }
 
-impl Channel for MessengerChannel {
+impl Source for MessengerSource {
     type Verified = inbound::Body;
 
     fn name(&self) -> &'static str {
@@ -321,7 +321,7 @@ mod tests {
         settings_with(&[("MESSENGER_APP_SECRET", SECRET), ("MESSENGER_VERIFY_TOKEN", VERIFY)])
     }
 
-    fn channel() -> MessengerChannel {
+    fn channel() -> MessengerSource {
         setup(&settings(), None, "production").map(|(channel, _)| channel).unwrap()
     }
 

@@ -1,4 +1,4 @@
-//! Smooch / Sunshine Conversations as a [`Channel`] (the webhook, v2 events and v1.1
+//! Smooch / Sunshine Conversations as a [`Source`] (the webhook, v2 events and v1.1
 //! triggers alike) and a [`Sender`] (the messages API, v2 or v1.1). One Smooch app serves
 //! every channel it connects, so this one function answers Messenger, WhatsApp, Telegram and
 //! web users. Owns the `smooch` configuration table.
@@ -11,7 +11,7 @@ pub use client::{ApiVersion, AppKey, SmoochClient, SmoochError};
 
 use connector_config::EnvKey;
 use connector_core::credentials::ChannelCredentials;
-use connector_core::{Channel, Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse};
+use connector_core::{Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, Source, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
 use connector_engine::ports::{Chatbot, FileError};
 use connector_engine::values::{ExtraInfo, FileContent, UserFile};
@@ -72,7 +72,7 @@ pub struct SmoochAddress {
 }
 
 /// The webhook.
-pub struct SmoochChannel {
+pub struct SmoochSource {
     webhook_secret: SecretString,
     app_id: String,
     switchboard: inbound::Switchboard,
@@ -94,7 +94,7 @@ pub fn setup(
     settings: &SmoochSettings,
     extra_info: Option<Arc<dyn Chatbot>>,
     environment: &str,
-) -> Result<(SmoochChannel, SmoochSender), SetupError> {
+) -> Result<(SmoochSource, SmoochSender), SetupError> {
     let webhook_secret = settings.webhook_secret.clone().filter(|s| !s.expose_secret().is_empty());
     let Some(webhook_secret) = webhook_secret else {
         return Err(SetupError::Missing("SMOOCH_WEBHOOK_SECRET"));
@@ -108,7 +108,7 @@ pub fn setup(
     if configured.is_none() && extra_info.is_none() {
         return Err(SetupError::Missing("SMOOCH_KEY_ID and SMOOCH_SECRET (or ExtraInfo smooch/app_tokens)"));
     }
-    let channel = SmoochChannel {
+    let channel = SmoochSource {
         webhook_secret,
         app_id: settings.app_id.clone(),
         switchboard: inbound::Switchboard::new(&settings.switchboard_integration),
@@ -125,7 +125,7 @@ pub fn app_key_of(extra_info: &ExtraInfo, environment: &str) -> Option<AppKey> {
     Some(AppKey { id: token.key.clone(), secret: SecretString::from(token.secret.clone()) })
 }
 
-impl Channel for SmoochChannel {
+impl Source for SmoochSource {
     type Verified = inbound::Payload;
 
     fn name(&self) -> &'static str {

@@ -1,4 +1,4 @@
-//! Twilio Programmable Messaging: SMS and WhatsApp, as a [`Channel`] (the inbound webhook) and
+//! Twilio Programmable Messaging: SMS and WhatsApp, as a [`Source`] (the inbound webhook) and
 //! a [`Sender`] (the Messages API). Owns the `twilio` configuration table.
 
 pub mod client;
@@ -13,7 +13,7 @@ pub use inbound::TwilioInbound;
 
 use connector_config::EnvKey;
 use connector_core::store::Cache;
-use connector_core::{Channel, Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, WebhookRequest, WebhookResponse};
+use connector_core::{Event, Lookup, Occasion, Refusal, SendError, SendTag, Sender, Source, WebhookRequest, WebhookResponse};
 use connector_engine::Reply;
 use connector_engine::ports::Clock;
 use connector_engine::ports::FileError;
@@ -111,7 +111,7 @@ pub struct TwilioAddress {
 }
 
 /// The inbound webhook.
-pub struct TwilioChannel {
+pub struct TwilioSource {
     auth_token: SecretString,
     account_sid: String,
     webhook_url: String,
@@ -144,7 +144,7 @@ const WHATSAPP_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// Builds both halves. Refuses to run without the auth token, account and public URL: an empty
 /// token would make every signature computed with an empty key pass.
-pub fn setup(settings: &TwilioSettings) -> Result<(TwilioChannel, TwilioSender), SetupError> {
+pub fn setup(settings: &TwilioSettings) -> Result<(TwilioSource, TwilioSender), SetupError> {
     if settings.credentials.auth_token.expose_secret().is_empty() {
         return Err(SetupError::Missing("TWILIO_AUTH_TOKEN"));
     }
@@ -154,7 +154,7 @@ pub fn setup(settings: &TwilioSettings) -> Result<(TwilioChannel, TwilioSender),
     if settings.webhook_url.is_empty() {
         return Err(SetupError::Missing("TWILIO_WEBHOOK_URL"));
     }
-    let channel = TwilioChannel {
+    let channel = TwilioSource {
         auth_token: settings.credentials.auth_token.clone(),
         account_sid: settings.credentials.sid.clone(),
         webhook_url: settings.webhook_url.clone(),
@@ -189,7 +189,7 @@ pub enum TwilioRequest {
 /// The query that marks an agent's message on its status callback URL.
 pub(crate) const AGENT_QUERY: &str = "agent=1";
 
-impl TwilioChannel {
+impl TwilioSource {
     /// A request to the status route (`…/status`), whose URL is the status callback's.
     fn is_status(request: &WebhookRequest) -> bool {
         request.uri().path().trim_end_matches('/').ends_with("/status")
@@ -233,7 +233,7 @@ impl TwilioSender {
     }
 }
 
-impl Channel for TwilioChannel {
+impl Source for TwilioSource {
     type Verified = TwilioRequest;
 
     fn name(&self) -> &'static str {

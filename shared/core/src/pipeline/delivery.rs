@@ -16,7 +16,7 @@ pub(super) enum Delivered {
 /// A turn's outbox, its rendering and where its delivery stands.
 pub(super) struct Delivery<'a> {
     pub(super) outbox: &'a Outbox,
-    pub(super) sink: &'a dyn ReplySink,
+    pub(super) sink: &'a dyn AnySender,
     pub(super) rendered: &'a Rendered,
     /// What earlier attempts did.
     pub(super) progress: Progress,

@@ -4,15 +4,15 @@ use super::*;
 
 /// The user's channel, as the engine asks it: their name when a chat opens, the files they
 /// send their agent, its reply window.
-pub(super) struct ChannelPort<'a> {
-    pub(super) sink: &'a dyn ReplySink,
+pub(super) struct UserChannelPort<'a> {
+    pub(super) sink: &'a dyn AnySender,
     pub(super) address: &'a ReplyAddress,
     pub(super) max_file_bytes: u64,
     pub(super) deadline: Instant,
 }
 
 #[async_trait::async_trait]
-impl UserChannel for ChannelPort<'_> {
+impl UserChannel for UserChannelPort<'_> {
     fn reply_window(&self) -> Option<Duration> {
         self.sink.reply_window(self.address)
     }
