@@ -49,3 +49,13 @@ pub fn text_response(status: http::StatusCode, body: &str) -> WebhookResponse {
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
     response
 }
+
+/// 32 hex digits of SHA-256: a stable id within SQS's limits.
+pub(crate) fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    Sha256::digest(text.as_bytes())[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
+}

@@ -24,7 +24,6 @@ mod user_channel;
 
 use crate::channel::{AnySender, Event, Lookup, Occasion, Rendered, Route, SendError, SendTag, Senders};
 use crate::fingerprint::Fingerprinter;
-use crate::queue::QueueError;
 use crate::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
 use connector_engine::conversation::ConversationKey;
 use connector_engine::conversation::ReplyAddress;
@@ -189,8 +188,6 @@ pub enum PipelineError {
     Unconfirmed(#[source] SendError),
     #[error("no sender for channel {0}")]
     NoSender(String),
-    #[error("the event could not be forwarded")]
-    Queue(#[source] QueueError),
 }
 
 impl PipelineError {
@@ -200,7 +197,6 @@ impl PipelineError {
             Self::Store(e) => e.is_retryable(),
             Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown | Self::Unconfirmed(_) => true,
             Self::Undelivered(e) => matches!(e, SendError::Unavailable(_) | SendError::NotConfigured(_)),
-            Self::Queue(e) => matches!(e, QueueError::Unavailable(_)),
             Self::NoSender(_) => false,
         }
     }

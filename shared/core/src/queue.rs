@@ -11,13 +11,12 @@
 //!   Lambda event source and `connector-local`'s SQS poller receive them.
 
 use crate::channel::{Event, Route};
+use crate::digest;
 use crate::pipeline::{Outcome, Pipeline, PipelineError};
 use async_trait::async_trait;
 use connector_engine::error_chain;
 use connector_engine::step::{ChatEvent, Input};
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::Notify;
@@ -141,14 +140,6 @@ pub fn group_of(route: &Route) -> String {
     }
 }
 
-/// 32 hex digits of SHA-256: a stable id within SQS's limits.
-pub(crate) fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())[..16].iter().fold(String::with_capacity(32), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
     /// The queue did not take the events: the provider must be answered 5xx.
@@ -229,7 +220,7 @@ impl Consumer for Processor {
             (Route::Chat(_) | Route::Ticket { .. }, forwarding) if !is_typing(&event) && !matches!(forwarding, Forwarding::None) => {
                 self.forward(&event, deadline).await
             }
-            _ => self.pipeline.handle(&event, deadline, last).await,
+            _ => self.pipeline.handle(&event, deadline, last).await.map_err(ProcessError::from),
         };
         match handled {
             Ok(Outcome::GaveUp { cause, .. }) => Disposition::DeadLetter { cause },
@@ -244,6 +235,24 @@ impl Consumer for Processor {
     }
 }
 
+/// Why a record's processing failed: its turn, or forwarding it to its conversation's queue.
+#[derive(Debug, thiserror::Error)]
+enum ProcessError {
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error("the event could not be forwarded")]
+    Forward(#[from] QueueError),
+}
+
+impl ProcessError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            Self::Pipeline(error) => error.is_retryable(),
+            Self::Forward(error) => matches!(error, QueueError::Unavailable(_)),
+        }
+    }
+}
+
 /// An agent's typing is a courtesy: shown from the HyperChat function at once, never queued
 /// behind the conversation's turns.
 fn is_typing(event: &Event) -> bool {
@@ -253,7 +262,7 @@ fn is_typing(event: &Event) -> bool {
 impl Processor {
     /// Finds the conversation of a chat's or ticket's event and puts the event in that
     /// conversation's group, so everything that happens to a conversation has one order.
-    async fn forward(&self, event: &Event, deadline: Instant) -> Result<Outcome, PipelineError> {
+    async fn forward(&self, event: &Event, deadline: Instant) -> Result<Outcome, ProcessError> {
         let Some(whose) = self.pipeline.resolve(&event.route, deadline).await? else {
             return Ok(Outcome::Ignored);
         };
@@ -262,13 +271,13 @@ impl Processor {
             Forwarding::ByChannel(queues) => match self.pipeline.channel_of(&whose, deadline).await? {
                 Some(channel) => queues.get(&channel).cloned().ok_or(PipelineError::NoSender(channel))?,
                 // Its conversation has not committed its first turn yet: the event waits for it.
-                None => return Err(PipelineError::OwnerUnknown),
+                None => return Err(PipelineError::OwnerUnknown.into()),
             },
-            Forwarding::None => return Err(PipelineError::NoSender("(no queue to forward to)".into())),
+            Forwarding::None => return Err(PipelineError::NoSender("(no queue to forward to)".into()).into()),
         };
         let resolved = Event { route: Route::Resolved { key: whose.key, indexed_address: whose.indexed_address }, ..event.clone() };
-        let job = Job::of(&resolved).map_err(PipelineError::Queue)?;
-        queue.enqueue(std::slice::from_ref(&job)).await.map_err(PipelineError::Queue)?;
+        let job = Job::of(&resolved)?;
+        queue.enqueue(std::slice::from_ref(&job)).await?;
         Ok(Outcome::Forwarded)
     }
 }

@@ -195,7 +195,7 @@ pub(super) fn pending(outbox: &Outbox, progress: Option<Progress>) -> Option<Pro
 
 /// The tag of a turn's `index`th message: the same on every attempt.
 pub(super) fn send_tag(outbox: &Outbox, index: usize, at: Timestamp) -> SendTag {
-    SendTag { id: crate::queue::digest(&format!("{}#{index}", outbox.message_id)), at, from_agent: outbox.from_agent }
+    SendTag { id: crate::digest(&format!("{}#{index}", outbox.message_id)), at, from_agent: outbox.from_agent }
 }
 
 pub(super) fn refused_code(error: &SendError) -> Option<String> {

@@ -15,6 +15,7 @@ mod survey_flow;
 #[cfg(test)]
 mod tests;
 mod turn;
+mod undelivered;
 
 use crate::conversation::{Awaiting, Conversation, Mode};
 use crate::labels::{Label, Labels};
