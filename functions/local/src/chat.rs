@@ -185,6 +185,7 @@ struct Webhooks {
     user: UserOptions,
     twilio_url: String,
     twilio_token: String,
+    twilio_account: String,
     smooch_url: String,
     smooch_key: String,
     messenger_url: String,
@@ -199,6 +200,7 @@ impl Webhooks {
             user,
             twilio_url: value("TWILIO_WEBHOOK_URL", &format!("http://127.0.0.1:{port}/twilio")),
             twilio_token: value("TWILIO_AUTH_TOKEN", LOCAL_AUTH_TOKEN),
+            twilio_account: value("TWILIO_ACCOUNT_SID", LOCAL_ACCOUNT_SID),
             smooch_url: format!("http://127.0.0.1:{port}/smooch"),
             smooch_key: value("SMOOCH_WEBHOOK_SECRET", LOCAL_SMOOCH_WEBHOOK_SECRET),
             messenger_url: format!("http://127.0.0.1:{port}/messenger"),
@@ -229,7 +231,7 @@ impl Webhooks {
                     .body(body)
             }
             Channel::Sms | Channel::Whatsapp => {
-                let params = inbound_params(&self.user, text, counter);
+                let params = inbound_params(&self.user, &self.twilio_account, text, counter);
                 let signature = sign_base64(self.twilio_token.as_bytes(), &self.twilio_url, &params);
                 http.post(&self.twilio_url)
                     .header("content-type", "application/x-www-form-urlencoded")
@@ -356,10 +358,12 @@ fn env_value(env: &[(String, String)], name: &str) -> Option<String> {
     env.iter().rev().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone())
 }
 
-fn inbound_params(options: &UserOptions, text: &str, counter: u32) -> Vec<(String, String)> {
+/// A message as Twilio posts it, from the account the connector is configured with (it refuses
+/// any other).
+fn inbound_params(options: &UserOptions, account: &str, text: &str, counter: u32) -> Vec<(String, String)> {
     let sid = format!("SMlocal{:x}{counter:08x}", std::process::id());
     [
-        ("AccountSid", LOCAL_ACCOUNT_SID.to_owned()),
+        ("AccountSid", account.to_owned()),
         ("MessageSid", sid.clone()),
         ("SmsSid", sid),
         ("From", options.address(&options.from)),

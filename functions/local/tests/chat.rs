@@ -205,10 +205,11 @@ fn the_terminal_chat_plays_an_sms_user_with_numbered_options() {
 }
 
 /// The stand-ins take the credentials the environment gives the connector, not only the local
-/// defaults. (Not Twilio's account SID: the terminal's webhooks name the local one.)
+/// defaults, and the terminal's webhooks name the configured Twilio account.
 #[test]
-fn the_stand_ins_take_the_credentials_of_the_environment() {
+fn the_stand_ins_and_the_terminals_webhooks_take_the_credentials_of_the_environment() {
     let env = [
+        ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
         ("TWILIO_AUTH_TOKEN", "a-token-of-the-environment"),
         ("SMOOCH_KEY_ID", "app_environment"),
         ("SMOOCH_SECRET", "a-smooch-secret-of-the-environment"),
