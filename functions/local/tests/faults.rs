@@ -9,6 +9,7 @@
 
 use connector_tests::inbenta::unrated;
 use connector_tests::local::{FaultRig, LOCAL_USER, sid};
+use connector_tests::twilio::FakeTwilio;
 use std::time::{Duration, Instant};
 
 /// Retries fast enough for tests: 200 ms doubling up to 2 s, for a minute.
@@ -255,4 +256,52 @@ async fn on_sqs_a_message_that_always_fails_reaches_the_dead_letter_queue_and_th
     let kept = dead_letters.receive(10, Duration::from_secs(2), Duration::from_secs(30)).await.expect("the dead-letter queue answers");
     assert_eq!(kept.len(), 1, "one message dead-lettered");
     assert!(kept[0].record.body.contains("\"poison\""), "the poison message itself is kept");
+}
+
+/// Starts on SQS, answers a warm-up, then posts `text` whose reply Twilio receives as set up by
+/// `arrange`, and kills the process once that reply's create reached Twilio, before Twilio
+/// answered it; then starts the process again.
+async fn killed_during_the_send_of_a_reply(arrange: impl FnOnce(&FakeTwilio), text: &str, reply: &str) -> FaultRig {
+    let budget = [("queue.toml", "retry_budget_secs = 60\nbackoff_initial_ms = 200\nbackoff_max_ms = 2000\nprocessing_budget_ms = 5000\n")];
+    let binary = env!("CARGO_BIN_EXE_connector-local");
+    let mut s = FaultRig::start_on_sqs(binary, &budget).await;
+    s.inbenta.on_message("warm up", unrated("Warm."));
+    posted(&s, LOCAL_USER, "warm up", &sid(1)).await;
+    assert_eq!(replies_to(&s, LOCAL_USER, 1, Duration::from_secs(30)).await, ["Warm."]);
+    s.inbenta.on_message(text, unrated(reply));
+    arrange(&s.twilio);
+    posted(&s, LOCAL_USER, text, &sid(2)).await;
+    let sending = |s: &FaultRig| {
+        s.twilio.requests().iter().any(|r| {
+            r.method == "POST" && r.path.ends_with("/Messages.json") && r.status.is_none() && r.body.contains(&reply.replace(' ', "+"))
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !sending(&s) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(sending(&s), "the reply's create reached Twilio: {:?}", s.twilio.requests());
+    s.local.kill();
+    s.restart(binary, &budget).await;
+    s
+}
+
+/// The write-ahead said the reply may have gone out, and the process died before it knew:
+/// its retry asks Twilio, which never got the reply, and sends it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_off_by_a_crash_during_its_send_is_sent_once_after_the_restart_when_twilio_never_got_it() {
+    let s = killed_during_the_send_of_a_reply(|twilio| twilio.lose_requests(1), "hello", "After the crash.").await;
+    assert_eq!(replies_to(&s, LOCAL_USER, 2, Duration::from_secs(60)).await, ["Warm.", "After the crash."]);
+    assert_eq!(s.twilio.list_requests().len(), 1, "Twilio was asked once whether it had the reply");
+    assert_eq!(s.asked("hello"), 1, "the bot was asked once");
+}
+
+/// The same crash after Twilio created the reply: the retry finds it and sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_twilio_created_before_a_crash_cut_off_its_answer_is_not_sent_again_after_the_restart() {
+    let s = killed_during_the_send_of_a_reply(|twilio| twilio.answer_late(Duration::from_secs(2), 1), "hello", "Before the crash.").await;
+    s.inbenta.on_message("then", unrated("Next."));
+    posted(&s, LOCAL_USER, "then", &sid(3)).await;
+    assert_eq!(replies_to(&s, LOCAL_USER, 3, Duration::from_secs(60)).await, ["Warm.", "Before the crash.", "Next."]);
+    assert_eq!(s.twilio.list_requests().len(), 1, "Twilio was asked once whether it had the reply");
 }

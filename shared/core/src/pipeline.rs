@@ -24,7 +24,7 @@ mod user_channel;
 
 use crate::channel::{AnySender, Event, Lookup, Occasion, Rendered, Route, SendError, SendTag, Senders};
 use crate::fingerprint::Fingerprinter;
-use crate::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
+use crate::store::{Commit, LastSend, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient, Versioned};
 use connector_engine::conversation::ConversationKey;
 use connector_engine::conversation::ReplyAddress;
 use connector_engine::error_chain;
@@ -363,11 +363,15 @@ impl Pipeline {
             self.bounded(self.store.progress(&event.id, now), budget.work)
         );
         let (Versioned { version, mut conversation, outbox }, progress) = (stored?, progress?);
-        if progress.is_some_and(|p| p.is_done()) {
+        let own = outbox.as_ref().filter(|o| o.message_id == event.id);
+        // Done, unless this message's own last send only started: its attempt stopped before
+        // knowing how the send ended, and resuming asks the channel.
+        let resumable = own.is_some() && progress.is_some_and(|p| matches!(p.last_send, LastSend::Started(_)));
+        if progress.is_some_and(|p| p.is_done()) && !resumable {
             tracing::info!("duplicate delivery ignored");
             return Ok(Outcome::Duplicate);
         }
-        if let Some(own) = outbox.as_ref().filter(|o| o.message_id == event.id) {
+        if let Some(own) = own {
             // Committed by an attempt that did not finish: its delivery is finished, the turn
             // is not run again.
             let progress = progress.unwrap_or(Progress::attempted(0, 0));

@@ -50,21 +50,46 @@ pub struct Progress {
     pub attempted: usize,
     /// Provider messages the turn rendered.
     pub total: usize,
-    /// The answer to the last attempted send was lost (at this time) on a channel that can be
-    /// asked: whether it arrived is settled by asking before anything else is sent.
-    pub unconfirmed: Option<Timestamp>,
+    /// What is known of the last attempted send.
+    pub last_send: LastSend,
+}
+
+/// What is known of a turn's last attempted send. No record is written after a send that
+/// ended well (that would double the writes of a plain message): the next write-ahead, or the
+/// end of the process, says it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastSend {
+    /// It ended (sent or refused), or none was attempted.
+    Settled,
+    /// It started at this time. Read by a retry of the same message, it means the attempt
+    /// stopped before knowing how the send ended (a crash, a store that stopped answering): on
+    /// a channel that can be asked, the retry asks before sending anything else.
+    Started(Timestamp),
+    /// Its answer was lost at this time, on a channel that can be asked: whether it arrived is
+    /// settled by asking before anything else is sent.
+    AnswerLost(Timestamp),
 }
 
 impl Progress {
     /// `attempted` of `total` messages attempted, each known sent or refused.
     pub fn attempted(attempted: usize, total: usize) -> Self {
-        Self { attempted, total, unconfirmed: None }
+        Self { attempted, total, last_send: LastSend::Settled }
     }
 
-    /// Every message was attempted and none is in doubt: the message is handled, a redelivery
-    /// is a duplicate.
+    /// Every message was attempted and no lost answer is left to settle: the message is
+    /// handled. A last send merely [`LastSend::Started`] counts as done here, so a later turn
+    /// never asks the channel about an earlier one that ended normally; only a retry of the
+    /// message itself asks (see `Pipeline::process`).
     pub fn is_done(&self) -> bool {
-        self.attempted >= self.total && self.unconfirmed.is_none()
+        self.attempted >= self.total && !matches!(self.last_send, LastSend::AnswerLost(_))
+    }
+
+    /// When the last attempted send started or lost its answer, if it is not known to have ended.
+    pub fn in_doubt_since(&self) -> Option<Timestamp> {
+        match self.last_send {
+            LastSend::Settled => None,
+            LastSend::Started(at) | LastSend::AnswerLost(at) => Some(at),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The behaviour every [`StateStore`] must have. Run it with [`store_contract_tests!`].
 
-use connector_core::store::{Commit, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient};
+use connector_core::store::{Commit, LastSend, Outbox, Progress, StateStore, StoreError, TicketKey, TicketRecipient};
 use connector_engine::Reply;
 use connector_engine::conversation::{Conversation, ConversationKey, ReplyAddress};
 use connector_engine::values::{MessageId, Timestamp};
@@ -86,7 +86,13 @@ pub async fn progress_is_absent_until_recorded_then_read_back_with_any_send_in_d
     let read = store.progress(&id, NOW).await.unwrap();
     assert_eq!(read, Some(Progress::attempted(1, 3)));
     assert!(!read.unwrap().is_done());
-    let in_doubt = Progress { attempted: 3, total: 3, unconfirmed: Some(Timestamp(NOW.0 - 1)) };
+    let started = Progress { attempted: 2, total: 3, last_send: LastSend::Started(Timestamp(NOW.0 - 2)) };
+    store.record_progress(&id, started, Timestamp(NOW.0 + 10)).await.unwrap();
+    assert_eq!(store.progress(&id, NOW).await.unwrap(), Some(started), "a send started is kept with its time");
+    let last_started = Progress { attempted: 3, total: 3, last_send: LastSend::Started(Timestamp(NOW.0 - 1)) };
+    store.record_progress(&id, last_started, Timestamp(NOW.0 + 10)).await.unwrap();
+    assert!(store.progress(&id, NOW).await.unwrap().is_some_and(|p| p.is_done()), "a last send started but not in doubt is done");
+    let in_doubt = Progress { attempted: 3, total: 3, last_send: LastSend::AnswerLost(Timestamp(NOW.0 - 1)) };
     store.record_progress(&id, in_doubt, Timestamp(NOW.0 + 10)).await.unwrap();
     let read = store.progress(&id, NOW).await.unwrap();
     assert_eq!(read, Some(in_doubt), "a send in doubt is kept with its time");

@@ -3,7 +3,7 @@
 //! | `pk`                          | attributes                                                  |
 //! |-------------------------------|-------------------------------------------------------------|
 //! | `conv#<externalId>`           | `version` N, `conversation` M, `outbox` M, `expires_at` N  |
-//! | `seen#<channel>#<message id>` | `attempted` N, `total` N (how far its delivery got), `unconfirmed_at` N (a send in doubt), `expires_at` N |
+//! | `seen#<channel>#<message id>` | `attempted` N, `total` N (how far its delivery got), `started_at` N (the last send started, not known ended) or `unconfirmed_at` N (its answer lost), `expires_at` N |
 //! | `chat#<hyperchat chat id>`    | `conversation` S (the externalId), `expires_at` N           |
 //! | `ticket#<ticket number>`, `contact#<e-mail>` | `conversation` S, `address` M (who ticket replies reach), `expires_at` N |
 //! | `cache#<kind>#<key>`          | `value` S, `expires_at` N                                   |
@@ -20,7 +20,9 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, ScalarAttributeType, TimeToLiveSpecification,
     TransactWriteItem, Update,
 };
-use connector_core::store::{Cache, Commit, Conversations, Dedupe, Indexes, Progress, StoreError, TicketKey, TicketRecipient, Versioned};
+use connector_core::store::{
+    Cache, Commit, Conversations, Dedupe, Indexes, LastSend, Progress, StoreError, TicketKey, TicketRecipient, Versioned,
+};
 use connector_engine::conversation::{Conversation, ConversationKey};
 use connector_engine::values::{MessageId, Timestamp};
 use std::collections::HashMap;
@@ -158,8 +160,12 @@ impl Dedupe for DynamoStore {
             return Ok(None);
         }
         let count = |name| number(&item, name).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
-        let unconfirmed = number(&item, "unconfirmed_at").map(Timestamp);
-        Ok(Some(Progress { attempted: count("attempted"), total: count("total"), unconfirmed }))
+        let last_send = match (number(&item, "unconfirmed_at"), number(&item, "started_at")) {
+            (Some(at), _) => LastSend::AnswerLost(Timestamp(at)),
+            (None, Some(at)) => LastSend::Started(Timestamp(at)),
+            (None, None) => LastSend::Settled,
+        };
+        Ok(Some(Progress { attempted: count("attempted"), total: count("total"), last_send }))
     }
 
     async fn record_progress(&self, id: &MessageId, progress: Progress, expires_at: Timestamp) -> Result<(), StoreError> {
@@ -173,8 +179,10 @@ impl Dedupe for DynamoStore {
             .item("attempted", n(progress.attempted))
             .item("total", n(progress.total))
             .item("expires_at", n(expires_at.0));
-        if let Some(at) = progress.unconfirmed {
-            put = put.item("unconfirmed_at", n(at.0));
+        match progress.last_send {
+            LastSend::Settled => {}
+            LastSend::Started(at) => put = put.item("started_at", n(at.0)),
+            LastSend::AnswerLost(at) => put = put.item("unconfirmed_at", n(at.0)),
         }
         put.send().await.map_err(failed)?;
         Ok(())

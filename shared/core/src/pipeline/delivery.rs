@@ -63,7 +63,14 @@ impl Pipeline {
         let message = &delivery.outbox.message_id;
         let (mut sent, mut missed) = (0, None);
         let mut next = delivery.progress.attempted;
-        if let Some(at) = delivery.progress.unconfirmed {
+        let doubt = match delivery.progress.last_send {
+            LastSend::AnswerLost(at) => Some(at),
+            // An attempt that stopped during a send: on a channel that cannot be asked, the
+            // send counts as done (at most once).
+            LastSend::Started(at) if next > 0 && delivery.sink.can_look_up(delivery.rendered) => Some(at),
+            LastSend::Started(_) | LastSend::Settled => None,
+        };
+        if let Some(at) = doubt {
             match self.settle_doubt(delivery, next.saturating_sub(1), at, budget).await {
                 Ok(Lookup::Found) => sent += 1,
                 Ok(Lookup::Absent) => next = next.saturating_sub(1),
@@ -80,7 +87,8 @@ impl Pipeline {
             if Instant::now() >= budget.send {
                 return Delivered::Stopped(PipelineError::Undelivered(SendError::Unavailable(deadline_passed())));
             }
-            let recorded = Progress::attempted(index + 1, total);
+            let tag = send_tag(delivery.outbox, index, self.clock.now());
+            let recorded = Progress { attempted: index + 1, total, last_send: LastSend::Started(tag.at) };
             if let Err(error) = self.record(message, recorded, budget.send).await {
                 // Applied or not? A record that was applied would make a retry skip this
                 // message: only a confirmed "not applied" may stop here.
@@ -90,21 +98,20 @@ impl Pipeline {
                     }
                     Some(_) => return Delivered::Stopped(error),
                     None => {
-                        tracing::error!(
+                        tracing::warn!(
                             error = %error_chain(&error),
                             index,
-                            "progress unknown until the deadline: this reply is not sent, and is lost if the record was applied"
+                            "progress unknown until the deadline: not sent now; if the record was applied, the retry asks the channel"
                         );
                         return Delivered::Stopped(error);
                     }
                 }
             }
-            let tag = send_tag(delivery.outbox, index, self.clock.now());
             match delivery.sink.send(delivery.rendered, index, &tag, budget.send).await {
                 Ok(()) => sent += 1,
                 Err(SendError::Ambiguous(error)) if delivery.sink.can_look_up(delivery.rendered) => {
                     tracing::warn!(error = %error_chain(&error), index, "send answer lost: the channel is asked whether it got the message");
-                    let doubt = Progress { unconfirmed: Some(tag.at), ..recorded };
+                    let doubt = Progress { last_send: LastSend::AnswerLost(tag.at), ..recorded };
                     match self.record(message, doubt, budget.hard).await {
                         Ok(()) => return Delivered::Stopped(PipelineError::Unconfirmed(SendError::Ambiguous(error))),
                         Err(record) => {
