@@ -102,12 +102,13 @@ mkfifo "$WORK/fake.in"
 "$TARGET_DIR/debug/fake-upstreams" <"$WORK/fake.in" >"$WORK/fake.env" 2>"$WORK/fake.log" &
 FAKE_PID=$!
 exec 3>"$WORK/fake.in" # keeps the fake's stdin open until this script ends
+# HYPERCHAT_SECRET is the last line it prints.
 for _ in $(seq 100); do
-    [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -ge 16 ]] && break
+    grep -q '^HYPERCHAT_SECRET=' "$WORK/fake.env" 2>/dev/null && break
     kill -0 "$FAKE_PID" 2>/dev/null || break
     sleep 0.1
 done
-if [[ $(grep -c '=' "$WORK/fake.env" 2>/dev/null) -lt 16 ]]; then
+if ! grep -q '^HYPERCHAT_SECRET=' "$WORK/fake.env" 2>/dev/null; then
     echo "FAIL: fake-upstreams did not print its environment"; cat "$WORK/fake.env" "$WORK/fake.log"; exit 1
 fi
 cat "$WORK/fake.env"

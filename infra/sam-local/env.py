@@ -9,7 +9,10 @@ and URL the sample events of infra/events/ are signed for. The store is in memor
 --dynamodb names a local DynamoDB. SAM sets only variables the template
 declares, so only those are written (the others are named on stderr).
 
-    cargo run -p connector-fakes --bin fake-upstreams > fakes.env &   # KEY=VALUE lines
+    # The fakes serve until their stdin closes: give them one that stays open (a background
+    # job reading the terminal would be stopped), and wait for their last line.
+    sleep infinity | cargo run -p connector-fakes --bin fake-upstreams > fakes.env &
+    until grep -q '^HYPERCHAT_SECRET=' fakes.env 2>/dev/null; do sleep 1; done
     python3 infra/sam-local/env.py --fakes fakes.env > env.json   # --dynamodb URL: a local table
     sam build --parameter-overrides Architecture=x86_64   # on an x86 machine
     sam local invoke TwilioFunction -e infra/events/twilio-sms.json --env-vars env.json \\
@@ -70,6 +73,9 @@ def read_env_file(path: str):
         if "=" in line and not line.startswith("#"):
             key, value = line.split("=", 1)
             values[key.strip()] = value.strip()
+    if "INBENTA_AUTH_URL" not in values or "HYPERCHAT_SECRET" not in values:
+        sys.exit(f"{path} is not fake-upstreams' whole output (no INBENTA_AUTH_URL or HYPERCHAT_SECRET): "
+                 "wait until it prints HYPERCHAT_SECRET")
     return values
 
 

@@ -89,28 +89,16 @@ impl Connector {
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
         let (inbenta, twilio, smooch) = (FakeInbenta::start().await, FakeTwilio::start().await, FakeSmooch::start().await);
         let graph = FakeGraph::start().await;
-        let mut vars: Vec<(String, String)> = [
-            ("INBENTA_AUTH_URL", inbenta.auth_url()),
-            ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
-            ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
-            ("TWILIO_API_URL", twilio.base_url()),
-            ("TWILIO_CONTENT_API_URL", twilio.base_url()),
-            ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
+        let own = [
             ("TWILIO_AUTH_TOKEN", FakeTwilio::AUTH_TOKEN.to_owned()),
             ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
             ("HYPERCHAT_WEBHOOK_URL", HYPERCHAT_WEBHOOK_URL.to_owned()),
-            ("SMOOCH_API_URL", smooch.url()),
-            ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
-            ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
-            ("SMOOCH_WEBHOOK_SECRET", crate::smooch::WEBHOOK_SECRET.to_owned()),
-            ("GRAPH_API_URL", graph.url()),
-            ("MESSENGER_APP_SECRET", crate::graph::APP_SECRET.to_owned()),
-            ("MESSENGER_VERIFY_TOKEN", crate::graph::VERIFY_TOKEN.to_owned()),
-            ("MESSENGER_PAGE_TOKEN", crate::graph::PAGE_TOKEN.to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        ];
+        let mut vars: Vec<(String, String)> = [inbenta.env(), twilio.env(), own.to_vec(), smooch.env(), graph.env()]
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
         vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         // Retries within a test's patience: a test's own queue.toml comes later and wins.
         let custom: Vec<(&str, &str)> = std::iter::once(TEST_RETRIES).chain(custom.iter().copied()).collect();

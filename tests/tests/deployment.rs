@@ -470,27 +470,43 @@ fn samconfig_names_only_parameters_the_template_has() {
     assert_eq!(config["default"]["deploy"]["parameters"]["capabilities"].as_str(), Some("CAPABILITY_IAM"));
 }
 
-/// `infra/sam-local/env.py`'s file for these fakes' variables.
-fn sam_local_env(fakes: &str) -> serde_json::Value {
+/// `infra/sam-local/env.py` run on a file of these fakes' variables.
+fn run_sam_local_env(fakes: &str) -> std::process::Output {
     let dir = std::env::temp_dir().join(format!("sam-local-env-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let fakes_file = dir.join("fakes.env");
+    let fakes_file = dir.join(format!("fakes-{}.env", fakes.len()));
     std::fs::write(&fakes_file, fakes).unwrap();
-    let output = std::process::Command::new("python3")
+    std::process::Command::new("python3")
         .arg(repo_root().join("infra/sam-local/env.py"))
         .arg("--fakes")
         .arg(&fakes_file)
         .output()
-        .expect("python3 runs infra/sam-local/env.py");
+        .expect("python3 runs infra/sam-local/env.py")
+}
+
+/// `infra/sam-local/env.py`'s file for these fakes' variables.
+fn sam_local_env(fakes: &str) -> serde_json::Value {
+    let output = run_sam_local_env(fakes);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("the env file is JSON")
+}
+
+/// Found in review: run as the README said, `env.py` could read `fakes.env` before the fakes had
+/// printed it, and wrote an environment without them, silently.
+#[test]
+fn the_sam_local_env_file_is_refused_from_fakes_output_that_is_not_whole_yet() {
+    let output = run_sam_local_env("INBENTA_AUTH_URL=http://127.0.0.1:9/v1\nINBENTA_API_KEY=k\n");
+    assert!(!output.status.success(), "an incomplete fakes.env gives no env file");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("HYPERCHAT_SECRET"), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(run_sam_local_env("").stdout.is_empty(), "nothing is written from an empty one");
 }
 
 #[test]
 fn the_sam_local_env_file_names_every_function_sets_only_declared_variables_and_signs_like_the_sample_events() {
     let template = template();
-    let env =
-        sam_local_env("INBENTA_API_KEY=k\nINBENTA_API_SECRET=s\nTWILIO_API_URL=http://127.0.0.1:9\nSMOOCH_API_URL=http://127.0.0.1:9\n");
+    let env = sam_local_env(
+        "INBENTA_AUTH_URL=http://127.0.0.1:9/v1\nINBENTA_API_KEY=k\nINBENTA_API_SECRET=s\nTWILIO_API_URL=http://127.0.0.1:9\nSMOOCH_API_URL=http://127.0.0.1:9\nHYPERCHAT_SECRET=h\n",
+    );
     let functions = resources_of_type(&template, "AWS::Serverless::Function");
     let named: Vec<String> = env.as_object().unwrap().keys().cloned().collect();
     let mut expected = functions.clone();

@@ -22,15 +22,9 @@ async fn secret_of(variables: Value) -> String {
 
 /// The configuration of a Twilio function whose secrets are in `arn` only.
 fn sources(arn: &str, inbenta: &FakeInbenta, twilio: &FakeTwilio) -> Sources {
-    let env = [
-        ("SECRETS_ID", arn.to_owned()),
-        ("INBENTA_AUTH_URL", inbenta.auth_url()),
-        ("TWILIO_API_URL", twilio.base_url()),
-        ("TWILIO_CONTENT_API_URL", twilio.base_url()),
-        ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
-        ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned()),
-    ];
-    let mut env: Vec<(String, String)> = env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    // Inbenta's key and secret, and Twilio's auth token, come from the secret.
+    let env = [("SECRETS_ID", arn.to_owned()), ("INBENTA_AUTH_URL", inbenta.auth_url()), ("TWILIO_WEBHOOK_URL", WEBHOOK_URL.to_owned())];
+    let mut env: Vec<(String, String)> = env.into_iter().chain(twilio.env()).map(|(k, v)| (k.to_owned(), v)).collect();
     env.extend(std::env::vars().filter(|(k, _)| k.starts_with("AWS_")));
     Sources { conf_dir: conf_dir_with(&[]), env }
 }

@@ -330,6 +330,7 @@ async fn a_delivery_failure_outside_a_chat_is_only_acknowledged() {
     let reported = c.smooch_post(&failure).await;
     assert_eq!((reported.status, reported.replies.len()), (200, 0));
     assert!(c.inbenta.bot_inputs().is_empty());
+    assert!(c.smooch.requests().is_empty(), "nothing was asked of or sent to Smooch: {:?}", c.smooch.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,8 +133,14 @@ async fn a_whatsapp_question_with_two_options_is_two_buttons_made_once_and_a_tap
     assert_eq!(asked.replies.len(), 1);
     assert_eq!(asked.replies[0].choices(), ["Débito", "Crédito"]);
     assert_eq!(asked.replies[0].body, "Which card?", "the buttons' body, no numbers");
+    let calls_before = c.store_calls.calls();
     c.whatsapp("cards").await;
     assert_eq!(c.twilio.contents().len(), 1, "the same buttons are made once");
+    assert_eq!(
+        c.store_calls.calls() - calls_before,
+        5,
+        "a plain message's three reads and two writes: the content's SID comes from memory, not the table"
+    );
     let payload = asked.replies[0].payload_of("Crédito").expect("a payload per button");
     let picked = tap(&c, "ButtonPayload", "Crédito", &payload).await;
     assert_eq!(picked.text(), "Credit cards have a limit.");
@@ -435,10 +441,16 @@ async fn a_whatsapp_user_who_moves_from_their_number_to_a_username_keeps_their_c
 #[tokio::test]
 async fn a_whatsapp_username_never_linked_to_a_number_is_a_conversation_of_its_own() {
     let c = Connector::start().await;
-    c.inbenta.on_message("hello", unrated("Hi!"));
+    c.inbenta.on_message("cards", multiple_choice());
+    c.inbenta.on_message("2", unrated("Two of what?"));
+    let company = format!("whatsapp:{COMPANY_NUMBER}");
+    // A number with a question pending, and no username named beside it.
+    let asked = c.exchange(c.signed(&inbound_form(WHATSAPP_USER, &company, "cards", &c.next_sid()))).await;
+    assert!(asked.text().contains("Which card?"), "{}", asked.text());
     let username = "whatsapp:US.99";
-    let ex = c.exchange(c.signed(&inbound_form(username, &format!("whatsapp:{COMPANY_NUMBER}"), "hello", &c.next_sid()))).await;
+    let ex = c.exchange(c.signed(&inbound_form(username, &company, "2", &c.next_sid()))).await;
     assert_eq!((ex.replies.len(), ex.replies[0].to.as_str()), (1, username));
+    assert_eq!(c.inbenta.bot_inputs().last(), Some(&json!({"message": "2"})), "the number's question is not the username's to answer");
 }
 
 #[tokio::test]

@@ -129,17 +129,28 @@ impl StandIns {
         Self { twilio, smooch, graph }
     }
 
-    /// The variables that point `channel` ("Twilio", "Smooch" or "Messenger") at its stand-in.
-    pub(crate) fn env(&self, channel: &str) -> Vec<(String, String)> {
+    /// The variables that point `channel` at its stand-in.
+    pub(crate) fn env(&self, channel: StandIn) -> Vec<(String, String)> {
         let urls = match channel {
             // Twilio's WhatsApp buttons are made by its Content API: the stand-in's too.
-            "Twilio" => vec![("TWILIO_API_URL", self.twilio.base_url()), ("TWILIO_CONTENT_API_URL", self.twilio.base_url())],
-            "Smooch" => vec![("SMOOCH_API_URL", self.smooch.url())],
-            "Messenger" => vec![("GRAPH_API_URL", self.graph.url())],
-            _ => Vec::new(),
+            StandIn::Twilio => vec![("TWILIO_API_URL", self.twilio.base_url()), ("TWILIO_CONTENT_API_URL", self.twilio.base_url())],
+            StandIn::Smooch => vec![("SMOOCH_API_URL", self.smooch.url())],
+            StandIn::Messenger => vec![("GRAPH_API_URL", self.graph.url())],
         };
         urls.into_iter().map(|(name, url)| (name.to_owned(), url)).collect()
     }
+}
+
+/// A channel whose send API has a local stand-in.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum StandIn {
+    Twilio,
+    Smooch,
+    Messenger,
+}
+
+impl StandIn {
+    pub(crate) const ALL: [StandIn; 3] = [StandIn::Twilio, StandIn::Smooch, StandIn::Messenger];
 }
 
 /// Shows every message a stand-in accepts, as it is accepted.
@@ -265,7 +276,7 @@ pub async fn run(options: ChatOptions) -> Result<(), crate::Error> {
     // Printed as they arrive: an agent's messages come without the user writing.
     let stand_ins = StandIns::start(&crate::local_sources(port, Vec::new()).env, print_reply).await;
     let agent = if options.with_agent { Some(crate::agent::LocalAgent::start().await) } else { None };
-    let mut overrides: Vec<_> = ["Twilio", "Smooch", "Messenger"].into_iter().flat_map(|channel| stand_ins.env(channel)).collect();
+    let mut overrides: Vec<_> = StandIn::ALL.into_iter().flat_map(|channel| stand_ins.env(channel)).collect();
     overrides.extend(agent.iter().flat_map(crate::agent::LocalAgent::env));
     let mut sources = crate::local_sources(port, overrides);
     if agent.is_some() {

@@ -119,9 +119,9 @@ fn refuse_half_configured_channels(port: u16) -> Result<(), Error> {
 async fn stand_in_for_unconfigured_channels(sources: &mut Sources) -> Option<chat::StandIns> {
     let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
     let unconfigured: Vec<_> = [
-        ("Twilio", "TWILIO_AUTH_TOKEN", "TWILIO_API_URL"),
-        ("Smooch", "SMOOCH_SECRET", "SMOOCH_API_URL"),
-        ("Messenger", "MESSENGER_PAGE_TOKEN", "GRAPH_API_URL"),
+        (chat::StandIn::Twilio, "TWILIO_AUTH_TOKEN", "TWILIO_API_URL"),
+        (chat::StandIn::Smooch, "SMOOCH_SECRET", "SMOOCH_API_URL"),
+        (chat::StandIn::Messenger, "MESSENGER_PAGE_TOKEN", "GRAPH_API_URL"),
     ]
     .into_iter()
     .filter(|(_, secret, url)| !set(secret) && !set(url))
@@ -132,7 +132,7 @@ async fn stand_in_for_unconfigured_channels(sources: &mut Sources) -> Option<cha
     }
     let stand_ins = chat::StandIns::start(&sources.env, chat::print_served_reply).await;
     for channel in unconfigured {
-        tracing::info!(channel, "no credentials set: replies go to the built-in stand-in and are printed here");
+        tracing::info!(?channel, "no credentials set: replies go to the built-in stand-in and are printed here");
         sources.env.extend(stand_ins.env(channel));
     }
     Some(stand_ins)

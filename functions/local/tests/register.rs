@@ -523,8 +523,12 @@ async fn the_smooch_webhooks_secret_is_put_in_the_stacks_secret_beside_the_other
     assert!(!dir.join("smooch-webhook-secret").exists(), "no file when the stack's secret takes it");
     assert_no_secret(&fake, &ran);
 
+    let requests_before = fake.requests().len();
     let again = register(&dir, &env, &["--stack-outputs", outputs.to_str().unwrap()]).await;
     assert_eq!(again.code, Some(0), "{}", again.all());
     assert!(again.stdout.contains("already holds the webhook's secret"), "{}", again.stdout);
+    assert!(again.stdout.contains("Nothing changed"), "{}", again.stdout);
+    let second: Vec<String> = fake.requests()[requests_before..].iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    assert!(second.iter().all(|r| r.starts_with("GET ")), "the second run only reads: {second:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -83,14 +83,6 @@ impl Progress {
     pub fn is_done(&self) -> bool {
         self.attempted >= self.total && !matches!(self.last_send, LastSend::AnswerLost(_))
     }
-
-    /// When the last attempted send started or lost its answer, if it is not known to have ended.
-    pub fn in_doubt_since(&self) -> Option<Timestamp> {
-        match self.last_send {
-            LastSend::Settled => None,
-            LastSend::Started(at) | LastSend::AnswerLost(at) => Some(at),
-        }
-    }
 }
 
 /// One turn's commit: the new state and its outbox, if the stored version is still `version`.

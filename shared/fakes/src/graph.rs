@@ -112,7 +112,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Map, Value, json};
 
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, Subscribers, lock};
+use crate::recording::{RequestLog, Subscribers, lock, take_armed};
 use crate::server::{Reply, Running, Upstream};
 
 /// The page access token the fake accepts (`?access_token=`).
@@ -266,6 +266,17 @@ impl FakeGraph {
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr
+    }
+
+    /// The variables that point the connector at this fake, with the app's and page's
+    /// credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("GRAPH_API_URL", self.url()),
+            ("MESSENGER_APP_SECRET", APP_SECRET.to_owned()),
+            ("MESSENGER_VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
+            ("MESSENGER_PAGE_TOKEN", PAGE_TOKEN.to_owned()),
+        ]
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash; the product posts to
@@ -642,17 +653,6 @@ fn take_injected(state: &mut GraphState) -> Option<Failure> {
     Some(failure)
 }
 
-/// Takes one use of a late answer's hold.
-fn take_late(slot: &mut Option<(Duration, usize)>) -> Option<Duration> {
-    let (hold, remaining) = slot.as_mut()?;
-    let hold = *hold;
-    *remaining = remaining.saturating_sub(1);
-    if *remaining == 0 {
-        *slot = None;
-    }
-    Some(hold)
-}
-
 fn check_token(shared: &Shared, token: Option<&str>) -> Result<(), Reply> {
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err(graph_error(
@@ -767,7 +767,7 @@ async fn accept(
         let sent = SentMessage { psid, messaging_type, tag, message, version: asked, served_version: served, message_id };
         shared.accepted.notify(&sent);
         state.messages.push(sent);
-        (reply, take_late(&mut state.late_answers))
+        (reply, take_armed(&mut state.late_answers))
     };
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;

@@ -52,7 +52,7 @@ use serde_json::{Map, Value, json};
 
 use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, lock};
+use crate::recording::{RequestLog, lock, take_armed};
 use crate::server::{RawReply, Reply, Running, Upstream};
 
 /// Handle to a running fake HyperChat. Cheap to clone; the server stops
@@ -177,6 +177,15 @@ impl FakeHyperChat {
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr
+    }
+
+    /// The variables that point the connector at this fake, with its app's credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("HYPERCHAT_API_URL", self.base_url()),
+            ("HYPERCHAT_APP_ID", Self::APP_ID.to_owned()),
+            ("HYPERCHAT_SECRET", Self::SECRET.to_owned()),
+        ]
     }
 
     /// `http://127.0.0.1:PORT`, without a trailing slash: the HyperChat
@@ -388,20 +397,6 @@ fn check_user_fields(input: &Map<String, Value>) -> Result<(), Reply> {
     Ok(())
 }
 
-fn take_failure(slot: &mut Option<(u16, usize)>) -> Option<u16> {
-    let (status, remaining) = slot.as_mut()?;
-    if *remaining == 0 {
-        *slot = None;
-        return None;
-    }
-    *remaining -= 1;
-    let status = *status;
-    if *remaining == 0 {
-        *slot = None;
-    }
-    Some(status)
-}
-
 /// A request, with the fault set for it if it posts a message.
 async fn route(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Reply, Reply> {
     let posts_message = method == Method::POST
@@ -431,7 +426,7 @@ async fn answer_now(shared: &Shared, method: &Method, uri: &Uri, headers: &Heade
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    if let Some(status) = take_failure(&mut lock(&shared.state).failures) {
+    if let Some(status) = take_armed(&mut lock(&shared.state).failures) {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return Err(api_error(status, status.canonical_reason().unwrap_or("Error")));
     }
@@ -742,7 +737,7 @@ impl Upstream for Shared {
         let id = uri.path().strip_prefix("/v1/media/").filter(|_| method == Method::GET)?;
         let error = |(status, body): Reply| RawReply { status, headers: Vec::new(), body: body.to_string().into() };
         let mut state = lock(&self.state);
-        if let Some(status) = take_failure(&mut state.failures) {
+        if let Some(status) = take_armed(&mut state.failures) {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             return Some(error(api_error(status, status.canonical_reason().unwrap_or("Error"))));
         }

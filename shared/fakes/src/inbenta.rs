@@ -227,6 +227,15 @@ impl FakeInbenta {
         self.server.shared.base_url.clone()
     }
 
+    /// The variables that point the connector at this fake, with its credentials.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("INBENTA_AUTH_URL", self.auth_url()),
+            ("INBENTA_API_KEY", Self::API_KEY.to_owned()),
+            ("INBENTA_API_SECRET", Self::API_SECRET.to_owned()),
+        ]
+    }
+
     /// Auth API base: the product calls `{auth_url}/auth` and `{auth_url}/refreshToken`.
     pub fn auth_url(&self) -> String {
         format!("{}/v1", self.server.shared.base_url)

@@ -146,3 +146,11 @@ impl<T: Clone> Subscribers<T> {
         lock(&self.senders).retain(|sender| sender.send(accepted.clone()).is_ok());
     }
 }
+
+/// One use of a fault armed for `remaining` more requests: its value while uses are left (the
+/// slot empties with the last one); `None` when nothing is armed. Armed for 0 uses, it is off.
+pub(crate) fn take_armed<T: Copy>(slot: &mut Option<(T, usize)>) -> Option<T> {
+    let (value, remaining) = (*slot)?;
+    *slot = (remaining > 1).then_some((value, remaining - 1));
+    (remaining > 0).then_some(value)
+}

@@ -99,7 +99,7 @@ use serde_json::{Map, Value, json};
 use sha2::Sha256;
 
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_one};
+use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_armed, take_one};
 use crate::server::{ShutdownGuard, spawn};
 
 /// [`SentMessage::version`] of a Sunshine Conversations v2 call.
@@ -339,6 +339,17 @@ impl FakeSmooch {
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The variables that point the connector at this fake, with its credentials and the
+    /// webhook secret its webhooks are signed with.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SMOOCH_API_URL", self.url()),
+            ("SMOOCH_KEY_ID", Self::KEY_ID.to_owned()),
+            ("SMOOCH_SECRET", Self::SECRET.to_owned()),
+            ("SMOOCH_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ]
     }
 
     /// `http://127.0.0.1:PORT`, no version suffix and no trailing slash; the
@@ -728,7 +739,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, headers: &HeaderMap
                 };
                 shared.accepted.notify(&sent);
                 state.messages.push(sent);
-                (reply, take_late(&mut state.late_answers))
+                (reply, take_armed(&mut state.late_answers))
             };
             if let Some(hold) = hold {
                 tokio::time::sleep(hold).await;
@@ -797,13 +808,6 @@ fn take_injected(state: &mut SmoochState, endpoint: Endpoint) -> Option<Failure>
         state.failures.remove(i);
     }
     Some(failure)
-}
-
-/// Takes one use of the late-answer hold, if any is left.
-fn take_late(slot: &mut Option<(Duration, usize)>) -> Option<Duration> {
-    let (hold, remaining) = *slot.as_ref()?;
-    *slot = (remaining > 1).then_some((hold, remaining - 1));
-    (remaining > 0).then_some(hold)
 }
 
 fn conversation_id(state: &mut SmoochState, app: &str, app_user: &str) -> String {

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use crate::files::FakeFileHost;
 pub use crate::recording::Recorded;
-use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_one};
+use crate::recording::{RequestLog, Subscribers, lock, never_answer, take_armed, take_one};
 use crate::server::{RawReply, Reply, Running, Upstream};
 use crate::{specs, twilio_content};
 
@@ -193,6 +193,16 @@ impl FakeTwilio {
     /// Socket address the fake listens on.
     pub fn addr(&self) -> SocketAddr {
         self.server.addr
+    }
+
+    /// The variables that point the connector at this fake (its Messages and Content APIs) and
+    /// name the account; the auth token, which also signs webhooks, is the caller's to set.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("TWILIO_API_URL", self.base_url()),
+            ("TWILIO_CONTENT_API_URL", self.base_url()),
+            ("TWILIO_ACCOUNT_SID", Self::ACCOUNT_SID.to_owned()),
+        ]
     }
 
     /// `http://127.0.0.1:PORT`; the product posts to
@@ -490,7 +500,7 @@ async fn route(shared: &Shared, method: &Method, path: &str, query: &str, header
         shared.accepted.notify(&message);
         state.messages.push(message);
         state.resources.push(reply.clone());
-        take_failure(&mut state.late_answers)
+        take_armed(&mut state.late_answers)
     };
     if let Some(hold) = hold {
         tokio::time::sleep(hold).await;
@@ -498,26 +508,11 @@ async fn route(shared: &Shared, method: &Method, path: &str, query: &str, header
     Ok((StatusCode::CREATED, reply))
 }
 
-/// Takes one use of an injected fault (a failure status or a late answer's hold).
 /// The injected failure for this request, if one is due.
 fn take_injected(state: &mut TwilioState) -> Option<Failure> {
     let failure = state.failures.filter(|f| state.messages.len() >= f.after && f.remaining > 0)?;
     state.failures = Some(Failure { remaining: failure.remaining - 1, ..failure }).filter(|f| f.remaining > 0);
     Some(failure)
-}
-
-fn take_failure<T: Copy>(slot: &mut Option<(T, usize)>) -> Option<T> {
-    let (status, remaining) = slot.as_mut()?;
-    if *remaining == 0 {
-        *slot = None;
-        return None;
-    }
-    *remaining -= 1;
-    let status = *status;
-    if *remaining == 0 {
-        *slot = None;
-    }
-    Some(status)
 }
 
 /// Requires HTTP Basic `AccountSid:AuthToken` of the fake's account and the same SID in the path.

@@ -5,7 +5,7 @@
 //! Routes under `{base}/v1/`, app headers `x-hyper-appid` / `x-hyper-secret`.
 
 use async_trait::async_trait;
-use connector_engine::ports::{ChatOrigin, ChatRequest, LiveChat, LiveChatError};
+use connector_engine::ports::{ChatOrigin, ChatRequest, Clock, LiveChat, LiveChatError, SystemClock};
 use connector_engine::values::{ChatRef, FileContent};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -38,10 +38,6 @@ pub struct HyperChatSettings {
     /// `CHAT_ATTENDED` tracking event.
     #[serde(default)]
     pub region_server: String,
-    /// Inbenta's post-chat survey, offered after a closed chat's ticket and run in the chat
-    /// (`crate::ticketing`, the engine's `survey` module); it needs the ticketing key.
-    #[serde(default)]
-    pub survey_id: String,
     /// The largest file a user may send an agent; larger ones are not fetched.
     pub max_file_bytes: u64,
 }
@@ -293,10 +289,6 @@ fn holds_message(listed: &Value, user: &str, text: &str, since: i64) -> bool {
         || theirs.last().is_some_and(|m| same(m) && m.get("created").is_none())
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn rejected(status: StatusCode, body: &Value) -> LiveChatError {
     LiveChatError::Rejected(format!("HTTP {}: {}", status.as_u16(), error_message(body)))
 }
@@ -355,7 +347,7 @@ impl LiveChat for HyperChatClient {
     async fn send_message(&self, chat: &ChatRef, text: &str) -> Result<(), LiveChatError> {
         let body = json!({ "chatId": chat.chat_id, "sender": chat.user_id, "message": text });
         let path = format!("chats/{}/messages", encode(&chat.chat_id));
-        let since = unix_now();
+        let since = SystemClock.now().0;
         match self.upstream.send(self.json_request(Method::POST, &path, Some(&body)), None).await {
             Ok(answer) => Self::of_chat(Self::read(&answer)?).map(drop),
             Err(error) if error.may_have_been_delivered() => {
@@ -466,7 +458,6 @@ mod tests {
             source: 3,
             server: server.into(),
             region_server: region.into(),
-            survey_id: String::new(),
             max_file_bytes: 1,
         }
     }

@@ -50,7 +50,9 @@ pub struct SurveyConfig {
     pub ticketing: TicketingConfig,
 }
 
-/// `chat.toml`'s `[chat]` as far as the survey goes.
+/// `chat.toml`'s `[chat]` as far as the survey goes: Inbenta's post-chat survey, offered after
+/// a closed chat's ticket and run in the chat (the engine's `survey` module); it needs the
+/// ticketing key.
 #[derive(Deserialize)]
 struct SurveySettings {
     #[serde(default, rename = "surveyId")]

@@ -201,7 +201,7 @@ impl SmoochClient {
     /// Whether the conversation's latest page of messages (Sunshine v2 `ListMessages`: the most
     /// recent 100) holds one with our `send_id` in its metadata.
     pub async fn has_message(&self, key: &AppKey, to: &SmoochAddress, send_id: &str, deadline: Instant) -> Result<bool, SendError> {
-        let Some(conversation) = to.conversation.as_deref().filter(|_| self.version == ApiVersion::V2) else {
+        let Some(conversation) = to.conversation.as_deref().filter(|_| self.lists_messages(to)) else {
             return Err(SendError::BadAddress("smooch"));
         };
         let url = format!("{}/v2/apps/{}/conversations/{conversation}/messages", self.base, to.app);

@@ -171,7 +171,7 @@ impl TwilioClient {
             .json(&body);
         let answer = self.upstream.send(request, Some(deadline)).await?;
         if answer.class() != StatusClass::Success {
-            return Err(self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json)));
+            return Err(self.upstream.status_error(&answer, error_code));
         }
         answer
             .json()
@@ -244,7 +244,7 @@ impl TwilioClient {
             return Err(SendError::Unavailable(self.upstream.status_error(&answer, |_| None)));
         }
         // Twilio's message text may quote the phone number: only the status and code are kept.
-        let error = self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json));
+        let error = self.upstream.status_error(&answer, error_code);
         if let Some(TwilioError::OutsideWhatsAppWindow) = error.code().map(TwilioError::from_code) {
             tracing::warn!("WhatsApp refused a message: more than 24 hours since the user wrote (63016); only templates can reach them");
         }
@@ -267,14 +267,17 @@ impl TwilioClient {
             self.upstream.request(upstream::Method::GET, url).basic_auth(&self.account_sid, Some(self.auth_token.expose_secret()));
         let answer = self.upstream.send(request, Some(deadline)).await.map_err(SendError::Unavailable)?;
         if answer.class() != StatusClass::Success {
-            return Err(SendError::Unavailable(
-                self.upstream.status_error(&answer, |body| body.get("code").and_then(ProviderCode::from_json)),
-            ));
+            return Err(SendError::Unavailable(self.upstream.status_error(&answer, error_code)));
         }
         let page: MessagePage = serde_json::from_value(answer.json())
             .map_err(|_| SendError::Unavailable(UpstreamError::InvalidResponse { service: "Twilio", reason: "not a message list" }))?;
         Ok(page.messages.iter().any(|listed| listed.is(message, since)))
     }
+}
+
+/// The Twilio error code of an error body (`{"code": 21610, ...}`).
+fn error_code(body: &serde_json::Value) -> Option<ProviderCode> {
+    body.get("code").and_then(ProviderCode::from_json)
 }
 
 #[cfg(test)]

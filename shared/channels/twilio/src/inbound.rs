@@ -42,6 +42,7 @@ impl InboundError {
             Self::Missing("MessageSid") => "missing or empty field MessageSid",
             Self::Missing("From") => "missing or empty field From",
             Self::Missing("To") => "missing or empty field To",
+            Self::Missing("MessageStatus") => "missing or empty field MessageStatus",
             Self::Missing(_) => "missing or empty field",
         }
     }
@@ -68,19 +69,26 @@ pub fn route_of(company: &str, user: &str, external_user_id: Option<&str>) -> Ro
     }
 }
 
+/// A form field, trimmed; `None` when absent or empty.
+pub(crate) fn field(params: &[(String, String)], name: &str) -> Option<String> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+pub(crate) fn required(params: &[(String, String)], name: &'static str) -> Result<String, InboundError> {
+    field(params, name).ok_or(InboundError::Missing(name))
+}
+
 impl TwilioInbound {
     pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
-        let field = |name: &'static str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| field(name).ok_or(InboundError::Missing(name));
-        let num_media = field("NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
+        let num_media = field(params, "NumMedia").and_then(|n| n.parse().ok()).unwrap_or(0);
         Ok(Self {
-            message_sid: required("MessageSid")?,
-            from: required("From")?,
-            to: required("To")?,
+            message_sid: required(params, "MessageSid")?,
+            from: required(params, "From")?,
+            to: required(params, "To")?,
             body: params.iter().find(|(k, _)| k == "Body").map(|(_, v)| v.clone()).unwrap_or_default(),
             num_media,
-            external_user_id: field("ExternalUserIdentifier").or_else(|| field("ExternalUserId")),
-            tapped: field("ButtonPayload").or_else(|| field("ListId")),
+            external_user_id: field(params, "ExternalUserIdentifier").or_else(|| field(params, "ExternalUserId")),
+            tapped: field(params, "ButtonPayload").or_else(|| field(params, "ListId")),
             media: (0..num_media.min(MAX_MEDIA))
                 .filter_map(|i| {
                     let url = params.iter().find(|(k, _)| *k == format!("MediaUrl{i}")).map(|(_, v)| v.trim().to_owned())?;

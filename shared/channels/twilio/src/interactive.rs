@@ -45,6 +45,10 @@ fn chars(text: &str) -> usize {
     text.chars().count()
 }
 
+fn plain(html: &str) -> String {
+    richtext::html_to_text(html, richtext::Style::Plain).trim().to_owned()
+}
+
 impl Interactive {
     /// The question with these options as buttons (up to three short titles) or a list (up to
     /// ten); `None` when they fit neither and numbered text must do. `list_button` opens the list.
@@ -53,32 +57,32 @@ impl Interactive {
         if body.is_empty() || chars(body) > MAX_BODY_CHARS || options.is_empty() {
             return None;
         }
-        let taps: Vec<(Tap, &ChoiceOption)> = Tap::of(first_number, options).collect();
+        // Titles and labels may be HTML: WhatsApp shows plain text, and the limits count it.
+        let taps: Vec<(Tap, String, String)> =
+            Tap::of(first_number, options).map(|(tap, option)| (tap, plain(option.title()), plain(&option.label))).collect();
         let buttons = taps.len() <= MAX_QUICK_REPLIES
-            && taps.iter().all(|(tap, option)| {
-                chars(option.title()) <= MAX_BUTTON_TITLE_CHARS
-                    && !option.title().trim().is_empty()
-                    && chars(&tap.payload()) <= MAX_BUTTON_ID_CHARS
+            && taps.iter().all(|(tap, title, _)| {
+                chars(title) <= MAX_BUTTON_TITLE_CHARS && !title.is_empty() && chars(&tap.payload()) <= MAX_BUTTON_ID_CHARS
             });
         if buttons {
-            let actions = taps.iter().map(|(tap, option)| Action { title: option.title().to_owned(), id: tap.payload() }).collect();
+            let actions = taps.into_iter().map(|(tap, title, _)| Action { title, id: tap.payload() }).collect();
             return Some(Self::QuickReply { body: body.to_owned(), actions });
         }
         let list = taps.len() <= MAX_LIST_ITEMS
             && chars(list_button) <= MAX_BUTTON_TITLE_CHARS
-            && taps.iter().all(|(tap, option)| {
-                chars(option.title()) <= MAX_ITEM_CHARS && !option.title().trim().is_empty() && chars(&tap.payload()) <= MAX_ITEM_ID_CHARS
-            });
+            && taps
+                .iter()
+                .all(|(tap, title, _)| chars(title) <= MAX_ITEM_CHARS && !title.is_empty() && chars(&tap.payload()) <= MAX_ITEM_ID_CHARS);
         if !list {
             return None;
         }
         let items = taps
-            .iter()
-            .map(|(tap, option)| Item {
+            .into_iter()
+            .map(|(tap, title, label)| Item {
                 id: tap.payload(),
-                item: option.title().to_owned(),
                 // The full label under a shortened title, when it fits.
-                description: Some(option.label.clone()).filter(|label| label != option.title() && chars(label) <= MAX_DESCRIPTION_CHARS),
+                description: Some(label).filter(|label| *label != title && chars(label) <= MAX_DESCRIPTION_CHARS),
+                item: title,
             })
             .collect();
         Some(Self::ListPicker { body: body.to_owned(), button: list_button.to_owned(), items })
@@ -121,6 +125,18 @@ mod tests {
 
     fn options(labels: &[&str]) -> Vec<ChoiceOption> {
         labels.iter().map(|l| ChoiceOption::new(*l)).collect()
+    }
+
+    #[test]
+    fn options_written_in_html_become_plain_titles_and_descriptions_counted_without_their_markup() {
+        let made = Interactive::of("Which?", &options(&["<p>Fish &amp; chips</p>", "<b>Tea</b>"]), 1, "Options").unwrap();
+        let Interactive::QuickReply { actions, .. } = &made else { panic!("{made:?}") };
+        assert_eq!(actions.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(), ["Fish & chips", "Tea"]);
+        // 20 characters of text, 27 with its markup: within a list item's 24 all the same.
+        let long = options(&["<p>A plain item's title</p>", "a", "b", "c"]);
+        let made = Interactive::of("Which?", &long, 1, "Options").unwrap();
+        let Interactive::ListPicker { items, .. } = &made else { panic!("{made:?}") };
+        assert_eq!((items[0].item.as_str(), items[0].description.as_deref()), ("A plain item's title", None));
     }
 
     #[test]

@@ -129,11 +129,31 @@ pub struct TwilioSender {
     contents: Option<ContentCache>,
 }
 
-/// Content SIDs by the content's key, in the state store's cache.
+/// Content SIDs by the content's key, in the state store's cache, and in memory in front of
+/// it: a key always names the same content, so a warm function asks the store once per content.
 struct ContentCache {
     store: Arc<dyn Cache>,
     clock: Arc<dyn Clock>,
     language: String,
+    known: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// Contents a function remembers in memory (a knowledge base's questions are a few hundred at
+/// most; past this, the memory starts again).
+const MAX_CONTENTS_IN_MEMORY: usize = 1024;
+
+impl ContentCache {
+    fn known(&self, key: &str) -> Option<String> {
+        self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
+    }
+
+    fn remember(&self, key: &str, sid: &str) {
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if known.len() >= MAX_CONTENTS_IN_MEMORY {
+            known.clear();
+        }
+        known.insert(key.to_owned(), sid.to_owned());
+    }
 }
 
 /// How long a created content is remembered (Twilio keeps contents until deleted).
@@ -154,18 +174,19 @@ pub fn setup(settings: &TwilioSettings) -> Result<(TwilioSource, TwilioSender), 
     if settings.webhook_url.is_empty() {
         return Err(SetupError::Missing("TWILIO_WEBHOOK_URL"));
     }
+    let status_url = settings.status_url();
     let channel = TwilioSource {
         auth_token: settings.credentials.auth_token.clone(),
         account_sid: settings.credentials.sid.clone(),
         webhook_url: settings.webhook_url.clone(),
-        status_url: settings.status_url(),
+        status_url: status_url.clone(),
         budget: Duration::from_millis(settings.deadline_ms),
     };
     let client = TwilioClient::new(
         &client::Endpoints {
             api: &settings.api_url,
             content: &settings.content_api_url,
-            status_callback: settings.status_url(),
+            status_callback: status_url,
             status_callbacks: settings.status_callbacks,
         },
         &settings.credentials.sid,
@@ -200,7 +221,7 @@ impl TwilioSender {
     /// Sends WhatsApp options as buttons or lists, creating their contents through the Content
     /// API and remembering them in `store`'s cache.
     pub fn with_contents(mut self, store: Arc<dyn Cache>, clock: Arc<dyn Clock>, language: &str) -> Self {
-        self.contents = Some(ContentCache { store, clock, language: language.to_owned() });
+        self.contents = Some(ContentCache { store, clock, language: language.to_owned(), known: Default::default() });
         self
     }
 
@@ -210,9 +231,15 @@ impl TwilioSender {
         let cache = self.contents.as_ref()?;
         let types = interactive.types(fallback);
         let key = format!("twilio-content#{}", interactive::content_key(&types, &cache.language));
+        if let Some(sid) = cache.known(&key) {
+            return Some(sid);
+        }
         let now = cache.clock.now();
         match tokio::time::timeout_at(deadline, cache.store.cache_get(&key, now)).await {
-            Ok(Ok(Some(sid))) => return Some(sid),
+            Ok(Ok(Some(sid))) => {
+                cache.remember(&key, &sid);
+                return Some(sid);
+            }
             Ok(Ok(None)) => {}
             Ok(Err(error)) => {
                 tracing::warn!(error = %connector_engine::error_chain(&error), "content cache unreadable: creating the content")
@@ -226,6 +253,7 @@ impl TwilioSender {
                 return None;
             }
         };
+        cache.remember(&key, &sid);
         if let Ok(Err(error)) = tokio::time::timeout_at(deadline, cache.store.cache_put(&key, &sid, now.plus(CONTENT_TTL))).await {
             tracing::warn!(error = %connector_engine::error_chain(&error), "content not remembered: it is made again next time");
         }
@@ -306,7 +334,8 @@ impl Sender for TwilioSender {
 
     fn render(&self, to: &TwilioAddress, replies: &[Reply], occasion: &Occasion) -> Vec<OutboundMessage> {
         let network = Network::of(&to.user);
-        let in_window = network == Network::WhatsApp && occasion.since_user_wrote < WHATSAPP_WINDOW;
+        // Interactive messages are WhatsApp's, and free-form: only within its window.
+        let in_window = self.reply_window(to).is_some_and(|window| occasion.since_user_wrote < window);
         let interactive = self.list_button.clone().filter(|_| in_window && self.contents.is_some());
         render(replies, &RenderOptions { network, sms_media_as_links: self.sms_media_as_links, interactive })
     }
@@ -335,6 +364,6 @@ impl Sender for TwilioSender {
 
     /// WhatsApp delivers free-form messages only within 24 hours of the user's last message.
     fn reply_window(&self, to: &TwilioAddress) -> Option<Duration> {
-        (Network::of(&to.user) == Network::WhatsApp).then_some(Duration::from_secs(24 * 3600))
+        (Network::of(&to.user) == Network::WhatsApp).then_some(WHATSAPP_WINDOW)
     }
 }

@@ -4,7 +4,7 @@
 //! failed, `To` (the user) and `From` (the company). Only failures become events
 //! (<https://www.twilio.com/docs/messaging/guides/track-outbound-message-status>).
 
-use crate::inbound::route_of;
+use crate::inbound::{InboundError, field, required, route_of};
 use connector_core::Event;
 use connector_engine::step::Input;
 use connector_engine::undelivered::{Undelivered, UndeliveredReason};
@@ -21,32 +21,14 @@ pub struct StatusReport {
     pub from: String,
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("missing or empty field {0}")]
-pub struct MissingField(&'static str);
-
-impl MissingField {
-    /// The error as a fixed text for the webhook's answer.
-    pub fn reason(&self) -> &'static str {
-        match self.0 {
-            "MessageSid" => "missing or empty field MessageSid",
-            "MessageStatus" => "missing or empty field MessageStatus",
-            "To" => "missing or empty field To",
-            _ => "missing or empty field From",
-        }
-    }
-}
-
 impl StatusReport {
-    pub fn from_params(params: &[(String, String)]) -> Result<Self, MissingField> {
-        let field = |name: &'static str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let required = |name: &'static str| field(name).ok_or(MissingField(name));
+    pub fn from_params(params: &[(String, String)]) -> Result<Self, InboundError> {
         Ok(Self {
-            message_sid: required("MessageSid")?,
-            status: required("MessageStatus")?,
-            error_code: field("ErrorCode"),
-            to: required("To")?,
-            from: required("From")?,
+            message_sid: required(params, "MessageSid")?,
+            status: required(params, "MessageStatus")?,
+            error_code: field(params, "ErrorCode"),
+            to: required(params, "To")?,
+            from: required(params, "From")?,
         })
     }
 

@@ -174,8 +174,8 @@ pub enum ForAgent {
     /// An agent's messages in this chat: if some do not reach the user, the agent is told in
     /// the words of [`agent_note`].
     IfMissed(ChatRef),
-    /// The agent's messages were held back (the user's reply window is closed): the agent is
-    /// told this note, and the user is sent nothing.
+    /// The agent is told this note once the turn is committed: their messages were held back
+    /// (the user's reply window is closed), or one did not reach the user.
     Tell(AgentNote),
 }
 
@@ -196,8 +196,8 @@ impl Engine<'_> {
             Input::Chat { chat_id, event } => self.on_chat_event(conv, chat_id, event).await,
             Input::TicketReply { ticket, text } => self.ticket_reply(ticket, text),
             Input::Undelivered(report) => {
-                self.on_undelivered(conv, report).await;
-                Vec::new()
+                let agent = self.on_undelivered(conv, report).map_or(ForAgent::Nobody, ForAgent::Tell);
+                return Ok(Step { replies: Vec::new(), agent });
             }
         };
         Ok(self.addressed(conv, input, replies, now))

@@ -2,31 +2,30 @@
 //! their chat, in the conversation's language, with the reason; a bot reply's is logged with the
 //! provider's code (the user cannot be told through the channel that failed).
 
-use super::Engine;
+use super::{AgentNote, Engine};
 use crate::conversation::{Conversation, Mode};
 use crate::labels::Label;
 use crate::undelivered::Undelivered;
 
 impl Engine<'_> {
-    /// Tells the agent of the user's live chat that their message did not arrive; nothing
-    /// changes in the conversation and the user is sent nothing.
-    pub(crate) async fn on_undelivered(&self, conv: &Conversation, report: &Undelivered) {
+    /// The note that tells the agent of the user's live chat that their message did not
+    /// arrive, posted by the pipeline after the turn is committed (so a retried turn tells
+    /// them once); nothing changes in the conversation and the user is sent nothing.
+    pub(crate) fn on_undelivered(&self, conv: &Conversation, report: &Undelivered) -> Option<AgentNote> {
         let code = report.code.as_deref().unwrap_or("none");
         if !report.from_agent {
             tracing::warn!(code, reason = ?report.reason, "a bot reply the channel accepted was not delivered");
-            return;
+            return None;
         }
         let Mode::LiveChat { chat, .. } = &conv.mode else {
             tracing::warn!(code, reason = ?report.reason, "an agent's message was not delivered, after the chat ended");
-            return;
+            return None;
         };
         let mut reason = self.labels.get(report.reason.label()).to_owned();
         if let Some(code) = &report.code {
             reason.push_str(&format!(" ({code})"));
         }
-        let note = self.labels.get(Label::AgentMessageUndelivered).replace("$reason", &reason);
-        if let Err(error) = self.agent(self.live_chat.send_message(chat, &note)).await {
-            tracing::warn!(error = %crate::error_chain(&error), code, "the agent could not be told their message was not delivered");
-        }
+        let text = self.labels.get(Label::AgentMessageUndelivered).replace("$reason", &reason);
+        Some(AgentNote { chat: chat.clone(), text })
     }
 }

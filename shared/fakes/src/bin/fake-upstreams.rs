@@ -27,25 +27,8 @@ async fn main() {
     let hyperchat = FakeHyperChat::start().await;
     hyperchat.agent_file("C-lambda-check", "U-agent", "check.png", "image/png", AGENT_FILE);
     let mut out = std::io::stdout().lock();
-    for (key, value) in [
-        ("INBENTA_AUTH_URL", inbenta.auth_url()),
-        ("INBENTA_API_KEY", FakeInbenta::API_KEY.to_owned()),
-        ("INBENTA_API_SECRET", FakeInbenta::API_SECRET.to_owned()),
-        ("TWILIO_API_URL", twilio.base_url()),
-        ("TWILIO_CONTENT_API_URL", twilio.base_url()),
-        ("TWILIO_ACCOUNT_SID", FakeTwilio::ACCOUNT_SID.to_owned()),
-        ("SMOOCH_API_URL", smooch.url()),
-        ("SMOOCH_KEY_ID", FakeSmooch::KEY_ID.to_owned()),
-        ("SMOOCH_SECRET", FakeSmooch::SECRET.to_owned()),
-        ("SMOOCH_WEBHOOK_SECRET", connector_fakes::smooch::WEBHOOK_SECRET.to_owned()),
-        ("GRAPH_API_URL", graph.url()),
-        ("MESSENGER_APP_SECRET", connector_fakes::graph::APP_SECRET.to_owned()),
-        ("MESSENGER_VERIFY_TOKEN", connector_fakes::graph::VERIFY_TOKEN.to_owned()),
-        ("MESSENGER_PAGE_TOKEN", connector_fakes::graph::PAGE_TOKEN.to_owned()),
-        ("HYPERCHAT_API_URL", hyperchat.base_url()),
-        ("HYPERCHAT_APP_ID", FakeHyperChat::APP_ID.to_owned()),
-        ("HYPERCHAT_SECRET", FakeHyperChat::SECRET.to_owned()),
-    ] {
+    let env = [inbenta.env(), twilio.env(), smooch.env(), graph.env(), hyperchat.env()];
+    for (key, value) in env.into_iter().flatten() {
         writeln!(out, "{key}={value}").expect("stdout is writable");
     }
     out.flush().expect("stdout is writable");
