@@ -394,6 +394,9 @@ pub fn conf_dir_with(custom: &[(&str, &str)]) -> PathBuf {
     }
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!("connector-conf-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+    // Process ids come back: a folder an earlier test process left would add its files (a
+    // stale `api.toml` with a 500 ms timeout failed a Messenger test under `scripts/test.sh`).
+    let _ = std::fs::remove_dir_all(&dir);
     let (default, custom_dir) = (dir.join("default"), dir.join("custom"));
     std::fs::create_dir_all(&default).expect("temp conf dir");
     std::fs::create_dir_all(&custom_dir).expect("temp conf dir");

@@ -671,3 +671,57 @@ async fn a_get_request_is_refused() {
     assert_eq!(c.exchange(req).await.status, 405);
     assert_untouched(&c);
 }
+
+/// A text whose picture makes three WhatsApp messages.
+const MAP: &str = "<p>Here:</p><img src=\"https://cdn.example/a.png\"><p>Bye.</p>";
+
+/// A conversation's events can come in two queue groups (a WhatsApp user's number and
+/// username), so the attempt that left a turn part-delivered may still be running: the next
+/// turn waits until that attempt's budget is over before it finishes the earlier replies, and
+/// then sends each once.
+#[tokio::test]
+async fn a_turn_waits_for_an_earlier_turn_that_may_still_be_sending_before_finishing_its_replies() {
+    use connector_core::store::{Commit, LastSend, Outbox, Progress};
+    use connector_engine::Reply;
+    use connector_engine::ports::{Clock, SystemClock};
+    use connector_engine::values::MessageId;
+    let budget = ("queue.toml", "retry_budget_secs = 30\nbackoff_initial_ms = 200\nbackoff_max_ms = 1000\nprocessing_budget_ms = 3000\n");
+    let c = Connector::start_with(&[], &[budget]).await;
+    c.inbenta.on_message("hello", unrated("Hi."));
+    c.inbenta.on_message("then", unrated("Next."));
+    assert_eq!(c.whatsapp("hello").await.replies.len(), 1);
+    // Another attempt committed a three-message turn and started its first send just now.
+    let key = connector_engine::ConversationKey::new(format!(
+        "twilio-whatsapp{}-{}",
+        &COMPANY_NUMBER[1..],
+        WHATSAPP_USER.replace([':', '+'], "")
+    ));
+    let now = SystemClock.now();
+    let stored = c.store.load(&key, now).await.unwrap();
+    let address = stored.conversation.address.clone().expect("an address");
+    let other = MessageId::new("twilio", "SM-other-attempt");
+    let outbox = Outbox { message_id: other.clone(), address, replies: vec![Reply::Text(MAP.into())], from_agent: false };
+    let commit = Commit {
+        key: &key,
+        version: stored.version,
+        conversation: &stored.conversation,
+        outbox: &outbox,
+        chat_opened: None,
+        expires_at: connector_engine::ports::Timestamp(now.0 + 3600),
+    };
+    c.store.commit(&commit).await.unwrap();
+    let started = Progress { attempted: 1, total: 3, last_send: LastSend::Started(now) };
+    c.store.record_progress(&other, started, connector_engine::ports::Timestamp(now.0 + 3600)).await.unwrap();
+
+    let began = std::time::Instant::now();
+    let ex = c.whatsapp("then").await;
+    let waited = began.elapsed();
+    let shape: Vec<(&str, usize)> = ex.replies.iter().map(|m| (m.body.as_str(), m.media_urls.len())).collect();
+    assert_eq!(
+        shape,
+        [("Here:", 0), ("", 1), ("Bye.", 0), ("Next.", 0)],
+        "the earlier turn's replies once each (Twilio said it never got the first), then this one"
+    );
+    assert!(waited >= Duration::from_secs(3), "waited {waited:?}: not before the other attempt's budget was over");
+    assert_eq!(c.inbenta.bot_inputs().iter().filter(|i| **i == json!({"message": "then"})).count(), 1, "the bot was asked once");
+}

@@ -175,6 +175,11 @@ fn media_type_of(path: &Path) -> &'static str {
 /// temporary folder; `conf/custom/chat.toml`, if any, is replaced for this run).
 pub fn conf_with_live_chat(conf_dir: &Path) -> Result<PathBuf, crate::Error> {
     let copy = std::env::temp_dir().join(format!("connector-local-agent-{}", std::process::id()));
+    // A folder an earlier process of the same id left behind would add its files.
+    match std::fs::remove_dir_all(&copy) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error.into()),
+        _ => {}
+    }
     for layer in ["default", "custom"] {
         std::fs::create_dir_all(copy.join(layer))?;
         let Ok(entries) = std::fs::read_dir(conf_dir.join(layer)) else { continue };
@@ -187,4 +192,26 @@ pub fn conf_with_live_chat(conf_dir: &Path) -> Result<PathBuf, crate::Error> {
     }
     std::fs::write(copy.join("custom/chat.toml"), "[chat]\nenabled = true\nroomId = 1\ntriesBeforeEscalation = 2\n")?;
     Ok(copy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found in a full test run: temporary folders named by process id outlive their process,
+    /// and a later process given the same id read the earlier one's leftover files.
+    #[test]
+    fn the_live_chat_configuration_holds_only_the_given_folders_files_even_where_an_earlier_process_left_others() {
+        let leftover = std::env::temp_dir().join(format!("connector-local-agent-{}", std::process::id())).join("custom/api.toml");
+        std::fs::create_dir_all(leftover.parent().unwrap()).unwrap();
+        std::fs::write(&leftover, "timeout_ms = 500\n").unwrap();
+        let given = std::env::temp_dir().join(format!("connector-local-agent-given-{}", std::process::id()));
+        std::fs::create_dir_all(given.join("default")).unwrap();
+        std::fs::write(given.join("default/api.toml"), "timeout_ms = 25000\n").unwrap();
+        let copy = conf_with_live_chat(&given).unwrap();
+        assert!(!copy.join("custom/api.toml").exists(), "an earlier process's file is not read");
+        assert_eq!(std::fs::read_to_string(copy.join("default/api.toml")).unwrap(), "timeout_ms = 25000\n");
+        assert!(std::fs::read_to_string(copy.join("custom/chat.toml")).unwrap().contains("enabled = true"));
+        let _ = std::fs::remove_dir_all(&given);
+    }
 }

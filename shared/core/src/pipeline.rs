@@ -188,6 +188,11 @@ pub enum PipelineError {
     Unconfirmed(#[source] SendError),
     #[error("no sender for channel {0}")]
     NoSender(String),
+    /// The conversation's previous turn is not fully delivered and its last send started too
+    /// recently for its attempt to be over: that attempt may still be sending, so this one
+    /// waits rather than send the same replies beside it.
+    #[error("an earlier turn of the conversation may still be sending its replies")]
+    EarlierTurnSending,
 }
 
 impl PipelineError {
@@ -195,7 +200,7 @@ impl PipelineError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Store(e) => e.is_retryable(),
-            Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown | Self::Unconfirmed(_) => true,
+            Self::StoreTimeout | Self::Postponed(_) | Self::OwnerUnknown | Self::Unconfirmed(_) | Self::EarlierTurnSending => true,
             Self::Undelivered(e) => matches!(e, SendError::Unavailable(_) | SendError::NotConfigured(_)),
             Self::NoSender(_) => false,
         }
@@ -389,6 +394,16 @@ impl Pipeline {
         if let Some(earlier) = &outbox {
             let earlier_progress = self.bounded(self.store.progress(&earlier.message_id, now), budget.work).await?;
             if let Some(progress) = pending(earlier, earlier_progress) {
+                // One queue group runs one attempt at a time, but a conversation's events can
+                // come in two groups (a WhatsApp user's number and username): an attempt whose
+                // last send started within one processing budget may still be running.
+                if let LastSend::Started(at) = progress.last_send {
+                    let attempt_secs = i64::try_from(budget.hard.saturating_duration_since(Instant::now()).as_secs()).unwrap_or(i64::MAX);
+                    if now.0.saturating_sub(at.0) <= attempt_secs.saturating_add(1) {
+                        tracing::warn!(attempted = progress.attempted, "an earlier turn may still be sending: waiting for it");
+                        return Err(PipelineError::EarlierTurnSending);
+                    }
+                }
                 tracing::warn!(attempted = progress.attempted, "finishing the delivery of an earlier turn first");
                 if let Delivered::Stopped(error) = self.deliver_stored(earlier, progress, conversation.last_inbound_at, budget).await {
                     return Err(error);

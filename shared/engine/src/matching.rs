@@ -1,5 +1,6 @@
 //! Mapping a user's free-text reply onto a pending numbered option (one place, every channel).
 
+use crate::Tap;
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
 /// Lower-cased, accent-free, whitespace-collapsed form used to compare labels.
@@ -27,6 +28,18 @@ where
     }
     let wanted = fold(reply);
     (0..option_count).find(|&i| labels(i).into_iter().any(|label| fold(label) == wanted))
+}
+
+/// Index of the option a tap on a button picks: the option at the tap's number, when the tap's
+/// label is one of that option's labels (a tap on an older question's button names another).
+pub fn tapped<'a, F, I>(tap: &Tap, option_count: usize, labels: F) -> Option<usize>
+where
+    F: Fn(usize) -> I,
+    I: IntoIterator<Item = &'a str>,
+{
+    let index = tap.number.checked_sub(1).filter(|&index| index < option_count)?;
+    let wanted = fold(&tap.label);
+    labels(index).into_iter().any(|label| fold(label) == wanted).then_some(index)
 }
 
 #[cfg(test)]
@@ -65,6 +78,16 @@ mod tests {
     #[test]
     fn a_label_must_match_the_whole_reply() {
         assert_eq!(pick_from("I want Roma", &["Madrid", "Roma"]), None);
+    }
+
+    #[test]
+    fn a_tap_picks_the_option_at_its_number_only_when_its_label_is_that_options() {
+        let tap = |number, label: &str| Tap { number, label: label.into() };
+        let labels = ["Madrid", "Roma"];
+        assert_eq!(tapped(&tap(2, "ROMA"), 2, |i| [labels[i]]), Some(1));
+        assert_eq!(tapped(&tap(2, "Madrid"), 2, |i| [labels[i]]), None, "an older question's button");
+        assert_eq!(tapped(&tap(3, "Roma"), 2, |i| [labels[i]]), None);
+        assert_eq!(tapped(&tap(0, "Roma"), 2, |i| [labels[i]]), None);
     }
 
     #[test]

@@ -244,21 +244,15 @@ fn yes_no(labels: &Labels, question: Label) -> Reply {
 fn yes_or_no(text: &str, tap: Option<&Tap>, labels: &Labels) -> Option<bool> {
     let yes = [labels.get(Label::Yes), Label::Yes.key()];
     let no = [labels.get(Label::No), Label::No.key()];
-    let tapped = tap.and_then(|tap| match tap.number {
-        1 if yes.iter().any(|l| matching::fold(l) == matching::fold(&tap.label)) => Some(true),
-        2 if no.iter().any(|l| matching::fold(l) == matching::fold(&tap.label)) => Some(false),
-        _ => None,
-    });
-    tapped.or_else(|| matching::pick(text, 2, |i| if i == 0 { yes } else { no }).map(|i| i == 0))
+    let labels_of = |i| if i == 0 { yes } else { no };
+    let tapped = tap.and_then(|tap| matching::tapped(tap, 2, labels_of));
+    tapped.or_else(|| matching::pick(text, 2, labels_of)).map(|i| i == 0)
 }
 
 /// The choice a reply picks: a tap on its button, its label (before numbers, so that "3"
 /// answers a 0-10 range with 3, not with its third choice), or its number.
 fn choose(text: &str, tap: Option<&Tap>, labels: &[&str]) -> Option<usize> {
-    let tapped = tap.and_then(|tap| {
-        let index = tap.number.checked_sub(1)?;
-        labels.get(index).filter(|l| matching::fold(l) == matching::fold(&tap.label)).map(|_| index)
-    });
+    let tapped = tap.and_then(|tap| matching::tapped(tap, labels.len(), |i| [labels[i]]));
     let wanted = matching::fold(text);
     tapped
         .or_else(|| labels.iter().position(|l| !wanted.is_empty() && matching::fold(l) == wanted))

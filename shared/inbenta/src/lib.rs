@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod app_data;
+mod gateway;
 pub mod hyperchat;
 pub mod ticketing;
 mod token;
@@ -17,7 +18,7 @@ use connector_engine::answer::BotResponse;
 use connector_engine::conversation::BotSession;
 use connector_engine::ports::{BotInput, Chatbot, ChatbotError, Clock, HistoryLine, TrackingEvent};
 use connector_engine::values::ExtraInfo;
-use reqwest::RequestBuilder;
+use gateway::{Gateway, Product};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -134,9 +135,8 @@ impl InbentaConfig {
 }
 
 pub struct InbentaClient {
-    upstream: Upstream,
+    gateway: Gateway,
     config: InbentaConfig,
-    tokens: TokenKeeper,
     app_data: AppDataCache,
 }
 
@@ -146,71 +146,11 @@ impl InbentaClient {
         let upstream = Upstream::new("Inbenta", Timeouts::overall(config.timeout)).map_err(chatbot_error)?;
         let tokens = TokenKeeper::new(cache.clone(), clock.clone(), &config.api_key);
         let app_data = AppDataCache::new(cache, clock, &config.api_key);
-        Ok(Self { upstream, config, tokens, app_data })
-    }
-
-    /// Calls a Chatbot API route with a valid access token; an access token the gateway refuses
-    /// (401/403) is dropped and the call made once more with a new one.
-    async fn call(&self, build: impl Fn(&Upstream, &AccessToken) -> RequestBuilder) -> Result<Value, ChatbotError> {
-        let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
-        match self.execute(build(&self.upstream, &token)).await {
-            Err(Unauthorized) => {
-                self.tokens.forget(&token).await;
-                let token = self.tokens.current(|| self.authenticate(), |t| self.refresh(t)).await?;
-                self.execute(build(&self.upstream, &token))
-                    .await
-                    .map_err(|Unauthorized| ChatbotError::Rejected { code: 401, message: "access token refused".into() })?
-            }
-            Ok(result) => result,
-        }
-    }
-
-    async fn execute(&self, request: RequestBuilder) -> Result<Result<Value, ChatbotError>, Unauthorized> {
-        let request = request.header("x-inbenta-key", &self.config.api_key);
-        let answer = match self.upstream.send(request, None).await {
-            Ok(answer) => answer,
-            Err(e) => return Ok(Err(chatbot_error(e))),
-        };
-        if answer.class() == StatusClass::Unauthorized {
-            return Err(Unauthorized);
-        }
-        Ok(interpret(answer.status, answer.json()))
-    }
-
-    async fn authenticate(&self) -> Result<AccessToken, ChatbotError> {
-        let url = format!("{}/auth", self.config.auth_url);
-        let request = self
-            .upstream
-            .request(upstream::Method::POST, url)
-            .header("x-inbenta-key", &self.config.api_key)
-            .json(&json!({ "secret": self.config.api_secret.expose_secret() }));
-        let body = self.auth_call(request).await?;
-        AccessToken::from_auth(&body, None)
-    }
-
-    async fn refresh(&self, current: AccessToken) -> Result<AccessToken, ChatbotError> {
-        let url = format!("{}/refreshToken", self.config.auth_url);
-        let request = self
-            .upstream
-            .request(upstream::Method::POST, url)
-            .header("x-inbenta-key", &self.config.api_key)
-            .bearer_auth(current.token.expose_secret());
-        let body = self.auth_call(request).await?;
-        AccessToken::from_auth(&body, Some(&current.chatbot_url))
-    }
-
-    async fn auth_call(&self, request: RequestBuilder) -> Result<Value, ChatbotError> {
-        let answer = self.upstream.send(request, None).await.map_err(chatbot_error)?;
-        if answer.class() == StatusClass::Unauthorized {
-            let code = i64::from(answer.status.as_u16());
-            return Err(ChatbotError::Rejected { code, message: "Invalid Inbenta key or secret".into() });
-        }
-        interpret(answer.status, answer.json())
+        let product = Product { name: "Inbenta", apis: token::CHATBOT_APIS, refreshes: true };
+        let gateway = Gateway::new(upstream, &config.api_key, config.api_secret.clone(), &config.auth_url, tokens, product);
+        Ok(Self { gateway, config, app_data })
     }
 }
-
-/// The gateway refused the access token.
-struct Unauthorized;
 
 /// Maps an HTTP status and JSON body onto the engine's error vocabulary.
 fn interpret(status: StatusCode, body: Value) -> Result<Value, ChatbotError> {
@@ -246,6 +186,7 @@ impl Chatbot for InbentaClient {
     async fn start_conversation(&self) -> Result<String, ChatbotError> {
         let config = &self.config;
         let body = self
+            .gateway
             .call(|http, token| {
                 let mut request = http
                     .request(upstream::Method::POST, format!("{}/v1/conversation", token.chatbot_url))
@@ -267,6 +208,7 @@ impl Chatbot for InbentaClient {
 
     async fn send(&self, session: &BotSession, input: &BotInput) -> Result<BotResponse, ChatbotError> {
         let body = self
+            .gateway
             .call(|http, token| {
                 http.request(upstream::Method::POST, format!("{}/v1/conversation/message", token.chatbot_url))
                     .bearer_auth(token.token.expose_secret())
@@ -278,30 +220,33 @@ impl Chatbot for InbentaClient {
     }
 
     async fn track(&self, session: &BotSession, event: &TrackingEvent) -> Result<(), ChatbotError> {
-        self.call(|http, token| {
-            http.request(upstream::Method::POST, format!("{}/v1/tracking/events", token.chatbot_url))
-                .bearer_auth(token.token.expose_secret())
-                .header("x-inbenta-session", format!("Bearer {}", session.token))
-                .json(event)
-        })
-        .await
-        .map(drop)
+        self.gateway
+            .call(|http, token| {
+                http.request(upstream::Method::POST, format!("{}/v1/tracking/events", token.chatbot_url))
+                    .bearer_auth(token.token.expose_secret())
+                    .header("x-inbenta-session", format!("Bearer {}", session.token))
+                    .json(event)
+            })
+            .await
+            .map(drop)
     }
 
     async fn set_variable(&self, session: &BotSession, name: &str, value: &str) -> Result<(), ChatbotError> {
-        self.call(|http, token| {
-            http.request(upstream::Method::POST, format!("{}/v1/conversation/variables", token.chatbot_url))
-                .bearer_auth(token.token.expose_secret())
-                .header("x-inbenta-session", format!("Bearer {}", session.token))
-                .json(&json!({ "name": name, "value": value }))
-        })
-        .await
-        .map(drop)
+        self.gateway
+            .call(|http, token| {
+                http.request(upstream::Method::POST, format!("{}/v1/conversation/variables", token.chatbot_url))
+                    .bearer_auth(token.token.expose_secret())
+                    .header("x-inbenta-session", format!("Bearer {}", session.token))
+                    .json(&json!({ "name": name, "value": value }))
+            })
+            .await
+            .map(drop)
     }
 
     /// `[{"user":"bot"|"guest"...,"message":"...","datetime":"2020-..."}]`; blank lines dropped.
     async fn history(&self, session: &BotSession) -> Result<Vec<HistoryLine>, ChatbotError> {
         let body = self
+            .gateway
             .call(|http, token| {
                 http.request(upstream::Method::GET, format!("{}/v1/conversation/history", token.chatbot_url))
                     .bearer_auth(token.token.expose_secret())
@@ -329,6 +274,7 @@ impl Chatbot for InbentaClient {
             return Ok(cached);
         }
         let fetched = self
+            .gateway
             .call(|http, token| {
                 http.request(upstream::Method::GET, format!("{}/v1/app/data/{}", token.chatbot_url, url_path_segment(group)))
                     .bearer_auth(token.token.expose_secret())

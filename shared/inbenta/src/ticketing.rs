@@ -17,7 +17,8 @@
 //! (`connector_engine::survey`) through [`ChatSurveys`], the engine's
 //! [`Surveys`](connector_engine::ports::Surveys).
 
-use crate::token::{AccessToken, TokenKeeper};
+use crate::gateway::{Gateway, Product};
+use crate::token::TokenKeeper;
 use async_trait::async_trait;
 use connector_config::{Config, ConfigError};
 use connector_core::store::Cache;
@@ -25,10 +26,10 @@ use connector_engine::ports::{ChatbotError, Clock, LiveChatError, Surveys};
 use connector_engine::survey::{Expects, PageJump, Question, Survey, SurveyAnswer, SurveyChoice};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use upstream::{RequestBuilder, StatusClass, Timeouts, Upstream};
+use upstream::{Timeouts, Upstream};
 
 /// The `apis` key of the ticketing API's URL in the `/auth` answer.
 const PRODUCT: &str = "ticketing";
@@ -188,9 +189,7 @@ fn text(value: &Value) -> Option<String> {
 }
 
 pub struct TicketingClient {
-    upstream: Upstream,
-    config: TicketingConfig,
-    tokens: TokenKeeper,
+    gateway: Gateway,
 }
 
 impl TicketingClient {
@@ -198,7 +197,8 @@ impl TicketingClient {
     pub fn new(config: TicketingConfig, cache: Option<Arc<dyn Cache>>, clock: Arc<dyn Clock>) -> Result<Self, ChatbotError> {
         let upstream = Upstream::new("Inbenta ticketing", Timeouts::overall(config.timeout)).map_err(crate::chatbot_error)?;
         let tokens = TokenKeeper::for_product(cache, clock, &config.api_key, PRODUCT);
-        Ok(Self { upstream, config, tokens })
+        let product = Product { name: "Inbenta ticketing", apis: &[PRODUCT], refreshes: false };
+        Ok(Self { gateway: Gateway::new(upstream, &config.api_key, config.api_secret, &config.auth_url, tokens, product) })
     }
 
     /// The survey `survey_id` started for the ticket made of chat `chat_id` (`ticket_id`, the
@@ -215,6 +215,7 @@ impl TicketingClient {
     /// `GET /v1/tickets?external_id={chat}`: `data[0].id`.
     pub async fn ticket_of_chat(&self, chat_id: &str) -> Result<Option<String>, ChatbotError> {
         let body = self
+            .gateway
             .call(|http, token| {
                 let chat = crate::url_path_segment(chat_id);
                 http.request(upstream::Method::GET, format!("{}/v1/tickets?external_id={chat}", token.chatbot_url))
@@ -228,6 +229,7 @@ impl TicketingClient {
     pub async fn start_survey(&self, survey_id: &str, ticket_id: &str) -> Result<Option<Survey>, ChatbotError> {
         let path = format!("/v1/surveys/{}/start", crate::url_path_segment(survey_id));
         let body = self
+            .gateway
             .call(|http, token| {
                 http.request(upstream::Method::POST, format!("{}{path}", token.chatbot_url))
                     .form(&[("sourceType", "ticket"), ("sourceId", ticket_id)])
@@ -245,57 +247,14 @@ impl TicketingClient {
         let mut form: Vec<(String, &str)> =
             answers.iter().filter(|a| !a.value.is_empty()).map(|a| (format!("field_answers[{}]", a.question), a.value.as_str())).collect();
         form.push(("token".to_owned(), token));
-        self.call(|http, access| {
-            http.request(upstream::Method::POST, format!("{}{path}", access.chatbot_url))
-                .form(&form)
-                .bearer_auth(access.token.expose_secret())
-        })
-        .await
-        .map(drop)
-    }
-
-    /// A ticketing call with a valid token; a token the gateway refuses (401/403) is dropped
-    /// and the call made once more with a new one.
-    async fn call(&self, build: impl Fn(&Upstream, &AccessToken) -> RequestBuilder) -> Result<Value, ChatbotError> {
-        let token = self.tokens.current(|| self.authenticate(), |_| self.authenticate()).await?;
-        match self.execute(build(&self.upstream, &token)).await {
-            Some(result) => result,
-            None => {
-                self.tokens.forget(&token).await;
-                let token = self.tokens.current(|| self.authenticate(), |_| self.authenticate()).await?;
-                self.execute(build(&self.upstream, &token))
-                    .await
-                    .unwrap_or_else(|| Err(ChatbotError::Rejected { code: 401, message: "ticketing access token refused".into() }))
-            }
-        }
-    }
-
-    /// The answer, or `None` when the gateway refused the token.
-    async fn execute(&self, request: RequestBuilder) -> Option<Result<Value, ChatbotError>> {
-        let request = request.header("x-inbenta-key", &self.config.api_key);
-        let answer = match self.upstream.send(request, None).await {
-            Ok(answer) => answer,
-            Err(e) => return Some(Err(crate::chatbot_error(e))),
-        };
-        if answer.class() == StatusClass::Unauthorized {
-            return None;
-        }
-        Some(crate::interpret(answer.status, answer.json()))
-    }
-
-    /// `POST {auth}/auth` with the ticketing key and secret; the token's URL is `apis.ticketing`.
-    async fn authenticate(&self) -> Result<AccessToken, ChatbotError> {
-        let request = self
-            .upstream
-            .request(upstream::Method::POST, format!("{}/auth", self.config.auth_url))
-            .header("x-inbenta-key", &self.config.api_key)
-            .json(&json!({ "secret": self.config.api_secret.expose_secret() }));
-        let answer = self.upstream.send(request, None).await.map_err(crate::chatbot_error)?;
-        if answer.class() == StatusClass::Unauthorized {
-            let code = i64::from(answer.status.as_u16());
-            return Err(ChatbotError::Rejected { code, message: "Invalid Inbenta ticketing key or secret".into() });
-        }
-        AccessToken::from_auth_of(&crate::interpret(answer.status, answer.json())?, None, &[PRODUCT])
+        self.gateway
+            .call(|http, access| {
+                http.request(upstream::Method::POST, format!("{}{path}", access.chatbot_url))
+                    .form(&form)
+                    .bearer_auth(access.token.expose_secret())
+            })
+            .await
+            .map(drop)
     }
 }
 

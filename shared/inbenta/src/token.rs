@@ -35,15 +35,12 @@ fn expose<S: serde::Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S:
     s.serialize_str(secret.expose_secret())
 }
 
-impl AccessToken {
-    /// Reads an /auth or /refreshToken response; `known_chatbot_url` fills in a missing `apis`.
-    pub fn from_auth(body: &Value, known_chatbot_url: Option<&str>) -> Result<Self, ChatbotError> {
-        // Inbenta renamed its Chatbot API "Chat API".
-        Self::from_auth_of(body, known_chatbot_url, &["chatbot", "chat"])
-    }
+/// The Chatbot API's keys in an auth answer's `apis` (Inbenta renamed it "Chat API").
+pub(crate) const CHATBOT_APIS: &[&str] = &["chatbot", "chat"];
 
-    /// The same for the product whose URL is the first of `apis` (keys of the answer's `apis`)
-    /// the answer has.
+impl AccessToken {
+    /// Reads an /auth or /refreshToken response for the product whose URL is the first of
+    /// `apis` (keys of the answer's `apis`) the answer has; `known_url` fills in a missing one.
     pub fn from_auth_of(body: &Value, known_url: Option<&str>, apis: &[&str]) -> Result<Self, ChatbotError> {
         let token = body
             .get("accessToken")
@@ -170,8 +167,8 @@ mod tests {
     fn the_chat_api_url_is_read_from_apis_chatbot_or_from_the_renamed_apis_chat() {
         let old = json!({"accessToken":"t","expiration":10,"apis":{"chatbot":"https://eu.example/chatbot/"}});
         let renamed = json!({"accessToken":"t","expiration":10,"apis":{"chat":"https://eu.example/chat"}});
-        assert_eq!(AccessToken::from_auth(&old, None).unwrap().chatbot_url, "https://eu.example/chatbot");
-        assert_eq!(AccessToken::from_auth(&renamed, None).unwrap().chatbot_url, "https://eu.example/chat");
-        assert!(AccessToken::from_auth(&json!({"accessToken":"t","expiration":10}), None).is_err());
+        assert_eq!(AccessToken::from_auth_of(&old, None, CHATBOT_APIS).unwrap().chatbot_url, "https://eu.example/chatbot");
+        assert_eq!(AccessToken::from_auth_of(&renamed, None, CHATBOT_APIS).unwrap().chatbot_url, "https://eu.example/chat");
+        assert!(AccessToken::from_auth_of(&json!({"accessToken":"t","expiration":10}), None, CHATBOT_APIS).is_err());
     }
 }

@@ -32,10 +32,7 @@ impl Engine<'_> {
             return self.ask_and_present(conv, &BotInput::Message(text.to_owned()), now, turn).await;
         };
         let options = &prompt.options;
-        let tapped = tap.and_then(|tap| {
-            let index = tap.number.checked_sub(1)?;
-            options.get(index).filter(|o| matching::fold(&o.label) == matching::fold(&tap.label)).map(|_| index)
-        });
+        let tapped = tap.and_then(|tap| matching::tapped(tap, options.len(), |i| [options[i].label.as_str()]));
         let picked = tapped.or_else(|| {
             matching::pick(text, options.len(), |i| {
                 let option = &options[i];

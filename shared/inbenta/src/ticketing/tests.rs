@@ -1,5 +1,6 @@
 use super::*;
 use connector_engine::ports::SystemClock;
+use serde_json::json;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::sync::Mutex;
