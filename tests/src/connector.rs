@@ -263,16 +263,39 @@ impl Connector {
     /// Commits the conversation `key` changed by `edit`, expiring `expires_in` seconds from now,
     /// as one turn with no replies.
     async fn rewrite_conversation(&self, key: &str, expires_in: i64, edit: impl FnOnce(&mut Conversation, Timestamp)) {
-        use connector_core::store::{Commit, Outbox};
-        use connector_engine::values::MessageId;
+        let id = connector_engine::values::MessageId::new("test", &format!("rewrite-{}", self.next_sid()));
+        self.commit_turn(
+            key,
+            expires_in,
+            edit,
+            |message_id, address| connector_core::store::Outbox { message_id, address, replies: vec![], from_agent: true },
+            id,
+        )
+        .await;
+    }
+
+    /// Commits a turn of message `id` with these bot replies to the conversation `key`, as an
+    /// attempt elsewhere would before sending them.
+    pub async fn commit_replies_of(&self, key: &str, id: &connector_engine::values::MessageId, replies: Vec<connector_engine::Reply>) {
+        let outbox = |message_id, address| connector_core::store::Outbox { message_id, address, replies, from_agent: false };
+        self.commit_turn(key, 3600, |_, _| {}, outbox, id.clone()).await;
+    }
+
+    async fn commit_turn(
+        &self,
+        key: &str,
+        expires_in: i64,
+        edit: impl FnOnce(&mut Conversation, Timestamp),
+        outbox: impl FnOnce(connector_engine::values::MessageId, connector_engine::ReplyAddress) -> connector_core::store::Outbox,
+        id: connector_engine::values::MessageId,
+    ) {
         let key = connector_engine::ConversationKey::new(key);
         let now = connector_engine::Clock::now(&connector_engine::SystemClock);
         let mut stored = self.store.load(&key, now).await.expect("store readable");
         edit(&mut stored.conversation, now);
-        let id = MessageId::new("test", &format!("rewrite-{}", self.next_sid()));
         let address = stored.conversation.address.clone().expect("a conversation with an address");
-        let outbox = Outbox { message_id: id.clone(), address, replies: vec![], from_agent: true };
-        let commit = Commit {
+        let outbox = outbox(id, address);
+        let commit = connector_core::store::Commit {
             key: &key,
             version: stored.version,
             conversation: &stored.conversation,

@@ -681,7 +681,7 @@ const MAP: &str = "<p>Here:</p><img src=\"https://cdn.example/a.png\"><p>Bye.</p
 /// then sends each once.
 #[tokio::test]
 async fn a_turn_waits_for_an_earlier_turn_that_may_still_be_sending_before_finishing_its_replies() {
-    use connector_core::store::{Commit, LastSend, Outbox, Progress};
+    use connector_core::store::{LastSend, Progress};
     use connector_engine::Reply;
     use connector_engine::ports::{Clock, SystemClock};
     use connector_engine::values::MessageId;
@@ -691,25 +691,10 @@ async fn a_turn_waits_for_an_earlier_turn_that_may_still_be_sending_before_finis
     c.inbenta.on_message("then", unrated("Next."));
     assert_eq!(c.whatsapp("hello").await.replies.len(), 1);
     // Another attempt committed a three-message turn and started its first send just now.
-    let key = connector_engine::ConversationKey::new(format!(
-        "twilio-whatsapp{}-{}",
-        &COMPANY_NUMBER[1..],
-        WHATSAPP_USER.replace([':', '+'], "")
-    ));
-    let now = SystemClock.now();
-    let stored = c.store.load(&key, now).await.unwrap();
-    let address = stored.conversation.address.clone().expect("an address");
+    let key = format!("twilio-whatsapp{}-{}", &COMPANY_NUMBER[1..], WHATSAPP_USER.replace([':', '+'], ""));
     let other = MessageId::new("twilio", "SM-other-attempt");
-    let outbox = Outbox { message_id: other.clone(), address, replies: vec![Reply::Text(MAP.into())], from_agent: false };
-    let commit = Commit {
-        key: &key,
-        version: stored.version,
-        conversation: &stored.conversation,
-        outbox: &outbox,
-        chat_opened: None,
-        expires_at: connector_engine::ports::Timestamp(now.0 + 3600),
-    };
-    c.store.commit(&commit).await.unwrap();
+    c.commit_replies_of(&key, &other, vec![Reply::Text(MAP.into())]).await;
+    let now = SystemClock.now();
     let started = Progress { attempted: 1, total: 3, last_send: LastSend::Started(now) };
     c.store.record_progress(&other, started, connector_engine::ports::Timestamp(now.0 + 3600)).await.unwrap();
 
